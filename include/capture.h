@@ -1,0 +1,40 @@
+/* capture.h - reading packets from files or a live interface.
+ *
+ * Files are read in the order given, as one continuous capture (a session
+ * that spans a file rotation stays one session); pcap and pcapng, with
+ * nanosecond timestamps kept. A broken file is reported and the run goes
+ * on with what could be read.
+ */
+#ifndef SMTPSCOPE_CAPTURE_H
+#define SMTPSCOPE_CAPTURE_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine.h"
+
+struct capture_result {
+    int files_ok;        /* files opened and read to the end */
+    int files_failed;    /* files that could not be opened or were cut */
+    uint64_t packets;
+    /* live only */
+    uint64_t kernel_received, kernel_dropped, iface_dropped;
+};
+
+/* Set from a signal handler to stop reading. */
+extern volatile sig_atomic_t capture_stop;
+
+void capture_files(const char *const *files, int nfiles, struct engine *e,
+                   bool quiet, struct capture_result *res);
+
+/* Returns 0, or -1 when the interface could not be opened (message printed). */
+int capture_live(const char *iface, const char *filter, struct engine *e,
+                 bool quiet, struct capture_result *res);
+
+/* "tcp port 25 or tcp port 587 ..." for the configured ports, plus IPv4
+ * fragments (which carry no ports until reassembled). */
+void capture_default_filter(const struct engine_config *cfg, char *out,
+                            size_t cap);
+
+#endif

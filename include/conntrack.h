@@ -1,0 +1,53 @@
+/* conntrack.h - every TCP connection to an SMTP port, from its first SYN.
+ *
+ * libnids reports a connection only once its handshake is complete; this
+ * table sees the SYN, so it knows when a session really started, how often
+ * the SYN was retried, whether it was answered, refused or never answered,
+ * and who sent the first FIN. Entries are kept in a hash table (symmetric
+ * hash: both directions find the same entry) and in a list ordered by last
+ * activity, so idle sweeps touch only the entries that are old.
+ */
+#ifndef SMTPSCOPE_CONNTRACK_H
+#define SMTPSCOPE_CONNTRACK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "endpoint.h"
+#include "timeval.h"
+
+struct session;
+
+struct conn {
+    struct endpoint client, server;
+    smtp_time syn_ts, last_ts;
+    uint32_t isn, syn_count;
+    bool synack_seen, refused;
+    struct session *session; /* once the handshake completed */
+    void *stream;            /* libnids' stream while it has one */
+    struct conn *hnext;      /* hash chain */
+    struct conn *older, *newer; /* activity list */
+};
+
+struct conntrack {
+    struct conn **buckets;
+    size_t nbuckets, count, max;
+    struct conn *oldest, *newest;
+};
+
+int conntrack_init(struct conntrack *ct, size_t max);
+void conntrack_free(struct conntrack *ct);
+
+/* Finds the connection of a packet from a to b; *from_client tells the
+ * packet's direction. */
+struct conn *conntrack_find(struct conntrack *ct, const struct endpoint *a,
+                            const struct endpoint *b, bool *from_client);
+/* NULL when the table holds `max` entries (the caller evicts first). */
+struct conn *conntrack_add(struct conntrack *ct, const struct endpoint *client,
+                           const struct endpoint *server, smtp_time ts);
+void conntrack_touch(struct conntrack *ct, struct conn *c, smtp_time ts);
+/* Unlinks and frees the entry (not its session). */
+void conntrack_remove(struct conntrack *ct, struct conn *c);
+
+#endif

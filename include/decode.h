@@ -1,0 +1,56 @@
+/* decode.h - link layer, IPv4/IPv6 and TCP headers of one captured frame.
+ *
+ * Every header field is read through bounds-checked accessors against the
+ * captured length, so a truncated or hostile frame yields a status, never a
+ * read past the buffer. smtpscope decodes the link layer itself (instead of
+ * libnids' fixed offsets) so that stacked VLAN tags, Linux SLL/SLL2, NULL
+ * and raw-IP captures all reach the same reassembly path.
+ */
+#ifndef SMTPSCOPE_DECODE_H
+#define SMTPSCOPE_DECODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "endpoint.h"
+#include "timeval.h"
+
+enum decode_status {
+    DECODE_OK = 0,
+    DECODE_NOT_IP,       /* ARP, LLDP, ... */
+    DECODE_TRUNCATED,    /* captured length too short for a header */
+    DECODE_BAD_HEADER,   /* impossible header field */
+    DECODE_FRAGMENT,     /* IPv4 fragment: ports unknown until reassembly */
+};
+
+#define TCPF_FIN 0x01
+#define TCPF_SYN 0x02
+#define TCPF_RST 0x04
+#define TCPF_PSH 0x08
+#define TCPF_ACK 0x10
+
+struct packet {
+    smtp_time ts;
+    const uint8_t *l3; /* the IP header */
+    size_t l3_caplen;  /* captured bytes from l3 on */
+    size_t ip_len;     /* IP total length (header + payload) claimed */
+    uint8_t ipver;     /* 4 or 6 */
+    uint8_t proto;     /* IPPROTO_* of the transport header */
+    uint8_t ttl;
+    uint16_t ipid;
+    struct endpoint src, dst;
+    /* TCP */
+    uint8_t tcp_flags;
+    uint32_t seq, ack;
+    size_t payload_len;  /* TCP payload length per the IP header */
+    bool payload_cut;    /* fewer payload bytes captured than that */
+};
+
+/* True when the data link type is one smtpscope decodes. */
+bool decode_linktype_supported(int dlt);
+
+enum decode_status decode_packet(int dlt, const uint8_t *data, size_t caplen,
+                                 struct packet *pkt);
+
+#endif

@@ -1,0 +1,49 @@
+/* endpoint.h - an IPv4 or IPv6 address and port, and the session id. */
+#ifndef SMTPSCOPE_ENDPOINT_H
+#define SMTPSCOPE_ENDPOINT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "timeval.h"
+
+struct endpoint {
+    uint8_t addr[16]; /* IPv4 in the first 4 bytes */
+    uint8_t family;   /* 4 or 6 */
+    uint16_t port;
+};
+
+/* How the TCP connection ended, as reassembly saw it. */
+enum tcp_end {
+    TCP_END_NONE = 0,
+    TCP_END_CLOSED,          /* FIN from both sides */
+    TCP_END_RESET_BY_CLIENT,
+    TCP_END_RESET_BY_SERVER,
+    TCP_END_TIMEOUT,         /* idle longer than the idle timeout */
+    TCP_END_EVICTED,         /* the stream table was full */
+    TCP_END_CAPTURE_ENDED,   /* still open when the capture ended */
+    TCP_END_NO_ANSWER,       /* SYN never answered */
+    TCP_END_REFUSED,         /* SYN answered by RST */
+    TCP_END_PORT_REUSED,     /* a new SYN on the same addresses and ports */
+    TCP_END_HANDSHAKE_INCOMPLETE, /* SYN-ACK seen, handshake never completed */
+    TCP_END__COUNT
+};
+
+#define ENDPOINT_STRLEN 46 /* INET6_ADDRSTRLEN */
+
+/* The address as text ("192.0.2.1", "2001:db8::1"). */
+void endpoint_addr_str(const struct endpoint *e, char out[ENDPOINT_STRLEN]);
+
+bool endpoint_eq(const struct endpoint *a, const struct endpoint *b);
+
+/* A hash of a connection's two endpoints that is the same in both
+ * directions: for hash tables, and for splitting work between processes. */
+uint32_t flow_hash_symmetric(const struct endpoint *a, const struct endpoint *b);
+
+/* A 32-bit session id from the connection's addresses, ports and start
+ * time: stable across runs, shards and workers, unlike a counter. */
+uint32_t session_id_for(const struct endpoint *client,
+                        const struct endpoint *server, smtp_time start);
+
+#endif

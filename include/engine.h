@@ -1,0 +1,64 @@
+/* engine.h - one run: packets in, finished sessions out to the sinks.
+ *
+ * The engine decodes each frame, keeps the connection table, hands IPv4
+ * TCP to libnids, feeds reassembled bytes to each session's parser, ends
+ * sessions (FIN/RST, idle timeout, eviction, end of capture) and passes
+ * every ended session to every sink exactly once.
+ */
+#ifndef SMTPSCOPE_ENGINE_H
+#define SMTPSCOPE_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conntrack.h"
+#include "decode.h"
+#include "output.h"
+#include "session.h"
+
+#define ENGINE_MAX_PORTS 32
+#define ENGINE_MAX_SINKS 4
+
+struct engine_config {
+    uint16_t ports[ENGINE_MAX_PORTS]; /* server ports that carry SMTP */
+    int nports;
+    int max_streams;        /* libnids stream table size */
+    int idle_timeout;       /* seconds without traffic that end a session */
+    int syn_timeout;        /* seconds a SYN may wait for its answer */
+    struct session_config session;
+};
+
+struct engine_stats {
+    uint64_t frames, bytes;
+    uint64_t decode[8];        /* by enum decode_status */
+    uint64_t smtp_packets;     /* TCP to or from an SMTP port */
+    uint64_t ipv6_packets;     /* SMTP over IPv6: not reassembled yet */
+    uint64_t fragments;
+    uint64_t payload_cut;      /* segments cut short by the snap length */
+    uint64_t connections;      /* SYNs that opened a connection entry */
+    uint64_t conntrack_full;   /* SYNs not tracked: table full */
+    uint64_t sessions;         /* sessions written */
+    uint64_t by_verdict[3];
+};
+
+struct engine {
+    struct engine_config cfg;
+    struct conntrack ct;
+    struct sink *sinks[ENGINE_MAX_SINKS];
+    int nsinks;
+    smtp_time now, last_sweep;
+    struct engine_stats stats;
+};
+
+void engine_config_defaults(struct engine_config *cfg);
+/* Returns 0, or -1 with a message in err. */
+int engine_init(struct engine *e, const struct engine_config *cfg,
+                char *err, size_t errlen);
+void engine_add_sink(struct engine *e, struct sink *s);
+void engine_packet(struct engine *e, int dlt, smtp_time ts,
+                   const uint8_t *data, size_t caplen);
+/* End of input: every open session is ended and written. */
+void engine_finish(struct engine *e);
+
+#endif

@@ -1,0 +1,29 @@
+/* output.h - where finished sessions go.
+ *
+ * A sink receives each session once it has ended, and a final call at the
+ * end of the run. The text log and JSON Lines are sinks; later consumers
+ * (summary, HTML report, live console, message tracking) plug in the same
+ * way without touching capture or parsing.
+ */
+#ifndef SMTPSCOPE_OUTPUT_H
+#define SMTPSCOPE_OUTPUT_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "session.h"
+
+struct sink {
+    void (*session)(struct sink *, const struct session *);
+    void (*finish)(struct sink *);
+    void (*destroy)(struct sink *);
+};
+
+struct output_options {
+    bool localtime; /* text log clock in local time instead of UTC */
+};
+
+struct sink *sink_text_new(FILE *f, const struct output_options *o);
+struct sink *sink_json_new(FILE *f, const struct output_options *o);
+
+#endif

@@ -1,0 +1,187 @@
+/* session.h - the model of one SMTP session, built from parser events.
+ *
+ * A session is one TCP connection to an SMTP port. It owns its parser, a
+ * bounded transcript (wire lines and system events with timestamps), the
+ * transactions (MAIL..end-of-data) with their recipients, and the verdict.
+ * Outputs read it when it has ended; nothing here knows of packets or files.
+ */
+#ifndef SMTPSCOPE_SESSION_H
+#define SMTPSCOPE_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bytebuf.h"
+#include "endpoint.h"
+#include "smtp_parser.h"
+#include "timeval.h"
+
+enum smtp_phase {
+    PHASE_NONE = 0,
+    PHASE_CONNECT,
+    PHASE_GREETING,
+    PHASE_HELO,
+    PHASE_STARTTLS,
+    PHASE_AUTH,
+    PHASE_MAIL,
+    PHASE_RCPT,
+    PHASE_DATA,
+    PHASE_END_OF_DATA,
+    PHASE_QUIT,
+    PHASE__COUNT
+};
+
+const char *phase_name(enum smtp_phase ph);
+
+enum handshake {
+    HS_COMPLETE = 0, /* SYN, SYN-ACK, ACK seen */
+    HS_MISSING,      /* picked up mid-stream */
+    HS_NONE,         /* never established (no answer, refused) */
+};
+
+const char *handshake_name(enum handshake hs);
+
+/* end_cause as reported: QUIT answered wins over how TCP then closed. */
+const char *end_cause_name(enum tcp_end e, bool quit);
+
+enum failure_class { FAIL_NONE = 0, FAIL_TRANSIENT, FAIL_PERMANENT, FAIL_CONNECTION };
+
+enum verdict { VERDICT_OK = 0, VERDICT_FAILED, VERDICT_INCOMPLETE };
+
+struct failure {
+    enum smtp_phase phase;
+    enum failure_class cls;
+    int code;            /* 0: no reply (connection-level) */
+    char enhanced[12];
+    char text[256];      /* reply text or the connection-level cause */
+    smtp_time ts;
+};
+
+enum txn_result {
+    TXN_OPEN = 0,   /* still in progress */
+    TXN_ACCEPTED,   /* end-of-data (or BDAT LAST) answered 2xx */
+    TXN_REJECTED,   /* MAIL, all RCPTs, DATA or end-of-data refused */
+    TXN_RESET,      /* RSET or a new MAIL before completion */
+    TXN_ABORTED,    /* the connection ended before completion */
+    TXN_INCOMPLETE, /* the capture ended before completion */
+};
+
+const char *txn_result_name(enum txn_result r);
+
+/* A string kept in the session's string arena. */
+struct strref {
+    uint32_t off, len;
+};
+
+struct rcpt {
+    struct strref addr;
+    int code; /* 0: no reply seen */
+};
+
+struct txn {
+    struct strref mail_from;
+    int mail_code;
+    uint32_t first_rcpt, nrcpt; /* slice of session.rcpts */
+    int data_code;              /* reply to DATA (354) or BDAT */
+    int final_code;             /* reply to end-of-data / BDAT LAST */
+    uint64_t bytes, lines;
+    bool body_seen, bdat;
+    bool bdat_last_sent;        /* BDAT ... LAST was sent */
+    uint32_t bdat_cmds, bdat_replies;
+    struct strref queue_id;
+    enum txn_result result;
+    enum smtp_phase failed_phase;
+    smtp_time start;
+};
+
+/* Transcript record kinds. */
+enum tline_kind {
+    TL_CLIENT = 0, /* a line the client sent */
+    TL_SERVER,     /* a line the server sent */
+    TL_BODY,       /* message body summary (no content) */
+    TL_TLS,        /* TLS started */
+    TL_ANOMALY,    /* first occurrence of an anomaly */
+    TL_NOTE,       /* other system note */
+};
+
+/* Record header; `len` bytes of text follow. Text is raw wire bytes
+ * (escaped only on output), credentials already replaced by "***". */
+struct tline {
+    smtp_time ts;
+    int64_t latency_ns; /* on the first line of a reply; -1 otherwise */
+    uint64_t value;     /* TL_BODY: bytes */
+    uint32_t len;
+    uint8_t kind;
+    uint8_t flags;      /* SMTP_LINE_* of the line */
+    uint16_t aux;       /* TL_ANOMALY: enum smtp_anomaly; TL_BODY: bdat */
+};
+
+struct session_config {
+    bool show_secrets;
+    size_t max_transcript; /* bytes of transcript kept per session */
+    size_t max_strings;    /* bytes of addresses etc. kept per session */
+};
+
+struct session {
+    uint32_t id;
+    struct endpoint client, server;
+    smtp_time start, end, last_activity;
+    enum handshake handshake;
+    uint32_t syn_count;      /* SYNs seen from the client (retransmissions) */
+    enum tcp_end tcp_end;
+    int closed_by;           /* SMTP_FROM_* that sent the first FIN, or -1 */
+    const struct session_config *cfg;
+
+    struct smtp_parser parser;
+
+    /* transcript */
+    struct bytebuf log;
+    uint32_t log_lines, log_dropped;
+
+    /* what the dialogue established */
+    struct bytebuf strings;
+    struct strref helo;
+    int helo_code;
+    bool tls;
+    bool quit_sent, quit_ok;
+    bool auth_ok;
+    char auth_mech[24];
+    enum smtp_phase phase;   /* the phase expected next */
+
+    struct txn *txns;
+    uint32_t ntxn, txn_cap;
+    struct rcpt *rcpts;
+    uint32_t nrcpt, rcpt_cap;
+    bool txn_open;           /* the last txn is open */
+
+    uint32_t ncommands, nreplies;
+    uint32_t anomaly_count[SMTP_ANOM__COUNT];
+
+    struct failure failure;  /* first failing reply (phase NONE: none) */
+    enum verdict verdict;    /* set by session_end */
+    enum smtp_phase end_phase; /* the phase the session ended in */
+};
+
+void session_config_defaults(struct session_config *cfg);
+
+struct session *session_new(const struct session_config *cfg,
+                            const struct endpoint *client,
+                            const struct endpoint *server, smtp_time start,
+                            enum handshake hs);
+void session_feed(struct session *s, enum smtp_dir dir, const char *data,
+                  size_t len, smtp_time ts);
+void session_note_fin(struct session *s, enum smtp_dir dir, smtp_time ts);
+/* Ends the session: flushes the parser and computes the verdict. */
+void session_end(struct session *s, enum tcp_end how, smtp_time ts);
+void session_free(struct session *s);
+
+static inline const char *session_str(const struct session *s, struct strref r)
+{
+    return s->strings.p ? s->strings.p + r.off : "";
+}
+
+/* Iterate transcript records: start with *off = 0. */
+const struct tline *session_next_line(const struct session *s, size_t *off,
+                                      const char **text);
+
+#endif

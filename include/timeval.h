@@ -1,0 +1,26 @@
+/* timeval.h - capture timestamps as nanoseconds since the Unix epoch.
+ *
+ * One integer type end to end keeps nanosecond pcapng timestamps exact and
+ * makes durations plain subtraction.
+ */
+#ifndef SMTPSCOPE_TIMEVAL_H
+#define SMTPSCOPE_TIMEVAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef int64_t smtp_time;
+
+#define SMTP_NS_PER_SEC INT64_C(1000000000)
+
+/* "YYYY-MM-DDTHH:MM:SS.uuuuuuZ" (UTC); returns the length written. */
+size_t time_iso8601(smtp_time t, char *out, size_t cap);
+
+/* "HH:MM:SS.mmm" in UTC or local time; `date` (optional, 11 bytes) gets
+ * "YYYY-MM-DD" of the same instant. */
+void time_clock(smtp_time t, int local, char out[13], char date[11]);
+
+/* A duration as seconds with `decimals` digits (3 or 6), e.g. "1.250". */
+size_t time_seconds(smtp_time d, int decimals, char *out, size_t cap);
+
+#endif

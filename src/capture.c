@@ -1,0 +1,148 @@
+/* capture.c - libpcap input (see capture.h). */
+#include "capture.h"
+
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <string.h>
+
+volatile sig_atomic_t capture_stop;
+
+static smtp_time ts_of(const struct pcap_pkthdr *h)
+{
+    /* handles are opened with nanosecond precision: tv_usec holds ns */
+    return (smtp_time)h->ts.tv_sec * SMTP_NS_PER_SEC + (smtp_time)h->ts.tv_usec;
+}
+
+static bool check_linktype(pcap_t *p, const char *what, bool quiet)
+{
+    int dlt = pcap_datalink(p);
+    if (decode_linktype_supported(dlt))
+        return true;
+    if (!quiet) {
+        const char *name = pcap_datalink_val_to_name(dlt);
+        const char *desc = pcap_datalink_val_to_description(dlt);
+        fprintf(stderr,
+                "smtpscope: %s: unsupported link type %d (%s%s%s%s); skipped\n",
+                what, dlt, name ? "DLT_" : "", name ? name : "unknown",
+                desc ? ", " : "", desc ? desc : "");
+    }
+    return false;
+}
+
+void capture_files(const char *const *files, int nfiles, struct engine *e,
+                   bool quiet, struct capture_result *res)
+{
+    char err[PCAP_ERRBUF_SIZE];
+    for (int i = 0; i < nfiles && !capture_stop; i++) {
+        const char *name = strcmp(files[i], "-") == 0 ? "(stdin)" : files[i];
+        pcap_t *p = pcap_open_offline_with_tstamp_precision(
+            files[i], PCAP_TSTAMP_PRECISION_NANO, err);
+        if (!p) {
+            fprintf(stderr, "smtpscope: %s: %s\n", name, err);
+            res->files_failed++;
+            continue;
+        }
+        if (!check_linktype(p, name, false)) {
+            pcap_close(p);
+            res->files_failed++;
+            continue;
+        }
+        int dlt = pcap_datalink(p);
+        struct pcap_pkthdr *h;
+        const u_char *data;
+        int rc = 0;
+        while (!capture_stop && (rc = pcap_next_ex(p, &h, &data)) == 1) {
+            res->packets++;
+            engine_packet(e, dlt, ts_of(h), data, h->caplen);
+        }
+        if (!capture_stop && rc == PCAP_ERROR) {
+            fprintf(stderr, "smtpscope: %s: %s (after %llu packets); "
+                            "continuing with what was read\n",
+                    name, pcap_geterr(p), (unsigned long long)res->packets);
+            res->files_failed++;
+        } else {
+            res->files_ok++;
+        }
+        (void)quiet;
+        pcap_close(p);
+    }
+}
+
+void capture_default_filter(const struct engine_config *cfg, char *out,
+                            size_t cap)
+{
+    size_t o = 0;
+    out[0] = '\0';
+    for (int i = 0; i < cfg->nports && o < cap; i++)
+        o += (size_t)snprintf(out + o, cap - o, "%stcp port %u",
+                              i ? " or " : "", cfg->ports[i]);
+    if (o < cap)
+        snprintf(out + o, cap - o, " or (ip[6:2] & 0x3fff != 0)");
+}
+
+struct live_ctx {
+    struct engine *e;
+    int dlt;
+};
+
+static void live_handler(u_char *user, const struct pcap_pkthdr *h,
+                         const u_char *data)
+{
+    struct live_ctx *lc = (struct live_ctx *)(void *)user;
+    engine_packet(lc->e, lc->dlt, ts_of(h), data, h->caplen);
+}
+
+int capture_live(const char *iface, const char *filter, struct engine *e,
+                 bool quiet, struct capture_result *res)
+{
+    char err[PCAP_ERRBUF_SIZE];
+    pcap_t *p = pcap_create(iface, err);
+    if (!p) {
+        fprintf(stderr, "smtpscope: %s: %s\n", iface, err);
+        return -1;
+    }
+    /* GRO/LRO can hand up super-packets far above the MTU. */
+    pcap_set_snaplen(p, 262144);
+    pcap_set_promisc(p, 1);
+    pcap_set_timeout(p, 200);
+    pcap_set_buffer_size(p, 32 << 20);
+    pcap_set_tstamp_precision(p, PCAP_TSTAMP_PRECISION_NANO);
+    int rc = pcap_activate(p);
+    if (rc < 0) {
+        fprintf(stderr, "smtpscope: %s: %s\n", iface, pcap_geterr(p));
+        pcap_close(p);
+        return -1;
+    }
+    if (rc > 0 && !quiet)
+        fprintf(stderr, "smtpscope: %s: warning: %s\n", iface, pcap_geterr(p));
+    if (!check_linktype(p, iface, false)) {
+        pcap_close(p);
+        return -1;
+    }
+    struct bpf_program prog;
+    if (pcap_compile(p, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) < 0 ||
+        pcap_setfilter(p, &prog) < 0) {
+        fprintf(stderr, "smtpscope: filter \"%s\": %s\n", filter, pcap_geterr(p));
+        pcap_close(p);
+        return -1;
+    }
+    pcap_freecode(&prog);
+    struct live_ctx lc = {e, pcap_datalink(p)};
+    while (!capture_stop) {
+        int n = pcap_dispatch(p, -1, live_handler, (u_char *)&lc);
+        if (n < 0) {
+            if (n == PCAP_ERROR)
+                fprintf(stderr, "smtpscope: %s: %s\n", iface, pcap_geterr(p));
+            break;
+        }
+        res->packets += (uint64_t)n;
+    }
+    struct pcap_stat st;
+    if (pcap_stats(p, &st) == 0) {
+        res->kernel_received = st.ps_recv;
+        res->kernel_dropped = st.ps_drop;
+        res->iface_dropped = st.ps_ifdrop;
+    }
+    pcap_close(p);
+    return 0;
+}

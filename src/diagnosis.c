@@ -1,0 +1,148 @@
+/* diagnosis.c - verdict and failure phase of a finished session.
+ *
+ * A failing reply recorded while the dialogue ran always wins. Without one,
+ * the session is OK when QUIT was answered (or asked and the connection then
+ * closed cleanly), or when mail was accepted and the client simply hung up.
+ * Otherwise the TCP ending is the failure, placed in the phase of the
+ * command still waiting for its reply, or in the phase expected next. A
+ * session cut off by the end of the capture (or table eviction) is
+ * INCOMPLETE, never FAILED: the capture, not the peers, stopped it.
+ */
+#include "diagnosis.h"
+
+#include <stdio.h>
+#include <string.h>
+
+const char *failure_class_name(enum failure_class c)
+{
+    switch (c) {
+    case FAIL_TRANSIENT: return "transient";
+    case FAIL_PERMANENT: return "permanent";
+    case FAIL_CONNECTION: return "connection";
+    default: return "none";
+    }
+}
+
+const char *verdict_name(enum verdict v)
+{
+    switch (v) {
+    case VERDICT_OK: return "OK";
+    case VERDICT_FAILED: return "FAILED";
+    default: return "INCOMPLETE";
+    }
+}
+
+static enum smtp_phase phase_of_cmd(enum smtp_cmd c, enum smtp_phase dflt)
+{
+    switch (c) {
+    case SMTP_CMD_CONNECT: return PHASE_GREETING;
+    case SMTP_CMD_HELO:
+    case SMTP_CMD_EHLO: return PHASE_HELO;
+    case SMTP_CMD_STARTTLS: return PHASE_STARTTLS;
+    case SMTP_CMD_AUTH:
+    case SMTP_CMD_AUTH_RESPONSE: return PHASE_AUTH;
+    case SMTP_CMD_MAIL: return PHASE_MAIL;
+    case SMTP_CMD_RCPT: return PHASE_RCPT;
+    case SMTP_CMD_DATA:
+    case SMTP_CMD_BDAT: return PHASE_DATA;
+    case SMTP_CMD_END_OF_DATA: return PHASE_END_OF_DATA;
+    case SMTP_CMD_QUIT: return PHASE_QUIT;
+    default: return dflt;
+    }
+}
+
+static const char *tcp_cause_text(const struct session *s)
+{
+    switch (s->tcp_end) {
+    case TCP_END_RESET_BY_CLIENT: return "connection reset by client";
+    case TCP_END_RESET_BY_SERVER: return "connection reset by server";
+    case TCP_END_TIMEOUT: return "connection idle until timeout";
+    case TCP_END_EVICTED: return "stream table full, session evicted";
+    case TCP_END_CAPTURE_ENDED: return "capture ended";
+    case TCP_END_NO_ANSWER: return "no answer to SYN";
+    case TCP_END_REFUSED: return "connection refused (RST to SYN)";
+    case TCP_END_HANDSHAKE_INCOMPLETE: return "SYN answered, handshake never completed";
+    case TCP_END_PORT_REUSED: return "a new connection reused the addresses and ports";
+    case TCP_END_CLOSED:
+        if (s->closed_by == SMTP_FROM_SERVER)
+            return "connection closed by server";
+        if (s->closed_by == SMTP_FROM_CLIENT)
+            return "connection closed by client";
+        return "connection closed";
+    default: return "connection ended";
+    }
+}
+
+static bool any_accepted(const struct session *s)
+{
+    for (uint32_t i = 0; i < s->ntxn; i++)
+        if (s->txns[i].result == TXN_ACCEPTED)
+            return true;
+    return false;
+}
+
+/* A connection that never completed its handshake fails at CONNECT. */
+static void diagnose_unconnected(struct session *s)
+{
+    s->end_phase = PHASE_CONNECT;
+    if (s->tcp_end == TCP_END_CAPTURE_ENDED) {
+        s->verdict = VERDICT_INCOMPLETE;
+        return;
+    }
+    struct failure *f = &s->failure;
+    f->phase = PHASE_CONNECT;
+    f->cls = FAIL_CONNECTION;
+    f->ts = s->end;
+    snprintf(f->text, sizeof f->text, "%s (%u SYN%s)", tcp_cause_text(s),
+             s->syn_count, s->syn_count == 1 ? "" : "s");
+    s->verdict = VERDICT_FAILED;
+}
+
+void diagnose_session(struct session *s)
+{
+    if (s->handshake == HS_NONE) {
+        diagnose_unconnected(s);
+        return;
+    }
+    enum smtp_cmd waiting = s->tls ? SMTP_CMD_NONE
+                                   : smtp_parser_awaiting(&s->parser);
+    s->end_phase = phase_of_cmd(waiting, s->phase);
+
+    if (s->failure.phase != PHASE_NONE) {
+        s->verdict = VERDICT_FAILED;
+        return;
+    }
+    bool clean_tcp = s->tcp_end == TCP_END_CLOSED;
+    if (s->quit_ok || (waiting == SMTP_CMD_QUIT && clean_tcp)) {
+        s->verdict = VERDICT_OK;
+        return;
+    }
+    if (waiting == SMTP_CMD_NONE && !s->txn_open && any_accepted(s)) {
+        s->verdict = VERDICT_OK; /* delivered; then hung up or capture ended */
+        return;
+    }
+    if (s->tcp_end == TCP_END_CAPTURE_ENDED || s->tcp_end == TCP_END_EVICTED) {
+        s->verdict = VERDICT_INCOMPLETE;
+        return;
+    }
+    /* A session that went to TLS is judged by how TCP ended: its dialogue
+     * can no longer be read. */
+    if (s->tls && clean_tcp) {
+        s->verdict = VERDICT_OK;
+        return;
+    }
+    struct failure *f = &s->failure;
+    f->phase = s->end_phase == PHASE_NONE ? PHASE_CONNECT : s->end_phase;
+    f->cls = FAIL_CONNECTION;
+    f->code = 0;
+    f->enhanced[0] = '\0';
+    f->ts = s->end;
+    if (waiting != SMTP_CMD_NONE)
+        snprintf(f->text, sizeof f->text, "%s, no reply to %s",
+                 tcp_cause_text(s),
+                 waiting == SMTP_CMD_CONNECT ? "the connection (no greeting)"
+                                             : smtp_cmd_name(waiting));
+    else
+        snprintf(f->text, sizeof f->text, "%s", tcp_cause_text(s));
+    s->verdict = VERDICT_FAILED;
+}

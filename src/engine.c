@@ -1,0 +1,258 @@
+/* engine.c - packets to sessions (see engine.h).
+ *
+ * Per packet: decode, keep only TCP to/from an SMTP port (IPv4 fragments
+ * go to libnids unfiltered, it reassembles them), note SYN/SYN-ACK/RST/FIN
+ * in the connection table, then let libnids reassemble. Sessions are
+ * created when libnids reports an established stream and ended by its
+ * close/reset callbacks, by the idle sweep, or at the end of the capture.
+ * Connection attempts that never completed a handshake are written too.
+ */
+#include "engine.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "reassembly.h"
+
+void engine_config_defaults(struct engine_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    static const uint16_t dflt[] = {25, 587, 2525};
+    for (size_t i = 0; i < sizeof dflt / sizeof dflt[0]; i++)
+        cfg->ports[cfg->nports++] = dflt[i];
+    cfg->max_streams = 65536;
+    cfg->idle_timeout = 600;
+    cfg->syn_timeout = 75;
+    session_config_defaults(&cfg->session);
+}
+
+static bool smtp_port(const struct engine *e, uint16_t port)
+{
+    for (int i = 0; i < e->cfg.nports; i++)
+        if (e->cfg.ports[i] == port)
+            return true;
+    return false;
+}
+
+static void emit(struct engine *e, struct session *s)
+{
+    e->stats.sessions++;
+    if ((unsigned)s->verdict < 3)
+        e->stats.by_verdict[s->verdict]++;
+    for (int i = 0; i < e->nsinks; i++)
+        e->sinks[i]->session(e->sinks[i], s);
+}
+
+/* Ends the connection's session (creating one for a connection that never
+ * got past its SYN), writes it, and drops the connection. */
+static void finish_conn(struct engine *e, struct conn *c, enum tcp_end how,
+                        smtp_time ts)
+{
+    struct session *s = c->session;
+    if (!s) {
+        s = session_new(&e->cfg.session, &c->client, &c->server, c->syn_ts,
+                        HS_NONE);
+        if (!s) {
+            conntrack_remove(&e->ct, c);
+            return;
+        }
+    }
+    s->syn_count = c->syn_count;
+    session_end(s, how, ts);
+    emit(e, s);
+    session_free(s);
+    conntrack_remove(&e->ct, c);
+}
+
+/* ---- libnids callbacks ---------------------------------------------------- */
+
+static void *on_open(void *ctx, const struct endpoint *client,
+                     const struct endpoint *server, void *stream)
+{
+    struct engine *e = ctx;
+    if (!smtp_port(e, server->port))
+        return NULL;
+    bool from_client;
+    struct conn *c = conntrack_find(&e->ct, client, server, &from_client);
+    if (c && !from_client)
+        return NULL; /* reversed: not the connection we saw the SYN of */
+    if (!c) {
+        c = conntrack_add(&e->ct, client, server, e->now);
+        if (!c)
+            return NULL;
+        c->syn_count = 1;
+    }
+    if (c->session)
+        return NULL;
+    c->session = session_new(&e->cfg.session, client, server, c->syn_ts,
+                             HS_COMPLETE);
+    if (!c->session)
+        return NULL;
+    c->stream = stream;
+    return c;
+}
+
+static void on_data(void *ctx, void *user, enum smtp_dir dir, const char *p,
+                    size_t n)
+{
+    struct engine *e = ctx;
+    struct conn *c = user;
+    session_feed(c->session, dir, p, n, e->now);
+}
+
+static void on_end(void *ctx, void *user, enum tcp_end how)
+{
+    struct engine *e = ctx;
+    struct conn *c = user;
+    c->stream = NULL;
+    finish_conn(e, c, how, e->now);
+}
+
+static const struct reasm_callbacks reasm_cbs = {on_open, on_data, on_end};
+
+/* ---- setup ------------------------------------------------------------------ */
+
+int engine_init(struct engine *e, const struct engine_config *cfg, char *err,
+                size_t errlen)
+{
+    memset(e, 0, sizeof *e);
+    e->cfg = *cfg;
+    if (conntrack_init(&e->ct, (size_t)cfg->max_streams * 4) < 0) {
+        snprintf(err, errlen, "out of memory for the connection table");
+        return -1;
+    }
+    return reasm_init(cfg->max_streams, &reasm_cbs, e, err, errlen);
+}
+
+void engine_add_sink(struct engine *e, struct sink *s)
+{
+    if (e->nsinks < ENGINE_MAX_SINKS)
+        e->sinks[e->nsinks++] = s;
+}
+
+/* ---- per packet ------------------------------------------------------------- */
+
+static void sweep(struct engine *e)
+{
+    smtp_time idle = (smtp_time)e->cfg.idle_timeout * SMTP_NS_PER_SEC;
+    smtp_time syn = (smtp_time)e->cfg.syn_timeout * SMTP_NS_PER_SEC;
+    smtp_time horizon = idle < syn ? idle : syn;
+    struct conn *c = e->ct.oldest, *next;
+    for (; c && e->now - c->last_ts > horizon; c = next) {
+        next = c->newer;
+        if (c->session) {
+            if (e->now - c->last_ts > idle) {
+                reasm_drop(c->stream);
+                c->stream = NULL;
+                finish_conn(e, c, TCP_END_TIMEOUT, c->last_ts);
+            }
+        } else if (e->now - c->last_ts > syn) {
+            finish_conn(e, c, c->synack_seen ? TCP_END_HANDSHAKE_INCOMPLETE
+                                             : TCP_END_NO_ANSWER,
+                        c->last_ts);
+        }
+    }
+}
+
+/* Bookkeeping before libnids sees the packet. Returns the connection that
+ * must be finished as refused after it, if any. */
+static struct conn *observe_tcp(struct engine *e, const struct packet *p)
+{
+    bool from_client = true;
+    struct conn *c = conntrack_find(&e->ct, &p->src, &p->dst, &from_client);
+    uint8_t fl = p->tcp_flags;
+
+    if ((fl & (TCPF_SYN | TCPF_ACK | TCPF_RST)) == TCPF_SYN) {
+        if (c && from_client && c->isn == p->seq) {
+            c->syn_count++; /* retransmitted SYN */
+        } else if (!smtp_port(e, p->dst.port)) {
+            return NULL; /* a SYN from the SMTP port: not a connection to it */
+        } else {
+            if (c) { /* the same addresses and ports, a new connection */
+                reasm_drop(c->stream);
+                c->stream = NULL;
+                finish_conn(e, c, TCP_END_PORT_REUSED, e->now);
+            }
+            c = conntrack_add(&e->ct, &p->src, &p->dst, e->now);
+            if (!c) {
+                e->stats.conntrack_full++;
+                return NULL;
+            }
+            e->stats.connections++;
+            c->isn = p->seq;
+            c->syn_count = 1;
+        }
+    }
+    if (!c)
+        return NULL;
+    conntrack_touch(&e->ct, c, e->now);
+    if ((fl & (TCPF_SYN | TCPF_ACK)) == (TCPF_SYN | TCPF_ACK) && !from_client)
+        c->synack_seen = true;
+    if ((fl & TCPF_FIN) && c->session)
+        session_note_fin(c->session, from_client ? SMTP_FROM_CLIENT
+                                                 : SMTP_FROM_SERVER, e->now);
+    if ((fl & TCPF_RST) && !from_client && !c->synack_seen && !c->session)
+        return c; /* SYN answered by RST: refused */
+    return NULL;
+}
+
+void engine_packet(struct engine *e, int dlt, smtp_time ts,
+                   const uint8_t *data, size_t caplen)
+{
+    struct packet pkt;
+    e->stats.frames++;
+    e->stats.bytes += caplen;
+    if (ts > e->now)
+        e->now = ts; /* capture time never runs backwards for the engine */
+    memset(&pkt, 0, sizeof pkt);
+    pkt.ts = ts;
+    enum decode_status st = decode_packet(dlt, data, caplen, &pkt);
+    if ((unsigned)st < 8)
+        e->stats.decode[st]++;
+
+    if (st == DECODE_FRAGMENT) {
+        e->stats.fragments++;
+        if (pkt.ipver == 4)
+            reasm_feed_ipv4(&pkt);
+    } else if (st == DECODE_OK && pkt.proto == 6 &&
+               (smtp_port(e, pkt.src.port) || smtp_port(e, pkt.dst.port))) {
+        e->stats.smtp_packets++;
+        if (pkt.payload_cut)
+            e->stats.payload_cut++;
+        if (pkt.ipver == 6) {
+            e->stats.ipv6_packets++;
+        } else {
+            struct conn *refused = observe_tcp(e, &pkt);
+            reasm_feed_ipv4(&pkt);
+            if (refused && !refused->session) {
+                refused->refused = true;
+                finish_conn(e, refused, TCP_END_REFUSED, e->now);
+            }
+        }
+    }
+    if (e->now - e->last_sweep >= SMTP_NS_PER_SEC) {
+        e->last_sweep = e->now;
+        sweep(e);
+    }
+}
+
+void engine_finish(struct engine *e)
+{
+    reasm_finish(); /* established streams: NIDS_EXITING -> capture-ended */
+    while (e->ct.oldest) {
+        struct conn *c = e->ct.oldest;
+        if (c->session) {
+            finish_conn(e, c, TCP_END_CAPTURE_ENDED, e->now);
+            continue;
+        }
+        /* A SYN the capture saw for a while without answer: no answer. */
+        bool waited = e->now - c->syn_ts >= SMTP_NS_PER_SEC || c->syn_count > 1;
+        enum tcp_end how = TCP_END_CAPTURE_ENDED;
+        if (waited)
+            how = c->synack_seen ? TCP_END_HANDSHAKE_INCOMPLETE : TCP_END_NO_ANSWER;
+        finish_conn(e, c, how, e->now);
+    }
+    conntrack_free(&e->ct);
+    for (int i = 0; i < e->nsinks; i++)
+        e->sinks[i]->finish(e->sinks[i]);
+}

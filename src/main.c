@@ -1,0 +1,317 @@
+/* main.c - smtpscope's command line: options, wiring, exit status.
+ *
+ * Exit status: 0 success; 1 usage error; 2 no input could be read (every
+ * file failed to open, or the interface could not be opened); 3 out of
+ * memory. A capture that is cut or corrupt part-way still exits 0 after
+ * writing every session it held, with the problem reported on stderr.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <nids.h>
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "capture.h"
+#include "engine.h"
+#include "output.h"
+#include "reassembly.h"
+
+#define SMTPSCOPE_VERSION "0.1.0"
+
+struct options {
+    const char **files;
+    int nfiles;
+    const char *iface;
+    const char *outfile;
+    char *filter; /* trailing BPF expression for live capture */
+    bool json, quiet, stats;
+    struct output_options out;
+    struct engine_config engine;
+};
+
+static void usage(FILE *f)
+{
+    fputs(
+"Usage: smtpscope [options] -r FILE [-r FILE...]\n"
+"       smtpscope [options] -i IFACE [BPF expression]\n"
+"Reconstruct SMTP sessions from captured traffic and say where each failed.\n"
+"\n"
+"Input:\n"
+"  -r, --read FILE        read a pcap or pcapng file ('-' for stdin); repeat\n"
+"                         for rotated files: they are read as one capture\n"
+"  -i, --interface IFACE  capture live on IFACE (needs CAP_NET_RAW)\n"
+"  -p, --ports LIST       SMTP server ports, comma-separated (default 25,587,2525)\n"
+"\n"
+"Output:\n"
+"  -j, --json             JSON Lines, one object per session (default: text log)\n"
+"  -o, --output FILE      write to FILE instead of standard output\n"
+"      --localtime        text log clock in local time (default UTC)\n"
+"      --show-secrets     print AUTH credentials instead of *** (dangerous)\n"
+"      --stats            print packet and session counters on stderr at exit\n"
+"  -q, --quiet            no warnings on stderr\n"
+"\n"
+"Limits:\n"
+"      --max-streams N    TCP streams reassembled at once (default 65536)\n"
+"      --idle-timeout S   end a session after S seconds of silence (default 600)\n"
+"      --max-transcript B transcript bytes kept per session (default 1048576)\n"
+"\n"
+"  -h, --help             this help\n"
+"  -V, --version          version of smtpscope, libpcap and libnids\n"
+"\n"
+"Examples:\n"
+"  smtpscope -r gateway.pcap\n"
+"  smtpscope --json -r day1.pcap -r day2.pcap > sessions.jsonl\n"
+"  smtpscope -i eth0 'host 192.0.2.25'\n", f);
+}
+
+static int parse_ports(const char *s, struct engine_config *cfg)
+{
+    cfg->nports = 0;
+    while (*s) {
+        char *end;
+        errno = 0;
+        long v = strtol(s, &end, 10);
+        if (end == s || errno || v < 1 || v > 65535 ||
+            cfg->nports == ENGINE_MAX_PORTS || (*end && *end != ','))
+            return -1;
+        cfg->ports[cfg->nports++] = (uint16_t)v;
+        s = *end ? end + 1 : end;
+    }
+    return cfg->nports ? 0 : -1;
+}
+
+static int parse_num(const char *s, long min, long max, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || errno || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+enum { OPT_LOCALTIME = 256, OPT_SHOW_SECRETS, OPT_STATS, OPT_MAX_STREAMS,
+       OPT_IDLE_TIMEOUT, OPT_MAX_TRANSCRIPT };
+
+static int parse_args(int argc, char **argv, struct options *o)
+{
+    static const struct option longopts[] = {
+        {"read", required_argument, NULL, 'r'},
+        {"interface", required_argument, NULL, 'i'},
+        {"ports", required_argument, NULL, 'p'},
+        {"json", no_argument, NULL, 'j'},
+        {"output", required_argument, NULL, 'o'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {"localtime", no_argument, NULL, OPT_LOCALTIME},
+        {"show-secrets", no_argument, NULL, OPT_SHOW_SECRETS},
+        {"stats", no_argument, NULL, OPT_STATS},
+        {"max-streams", required_argument, NULL, OPT_MAX_STREAMS},
+        {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+        {"max-transcript", required_argument, NULL, OPT_MAX_TRANSCRIPT},
+        {NULL, 0, NULL, 0},
+    };
+    o->files = calloc((size_t)argc + 1, sizeof *o->files);
+    if (!o->files)
+        return 3;
+    int c;
+    long v;
+    while ((c = getopt_long(argc, argv, "r:i:p:jo:qhV", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'r': o->files[o->nfiles++] = optarg; break;
+        case 'i': o->iface = optarg; break;
+        case 'p':
+            if (parse_ports(optarg, &o->engine) < 0) {
+                fprintf(stderr, "smtpscope: --ports: invalid list '%s'\n", optarg);
+                return 1;
+            }
+            break;
+        case 'j': o->json = true; break;
+        case 'o': o->outfile = optarg; break;
+        case 'q': o->quiet = true; break;
+        case 'h': usage(stdout); exit(0);
+        case 'V':
+            printf("smtpscope %s\n%s\nlibnids %d.%d\n", SMTPSCOPE_VERSION,
+                   pcap_lib_version(), NIDS_MAJOR, NIDS_MINOR);
+            exit(0);
+        case OPT_LOCALTIME: o->out.localtime = true; break;
+        case OPT_SHOW_SECRETS: o->engine.session.show_secrets = true; break;
+        case OPT_STATS: o->stats = true; break;
+        case OPT_MAX_STREAMS:
+            if (parse_num(optarg, 16, 1 << 24, &v) < 0) {
+                fprintf(stderr, "smtpscope: --max-streams: expected 16..16777216, got '%s'\n", optarg);
+                return 1;
+            }
+            o->engine.max_streams = (int)v;
+            break;
+        case OPT_IDLE_TIMEOUT:
+            if (parse_num(optarg, 1, 86400 * 7, &v) < 0) {
+                fprintf(stderr, "smtpscope: --idle-timeout: expected seconds, got '%s'\n", optarg);
+                return 1;
+            }
+            o->engine.idle_timeout = (int)v;
+            break;
+        case OPT_MAX_TRANSCRIPT:
+            if (parse_num(optarg, 4096, 1L << 30, &v) < 0) {
+                fprintf(stderr, "smtpscope: --max-transcript: expected 4096..1073741824, got '%s'\n", optarg);
+                return 1;
+            }
+            o->engine.session.max_transcript = (size_t)v;
+            break;
+        default:
+            usage(stderr);
+            return 1;
+        }
+    }
+    if (optind < argc) {
+        if (!o->iface) {
+            fprintf(stderr, "smtpscope: unexpected argument '%s' (a BPF "
+                            "expression applies to -i only)\n", argv[optind]);
+            return 1;
+        }
+        size_t len = 0;
+        for (int i = optind; i < argc; i++)
+            len += strlen(argv[i]) + 1;
+        o->filter = malloc(len + 1);
+        if (!o->filter)
+            return 3;
+        o->filter[0] = '\0';
+        for (int i = optind; i < argc; i++) {
+            strcat(o->filter, argv[i]);
+            if (i + 1 < argc)
+                strcat(o->filter, " ");
+        }
+    }
+    if (!o->nfiles == !o->iface) {
+        fprintf(stderr, "smtpscope: give either -r FILE or -i IFACE (see --help)\n");
+        return 1;
+    }
+    return 0;
+}
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    capture_stop = 1;
+}
+
+static void print_stats(const struct engine *e, const struct capture_result *r)
+{
+    const struct engine_stats *s = &e->stats;
+    const struct reasm_stats *rs = reasm_get_stats();
+    fprintf(stderr,
+            "smtpscope: %llu frames, %llu SMTP packets, %llu connections, "
+            "%llu sessions written (%llu OK, %llu failed, %llu incomplete)\n",
+            (unsigned long long)s->frames, (unsigned long long)s->smtp_packets,
+            (unsigned long long)s->connections, (unsigned long long)s->sessions,
+            (unsigned long long)s->by_verdict[VERDICT_OK],
+            (unsigned long long)s->by_verdict[VERDICT_FAILED],
+            (unsigned long long)s->by_verdict[VERDICT_INCOMPLETE]);
+    fprintf(stderr,
+            "smtpscope: decode: %llu truncated, %llu bad header, %llu not IP, "
+            "%llu fragments; %llu segments cut by snap length\n",
+            (unsigned long long)s->decode[DECODE_TRUNCATED],
+            (unsigned long long)s->decode[DECODE_BAD_HEADER],
+            (unsigned long long)s->decode[DECODE_NOT_IP],
+            (unsigned long long)s->fragments, (unsigned long long)s->payload_cut);
+    for (int i = 1; i < 16; i++)
+        if (rs->warnings[i])
+            fprintf(stderr, "smtpscope: libnids: %llu x %s\n",
+                    (unsigned long long)rs->warnings[i], reasm_warning_name(i));
+    if (r->kernel_received || r->kernel_dropped)
+        fprintf(stderr, "smtpscope: kernel: %llu received, %llu dropped, "
+                        "%llu dropped by interface\n",
+                (unsigned long long)r->kernel_received,
+                (unsigned long long)r->kernel_dropped,
+                (unsigned long long)r->iface_dropped);
+}
+
+static void warn_losses(const struct engine *e, const struct capture_result *r)
+{
+    const struct engine_stats *s = &e->stats;
+    if (s->ipv6_packets)
+        fprintf(stderr, "smtpscope: warning: %llu SMTP packets over IPv6 were "
+                        "not reconstructed (IPv6 is not supported yet)\n",
+                (unsigned long long)s->ipv6_packets);
+    if (s->conntrack_full)
+        fprintf(stderr, "smtpscope: warning: %llu connections not tracked: "
+                        "connection table full (raise --max-streams)\n",
+                (unsigned long long)s->conntrack_full);
+    const struct reasm_stats *rs = reasm_get_stats();
+    if (rs->evicted)
+        fprintf(stderr, "smtpscope: warning: %llu sessions evicted from a full "
+                        "stream table (raise --max-streams)\n",
+                (unsigned long long)rs->evicted);
+    if (r->kernel_dropped)
+        fprintf(stderr, "smtpscope: warning: the kernel dropped %llu packets: "
+                        "sessions may be incomplete\n",
+                (unsigned long long)r->kernel_dropped);
+}
+
+int main(int argc, char **argv)
+{
+    struct options o;
+    memset(&o, 0, sizeof o);
+    engine_config_defaults(&o.engine);
+    int rc = parse_args(argc, argv, &o);
+    if (rc)
+        return rc;
+
+    FILE *out = stdout;
+    if (o.outfile && !(out = fopen(o.outfile, "w"))) {
+        fprintf(stderr, "smtpscope: %s: %s\n", o.outfile, strerror(errno));
+        return 2;
+    }
+    static char outbuf[1 << 20];
+    setvbuf(out, outbuf, _IOFBF, sizeof outbuf);
+
+    struct engine e;
+    char err[256];
+    if (engine_init(&e, &o.engine, err, sizeof err) < 0) {
+        fprintf(stderr, "smtpscope: %s\n", err);
+        return 3;
+    }
+    struct sink *sink = o.json ? sink_json_new(out, &o.out)
+                               : sink_text_new(out, &o.out);
+    if (!sink)
+        return 3;
+    engine_add_sink(&e, sink);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    struct capture_result res;
+    memset(&res, 0, sizeof res);
+    int status = 0;
+    if (o.iface) {
+        char filter[1024];
+        capture_default_filter(&o.engine, filter, sizeof filter);
+        if (capture_live(o.iface, o.filter ? o.filter : filter, &e, o.quiet,
+                         &res) < 0)
+            status = 2;
+    } else {
+        capture_files(o.files, o.nfiles, &e, o.quiet, &res);
+        if (res.files_ok == 0 && res.packets == 0)
+            status = 2;
+    }
+    engine_finish(&e);
+    if (!o.quiet)
+        warn_losses(&e, &res);
+    if (o.stats)
+        print_stats(&e, &res);
+    sink->destroy(sink);
+    if (fflush(out) != 0 || (out != stdout && fclose(out) != 0)) {
+        fprintf(stderr, "smtpscope: writing output: %s\n", strerror(errno));
+        status = status ? status : 2;
+    }
+    free(o.files);
+    free(o.filter);
+    return status;
+}

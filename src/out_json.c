@@ -1,0 +1,235 @@
+/* out_json.c - one JSON object per session (JSON Lines).
+ *
+ * Keys are written in a fixed order, timestamps are ISO-8601 UTC with
+ * microseconds, numbers are numbers, and every string from the wire is
+ * escaped the same way as in the text log (then JSON-escaped), so the
+ * output is valid UTF-8 JSON whatever the capture held.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "diagnosis.h"
+#include "escape.h"
+#include "output.h"
+
+struct json_sink {
+    struct sink base;
+    FILE *f;
+};
+
+static void jstr(FILE *f, const char *s, size_t n)
+{
+    fputc('"', f);
+    escape_write(f, s, n, ESCAPE_JSON);
+    fputc('"', f);
+}
+
+static void jcstr(FILE *f, const char *s) { jstr(f, s, strlen(s)); }
+
+static void jref(FILE *f, const struct session *s, struct strref r)
+{
+    jstr(f, session_str(s, r), r.len);
+}
+
+static void jcode(FILE *f, int code)
+{
+    if (code)
+        fprintf(f, "%d", code);
+    else
+        fputs("null", f);
+}
+
+static void jtime(FILE *f, smtp_time t)
+{
+    char buf[40];
+    time_iso8601(t, buf, sizeof buf);
+    fprintf(f, "\"%s\"", buf);
+}
+
+static void jseconds(FILE *f, smtp_time d, int decimals)
+{
+    char buf[40];
+    time_seconds(d, decimals, buf, sizeof buf);
+    fputs(buf, f);
+}
+
+static void jendpoint(FILE *f, const struct endpoint *e)
+{
+    char ip[ENDPOINT_STRLEN];
+    endpoint_addr_str(e, ip);
+    fprintf(f, "{\"ip\":\"%s\",\"port\":%u}", ip, e->port);
+}
+
+static void write_transactions(FILE *f, const struct session *s)
+{
+    fputs(",\"transactions\":[", f);
+    for (uint32_t i = 0; i < s->ntxn; i++) {
+        const struct txn *x = &s->txns[i];
+        fputs(i ? ",{" : "{", f);
+        fputs("\"mail_from\":", f);
+        jref(f, s, x->mail_from);
+        fputs(",\"mail_code\":", f);
+        jcode(f, x->mail_code);
+        fputs(",\"rcpt\":[", f);
+        for (uint32_t r = 0; r < x->nrcpt; r++) {
+            const struct rcpt *rc = &s->rcpts[x->first_rcpt + r];
+            fputs(r ? ",{\"addr\":" : "{\"addr\":", f);
+            jref(f, s, rc->addr);
+            fputs(",\"code\":", f);
+            jcode(f, rc->code);
+            fputc('}', f);
+        }
+        fputs("],\"data_cmd_code\":", f);
+        jcode(f, x->bdat ? 0 : x->data_code);
+        fputs(",\"data_code\":", f);
+        jcode(f, x->final_code);
+        fprintf(f, ",\"bdat\":%s,\"bytes\":%llu,\"queue_id\":",
+                x->bdat ? "true" : "false", (unsigned long long)x->bytes);
+        if (x->queue_id.len)
+            jref(f, s, x->queue_id);
+        else
+            fputs("null", f);
+        fprintf(f, ",\"result\":\"%s\"", txn_result_name(x->result));
+        if (x->result == TXN_REJECTED)
+            fprintf(f, ",\"failed_phase\":\"%s\"", phase_name(x->failed_phase));
+        fputc('}', f);
+    }
+    fputc(']', f);
+}
+
+static void write_transcript(FILE *f, const struct session *s)
+{
+    fputs(",\"transcript\":[", f);
+    size_t off = 0;
+    const char *text;
+    const struct tline *l;
+    bool first = true;
+    while ((l = session_next_line(s, &off, &text))) {
+        if (l->kind != TL_CLIENT && l->kind != TL_SERVER && l->kind != TL_BODY)
+            continue;
+        fputs(first ? "{\"t\":" : ",{\"t\":", f);
+        first = false;
+        jseconds(f, l->ts - s->start, 6);
+        fprintf(f, ",\"dir\":\"%c\",\"line\":", l->kind == TL_SERVER ? 'S' : 'C');
+        jstr(f, text, l->len);
+        if (l->kind == TL_BODY)
+            fprintf(f, ",\"event\":\"body\",\"bytes\":%llu",
+                    (unsigned long long)l->value);
+        if (l->flags & SMTP_LINE_TRUNCATED)
+            fputs(",\"truncated\":true", f);
+        if (l->latency_ns >= 0) {
+            fputs(",\"latency_ms\":", f);
+            jseconds(f, l->latency_ns, 6); /* seconds with 6 digits = ms with 3 */
+        }
+        fputc('}', f);
+    }
+    fputc(']', f);
+}
+
+static void write_failure(FILE *f, const struct session *s)
+{
+    const struct failure *fl = &s->failure;
+    fputs(",\"failure\":", f);
+    if (s->verdict != VERDICT_FAILED) {
+        fputs("null", f);
+        return;
+    }
+    fprintf(f, "{\"phase\":\"%s\",\"code\":", phase_name(fl->phase));
+    jcode(f, fl->code);
+    fputs(",\"enhanced\":", f);
+    if (fl->enhanced[0])
+        jcstr(f, fl->enhanced);
+    else
+        fputs("null", f);
+    fputs(",\"text\":", f);
+    jcstr(f, fl->text);
+    fprintf(f, ",\"class\":\"%s\"}", failure_class_name(fl->cls));
+}
+
+static void write_anomalies(FILE *f, const struct session *s)
+{
+    fputs(",\"anomalies\":[", f);
+    bool first = true;
+    for (int a = 0; a < SMTP_ANOM__COUNT; a++) {
+        if (!s->anomaly_count[a])
+            continue;
+        fprintf(f, "%s{\"name\":\"%s\",\"count\":%u}", first ? "" : ",",
+                smtp_anomaly_name((enum smtp_anomaly)a), s->anomaly_count[a]);
+        first = false;
+    }
+    fputc(']', f);
+}
+
+static void json_session(struct sink *base, const struct session *s)
+{
+    FILE *f = ((struct json_sink *)base)->f;
+    fprintf(f, "{\"type\":\"session\",\"id\":\"%08x\",\"client\":", s->id);
+    jendpoint(f, &s->client);
+    fputs(",\"server\":", f);
+    jendpoint(f, &s->server);
+    fputs(",\"start\":", f);
+    jtime(f, s->start);
+    fputs(",\"end\":", f);
+    jtime(f, s->end);
+    fputs(",\"duration_ms\":", f);
+    jseconds(f, s->end - s->start, 6);
+    fprintf(f, ",\"handshake\":\"%s\",\"syn_count\":%u,\"end_cause\":\"%s\","
+               "\"tcp_end\":\"%s\",\"closed_by\":%s",
+            handshake_name(s->handshake), s->syn_count,
+            end_cause_name(s->tcp_end, s->quit_ok),
+            end_cause_name(s->tcp_end, false),
+            s->closed_by == SMTP_FROM_CLIENT   ? "\"client\""
+            : s->closed_by == SMTP_FROM_SERVER ? "\"server\""
+                                               : "null");
+    fputs(",\"helo\":", f);
+    if (s->helo.len || s->helo_code)
+        jref(f, s, s->helo);
+    else
+        fputs("null", f);
+    fprintf(f, ",\"tls\":%s,\"auth\":", s->tls ? "true" : "false");
+    if (s->auth_mech[0]) {
+        fputs("{\"mechanism\":", f);
+        jcstr(f, s->auth_mech);
+        fprintf(f, ",\"ok\":%s}", s->auth_ok ? "true" : "false");
+    } else {
+        fputs("null", f);
+    }
+    fprintf(f, ",\"verdict\":\"%s\",\"end_phase\":\"%s\"",
+            s->verdict == VERDICT_OK       ? "ok"
+            : s->verdict == VERDICT_FAILED ? "failed"
+                                           : "incomplete",
+            phase_name(s->end_phase));
+    write_failure(f, s);
+    fprintf(f, ",\"commands\":%u,\"replies\":%u,\"bytes\":{\"client\":%llu,"
+               "\"server\":%llu}",
+            s->ncommands, s->nreplies,
+            (unsigned long long)s->parser.wire_bytes[SMTP_FROM_CLIENT],
+            (unsigned long long)s->parser.wire_bytes[SMTP_FROM_SERVER]);
+    write_transactions(f, s);
+    write_anomalies(f, s);
+    write_transcript(f, s);
+    fprintf(f, ",\"transcript_dropped\":%u}\n", s->log_dropped);
+}
+
+static void json_finish(struct sink *base)
+{
+    fflush(((struct json_sink *)base)->f);
+}
+
+static void json_destroy(struct sink *base)
+{
+    free(base);
+}
+
+struct sink *sink_json_new(FILE *f, const struct output_options *o)
+{
+    (void)o;
+    struct json_sink *j = calloc(1, sizeof *j);
+    if (!j)
+        return NULL;
+    j->base.session = json_session;
+    j->base.finish = json_finish;
+    j->base.destroy = json_destroy;
+    j->f = f;
+    return &j->base;
+}

@@ -1,0 +1,173 @@
+/* out_text.c - the VisNetic-Mail-Server-style text log.
+ *
+ *   <remote-ip> [<session id>] <HH:MM:SS.mmm> <text>
+ *
+ * `<<<` lines are what the client sent, `>>>` what the server sent (the
+ * server's point of view); lines without an arrow are smtpscope's own
+ * (Connected, message body size, TLS start, anomalies, Disconnected and the
+ * `***` summary). A comment line "# date: YYYY-MM-DD" precedes the first
+ * line and every line whose calendar day differs from the line before, so
+ * the date is always recoverable. Each session is written as one block when
+ * it ends.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "diagnosis.h"
+#include "escape.h"
+#include "output.h"
+
+struct text_sink {
+    struct sink base;
+    FILE *f;
+    struct output_options opt;
+    char last_date[11];
+};
+
+static void prefix(struct text_sink *t, const char *ip, uint32_t id,
+                   smtp_time ts)
+{
+    char clock[13], date[11];
+    time_clock(ts, t->opt.localtime, clock, date);
+    if (strcmp(date, t->last_date) != 0) {
+        fprintf(t->f, "# date: %s (%s)\n", date,
+                t->opt.localtime ? "local time" : "UTC");
+        memcpy(t->last_date, date, sizeof date);
+    }
+    fprintf(t->f, "%s [%08x] %s ", ip, id, clock);
+}
+
+static void write_summary(struct text_sink *t, const struct session *s)
+{
+    FILE *f = t->f;
+    uint32_t rcpts = 0, rejected = 0, accepted = 0;
+    uint64_t bytes = 0;
+    for (uint32_t i = 0; i < s->ntxn; i++) {
+        const struct txn *x = &s->txns[i];
+        for (uint32_t r = 0; r < x->nrcpt; r++) {
+            int code = s->rcpts[x->first_rcpt + r].code;
+            rcpts++;
+            rejected += code >= 400;
+        }
+        if (x->result == TXN_ACCEPTED)
+            accepted++;
+        bytes += x->bytes;
+    }
+    fputs("*** ", f);
+    if (s->ntxn) {
+        const struct txn *x0 = &s->txns[0];
+        fputs("from=<", f);
+        escape_write(f, session_str(s, x0->mail_from), x0->mail_from.len,
+                     ESCAPE_TEXT);
+        fputc('>', f);
+        if (s->ntxn > 1)
+            fprintf(f, " (+%u more)", s->ntxn - 1);
+        fputc(' ', f);
+    }
+    fprintf(f, "rcpts=%u", rcpts);
+    if (rejected)
+        fprintf(f, " (%u rejected)", rejected);
+    char dur[32];
+    time_seconds(s->end - s->start, 3, dur, sizeof dur);
+    fprintf(f, " messages=%u bytes=%llu duration=%ss: ", accepted,
+            (unsigned long long)bytes, dur);
+    if (s->verdict == VERDICT_OK) {
+        fputs("OK\n", f);
+        return;
+    }
+    const struct failure *fl = &s->failure;
+    if (s->verdict == VERDICT_INCOMPLETE) {
+        fprintf(f, "INCOMPLETE in %s: %s\n", phase_name(s->end_phase),
+                end_cause_name(s->tcp_end, false));
+        return;
+    }
+    fprintf(f, "FAILED at %s: ", phase_name(fl->phase));
+    if (fl->code)
+        fprintf(f, "%d ", fl->code);
+    if (fl->enhanced[0])
+        fprintf(f, "%s ", fl->enhanced);
+    escape_write(f, fl->text, strlen(fl->text), ESCAPE_TEXT);
+    fputc('\n', f);
+}
+
+static void text_session(struct sink *base, const struct session *s)
+{
+    struct text_sink *t = (struct text_sink *)base;
+    FILE *f = t->f;
+    char ip[ENDPOINT_STRLEN], sip[ENDPOINT_STRLEN];
+    endpoint_addr_str(&s->client, ip);
+    endpoint_addr_str(&s->server, sip);
+    const char *v6l = s->client.family == 6 ? "[" : "";
+    const char *v6r = s->client.family == 6 ? "]" : "";
+
+    prefix(t, ip, s->id, s->start);
+    if (s->handshake == HS_NONE)
+        fprintf(f, "Connection attempt %s%s%s:%u -> %s%s%s:%u (%u SYN%s)\n",
+                v6l, ip, v6r, s->client.port, v6l, sip, v6r, s->server.port,
+                s->syn_count, s->syn_count == 1 ? "" : "s");
+    else
+        fprintf(f, "Connected %s%s%s:%u -> %s%s%s:%u%s\n", v6l, ip, v6r,
+                s->client.port, v6l, sip, v6r, s->server.port,
+                s->handshake == HS_MISSING ? " (picked up mid-session)" : "");
+
+    size_t off = 0;
+    const char *text;
+    const struct tline *l;
+    while ((l = session_next_line(s, &off, &text))) {
+        prefix(t, ip, s->id, l->ts);
+        switch (l->kind) {
+        case TL_CLIENT: fputs("<<< ", f); break;
+        case TL_SERVER: fputs(">>> ", f); break;
+        case TL_BODY: case TL_TLS: case TL_ANOMALY: case TL_NOTE:
+            /* own text: capitalised like the other system lines */
+            if (l->len) {
+                fputc(text[0] >= 'a' && text[0] <= 'z' ? text[0] - 32 : text[0], f);
+                escape_write(f, text + 1, l->len - 1, ESCAPE_TEXT);
+            }
+            fputc('\n', f);
+            continue;
+        }
+        escape_write(f, text, l->len, ESCAPE_TEXT);
+        if (l->flags & SMTP_LINE_TRUNCATED)
+            fputs(" [line truncated]", f);
+        else if (l->flags & SMTP_LINE_UNTERMINATED)
+            fputs(" [no line end]", f);
+        fputc('\n', f);
+    }
+    if (s->log_dropped) {
+        prefix(t, ip, s->id, s->end);
+        fprintf(f, "Transcript limit reached: %u more lines not kept\n",
+                s->log_dropped);
+    }
+    prefix(t, ip, s->id, s->end);
+    if (s->handshake == HS_NONE)
+        fprintf(f, "Not connected (%s)\n", end_cause_name(s->tcp_end, false));
+    else
+        fprintf(f, "Disconnected (%s)\n", end_cause_name(s->tcp_end, s->quit_ok));
+    prefix(t, ip, s->id, s->end);
+    write_summary(t, s);
+}
+
+static void text_finish(struct sink *base)
+{
+    struct text_sink *t = (struct text_sink *)base;
+    fflush(t->f);
+}
+
+static void text_destroy(struct sink *base)
+{
+    free(base);
+}
+
+struct sink *sink_text_new(FILE *f, const struct output_options *o)
+{
+    struct text_sink *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->base.session = text_session;
+    t->base.finish = text_finish;
+    t->base.destroy = text_destroy;
+    t->f = f;
+    t->opt = *o;
+    return &t->base;
+}

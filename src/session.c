@@ -1,0 +1,586 @@
+/* session.c - builds the session model from SMTP parser events.
+ *
+ * Every parser callback lands here: commands open and fill transactions,
+ * replies settle them and move the expected phase on, and every wire line
+ * is appended to the bounded transcript. The first failing reply is kept as
+ * the session's failure; HELO/EHLO, STARTTLS and AUTH failures are cleared
+ * again when a later attempt of the same phase succeeds (EHLO -> HELO
+ * fallback, a second AUTH), because the dialogue recovered from them.
+ */
+#include "session.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "diagnosis.h"
+
+static const char *const phase_names[PHASE__COUNT] = {
+    [PHASE_NONE] = "NONE",         [PHASE_CONNECT] = "CONNECT",
+    [PHASE_GREETING] = "GREETING", [PHASE_HELO] = "HELO",
+    [PHASE_STARTTLS] = "STARTTLS", [PHASE_AUTH] = "AUTH",
+    [PHASE_MAIL] = "MAIL",         [PHASE_RCPT] = "RCPT",
+    [PHASE_DATA] = "DATA",         [PHASE_END_OF_DATA] = "END-OF-DATA",
+    [PHASE_QUIT] = "QUIT",
+};
+
+const char *phase_name(enum smtp_phase ph)
+{
+    return (unsigned)ph < PHASE__COUNT ? phase_names[ph] : "NONE";
+}
+
+const char *txn_result_name(enum txn_result r)
+{
+    switch (r) {
+    case TXN_OPEN: return "open";
+    case TXN_ACCEPTED: return "accepted";
+    case TXN_REJECTED: return "rejected";
+    case TXN_RESET: return "reset";
+    case TXN_ABORTED: return "aborted";
+    case TXN_INCOMPLETE: return "incomplete";
+    }
+    return "open";
+}
+
+const char *end_cause_name(enum tcp_end e, bool quit)
+{
+    if (quit)
+        return "quit";
+    switch (e) {
+    case TCP_END_CLOSED: return "closed";
+    case TCP_END_RESET_BY_CLIENT: return "reset-by-client";
+    case TCP_END_RESET_BY_SERVER: return "reset-by-server";
+    case TCP_END_TIMEOUT: return "timeout";
+    case TCP_END_EVICTED: return "evicted";
+    case TCP_END_CAPTURE_ENDED: return "capture-ended";
+    case TCP_END_NO_ANSWER: return "no-answer";
+    case TCP_END_REFUSED: return "refused";
+    case TCP_END_PORT_REUSED: return "port-reused";
+    case TCP_END_HANDSHAKE_INCOMPLETE: return "handshake-incomplete";
+    default: return "unknown";
+    }
+}
+
+const char *handshake_name(enum handshake hs)
+{
+    switch (hs) {
+    case HS_COMPLETE: return "complete";
+    case HS_MISSING: return "missing";
+    default: return "none";
+    }
+}
+
+void session_config_defaults(struct session_config *cfg)
+{
+    cfg->show_secrets = false;
+    cfg->max_transcript = 1u << 20;
+    cfg->max_strings = 256u << 10;
+}
+
+/* ---- storage helpers ---------------------------------------------------- */
+
+static struct strref store_str(struct session *s, const char *p, size_t n)
+{
+    struct strref r = {0, 0};
+    size_t off = s->strings.len;
+    /* NUL-terminate so outputs may use the text directly. */
+    char *at = bytebuf_extend(&s->strings, n + 1);
+    if (!at)
+        return r;
+    memcpy(at, p, n);
+    at[n] = '\0';
+    r.off = (uint32_t)off;
+    r.len = (uint32_t)n;
+    return r;
+}
+
+static void log_add(struct session *s, enum tline_kind kind, smtp_time ts,
+                    int64_t latency, uint64_t value, unsigned flags,
+                    uint16_t aux, const char *text, size_t n,
+                    const char *tail, size_t tail_n)
+{
+    struct tline h = {
+        .ts = ts, .latency_ns = latency, .value = value,
+        .len = (uint32_t)(n + tail_n), .kind = (uint8_t)kind,
+        .flags = (uint8_t)flags, .aux = aux,
+    };
+    /* records stay 8-byte aligned */
+    size_t rec = (sizeof h + n + tail_n + 7) & ~(size_t)7;
+    char *at = bytebuf_extend(&s->log, rec);
+    if (!at) {
+        s->log_dropped++;
+        return;
+    }
+    memcpy(at, &h, sizeof h);
+    memcpy(at + sizeof h, text, n);
+    if (tail_n)
+        memcpy(at + sizeof h + n, tail, tail_n);
+    s->log_lines++;
+}
+
+const struct tline *session_next_line(const struct session *s, size_t *off,
+                                      const char **text)
+{
+    if (*off + sizeof(struct tline) > s->log.len)
+        return NULL;
+    const struct tline *h = (const struct tline *)(s->log.p + *off);
+    *text = s->log.p + *off + sizeof *h;
+    *off += (sizeof *h + h->len + 7) & ~(size_t)7;
+    return h;
+}
+
+static struct txn *last_txn(struct session *s)
+{
+    return s->ntxn ? &s->txns[s->ntxn - 1] : NULL;
+}
+
+static struct txn *new_txn(struct session *s, smtp_time ts)
+{
+    if (s->ntxn == s->txn_cap) {
+        uint32_t ncap = s->txn_cap ? s->txn_cap * 2 : 2;
+        struct txn *n = realloc(s->txns, ncap * sizeof *n);
+        if (!n)
+            return NULL;
+        s->txns = n;
+        s->txn_cap = ncap;
+    }
+    struct txn *t = &s->txns[s->ntxn++];
+    memset(t, 0, sizeof *t);
+    t->first_rcpt = s->nrcpt;
+    t->start = ts;
+    return t;
+}
+
+/* Recipients are bounded by the string arena: past it they are counted in
+ * the transaction but their addresses are empty. */
+static uint32_t add_rcpt(struct session *s, struct txn *t, struct smtp_span a)
+{
+    if (s->nrcpt == s->rcpt_cap) {
+        uint32_t ncap = s->rcpt_cap ? s->rcpt_cap * 2 : 4;
+        struct rcpt *n = realloc(s->rcpts, ncap * sizeof *n);
+        if (!n)
+            return 0;
+        s->rcpts = n;
+        s->rcpt_cap = ncap;
+    }
+    /* a transaction's recipients are contiguous: only the last txn grows */
+    struct rcpt *r = &s->rcpts[s->nrcpt++];
+    r->addr = store_str(s, a.p, a.len);
+    r->code = 0;
+    t->nrcpt++;
+    return s->nrcpt; /* tag: index + 1 */
+}
+
+/* ---- failure bookkeeping ------------------------------------------------- */
+
+static void record_failure(struct session *s, enum smtp_phase ph,
+                           const struct smtp_reply *r)
+{
+    if (s->failure.phase != PHASE_NONE)
+        return;
+    struct failure *f = &s->failure;
+    f->phase = ph;
+    f->code = r->code;
+    f->cls = r->code >= 500 || r->code < 400 ? FAIL_PERMANENT : FAIL_TRANSIENT;
+    f->ts = r->ts_first;
+    size_t el = r->enhanced.len < sizeof f->enhanced ? r->enhanced.len
+                                                     : sizeof f->enhanced - 1;
+    memcpy(f->enhanced, r->enhanced.p, el);
+    f->enhanced[el] = '\0';
+    size_t tl = r->text.len < sizeof f->text ? r->text.len : sizeof f->text - 1;
+    memcpy(f->text, r->text.p, tl);
+    f->text[tl] = '\0';
+}
+
+static void recover(struct session *s, enum smtp_phase ph)
+{
+    if (s->failure.phase == ph)
+        memset(&s->failure, 0, sizeof s->failure);
+}
+
+static bool ok2(int code) { return code >= 200 && code < 300; }
+static bool failed(int code) { return code >= 400; }
+
+/* "250 2.0.0 Ok: queued as 4XyZ1" -> "4XyZ1" (Postfix, Exim "id=", ...). */
+static void find_queue_id(struct session *s, struct txn *t,
+                          struct smtp_span text)
+{
+    static const char *const markers[] = {"queued as ", "id=", "queued as"};
+    for (size_t m = 0; m < sizeof markers / sizeof markers[0]; m++) {
+        size_t ml = strlen(markers[m]);
+        for (size_t i = 0; i + ml <= text.len; i++) {
+            if (strncasecmp(text.p + i, markers[m], ml) != 0)
+                continue;
+            size_t b = i + ml, e = b;
+            while (e < text.len && text.p[e] != ' ' && text.p[e] != ')' &&
+                   text.p[e] != ',' && text.p[e] != ';' && e - b < 64)
+                e++;
+            if (e > b) {
+                t->queue_id = store_str(s, text.p + b, e - b);
+                return;
+            }
+        }
+    }
+}
+
+/* ---- parser callbacks ------------------------------------------------------ */
+
+static uint32_t on_command(struct smtp_parser *p, const struct smtp_command *c)
+{
+    struct session *s = p->data;
+    struct txn *t = last_txn(s);
+    uint32_t tag = 0;
+
+    if (c->cmd != SMTP_CMD_END_OF_DATA) {
+        s->ncommands++;
+        if ((c->flags & SMTP_LINE_SECRET) && !s->cfg->show_secrets) {
+            size_t keep = (size_t)(c->secret.p - c->line.p);
+            log_add(s, TL_CLIENT, c->ts_first, -1, 0, c->flags, 0, c->line.p,
+                    keep, "***", 3);
+        } else {
+            log_add(s, TL_CLIENT, c->ts_first, -1, 0, c->flags, 0, c->line.p,
+                    c->line.len, NULL, 0);
+        }
+    }
+
+    switch (c->cmd) {
+    case SMTP_CMD_HELO:
+    case SMTP_CMD_EHLO:
+        s->helo = store_str(s, c->arg.p, c->arg.len);
+        break;
+    case SMTP_CMD_MAIL: {
+        if (t && t->result == TXN_OPEN)
+            t->result = TXN_RESET; /* superseded without RSET */
+        struct smtp_span a = {"", 0};
+        if (!smtp_parse_path(c->arg, "FROM", &a))
+            a = c->arg;
+        t = new_txn(s, c->ts_first);
+        if (t)
+            t->mail_from = store_str(s, a.p, a.len);
+        s->txn_open = t != NULL;
+        tag = s->ntxn;
+        break;
+    }
+    case SMTP_CMD_RCPT: {
+        struct smtp_span a = {"", 0};
+        if (!smtp_parse_path(c->arg, "TO", &a))
+            a = c->arg;
+        if (!t)
+            t = new_txn(s, c->ts_first); /* RCPT without MAIL */
+        if (t)
+            tag = add_rcpt(s, t, a);
+        break;
+    }
+    case SMTP_CMD_DATA:
+    case SMTP_CMD_END_OF_DATA:
+        tag = s->ntxn;
+        break;
+    case SMTP_CMD_BDAT:
+        if (!t)
+            t = new_txn(s, c->ts_first);
+        if (t) {
+            t->bdat = true;
+            t->bdat_cmds++;
+            if (c->bdat_last)
+                t->bdat_last_sent = true;
+        }
+        tag = s->ntxn;
+        break;
+    case SMTP_CMD_RSET:
+        if (t && t->result == TXN_OPEN)
+            t->result = TXN_RESET;
+        s->txn_open = false;
+        break;
+    case SMTP_CMD_QUIT:
+        s->quit_sent = true;
+        break;
+    case SMTP_CMD_AUTH: {
+        size_t m = 0;
+        while (m < c->arg.len && c->arg.p[m] != ' ' &&
+               m < sizeof s->auth_mech - 1) {
+            s->auth_mech[m] = c->arg.p[m];
+            m++;
+        }
+        s->auth_mech[m] = '\0';
+        break;
+    }
+    default:
+        break;
+    }
+    return tag;
+}
+
+static void on_reply_line(struct smtp_parser *p, const struct smtp_reply_line *l)
+{
+    struct session *s = p->data;
+    int64_t latency = -1;
+    if (l->first && l->cmd != SMTP_CMD_NONE && l->cmd != SMTP_CMD_CONNECT)
+        latency = l->ts - l->cmd_ts_last;
+    if (l->first && l->cmd == SMTP_CMD_CONNECT)
+        latency = l->ts - s->start; /* greeting delay from the connection */
+    log_add(s, TL_SERVER, l->ts, latency, 0, l->flags, 0, l->line.p,
+            l->line.len, NULL, 0);
+}
+
+static struct txn *txn_by_tag(struct session *s, uint32_t tag)
+{
+    return tag && tag <= s->ntxn ? &s->txns[tag - 1] : NULL;
+}
+
+static void settle_txn(struct session *s, struct txn *t, enum txn_result res,
+                       enum smtp_phase ph)
+{
+    if (!t || t->result != TXN_OPEN)
+        return;
+    t->result = res;
+    t->failed_phase = ph;
+    if (t == last_txn(s))
+        s->txn_open = false;
+}
+
+static bool all_rcpts_rejected(const struct session *s, const struct txn *t)
+{
+    if (t->nrcpt == 0)
+        return true;
+    for (uint32_t i = 0; i < t->nrcpt; i++)
+        if (ok2(s->rcpts[t->first_rcpt + i].code))
+            return false;
+    return true;
+}
+
+static void on_reply(struct smtp_parser *p, const struct smtp_reply *r)
+{
+    struct session *s = p->data;
+    s->nreplies++;
+    struct txn *t = txn_by_tag(s, r->tag);
+
+    switch (r->cmd) {
+    case SMTP_CMD_CONNECT:
+        if (ok2(r->code))
+            s->phase = PHASE_HELO;
+        else
+            record_failure(s, PHASE_GREETING, r);
+        break;
+    case SMTP_CMD_HELO:
+    case SMTP_CMD_EHLO:
+        s->helo_code = r->code;
+        if (ok2(r->code)) {
+            recover(s, PHASE_HELO);
+            s->phase = PHASE_MAIL;
+        } else if (failed(r->code)) {
+            record_failure(s, PHASE_HELO, r);
+        }
+        break;
+    case SMTP_CMD_STARTTLS:
+        if (r->code == 220) {
+            recover(s, PHASE_STARTTLS);
+            s->phase = PHASE_HELO;
+        } else if (failed(r->code)) {
+            record_failure(s, PHASE_STARTTLS, r);
+        }
+        break;
+    case SMTP_CMD_AUTH:
+        if (ok2(r->code)) {
+            s->auth_ok = true;
+            recover(s, PHASE_AUTH);
+        } else if (failed(r->code)) {
+            record_failure(s, PHASE_AUTH, r);
+        }
+        break;
+    case SMTP_CMD_MAIL:
+        if (t)
+            t->mail_code = r->code;
+        if (ok2(r->code)) {
+            s->phase = PHASE_RCPT;
+        } else if (failed(r->code)) {
+            settle_txn(s, t, TXN_REJECTED, PHASE_MAIL);
+            record_failure(s, PHASE_MAIL, r);
+        }
+        break;
+    case SMTP_CMD_RCPT:
+        if (r->tag && r->tag <= s->nrcpt)
+            s->rcpts[r->tag - 1].code = r->code;
+        if (ok2(r->code))
+            s->phase = PHASE_DATA;
+        else if (failed(r->code))
+            record_failure(s, PHASE_RCPT, r);
+        break;
+    case SMTP_CMD_DATA:
+        if (t)
+            t->data_code = r->code;
+        if (r->code == 354) {
+            s->phase = PHASE_DATA;
+        } else if (failed(r->code) && t) {
+            settle_txn(s, t, TXN_REJECTED,
+                       all_rcpts_rejected(s, t) ? PHASE_RCPT : PHASE_DATA);
+            record_failure(s, PHASE_DATA, r);
+        }
+        break;
+    case SMTP_CMD_END_OF_DATA:
+        s->phase = PHASE_MAIL;
+        if (t) {
+            t->final_code = r->code;
+            if (ok2(r->code)) {
+                find_queue_id(s, t, r->text);
+                settle_txn(s, t, TXN_ACCEPTED, PHASE_NONE);
+            } else {
+                settle_txn(s, t, TXN_REJECTED, PHASE_END_OF_DATA);
+                record_failure(s, PHASE_END_OF_DATA, r);
+            }
+        }
+        break;
+    case SMTP_CMD_BDAT:
+        if (!t)
+            break;
+        t->bdat_replies++;
+        if (!t->data_code)
+            t->data_code = r->code;
+        if (t->bdat_last_sent && t->bdat_replies >= t->bdat_cmds) {
+            t->final_code = r->code;
+            s->phase = PHASE_MAIL;
+            if (ok2(r->code)) {
+                find_queue_id(s, t, r->text);
+                settle_txn(s, t, TXN_ACCEPTED, PHASE_NONE);
+            } else {
+                settle_txn(s, t, TXN_REJECTED, PHASE_END_OF_DATA);
+                record_failure(s, PHASE_END_OF_DATA, r);
+            }
+        } else if (failed(r->code)) {
+            settle_txn(s, t, TXN_REJECTED, PHASE_DATA);
+            record_failure(s, PHASE_DATA, r);
+        }
+        break;
+    case SMTP_CMD_RSET:
+        if (ok2(r->code))
+            s->phase = PHASE_MAIL;
+        break;
+    case SMTP_CMD_QUIT:
+        s->phase = PHASE_QUIT;
+        if (ok2(r->code))
+            s->quit_ok = true;
+        else if (failed(r->code))
+            record_failure(s, PHASE_QUIT, r);
+        break;
+    case SMTP_CMD_NONE:
+        /* unsolicited, e.g. "421 timeout": fails whatever phase we are in */
+        if (failed(r->code))
+            record_failure(s, s->phase, r);
+        break;
+    default: /* NOOP, VRFY, EXPN, HELP, unknown: no phase of their own */
+        break;
+    }
+}
+
+static void on_body_end(struct smtp_parser *p, const struct smtp_body_end *b)
+{
+    struct session *s = p->data;
+    struct txn *t = last_txn(s);
+    if (t) {
+        t->body_seen = true;
+        t->bytes += b->bytes;
+        t->lines += b->lines;
+    }
+    char text[96];
+    int n = snprintf(text, sizeof text, "message body: %llu bytes%s",
+                     (unsigned long long)b->bytes, b->bdat ? " (BDAT)" : "");
+    log_add(s, TL_BODY, b->ts_last, -1, b->bytes, 0, b->bdat, text,
+            (size_t)n, NULL, 0);
+    if (!b->bdat)
+        s->phase = PHASE_END_OF_DATA;
+}
+
+static void on_tls(struct smtp_parser *p, smtp_time ts)
+{
+    struct session *s = p->data;
+    s->tls = true;
+    static const char text[] = "TLS started: the rest of the session is encrypted";
+    log_add(s, TL_TLS, ts, -1, 0, 0, 0, text, sizeof text - 1, NULL, 0);
+}
+
+static void on_anomaly(struct smtp_parser *p, enum smtp_anomaly a,
+                       enum smtp_dir dir, smtp_time ts)
+{
+    struct session *s = p->data;
+    if (s->anomaly_count[a]++ == 0) {
+        char text[96];
+        int n = snprintf(text, sizeof text, "anomaly: %s (%s)",
+                         smtp_anomaly_name(a),
+                         dir == SMTP_FROM_CLIENT ? "client" : "server");
+        log_add(s, TL_ANOMALY, ts, -1, 0, 0, (uint16_t)a, text, (size_t)n,
+                NULL, 0);
+    }
+}
+
+static const struct smtp_parser_settings parser_settings = {
+    .on_command = on_command,
+    .on_reply_line = on_reply_line,
+    .on_reply = on_reply,
+    .on_body_end = on_body_end,
+    .on_tls = on_tls,
+    .on_anomaly = on_anomaly,
+};
+
+/* ---- lifecycle ------------------------------------------------------------ */
+
+struct session *session_new(const struct session_config *cfg,
+                            const struct endpoint *client,
+                            const struct endpoint *server, smtp_time start,
+                            enum handshake hs)
+{
+    struct session *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->cfg = cfg;
+    s->client = *client;
+    s->server = *server;
+    s->start = s->end = s->last_activity = start;
+    s->handshake = hs;
+    s->closed_by = -1;
+    s->phase = PHASE_GREETING;
+    s->id = session_id_for(client, server, start);
+    bytebuf_init(&s->log, cfg->max_transcript);
+    bytebuf_init(&s->strings, cfg->max_strings);
+    smtp_parser_init(&s->parser, &parser_settings, s);
+    return s;
+}
+
+void session_feed(struct session *s, enum smtp_dir dir, const char *data,
+                  size_t len, smtp_time ts)
+{
+    s->last_activity = ts;
+    smtp_parser_execute(&s->parser, dir, data, len, ts);
+}
+
+void session_note_fin(struct session *s, enum smtp_dir dir, smtp_time ts)
+{
+    s->last_activity = ts;
+    if (s->closed_by < 0)
+        s->closed_by = dir;
+}
+
+void session_end(struct session *s, enum tcp_end how, smtp_time ts)
+{
+    smtp_parser_finish(&s->parser, ts);
+    s->end = ts > s->start ? ts : s->start;
+    s->tcp_end = how;
+    struct txn *t = last_txn(s);
+    if (t && t->result == TXN_OPEN) {
+        bool incomplete = how == TCP_END_CAPTURE_ENDED || how == TCP_END_EVICTED;
+        t->result = incomplete ? TXN_INCOMPLETE : TXN_ABORTED;
+        s->txn_open = false;
+    }
+    diagnose_session(s);
+}
+
+void session_free(struct session *s)
+{
+    if (!s)
+        return;
+    smtp_parser_free(&s->parser);
+    bytebuf_free(&s->log);
+    bytebuf_free(&s->strings);
+    free(s->txns);
+    free(s->rcpts);
+    free(s);
+}
