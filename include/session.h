@@ -46,7 +46,12 @@ const char *end_cause_name(enum tcp_end e, bool quit);
 
 enum failure_class { FAIL_NONE = 0, FAIL_TRANSIENT, FAIL_PERMANENT, FAIL_CONNECTION };
 
-enum verdict { VERDICT_OK = 0, VERDICT_FAILED, VERDICT_INCOMPLETE };
+enum verdict {
+    VERDICT_OK = 0,
+    VERDICT_FAILED,
+    VERDICT_INCOMPLETE, /* the capture, not the peers, cut it off */
+    VERDICT_ENCRYPTED,  /* nothing failed before STARTTLS; the rest is opaque */
+};
 
 struct failure {
     enum smtp_phase phase;

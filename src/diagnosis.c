@@ -28,6 +28,7 @@ const char *verdict_name(enum verdict v)
     switch (v) {
     case VERDICT_OK: return "OK";
     case VERDICT_FAILED: return "FAILED";
+    case VERDICT_ENCRYPTED: return "ENCRYPTED";
     default: return "INCOMPLETE";
     }
 }
@@ -125,10 +126,11 @@ void diagnose_session(struct session *s)
         s->verdict = VERDICT_INCOMPLETE;
         return;
     }
-    /* A session that went to TLS is judged by how TCP ended: its dialogue
-     * can no longer be read. */
-    if (s->tls && clean_tcp) {
-        s->verdict = VERDICT_OK;
+    /* After STARTTLS the dialogue cannot be read: whether mail flowed is
+     * unknown, so say so rather than guess from how TCP ended. */
+    if (s->tls) {
+        s->end_phase = PHASE_STARTTLS;
+        s->verdict = VERDICT_ENCRYPTED;
         return;
     }
     struct failure *f = &s->failure;

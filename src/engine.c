@@ -37,7 +37,7 @@ static bool smtp_port(const struct engine *e, uint16_t port)
 static void emit(struct engine *e, struct session *s)
 {
     e->stats.sessions++;
-    if ((unsigned)s->verdict < 3)
+    if ((unsigned)s->verdict < 4)
         e->stats.by_verdict[s->verdict]++;
     for (int i = 0; i < e->nsinks; i++)
         e->sinks[i]->session(e->sinks[i], s);

@@ -186,7 +186,11 @@ static void json_session(struct sink *base, const struct session *s)
         jref(f, s, s->helo);
     else
         fputs("null", f);
-    fprintf(f, ",\"tls\":%s,\"auth\":", s->tls ? "true" : "false");
+    fprintf(f, ",\"tls\":%s,\"tls_bytes\":{\"client\":%llu,\"server\":%llu}"
+               ",\"auth\":",
+            s->tls ? "true" : "false",
+            (unsigned long long)s->parser.tls_bytes[SMTP_FROM_CLIENT],
+            (unsigned long long)s->parser.tls_bytes[SMTP_FROM_SERVER]);
     if (s->auth_mech[0]) {
         fputs("{\"mechanism\":", f);
         jcstr(f, s->auth_mech);
@@ -195,9 +199,10 @@ static void json_session(struct sink *base, const struct session *s)
         fputs("null", f);
     }
     fprintf(f, ",\"verdict\":\"%s\",\"end_phase\":\"%s\"",
-            s->verdict == VERDICT_OK       ? "ok"
-            : s->verdict == VERDICT_FAILED ? "failed"
-                                           : "incomplete",
+            s->verdict == VERDICT_OK          ? "ok"
+            : s->verdict == VERDICT_FAILED    ? "failed"
+            : s->verdict == VERDICT_ENCRYPTED ? "encrypted"
+                                              : "incomplete",
             phase_name(s->end_phase));
     write_failure(f, s);
     fprintf(f, ",\"commands\":%u,\"replies\":%u,\"bytes\":{\"client\":%llu,"

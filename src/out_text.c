@@ -76,6 +76,14 @@ static void write_summary(struct text_sink *t, const struct session *s)
         return;
     }
     const struct failure *fl = &s->failure;
+    if (s->verdict == VERDICT_ENCRYPTED) {
+        fprintf(f, "ENCRYPTED after STARTTLS (%llu bytes from client, %llu "
+                   "from server in TLS), ended %s\n",
+                (unsigned long long)s->parser.tls_bytes[SMTP_FROM_CLIENT],
+                (unsigned long long)s->parser.tls_bytes[SMTP_FROM_SERVER],
+                end_cause_name(s->tcp_end, false));
+        return;
+    }
     if (s->verdict == VERDICT_INCOMPLETE) {
         fprintf(f, "INCOMPLETE in %s: %s\n", phase_name(s->end_phase),
                 end_cause_name(s->tcp_end, false));
@@ -143,7 +151,10 @@ static void text_session(struct sink *base, const struct session *s)
     if (s->handshake == HS_NONE)
         fprintf(f, "Not connected (%s)\n", end_cause_name(s->tcp_end, false));
     else
-        fprintf(f, "Disconnected (%s)\n", end_cause_name(s->tcp_end, s->quit_ok));
+        fprintf(f, "Disconnected (%s%s)\n", end_cause_name(s->tcp_end, s->quit_ok),
+                s->quit_ok || s->tcp_end != TCP_END_CLOSED ? ""
+                : s->closed_by == SMTP_FROM_CLIENT ? " by client"
+                : s->closed_by == SMTP_FROM_SERVER ? " by server" : "");
     prefix(t, ip, s->id, s->end);
     write_summary(t, s);
 }
