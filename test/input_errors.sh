@@ -1,0 +1,88 @@
+#!/bin/sh
+# input_errors.sh - broken input files give a clear message on stderr, the
+# sessions that could be read are still written, and the exit status is
+# non-zero only when nothing could be read.
+#
+#   sh test/input_errors.sh BINARY [CAPTURE]
+set -u
+cd "$(dirname "$0")/.."
+bin=${1:-./smtpscope}
+cap=${2:-captures/core-success.pcap}
+t=$(mktemp -d)
+trap 'rm -rf "$t"' EXIT
+fails=0
+
+check() { # check DESCRIPTION CONDITION...
+    d=$1; shift
+    if "$@"; then echo "ok - $d"; else echo "not ok - $d"; fails=$((fails + 1)); fi
+}
+run() { # run NAME ARGS...: stdout to $t/NAME.out, stderr to $t/NAME.err, status to $t/NAME.rc
+    n=$1; shift
+    "$bin" "$@" > "$t/$n.out" 2> "$t/$n.err"
+    echo $? > "$t/$n.rc"
+}
+rc() { [ "$(cat "$t/$1.rc")" = "$2" ]; }
+err_has() { grep -q -- "$2" "$t/$1.err"; }
+out_has() { grep -q -- "$2" "$t/$1.out"; }
+
+if [ ! -f "$cap" ]; then
+    echo "not ok - input errors: capture $cap is missing"
+    exit 1
+fi
+size=$(stat -c %s "$cap")
+run good -r "$cap"
+
+# Cut in the middle of the last packet.
+head -c $((size - 7)) "$cap" > "$t/cut.pcap"
+run cut -r "$t/cut.pcap"
+check "file cut mid-packet: message names the file and says truncated" err_has cut "cut.pcap: truncated"
+check "file cut mid-packet: the session is still written (exit 0)" \
+    sh -c "grep -q '\\*\\*\\*' '$t/cut.out' && [ \"\$(cat '$t/cut.rc')\" = 0 ]"
+
+# Cut inside the file header: nothing can be read.
+head -c 20 "$cap" > "$t/hdr.pcap"
+run hdr -r "$t/hdr.pcap"
+check "file cut in its header: clear message, exit 2" sh -c \
+    "grep -q 'hdr.pcap: truncated' '$t/hdr.err' && [ \"\$(cat '$t/hdr.rc')\" = 2 ]"
+
+# Not a capture file at all.
+printf 'HELO this is not a pcap\r\n%.0s' $(seq 1 40) > "$t/junk.pcap"
+run junk -r "$t/junk.pcap"
+check "wrong magic: 'unknown file format', exit 2" sh -c \
+    "grep -q 'junk.pcap: unknown file format' '$t/junk.err' && [ \"\$(cat '$t/junk.rc')\" = 2 ]"
+
+run missing -r "$t/does-not-exist.pcap"
+check "missing file: message names it, exit 2" sh -c \
+    "grep -q 'does-not-exist.pcap' '$t/missing.err' && [ \"\$(cat '$t/missing.rc')\" = 2 ]"
+
+# A bad file among good ones: the good one is still read in full.
+run mixed -r "$t/junk.pcap" -r "$cap"
+check "bad file then good file: the good file's sessions are written" \
+    cmp -s "$t/good.out" "$t/mixed.out"
+check "bad file then good file: exit 0 because something was read" rc mixed 0
+
+# Unknown link type (147, DLT_USER0) patched into the file header.
+python3 - "$cap" "$t/dlt.pcap" <<'PY'
+import struct, sys
+d = bytearray(open(sys.argv[1], 'rb').read())
+magic = d[:4]
+endian = '<' if magic in (b'\xd4\xc3\xb2\xa1', b'\x4d\x3c\xb2\xa1') else '>'
+d[20:24] = struct.pack(endian + 'I', 147)
+open(sys.argv[2], 'wb').write(d)
+PY
+run dlt -r "$t/dlt.pcap"
+check "unknown link type: message names link type 147" err_has dlt "link type 147"
+check "unknown link type: exit 2" rc dlt 2
+
+# Standard input.
+"$bin" -r - < "$cap" > "$t/stdin.out" 2> "$t/stdin.err"
+check "reading '-' (stdin) gives the same log as the file" cmp -s "$t/good.out" "$t/stdin.out"
+
+# Usage errors.
+run usage --no-such-option
+check "unknown option: exit 1 and usage on stderr" sh -c \
+    "[ \"\$(cat '$t/usage.rc')\" = 1 ] && grep -qi 'usage' '$t/usage.err'"
+run noinput
+check "no input given: exit 1" rc noinput 1
+
+[ $fails -eq 0 ]

@@ -1,0 +1,47 @@
+#!/bin/sh
+# run.sh - every test of smtpscope, plain and under ASan+UBSan.
+#
+# Each test prints "ok - ..." / "not ok - ..." lines; this runner shows
+# them, counts them, and ends with "N passed, N failed". A test that exits
+# non-zero without printing a "not ok" line counts as one failure, so a
+# crash can never pass. Run it through `make test`, which builds first.
+set -u
+cd "$(dirname "$0")/.."
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+passed=0
+failed=0
+
+suite() { # suite NAME COMMAND...
+    name=$1; shift
+    echo "# --- $name"
+    "$@" > "$log" 2>&1
+    rc=$?
+    cat "$log"
+    p=$(grep -c '^ok ' "$log")
+    f=$(grep -c '^not ok ' "$log")
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+        echo "not ok - $name: exited with status $rc"
+        f=1
+    fi
+    if [ "$rc" -eq 0 ] && [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then
+        echo "not ok - $name: ran no checks"
+        f=1
+    fi
+    passed=$((passed + p))
+    failed=$((failed + f))
+}
+
+for t in build/unit/test_* build/unit-asan/test_*; do
+    case $t in *.d) continue ;; esac
+    [ -x "$t" ] && suite "$t" "$t"
+done
+suite "golden outputs" sh test/golden_test.sh ./smtpscope build/asan/smtpscope
+suite "input errors" sh test/input_errors.sh ./smtpscope
+suite "input errors (asan)" sh test/input_errors.sh build/asan/smtpscope
+suite "tshark cross-check" python3 test/tshark_crosscheck.py
+suite "zeek public traces (asan)" env SMTPSCOPE=build/asan/smtpscope python3 test/zeek_compare.py
+suite "live postfix in namespaces" sh test/live/test_postfix_live.sh
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

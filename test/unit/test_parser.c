@@ -1,0 +1,442 @@
+/* test_parser.c - the SMTP parser gives the same events however the bytes
+ * are split, and the events are the right ones.
+ *
+ * Each scenario is a conversation: turns of (direction, bytes, timestamp).
+ * It is fed whole, one byte at a time, split at every single position of
+ * every turn, and at pseudo-random positions; every run's event log must be
+ * identical to the whole-turn run. Then the whole-turn log is checked for
+ * what the scenario is about (reply matching, body size, secrets, ...).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "escape.h"
+#include "smtp_parser.h"
+#include "tap.h"
+
+/* ---- event log ---------------------------------------------------------- */
+
+struct evlog {
+    char *p;
+    size_t len, cap;
+};
+
+static void ev_add(struct evlog *e, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void ev_add(struct evlog *e, const char *fmt, ...)
+{
+    va_list ap;
+    for (;;) {
+        va_start(ap, fmt);
+        int n = vsnprintf(e->p + e->len, e->cap - e->len, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+            abort();
+        if (e->len + (size_t)n < e->cap) {
+            e->len += (size_t)n;
+            return;
+        }
+        e->cap = e->cap * 2 + (size_t)n + 64;
+        e->p = realloc(e->p, e->cap);
+        if (!e->p)
+            abort();
+    }
+}
+
+static const char *esc(struct smtp_span s)
+{
+    static char buf[ESCAPE_MAX(SMTP_LINE_MAX + 16)];
+    escape_to(buf, sizeof buf, s.p, s.len, ESCAPE_TEXT);
+    return buf;
+}
+
+static uint32_t next_tag;
+
+static uint32_t on_command(struct smtp_parser *p, const struct smtp_command *c)
+{
+    struct evlog *e = p->data;
+    ev_add(e, "C %s flags=%x len=%zu wire=%zu ts=%lld-%lld", smtp_cmd_name(c->cmd),
+           c->flags, c->line.len, c->wire_len, (long long)c->ts_first,
+           (long long)c->ts_last);
+    ev_add(e, " line=\"%s\"", esc(c->line));
+    ev_add(e, " arg=\"%s\"", esc(c->arg));
+    if (c->secret.len)
+        ev_add(e, " secret=\"%s\"", esc(c->secret));
+    if (c->cmd == SMTP_CMD_BDAT)
+        ev_add(e, " bdat=%llu%s", (unsigned long long)c->bdat_size,
+               c->bdat_last ? " LAST" : "");
+    ev_add(e, " tag=%u\n", next_tag);
+    return next_tag++;
+}
+
+static void on_reply_line(struct smtp_parser *p, const struct smtp_reply_line *l)
+{
+    ev_add(p->data, "L %d%c first=%d last=%d cmd=%s ts=%lld cts=%lld flags=%x \"%s\"\n",
+           l->code, l->sep, l->first, l->last,
+           l->first ? smtp_cmd_name(l->cmd) : "-", (long long)l->ts,
+           l->first ? (long long)l->cmd_ts_last : 0LL, l->flags, esc(l->line));
+}
+
+static void on_reply(struct smtp_parser *p, const struct smtp_reply *r)
+{
+    struct evlog *e = p->data;
+    ev_add(e, "R %d cmd=%s tag=%u lines=%u ts=%lld-%lld cts=%lld", r->code,
+           smtp_cmd_name(r->cmd), r->tag, r->nlines, (long long)r->ts_first,
+           (long long)r->ts_last, (long long)r->cmd_ts_last);
+    ev_add(e, " enh=\"%s\"", esc(r->enhanced));
+    ev_add(e, " text=\"%s\"\n", esc(r->text));
+}
+
+static void on_body_end(struct smtp_parser *p, const struct smtp_body_end *b)
+{
+    ev_add(p->data, "B bytes=%llu lines=%llu ts=%lld-%lld bdat=%d\n",
+           (unsigned long long)b->bytes, (unsigned long long)b->lines,
+           (long long)b->ts_first, (long long)b->ts_last, b->bdat);
+}
+
+static void on_tls(struct smtp_parser *p, smtp_time ts)
+{
+    ev_add(p->data, "T ts=%lld\n", (long long)ts);
+}
+
+static void on_anomaly(struct smtp_parser *p, enum smtp_anomaly a,
+                       enum smtp_dir d, smtp_time ts)
+{
+    ev_add(p->data, "A %s dir=%d ts=%lld\n", smtp_anomaly_name(a), d,
+           (long long)ts);
+}
+
+static const struct smtp_parser_settings settings = {
+    .on_command = on_command, .on_reply_line = on_reply_line,
+    .on_reply = on_reply, .on_body_end = on_body_end, .on_tls = on_tls,
+    .on_anomaly = on_anomaly,
+};
+
+/* ---- conversations ------------------------------------------------------ */
+
+struct turn {
+    enum smtp_dir dir;
+    const char *bytes;
+    size_t len; /* 0: strlen(bytes) */
+};
+
+#define C SMTP_FROM_CLIENT
+#define S SMTP_FROM_SERVER
+#define END {C, NULL, 0}
+
+static size_t turn_len(const struct turn *t)
+{
+    return t->len ? t->len : strlen(t->bytes);
+}
+
+/* How to cut a turn: returns the size of the next piece. */
+enum split_kind { SPLIT_WHOLE, SPLIT_BYTES, SPLIT_AT, SPLIT_RANDOM };
+
+struct splitter {
+    enum split_kind kind;
+    size_t turn, at;   /* SPLIT_AT: cut turn `turn` at offset `at` */
+    uint64_t rng;
+};
+
+static size_t next_piece(struct splitter *s, size_t turn, size_t off, size_t left)
+{
+    switch (s->kind) {
+    case SPLIT_BYTES:
+        return 1;
+    case SPLIT_AT:
+        if (turn == s->turn && off < s->at && s->at < off + left)
+            return s->at - off;
+        return left;
+    case SPLIT_RANDOM:
+        s->rng = s->rng * 6364136223846793005ULL + 1442695040888963407ULL;
+        return 1 + (size_t)((s->rng >> 33) % left);
+    default:
+        return left;
+    }
+}
+
+/* Feeds a conversation; turn i carries timestamp (i + 1) * 1000. */
+static void run(const struct turn *conv, struct splitter *s, struct evlog *e)
+{
+    struct smtp_parser p;
+    e->len = 0;
+    if (e->p)
+        e->p[0] = 0;
+    next_tag = 1;
+    smtp_parser_init(&p, &settings, e);
+    for (size_t i = 0; conv[i].bytes; i++) {
+        size_t n = turn_len(&conv[i]), off = 0;
+        while (off < n) {
+            size_t k = next_piece(s, i, off, n - off);
+            smtp_parser_execute(&p, conv[i].dir, conv[i].bytes + off, k,
+                                (smtp_time)(i + 1) * 1000);
+            off += k;
+        }
+    }
+    size_t nturns = 0;
+    while (conv[nturns].bytes) nturns++;
+    smtp_parser_finish(&p, (smtp_time)(nturns + 1) * 1000);
+    ev_add(e, "END awaiting=%s\n", smtp_cmd_name(smtp_parser_awaiting(&p)));
+    smtp_parser_free(&p);
+}
+
+/* Runs every split of `conv`; returns the reference log (caller frees). */
+static char *check_splits(const char *name, const struct turn *conv)
+{
+    struct evlog ref = {0}, got = {0};
+    struct splitter s = {.kind = SPLIT_WHOLE};
+    run(conv, &s, &ref);
+
+    s.kind = SPLIT_BYTES;
+    run(conv, &s, &got);
+    CHECK(got.len == ref.len && memcmp(got.p, ref.p, ref.len) == 0,
+          "%s: one byte at a time gives the same events", name);
+
+    size_t bad_turn = 0, bad_at = 0, runs = 0;
+    bool same = true;
+    for (size_t i = 0; conv[i].bytes && same; i++) {
+        for (size_t at = 1; at < turn_len(&conv[i]) && same; at++) {
+            s = (struct splitter){.kind = SPLIT_AT, .turn = i, .at = at};
+            run(conv, &s, &got);
+            runs++;
+            if (got.len != ref.len || memcmp(got.p, ref.p, ref.len) != 0) {
+                same = false;
+                bad_turn = i;
+                bad_at = at;
+            }
+        }
+    }
+    if (!CHECK(same, "%s: split at each of %zu positions gives the same events",
+               name, runs))
+        printf("#   first difference: turn %zu split at %zu\n", bad_turn, bad_at);
+
+    same = true;
+    for (uint64_t seed = 1; seed <= 200 && same; seed++) {
+        s = (struct splitter){.kind = SPLIT_RANDOM, .rng = seed};
+        run(conv, &s, &got);
+        same = got.len == ref.len && memcmp(got.p, ref.p, ref.len) == 0;
+    }
+    CHECK(same, "%s: 200 random splits give the same events", name);
+    free(got.p);
+    return ref.p;
+}
+
+static bool has(const char *log, const char *needle)
+{
+    return strstr(log, needle) != NULL;
+}
+
+static size_t count(const char *log, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = log; (p = strstr(p, needle)); p++) n++;
+    return n;
+}
+
+/* ---- scenarios ---------------------------------------------------------- */
+
+static void test_full_session(void)
+{
+    static const struct turn conv[] = {
+        {S, "220-mx.example.net ESMTP\r\n220 second line\r\n", 0},
+        {C, "EHLO client.example.com\r\n", 0},
+        {S, "250-mx.example.net\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n250 8BITMIME\r\n", 0},
+        {C, "MAIL FROM:<sender@example.com> SIZE=120\r\n", 0},
+        {S, "250 2.1.0 Ok\r\n", 0},
+        {C, "RCPT TO:<alice@example.net>\r\n", 0},
+        {S, "250 2.1.5 Ok\r\n", 0},
+        {C, "RCPT TO:<nobody@example.net>\r\n", 0},
+        {S, "550 5.1.1 <nobody@example.net>: Recipient address rejected: User unknown\r\n", 0},
+        {C, "DATA\r\n", 0},
+        {S, "354 End data with <CR><LF>.<CR><LF>\r\n", 0},
+        /* 15 + 2 + 7 + 9 (".." unstuffed to ".") + 2 = 35 body bytes */
+        {C, "Subject: test\r\n\r\nhello\r\n..hidden\r\n\r\n.\r\n", 0},
+        {S, "250 2.0.0 Ok: queued as 4ABCD1234\r\n", 0},
+        {C, "RSET\r\nNOOP\r\nVRFY alice\r\nHELP\r\nXYZZY plugh\r\n", 0},
+        {S, "250 2.0.0 Ok\r\n250 2.0.0 Ok\r\n252 2.0.0 alice\r\n214 2.0.0 Ok\r\n502 5.5.2 Error: command not recognized\r\n", 0},
+        {C, "QUIT\r\n", 0},
+        {S, "221 2.0.0 Bye\r\n", 0},
+        END};
+    char *log = check_splits("full session", conv);
+    CHECK(has(log, "R 220 cmd=(connect) tag=0 lines=2"), "greeting of two lines answers the connect");
+    CHECK(has(log, "R 250 cmd=EHLO tag=1 lines=4"), "EHLO reply of four lines matched to EHLO");
+    CHECK(has(log, "R 550 cmd=RCPT tag=4") && has(log, "enh=\"5.1.1\""),
+          "550 5.1.1 matched to the second RCPT with its enhanced code");
+    CHECK(has(log, "B bytes=35 lines=5"), "body counted dot-unstuffed: 35 bytes, 5 lines");
+    CHECK(has(log, "R 250 cmd=(end-of-data)") && has(log, "text=\"Ok: queued as 4ABCD1234\""),
+          "end-of-data reply carries the queue id text");
+    CHECK(has(log, "R 252 cmd=VRFY") && has(log, "R 214 cmd=HELP") &&
+          has(log, "R 502 cmd=(unknown)"), "pipelined RSET/NOOP/VRFY/HELP/unknown matched in order");
+    CHECK(has(log, "R 221 cmd=QUIT") && has(log, "END awaiting=(none)"),
+          "QUIT answered, nothing left pending");
+    CHECK(!has(log, "\nA "), "no anomaly on a clean session");
+    free(log);
+}
+
+static void test_pipelining_data_rejected(void)
+{
+    static const struct turn conv[] = {
+        {S, "220 mx ESMTP\r\n", 0},
+        {C, "EHLO c\r\n", 0},
+        {S, "250-mx\r\n250 PIPELINING\r\n", 0},
+        {C, "MAIL FROM:<a@example.com>\r\nRCPT TO:<x@example.net>\r\nXXXX\r\nDATA\r\n", 0},
+        {S, "250 2.1.0 Ok\r\n550 5.1.1 unknown\r\n502 5.5.2 what\r\n554 5.5.1 Error: no valid recipients\r\n", 0},
+        {C, "RSET\r\nQUIT\r\n", 0},
+        {S, "250 2.0.0 Ok\r\n221 2.0.0 Bye\r\n", 0},
+        END};
+    char *log = check_splits("pipelined batch, DATA rejected", conv);
+    CHECK(has(log, "R 550 cmd=RCPT") && has(log, "R 502 cmd=(unknown)") &&
+          has(log, "R 554 cmd=DATA"), "each batched reply matched to its own command, XXXX included");
+    CHECK(has(log, "C RSET") && has(log, "C QUIT") && has(log, "R 221 cmd=QUIT"),
+          "after a rejected DATA the client's lines are commands again");
+    CHECK(!has(log, "\nB "), "no message body after a rejected DATA");
+    /* latency: the 550 is measured from the RCPT line, which carried ts 4000 */
+    CHECK(has(log, "R 550 cmd=RCPT tag=3 lines=1 ts=5000-5000 cts=4000"),
+          "a batched reply keeps its own command's timestamp");
+    free(log);
+}
+
+static void test_data_pipelined_with_body(void)
+{
+    /* A client that sends the body before the 354 arrives (not allowed, but
+     * seen): it is held and read as body once the 354 comes. */
+    static const struct turn conv[] = {
+        {S, "220 mx\r\n", 0},
+        {C, "HELO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nbody line\r\n.\r\nQUIT\r\n", 0},
+        {S, "250 mx\r\n250 ok\r\n250 ok\r\n354 go\r\n250 queued\r\n221 bye\r\n", 0},
+        END};
+    char *log = check_splits("body sent before the 354", conv);
+    CHECK(has(log, "B bytes=11 lines=1"), "held body read as body after the 354");
+    CHECK(has(log, "R 250 cmd=(end-of-data)") && has(log, "R 221 cmd=QUIT"),
+          "end-of-data and QUIT matched");
+    free(log);
+}
+
+static void test_bdat(void)
+{
+    static const struct turn conv[] = {
+        {S, "220 mx\r\n", 0},
+        {C, "EHLO c\r\n", 0},
+        {S, "250-mx\r\n250 CHUNKING\r\n", 0},
+        {C, "MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\n", 0},
+        {S, "250 ok\r\n250 ok\r\n", 0},
+        /* chunk content that looks like commands must stay content */
+        {C, "BDAT 12\r\nQUIT\r\nRSET\r\nBDAT 5 LAST\r\n\x00\x01\r\n.\r", 34},
+        {S, "250 12 octets\r\n250 2.0.0 queued\r\n", 0},
+        {C, "MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nBDAT 0 LAST\r\n", 0},
+        {S, "250 ok\r\n250 ok\r\n250 empty\r\n", 0},
+        {C, "BDAT twelve\r\nNOOP\r\n", 0},
+        {S, "501 bad\r\n250 ok\r\n", 0},
+        END};
+    char *log = check_splits("BDAT chunks", conv);
+    CHECK(count(log, "C BDAT") == 4, "four BDAT commands, none taken from chunk content");
+    CHECK(!has(log, "C QUIT") && !has(log, "C RSET"), "chunk content never parsed as commands");
+    CHECK(has(log, "B bytes=17 lines=0") && has(log, "bdat=1"), "chunked message of 12+5 octets");
+    CHECK(has(log, "B bytes=0 lines=0"), "BDAT 0 LAST ends an empty message");
+    CHECK(has(log, "A bdat-malformed") && has(log, "C NOOP") && has(log, "R 250 cmd=NOOP"),
+          "malformed BDAT flagged and parsing recovers at the next command");
+    free(log);
+}
+
+static void test_starttls(void)
+{
+    static const struct turn conv[] = {
+        {S, "220 mx\r\n", 0},
+        {C, "EHLO c\r\nSTARTTLS\r\n", 0},
+        {S, "250-mx\r\n250 STARTTLS\r\n454 4.7.0 TLS not available\r\n", 0},
+        {C, "STARTTLS\r\n\x16\x03\x01\x02\x00\x01", 16},
+        {S, "220 2.0.0 Ready to start TLS\r\n", 0},
+        {S, "\x16\x03\x03\x00\x10QUIT\r\n250 fake\r\n", 21},
+        {C, "\x17\x03\x03\x00\x20MAIL FROM:<x@y>\r\n", 22},
+        END};
+    char *log = check_splits("STARTTLS refused then accepted", conv);
+    CHECK(has(log, "R 454 cmd=STARTTLS"), "refused STARTTLS (454) continues in clear");
+    CHECK(count(log, "C STARTTLS") == 2 && count(log, "T ts=") == 1,
+          "TLS starts once, at the 220");
+    CHECK(!has(log, "C MAIL") && !has(log, "R 250 cmd=(none)"),
+          "bytes after the TLS start are not parsed as SMTP");
+    free(log);
+}
+
+static void test_auth(void)
+{
+    static const struct turn conv[] = {
+        {S, "220 mx\r\n", 0},
+        {C, "EHLO c\r\n", 0},
+        {S, "250-mx\r\n250 AUTH PLAIN LOGIN\r\n", 0},
+        {C, "AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n", 0},
+        {S, "535 5.7.8 Error: authentication failed\r\n", 0},
+        {C, "AUTH LOGIN\r\n", 0},
+        {S, "334 VXNlcm5hbWU6\r\n", 0},
+        {C, "YWxpY2U=\r\n", 0},
+        {S, "334 UGFzc3dvcmQ6\r\n", 0},
+        {C, "c2VjcmV0\r\nMAIL FROM:<a@b>\r\n", 0},
+        {S, "235 2.7.0 Authentication successful\r\n250 ok\r\n", 0},
+        END};
+    char *log = check_splits("AUTH PLAIN and LOGIN", conv);
+    CHECK(has(log, "secret=\"AGFsaWNlAHNlY3JldA==\""), "PLAIN initial response marked secret");
+    CHECK(count(log, "C (auth-response) flags=4") == 2, "both LOGIN responses marked secret");
+    CHECK(has(log, "R 235 cmd=AUTH") && has(log, "R 250 cmd=MAIL"),
+          "AUTH result and the pipelined MAIL matched after the 334 loop");
+    free(log);
+}
+
+static void test_hostile_lines(void)
+{
+    static char longline[5000 + 32];
+    memset(longline, 'A', 5000);
+    memcpy(longline, "NOOP ", 5);
+    memcpy(longline + 5000, "\r\nNOOP\nQUIT\r\n", 13);
+    static const struct turn conv[] = {
+        {C, "EHLO early\r\n", 0},
+        {S, "220 mx\r\n", 0},
+        {S, "250 hi\r\n", 0},
+        {C, longline, 5013},
+        {S, "250 ok\r\n250-ok\r\n251 changed\r\n", 0},
+        {C, "VRFY a\x00" "b\r\n", 10},
+        {S, "hello there\r\n999 weird\r\n221 bye\r\n", 0},
+        {S, "250 nobody asked\r\n", 0},
+        {C, "DATA", 0},
+        END};
+    char *log = check_splits("hostile lines", conv);
+    CHECK(has(log, "A early-talker"), "client speaking before the greeting is flagged");
+    CHECK(has(log, "C NOOP flags=1 len=2048 wire=5002"), "5000-byte line cut at 2048, flagged, wire length kept");
+    CHECK(has(log, "A line-too-long") && has(log, "C NOOP flags=2"), "bare LF line still a command, flagged");
+    CHECK(has(log, "A bare-lf"), "bare LF reported");
+    CHECK(has(log, "A reply-code-changed"), "code change inside a multi-line reply flagged");
+    CHECK(has(log, "A nul-byte"), "NUL inside a command flagged");
+    CHECK(has(log, "A malformed-reply") && has(log, "A reply-code-out-of-range"), "malformed reply and code 999 flagged");
+    CHECK(has(log, "A unsolicited-reply"), "reply with nothing pending flagged");
+    CHECK(has(log, "flags=8 len=4 wire=4") && has(log, "END awaiting=DATA"),
+          "unterminated last line delivered at finish, flagged");
+    free(log);
+}
+
+static void test_parse_path(void)
+{
+    struct smtp_span a;
+    const char *s1 = "FROM:<alice@example.com> SIZE=10";
+    CHECK(smtp_parse_path((struct smtp_span){s1, strlen(s1)}, "FROM", &a) &&
+              a.len == 17 && memcmp(a.p, "alice@example.com", 17) == 0,
+          "path inside <> after FROM:");
+    const char *s2 = "to: <>";
+    CHECK(smtp_parse_path((struct smtp_span){s2, strlen(s2)}, "TO", &a) && a.len == 0,
+          "null path, lower case keyword and a space");
+    const char *s3 = "FROMX:<a@b>";
+    CHECK(!smtp_parse_path((struct smtp_span){s3, strlen(s3)}, "FROM", &a),
+          "keyword must be followed by a colon");
+}
+
+int main(void)
+{
+    test_full_session();
+    test_pipelining_data_rejected();
+    test_data_pipelined_with_body();
+    test_bdat();
+    test_starttls();
+    test_auth();
+    test_hostile_lines();
+    test_parse_path();
+    return tap_done();
+}
