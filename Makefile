@@ -2,7 +2,8 @@
 #
 #   make            build ./smtpscope (warnings are errors)
 #   make demo       install build deps if missing, build, run on a bundled capture
-#   make test       unit, golden, cross-check and public-trace tests, also under ASan+UBSan
+#   make test       install missing test deps, then unit, golden, cross-check,
+#                   public-trace and live tests, also under ASan+UBSan
 #   make asan       build ./build/asan/smtpscope with AddressSanitizer + UBSan
 #   make regen      rewrite the golden outputs (read the diff before committing!)
 #   make deps       install Debian build/test dependencies (root)
@@ -59,7 +60,9 @@ demo:
 	$(MAKE) smtpscope
 	./smtpscope -r captures/core-multi-rcpt.pcap
 
-test: smtpscope asan unit
+test:
+	@sh test/install-deps.sh
+	$(MAKE) smtpscope asan unit
 	sh test/run.sh
 
 regen: smtpscope
