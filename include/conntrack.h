@@ -24,6 +24,9 @@ struct conn {
     smtp_time syn_ts, last_ts;
     uint32_t isn, syn_count;
     bool synack_seen, refused;
+    bool midstream;          /* no SYN seen: picked up mid-stream */
+    uint8_t synthesized;     /* REASM_* handshake packets made up for it */
+    uint32_t cut_segments;   /* segments cut short by the snap length */
     struct session *session; /* once the handshake completed */
     void *stream;            /* libnids' stream while it has one */
     struct conn *hnext;      /* hash chain */

@@ -43,6 +43,9 @@ struct packet {
     /* TCP */
     uint8_t tcp_flags;
     uint32_t seq, ack;
+    const uint8_t *l4;   /* the TCP header */
+    size_t l4_caplen;    /* captured bytes from l4 on */
+    size_t l4_len;       /* TCP header + payload per the IP header */
     size_t payload_len;  /* TCP payload length per the IP header */
     bool payload_cut;    /* fewer payload bytes captured than that */
 };

@@ -33,7 +33,8 @@ struct engine_stats {
     uint64_t frames, bytes;
     uint64_t decode[8];        /* by enum decode_status */
     uint64_t smtp_packets;     /* TCP to or from an SMTP port */
-    uint64_t ipv6_packets;     /* SMTP over IPv6: not reassembled yet */
+    uint64_t ipv6_packets;     /* SMTP over IPv6 */
+    uint64_t midstream;        /* connections picked up without their SYN */
     uint64_t fragments;
     uint64_t payload_cut;      /* segments cut short by the snap length */
     uint64_t connections;      /* SYNs that opened a connection entry */

@@ -33,15 +33,41 @@ struct reasm_stats {
     uint64_t ip_packets;         /* handed to libnids */
     uint64_t warnings[16];       /* libnids warnings by NIDS_WARN_* errnum */
     uint64_t evicted;            /* streams dropped because the table was full */
+    uint64_t v6_flows;           /* IPv6 connections given an IPv4 alias */
+    uint64_t alias_full;         /* IPv6 segments dropped: no alias left */
+    uint64_t class_e_dropped;    /* IPv4 segments from/to 240.0.0.0/4 */
+    uint64_t synthesized;        /* handshake packets made up */
 };
 
 /* Returns 0, or -1 with a message in err. */
 int reasm_init(int max_streams, const struct reasm_callbacks *cb, void *ctx,
                char *err, size_t errlen);
-/* An IPv4 packet (pkt->l3 .. pkt->l3_caplen) for libnids. */
+/* A raw IPv4 packet (pkt->l3 .. pkt->l3_caplen) for libnids, as captured:
+ * for fragments, which libnids reassembles itself. */
 void reasm_feed_ipv4(const struct packet *pkt);
+
+/* A decoded TCP segment, IPv4 or IPv6. libnids is IPv4-only: an IPv6
+ * connection is given a private IPv4 address pair from 240.0.0.0/4 (class
+ * E, never routed) and its segments are handed over under an IPv4 header
+ * with those addresses; callbacks get the real IPv6 endpoints back. IPv4
+ * packets that really use 240.0.0.0/4 are not reassembled (counted).
+ * A segment whose IP length is 0 (TSO/GRO) is given its captured length. */
+void reasm_feed(const struct packet *pkt);
+
+/* Give libnids handshake packets it did not see, so a connection picked up
+ * mid-stream (or captured on one side only) is still reassembled. The
+ * initial sequence numbers come from the first packets seen. */
+#define REASM_SYN 1u
+#define REASM_SYNACK 2u
+#define REASM_ACK 4u
+void reasm_synthesize(const struct endpoint *client,
+                      const struct endpoint *server, uint32_t client_isn,
+                      uint32_t server_isn, unsigned which, smtp_time ts);
+
 /* Forget a stream without callbacks (idle timeout, port reuse). */
 void reasm_drop(void *stream);
+/* The connection is over for the caller: release its IPv6 alias, if any. */
+void reasm_forget(const struct endpoint *client, const struct endpoint *server);
 /* End of input: every open stream gets its end callback. */
 void reasm_finish(void);
 const struct reasm_stats *reasm_get_stats(void);

@@ -121,6 +121,16 @@ struct tline {
     uint16_t aux;       /* TL_ANOMALY: enum smtp_anomaly; TL_BODY: bdat */
 };
 
+/* A named finding about the session (protocol anomaly, interference
+ * signature, capture problem). Names are static strings, stable in JSON. */
+#define SESSION_MAX_ANOMALIES 24
+struct anomaly {
+    const char *name;
+    uint32_t count;
+    smtp_time ts;      /* first occurrence */
+    char detail[120];  /* of the first occurrence */
+};
+
 struct session_config {
     bool show_secrets;
     size_t max_transcript; /* bytes of transcript kept per session */
@@ -160,10 +170,12 @@ struct session {
     bool txn_open;           /* the last txn is open */
 
     uint32_t ncommands, nreplies;
-    uint32_t anomaly_count[SMTP_ANOM__COUNT];
+    struct anomaly anomalies[SESSION_MAX_ANOMALIES];
+    uint32_t nanomalies;
 
     struct failure failure;  /* first failing reply (phase NONE: none) */
     enum verdict verdict;    /* set by session_end */
+    const char *incomplete_why; /* static text when INCOMPLETE */
     enum smtp_phase end_phase; /* the phase the session ended in */
 };
 
@@ -176,6 +188,18 @@ struct session *session_new(const struct session_config *cfg,
 void session_feed(struct session *s, enum smtp_dir dir, const char *data,
                   size_t len, smtp_time ts);
 void session_note_fin(struct session *s, enum smtp_dir dir, smtp_time ts);
+/* Records a finding; its first occurrence is also a transcript line. */
+void session_anomaly(struct session *s, const char *name, smtp_time ts,
+                     const char *detail_fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* A system line in the transcript (not from the wire). */
+void session_note(struct session *s, smtp_time ts, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The parser starts mid-stream: no greeting expected, partial lines skipped. */
+void session_set_midstream(struct session *s);
+/* The server's start was not captured (SYN-ACK missing): no greeting is
+ * expected before the client's first command. */
+void session_set_no_greeting(struct session *s);
 /* Ends the session: flushes the parser and computes the verdict. */
 void session_end(struct session *s, enum tcp_end how, smtp_time ts);
 void session_free(struct session *s);

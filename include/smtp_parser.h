@@ -65,7 +65,7 @@ enum smtp_anomaly {
     SMTP_ANOM_PENDING_OVERFLOW,  /* too many unanswered commands queued */
     SMTP_ANOM_HOLD_OVERFLOW,     /* client sent too much before an answer */
     SMTP_ANOM_BDAT_MALFORMED,    /* BDAT without a valid chunk size */
-    SMTP_ANOM_DATA_IN_TLS,       /* (reserved) */
+    SMTP_ANOM_MIDSTREAM_SKIP,    /* bytes before the first placeable line */
     SMTP_ANOM__COUNT
 };
 
@@ -210,6 +210,8 @@ struct smtp_parser {
     smtp_time hold_ts;
 
     bool greeted;        /* the greeting (or any server line) was seen */
+    bool resync[2];      /* mid-stream: waiting for a line that can be placed */
+    bool midstream;
     bool tls;
     uint64_t tls_bytes[2];
     uint64_t wire_bytes[2];
@@ -223,6 +225,16 @@ void smtp_parser_free(struct smtp_parser *p);
  * anything unexpected is reported through on_anomaly and parsing goes on. */
 void smtp_parser_execute(struct smtp_parser *p, enum smtp_dir dir,
                          const char *buf, size_t len, smtp_time ts);
+
+/* The connection was picked up mid-stream: there is no greeting to wait
+ * for, and in each direction lines are skipped (reported once) until one
+ * that can be placed: a known command verb from the client, a well-formed
+ * reply line from the server. Replies that answer commands sent before the
+ * capture began are shown but not flagged as unsolicited. Call right after
+ * smtp_parser_init. */
+void smtp_parser_set_midstream(struct smtp_parser *p);
+/* Do not wait for a greeting (its packets were not captured). */
+void smtp_parser_no_greeting(struct smtp_parser *p);
 
 /* The command the next reply will answer (SMTP_CMD_NONE if none). */
 enum smtp_cmd smtp_parser_awaiting(const struct smtp_parser *p);

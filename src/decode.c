@@ -118,6 +118,9 @@ static enum decode_status tcp_header(const uint8_t *t, size_t avail,
     pkt->seq = rd32(t + 4);
     pkt->ack = rd32(t + 8);
     pkt->tcp_flags = t[13];
+    pkt->l4 = t;
+    pkt->l4_caplen = avail < seg_len ? avail : seg_len;
+    pkt->l4_len = seg_len;
     pkt->payload_len = seg_len - hl;
     pkt->payload_cut = avail < seg_len;
     return DECODE_OK;

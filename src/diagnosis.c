@@ -113,6 +113,14 @@ void diagnose_session(struct session *s)
         s->verdict = VERDICT_FAILED;
         return;
     }
+    if (s->parser.wire_bytes[SMTP_FROM_SERVER] == 0 &&
+        s->parser.wire_bytes[SMTP_FROM_CLIENT] > 0 &&
+        s->handshake == HS_MISSING) {
+        /* Only the client's packets were captured: no verdict is possible. */
+        s->verdict = VERDICT_INCOMPLETE;
+        s->incomplete_why = "server side not in the capture";
+        return;
+    }
     bool clean_tcp = s->tcp_end == TCP_END_CLOSED;
     if (s->quit_ok || (waiting == SMTP_CMD_QUIT && clean_tcp)) {
         s->verdict = VERDICT_OK;

@@ -58,9 +58,18 @@ static void finish_conn(struct engine *e, struct conn *c, enum tcp_end how,
         }
     }
     s->syn_count = c->syn_count;
+    if (c->cut_segments) {
+        session_anomaly(s, "snaplen-cut", ts,
+                        "segments cut short by the capture's snap length; "
+                        "missing bytes read as NUL");
+        for (uint32_t i = 0; i < s->nanomalies; i++)
+            if (strcmp(s->anomalies[i].name, "snaplen-cut") == 0)
+                s->anomalies[i].count = c->cut_segments;
+    }
     session_end(s, how, ts);
     emit(e, s);
     session_free(s);
+    reasm_forget(&c->client, &c->server);
     conntrack_remove(&e->ct, c);
 }
 
@@ -85,9 +94,20 @@ static void *on_open(void *ctx, const struct endpoint *client,
     if (c->session)
         return NULL;
     c->session = session_new(&e->cfg.session, client, server, c->syn_ts,
-                             HS_COMPLETE);
+                             c->synthesized ? HS_MISSING : HS_COMPLETE);
     if (!c->session)
         return NULL;
+    if (c->midstream) {
+        session_set_midstream(c->session);
+        session_note(c->session, e->now,
+                     "handshake not captured: picked up mid-stream");
+    } else if (c->synthesized & REASM_SYNACK) {
+        session_set_no_greeting(c->session);
+        session_note(c->session, e->now,
+                     "server's SYN-ACK not captured (one-sided capture?)");
+    } else if (c->synthesized & REASM_SYN) {
+        session_note(c->session, e->now, "client's SYN not captured");
+    }
     c->stream = stream;
     return c;
 }
@@ -154,6 +174,45 @@ static void sweep(struct engine *e)
     }
 }
 
+/* A segment of a connection whose SYN was never seen (the capture started
+ * after it): give libnids the missing handshake, numbered from this
+ * segment, so the rest of the connection is reassembled. A SYN-ACK gets a
+ * made-up SYN only; a segment with data gets all three. */
+static struct conn *pick_up(struct engine *e, const struct packet *p)
+{
+    uint8_t fl = p->tcp_flags;
+    bool synack = (fl & (TCPF_SYN | TCPF_ACK | TCPF_RST)) == (TCPF_SYN | TCPF_ACK);
+    if (!synack && ((fl & (TCPF_SYN | TCPF_RST)) || !(fl & TCPF_ACK) ||
+                    p->payload_len == 0))
+        return NULL; /* nothing to reconstruct from */
+    bool from_client = smtp_port(e, p->dst.port);
+    if (synack && from_client)
+        return NULL;
+    const struct endpoint *cl = from_client ? &p->src : &p->dst;
+    const struct endpoint *sv = from_client ? &p->dst : &p->src;
+    struct conn *c = conntrack_add(&e->ct, cl, sv, e->now);
+    if (!c) {
+        e->stats.conntrack_full++;
+        return NULL;
+    }
+    e->stats.connections++;
+    uint32_t client_isn = from_client ? p->seq - 1 : p->ack - 1;
+    uint32_t server_isn = from_client ? p->ack - 1 : p->seq - 1;
+    if (synack) {
+        server_isn = p->seq;
+        c->synthesized = REASM_SYN;
+        c->synack_seen = true;
+    } else {
+        e->stats.midstream++;
+        c->midstream = true;
+        c->synthesized = REASM_SYN | REASM_SYNACK | REASM_ACK;
+        c->synack_seen = true;
+    }
+    c->isn = client_isn;
+    reasm_synthesize(cl, sv, client_isn, server_isn, c->synthesized, e->now);
+    return c;
+}
+
 /* Bookkeeping before libnids sees the packet. Returns the connection that
  * must be finished as refused after it, if any. */
 static struct conn *observe_tcp(struct engine *e, const struct packet *p)
@@ -184,7 +243,22 @@ static struct conn *observe_tcp(struct engine *e, const struct packet *p)
         }
     }
     if (!c)
+        c = pick_up(e, p);
+    else if (from_client && !c->synack_seen && !c->session &&
+             (fl & (TCPF_SYN | TCPF_ACK | TCPF_RST)) == TCPF_ACK) {
+        /* The client goes on as if answered: the SYN-ACK was not captured
+         * (one-sided capture, asymmetric routing). */
+        c->synack_seen = true;
+        c->synthesized |= REASM_SYNACK;
+        reasm_synthesize(&c->client, &c->server, c->isn, p->ack - 1,
+                         REASM_SYNACK, e->now);
+    }
+    if (!c)
         return NULL;
+    if (p->payload_cut && c->cut_segments++ == 0 && c->session)
+        session_anomaly(c->session, "snaplen-cut", e->now,
+                        "segments cut short by the capture's snap length; "
+                        "missing bytes read as NUL");
     conntrack_touch(&e->ct, c, e->now);
     if ((fl & (TCPF_SYN | TCPF_ACK)) == (TCPF_SYN | TCPF_ACK) && !from_client)
         c->synack_seen = true;
@@ -219,15 +293,13 @@ void engine_packet(struct engine *e, int dlt, smtp_time ts,
         e->stats.smtp_packets++;
         if (pkt.payload_cut)
             e->stats.payload_cut++;
-        if (pkt.ipver == 6) {
+        if (pkt.ipver == 6)
             e->stats.ipv6_packets++;
-        } else {
-            struct conn *refused = observe_tcp(e, &pkt);
-            reasm_feed_ipv4(&pkt);
-            if (refused && !refused->session) {
-                refused->refused = true;
-                finish_conn(e, refused, TCP_END_REFUSED, e->now);
-            }
+        struct conn *refused = observe_tcp(e, &pkt);
+        reasm_feed(&pkt);
+        if (refused && !refused->session) {
+            refused->refused = true;
+            finish_conn(e, refused, TCP_END_REFUSED, e->now);
         }
     }
     if (e->now - e->last_sweep >= SMTP_NS_PER_SEC) {

@@ -233,10 +233,17 @@ static void print_stats(const struct engine *e, const struct capture_result *r)
 static void warn_losses(const struct engine *e, const struct capture_result *r)
 {
     const struct engine_stats *s = &e->stats;
-    if (s->ipv6_packets)
-        fprintf(stderr, "smtpscope: warning: %llu SMTP packets over IPv6 were "
-                        "not reconstructed (IPv6 is not supported yet)\n",
-                (unsigned long long)s->ipv6_packets);
+    const struct reasm_stats *rs0 = reasm_get_stats();
+    if (rs0->alias_full)
+        fprintf(stderr, "smtpscope: warning: %llu IPv6 SMTP segments not "
+                        "reconstructed: IPv6 connection table full (raise "
+                        "--max-streams)\n",
+                (unsigned long long)rs0->alias_full);
+    if (rs0->class_e_dropped)
+        fprintf(stderr, "smtpscope: warning: %llu SMTP segments from or to "
+                        "240.0.0.0/4 not reconstructed (range reserved for "
+                        "IPv6 aliases)\n",
+                (unsigned long long)rs0->class_e_dropped);
     if (s->conntrack_full)
         fprintf(stderr, "smtpscope: warning: %llu connections not tracked: "
                         "connection table full (raise --max-streams)\n",

@@ -149,13 +149,13 @@ static void write_failure(FILE *f, const struct session *s)
 static void write_anomalies(FILE *f, const struct session *s)
 {
     fputs(",\"anomalies\":[", f);
-    bool first = true;
-    for (int a = 0; a < SMTP_ANOM__COUNT; a++) {
-        if (!s->anomaly_count[a])
-            continue;
-        fprintf(f, "%s{\"name\":\"%s\",\"count\":%u}", first ? "" : ",",
-                smtp_anomaly_name((enum smtp_anomaly)a), s->anomaly_count[a]);
-        first = false;
+    for (uint32_t i = 0; i < s->nanomalies; i++) {
+        const struct anomaly *a = &s->anomalies[i];
+        fprintf(f, "%s{\"name\":\"%s\",\"count\":%u,\"t\":%.6f,\"detail\":",
+                i ? "," : "", a->name, a->count,
+                (double)(a->ts - s->start) / 1e9);
+        jcstr(f, a->detail);
+        fputc('}', f);
     }
     fputc(']', f);
 }
@@ -204,6 +204,12 @@ static void json_session(struct sink *base, const struct session *s)
             : s->verdict == VERDICT_ENCRYPTED ? "encrypted"
                                               : "incomplete",
             phase_name(s->end_phase));
+    fputs(",\"incomplete_reason\":", f);
+    if (s->verdict == VERDICT_INCOMPLETE)
+        jcstr(f, s->incomplete_why ? s->incomplete_why
+                                   : end_cause_name(s->tcp_end, false));
+    else
+        fputs("null", f);
     write_failure(f, s);
     fprintf(f, ",\"commands\":%u,\"replies\":%u,\"bytes\":{\"client\":%llu,"
                "\"server\":%llu}",

@@ -86,7 +86,8 @@ static void write_summary(struct text_sink *t, const struct session *s)
     }
     if (s->verdict == VERDICT_INCOMPLETE) {
         fprintf(f, "INCOMPLETE in %s: %s\n", phase_name(s->end_phase),
-                end_cause_name(s->tcp_end, false));
+                s->incomplete_why ? s->incomplete_why
+                                  : end_cause_name(s->tcp_end, false));
         return;
     }
     fprintf(f, "FAILED at %s: ", phase_name(fl->phase));

@@ -3,6 +3,10 @@
  * libnids keeps its state in globals, so this module is a singleton too.
  * While a packet is inside nids_pcap_handler, `cur` points at its decoded
  * form: that is how a RST callback learns which side sent the reset.
+ *
+ * IPv6 aliasing: slot i of the alias table stands for one IPv6 connection;
+ * its client is 240.0.0.0 + 2i and its server 240.0.0.0 + 2i + 1, so the
+ * reverse lookup is arithmetic and the forward lookup is a hash chain.
  */
 #include "reassembly.h"
 
@@ -18,9 +22,131 @@ static pcap_t *dead;
 static const struct packet *cur;
 static struct reasm_stats stats;
 
+#define ALIAS_NET 0xF0000000u  /* 240.0.0.0/4 */
+#define ALIAS_MAX (1u << 27)   /* two addresses per slot */
+#define ALIAS_NIL UINT32_MAX
+
+struct alias {
+    struct endpoint client, server;
+    uint32_t hnext;  /* hash chain, or free list when unused */
+    bool used;
+};
+
+static struct alias *aliases;
+static uint32_t alias_cap, alias_free = ALIAS_NIL, alias_limit;
+static uint32_t *alias_buckets;
+static uint32_t alias_nbuckets;
+
+/* Segment rebuilt under an IPv4 header (IPv6 alias, IP length fixed). */
+static uint8_t rebuilt[60 + 262144];
+
+static bool is_alias(const uint8_t a[4])
+{
+    return (a[0] & 0xf0) == 0xf0;
+}
+
+static uint32_t alias_bucket(const struct endpoint *a, const struct endpoint *b)
+{
+    return flow_hash_symmetric(a, b) & (alias_nbuckets - 1);
+}
+
+/* The slot of the IPv6 connection between a and b, in either direction. */
+static uint32_t alias_find(const struct endpoint *a, const struct endpoint *b,
+                           bool *a_is_client)
+{
+    if (!alias_buckets)
+        return ALIAS_NIL;
+    for (uint32_t i = alias_buckets[alias_bucket(a, b)]; i != ALIAS_NIL;
+         i = aliases[i].hnext) {
+        const struct alias *al = &aliases[i];
+        if (endpoint_eq(&al->client, a) && endpoint_eq(&al->server, b)) {
+            *a_is_client = true;
+            return i;
+        }
+        if (endpoint_eq(&al->client, b) && endpoint_eq(&al->server, a)) {
+            *a_is_client = false;
+            return i;
+        }
+    }
+    return ALIAS_NIL;
+}
+
+static uint32_t alias_add(const struct endpoint *client,
+                          const struct endpoint *server)
+{
+    if (alias_free == ALIAS_NIL) {
+        if (alias_cap >= alias_limit)
+            return ALIAS_NIL;
+        uint32_t ncap = alias_cap ? alias_cap * 2 : 256;
+        if (ncap > alias_limit)
+            ncap = alias_limit;
+        struct alias *na = realloc(aliases, (size_t)ncap * sizeof *na);
+        if (!na)
+            return ALIAS_NIL;
+        aliases = na;
+        for (uint32_t i = ncap; i-- > alias_cap;) {
+            aliases[i].used = false;
+            aliases[i].hnext = alias_free;
+            alias_free = i;
+        }
+        alias_cap = ncap;
+    }
+    uint32_t i = alias_free;
+    alias_free = aliases[i].hnext;
+    struct alias *al = &aliases[i];
+    al->client = *client;
+    al->server = *server;
+    al->used = true;
+    uint32_t b = alias_bucket(client, server);
+    al->hnext = alias_buckets[b];
+    alias_buckets[b] = i;
+    stats.v6_flows++;
+    return i;
+}
+
+static void alias_remove(uint32_t i)
+{
+    struct alias *al = &aliases[i];
+    uint32_t *pp = &alias_buckets[alias_bucket(&al->client, &al->server)];
+    while (*pp != ALIAS_NIL && *pp != i)
+        pp = &aliases[*pp].hnext;
+    if (*pp == i)
+        *pp = al->hnext;
+    al->used = false;
+    al->hnext = alias_free;
+    alias_free = i;
+}
+
+static void alias_addrs(uint32_t i, uint8_t client[4], uint8_t server[4])
+{
+    uint32_t c = ALIAS_NET + 2 * i, s = c + 1;
+    for (int k = 0; k < 4; k++) {
+        client[k] = (uint8_t)(c >> (24 - 8 * k));
+        server[k] = (uint8_t)(s >> (24 - 8 * k));
+    }
+}
+
+static uint32_t alias_of_addr(const void *addr4)
+{
+    uint8_t a[4];
+    memcpy(a, addr4, 4);
+    uint32_t v = (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 |
+                 (uint32_t)a[2] << 8 | a[3];
+    uint32_t i = (v - ALIAS_NET) / 2;
+    return i < alias_cap && aliases[i].used ? i : ALIAS_NIL;
+}
+
 static void endpoints_of(const struct tcp_stream *t, struct endpoint *c,
                          struct endpoint *s)
 {
+    if (is_alias((const uint8_t *)&t->addr.saddr)) {
+        uint32_t i = alias_of_addr(&t->addr.saddr);
+        if (i != ALIAS_NIL) {
+            *c = aliases[i].client;
+            *s = aliases[i].server;
+            return;
+        }
+    }
     memset(c, 0, sizeof *c);
     memset(s, 0, sizeof *s);
     c->family = s->family = 4;
@@ -58,9 +184,9 @@ static void tcp_callback(struct tcp_stream *t, void **user)
         return;
     case NIDS_RESET: {
         enum tcp_end how = TCP_END_RESET_BY_SERVER;
-        if (cur && cur->ipver == 4 &&
-            memcmp(cur->src.addr, &t->addr.saddr, 4) == 0 &&
-            cur->src.port == t->addr.source)
+        struct endpoint c, s;
+        endpoints_of(t, &c, &s);
+        if (cur && endpoint_eq(&cur->src, &c))
             how = TCP_END_RESET_BY_CLIENT;
         cbs->end(cb_ctx, *user, how);
         return;
@@ -123,6 +249,18 @@ int reasm_init(int max_streams, const struct reasm_callbacks *cb, void *ctx,
     nids_params.device = NULL;
     nids_params.pcap_filter = NULL;
     nids_params.n_tcp_streams = max_streams;
+    alias_limit = (uint32_t)max_streams * 2u;
+    if (alias_limit > ALIAS_MAX || alias_limit < 256)
+        alias_limit = alias_limit < 256 ? 256 : ALIAS_MAX;
+    for (alias_nbuckets = 256; alias_nbuckets < alias_limit;)
+        alias_nbuckets *= 2;
+    alias_buckets = malloc((size_t)alias_nbuckets * sizeof *alias_buckets);
+    if (!alias_buckets) {
+        snprintf(err, errlen, "out of memory for the IPv6 alias table");
+        return -1;
+    }
+    for (uint32_t i = 0; i < alias_nbuckets; i++)
+        alias_buckets[i] = ALIAS_NIL;
     nids_params.scan_num_hosts = 0;     /* no port-scan detection */
     nids_params.tcp_workarounds = 0;
     nids_params.tcp_flow_timeout = 0;   /* never free a stream silently */
@@ -141,17 +279,171 @@ int reasm_init(int max_streams, const struct reasm_callbacks *cb, void *ctx,
     return 0;
 }
 
+static void feed_raw(const uint8_t *ip, size_t len, smtp_time ts);
+
 void reasm_feed_ipv4(const struct packet *pkt)
 {
-    struct pcap_pkthdr h;
-    h.ts.tv_sec = (time_t)(pkt->ts / SMTP_NS_PER_SEC);
-    h.ts.tv_usec = (suseconds_t)((pkt->ts % SMTP_NS_PER_SEC) / 1000);
-    h.caplen = (bpf_u_int32)pkt->l3_caplen;
-    h.len = (bpf_u_int32)pkt->l3_caplen;
-    stats.ip_packets++;
     cur = pkt;
-    nids_pcap_handler(NULL, &h, (u_char *)pkt->l3);
+    feed_raw(pkt->l3, pkt->l3_caplen, pkt->ts);
     cur = NULL;
+}
+
+static void wr16(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+static void wr32(uint8_t *p, uint32_t v)
+{
+    wr16(p, v >> 16);
+    wr16(p + 2, v);
+}
+
+/* An IPv4 header for `len` bytes of TCP (checksums are not verified). */
+static void ipv4_header(uint8_t *ip, const uint8_t src[4], const uint8_t dst[4],
+                        size_t tcp_len, uint8_t ttl)
+{
+    memset(ip, 0, 20);
+    ip[0] = 0x45;
+    wr16(ip + 2, (uint32_t)(20 + tcp_len));
+    ip[8] = ttl;
+    ip[9] = 6;
+    memcpy(ip + 12, src, 4);
+    memcpy(ip + 16, dst, 4);
+}
+
+static void feed_raw(const uint8_t *ip, size_t len, smtp_time ts)
+{
+    struct pcap_pkthdr h;
+    h.ts.tv_sec = (time_t)(ts / SMTP_NS_PER_SEC);
+    h.ts.tv_usec = (suseconds_t)((ts % SMTP_NS_PER_SEC) / 1000);
+    h.caplen = (bpf_u_int32)len;
+    h.len = (bpf_u_int32)len;
+    stats.ip_packets++;
+    nids_pcap_handler(NULL, &h, (u_char *)ip);
+}
+
+/* The IPv4 addresses libnids knows the connection of a and b by. */
+static bool v4_addrs(const struct endpoint *src, const struct endpoint *dst,
+                     bool create, uint8_t s4[4], uint8_t d4[4])
+{
+    if (src->family == 4) {
+        memcpy(s4, src->addr, 4);
+        memcpy(d4, dst->addr, 4);
+        return true;
+    }
+    bool src_is_client = true;
+    uint32_t i = alias_find(src, dst, &src_is_client);
+    if (i == ALIAS_NIL) {
+        if (!create)
+            return false;
+        i = alias_add(src, dst);
+        if (i == ALIAS_NIL) {
+            stats.alias_full++;
+            return false;
+        }
+    }
+    uint8_t c4[4], sv4[4];
+    alias_addrs(i, c4, sv4);
+    memcpy(s4, src_is_client ? c4 : sv4, 4);
+    memcpy(d4, src_is_client ? sv4 : c4, 4);
+    return true;
+}
+
+void reasm_feed(const struct packet *pkt)
+{
+    if (!pkt->l4)
+        return;
+    if (pkt->ipver == 4 &&
+        (is_alias(pkt->src.addr) || is_alias(pkt->dst.addr))) {
+        stats.class_e_dropped++;
+        return;
+    }
+    /* Fast path: an IPv4 packet whose header says what was captured. */
+    if (pkt->ipver == 4 && !pkt->payload_cut &&
+        pkt->l3_caplen >= pkt->ip_len &&
+        (size_t)(pkt->l3[2] << 8 | pkt->l3[3]) == pkt->ip_len) {
+        cur = pkt;
+        feed_raw(pkt->l3, pkt->ip_len, pkt->ts);
+        cur = NULL;
+        return;
+    }
+    /* A new IPv6 connection starts with its SYN (or is picked up through
+     * reasm_synthesize, which creates its alias). */
+    uint8_t s4[4], d4[4];
+    bool syn = (pkt->tcp_flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN;
+    if (!v4_addrs(&pkt->src, &pkt->dst, syn, s4, d4))
+        return;
+    /* Bytes the snap length cut off are given as NULs, so the stream keeps
+     * its sequence space (and the dialogue after a cut stays in step); the
+     * engine marks the session. */
+    size_t tcp_len = pkt->l4_len, have = pkt->l4_caplen;
+    if (tcp_len > sizeof rebuilt - 20)
+        tcp_len = sizeof rebuilt - 20;
+    if (have > tcp_len)
+        have = tcp_len;
+    ipv4_header(rebuilt, s4, d4, tcp_len, pkt->ttl);
+    memcpy(rebuilt + 20, pkt->l4, have);
+    memset(rebuilt + 20 + have, 0, tcp_len - have);
+    cur = pkt;
+    feed_raw(rebuilt, 20 + tcp_len, pkt->ts);
+    cur = NULL;
+}
+
+void reasm_synthesize(const struct endpoint *client,
+                      const struct endpoint *server, uint32_t client_isn,
+                      uint32_t server_isn, unsigned which, smtp_time ts)
+{
+    uint8_t c4[4], s4[4];
+    if (!v4_addrs(client, server, true, c4, s4))
+        return;
+    /* Window scaling 2^14 on both sides: the real scale is unknown, and a
+     * window read too small would make libnids drop in-window data. No
+     * timestamps option, so libnids' PAWS check stays off. */
+    static const uint8_t opts[4] = {1, 3, 3, 14}; /* NOP, WS shift 14 */
+    uint8_t pkt[20 + 24];
+    uint8_t *t = pkt + 20;
+    struct {
+        unsigned flag;
+        bool from_client;
+        uint32_t seq, ack;
+        uint8_t flags;
+    } steps[3] = {
+        {REASM_SYN, true, client_isn, 0, TCPF_SYN},
+        {REASM_SYNACK, false, server_isn, client_isn + 1, TCPF_SYN | TCPF_ACK},
+        {REASM_ACK, true, client_isn + 1, server_isn + 1, TCPF_ACK},
+    };
+    for (int k = 0; k < 3; k++) {
+        if (!(which & steps[k].flag))
+            continue;
+        bool fc = steps[k].from_client;
+        bool has_opts = steps[k].flags & TCPF_SYN;
+        size_t tl = has_opts ? 24 : 20;
+        ipv4_header(pkt, fc ? c4 : s4, fc ? s4 : c4, tl, 64);
+        memset(t, 0, 24);
+        wr16(t, fc ? client->port : server->port);
+        wr16(t + 2, fc ? server->port : client->port);
+        wr32(t + 4, steps[k].seq);
+        wr32(t + 8, steps[k].ack);
+        t[12] = (uint8_t)((tl / 4) << 4);
+        t[13] = steps[k].flags;
+        wr16(t + 14, 65535);
+        if (has_opts)
+            memcpy(t + 20, opts, 4);
+        stats.synthesized++;
+        feed_raw(pkt, 20 + tl, ts);
+    }
+}
+
+void reasm_forget(const struct endpoint *client, const struct endpoint *server)
+{
+    if (client->family != 6)
+        return;
+    bool dummy;
+    uint32_t i = alias_find(client, server, &dummy);
+    if (i != ALIAS_NIL)
+        alias_remove(i);
 }
 
 void reasm_drop(void *stream)
@@ -163,6 +455,12 @@ void reasm_drop(void *stream)
 void reasm_finish(void)
 {
     nids_exit();
+    free(aliases);
+    free(alias_buckets);
+    aliases = NULL;
+    alias_buckets = NULL;
+    alias_cap = 0;
+    alias_free = ALIAS_NIL;
     if (dead) {
         pcap_close(dead);
         dead = NULL;

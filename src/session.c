@@ -9,6 +9,9 @@
  */
 #include "session.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -498,18 +501,52 @@ static void on_tls(struct smtp_parser *p, smtp_time ts)
     log_add(s, TL_TLS, ts, -1, 0, 0, 0, text, sizeof text - 1, NULL, 0);
 }
 
+void session_anomaly(struct session *s, const char *name, smtp_time ts,
+                     const char *detail_fmt, ...)
+{
+    for (uint32_t i = 0; i < s->nanomalies; i++)
+        if (strcmp(s->anomalies[i].name, name) == 0) {
+            s->anomalies[i].count++;
+            return;
+        }
+    if (s->nanomalies == SESSION_MAX_ANOMALIES)
+        return;
+    struct anomaly *a = &s->anomalies[s->nanomalies++];
+    a->name = name;
+    a->count = 1;
+    a->ts = ts;
+    va_list ap;
+    va_start(ap, detail_fmt);
+    vsnprintf(a->detail, sizeof a->detail, detail_fmt, ap);
+    va_end(ap);
+    char text[200];
+    int n = snprintf(text, sizeof text, "anomaly: %s%s%s%s", name,
+                     a->detail[0] ? " (" : "", a->detail, a->detail[0] ? ")" : "");
+    if (n > (int)sizeof text - 1)
+        n = (int)sizeof text - 1;
+    log_add(s, TL_ANOMALY, ts, -1, 0, 0, (uint16_t)(s->nanomalies - 1), text,
+            (size_t)n, NULL, 0);
+}
+
+void session_note(struct session *s, smtp_time ts, const char *fmt, ...)
+{
+    char text[200];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if (n > (int)sizeof text - 1)
+        n = (int)sizeof text - 1;
+    log_add(s, TL_NOTE, ts, -1, 0, 0, 0, text, (size_t)n, NULL, 0);
+}
+
 static void on_anomaly(struct smtp_parser *p, enum smtp_anomaly a,
                        enum smtp_dir dir, smtp_time ts)
 {
-    struct session *s = p->data;
-    if (s->anomaly_count[a]++ == 0) {
-        char text[96];
-        int n = snprintf(text, sizeof text, "anomaly: %s (%s)",
-                         smtp_anomaly_name(a),
-                         dir == SMTP_FROM_CLIENT ? "client" : "server");
-        log_add(s, TL_ANOMALY, ts, -1, 0, 0, (uint16_t)a, text, (size_t)n,
-                NULL, 0);
-    }
+    session_anomaly(p->data, smtp_anomaly_name(a), ts, "%s",
+                    dir == SMTP_FROM_CLIENT ? "client" : "server");
 }
 
 static const struct smtp_parser_settings parser_settings = {
@@ -550,6 +587,18 @@ void session_feed(struct session *s, enum smtp_dir dir, const char *data,
 {
     s->last_activity = ts;
     smtp_parser_execute(&s->parser, dir, data, len, ts);
+}
+
+void session_set_midstream(struct session *s)
+{
+    smtp_parser_set_midstream(&s->parser);
+    s->phase = PHASE_NONE;
+}
+
+void session_set_no_greeting(struct session *s)
+{
+    smtp_parser_no_greeting(&s->parser);
+    s->phase = PHASE_HELO;
 }
 
 void session_note_fin(struct session *s, enum smtp_dir dir, smtp_time ts)

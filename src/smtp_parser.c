@@ -47,10 +47,10 @@ static const char *const anomaly_names[SMTP_ANOM__COUNT] = {
     [SMTP_ANOM_REPLY_CODE_CHANGED] = "reply-code-changed",
     [SMTP_ANOM_UNSOLICITED_REPLY] = "unsolicited-reply",
     [SMTP_ANOM_EARLY_TALKER] = "early-talker",
+    [SMTP_ANOM_MIDSTREAM_SKIP] = "midstream-skipped",
     [SMTP_ANOM_PENDING_OVERFLOW] = "pending-overflow",
     [SMTP_ANOM_HOLD_OVERFLOW] = "hold-overflow",
     [SMTP_ANOM_BDAT_MALFORMED] = "bdat-malformed",
-    [SMTP_ANOM_DATA_IN_TLS] = "data-in-tls",
 };
 
 const char *smtp_anomaly_name(enum smtp_anomaly a)
@@ -126,6 +126,19 @@ void smtp_parser_init(struct smtp_parser *p,
     bytebuf_init(&p->hold, SMTP_HOLD_MAX);
     /* The greeting answers the connection itself. */
     pending_push(p, SMTP_CMD_CONNECT, 0, 0);
+}
+
+void smtp_parser_no_greeting(struct smtp_parser *p)
+{
+    p->pend_count = 0;
+    p->greeted = true;
+}
+
+void smtp_parser_set_midstream(struct smtp_parser *p)
+{
+    smtp_parser_no_greeting(p);
+    p->midstream = true;
+    p->resync[SMTP_FROM_CLIENT] = p->resync[SMTP_FROM_SERVER] = true;
 }
 
 void smtp_parser_free(struct smtp_parser *p)
@@ -446,6 +459,13 @@ static void client_line(struct smtp_parser *p, enum smtp_dir dir,
     size_t v = 0;
     while (v < line.len && line.p[v] != ' ') v++;
     c.cmd = verb_lookup(line.p, v);
+    if (p->resync[SMTP_FROM_CLIENT]) {
+        if (c.cmd == SMTP_CMD_UNKNOWN) { /* tail of a line, body, ... */
+            anomaly(p, SMTP_ANOM_MIDSTREAM_SKIP, SMTP_FROM_CLIENT, ts_first);
+            return;
+        }
+        p->resync[SMTP_FROM_CLIENT] = false;
+    }
     size_t a = v;
     while (a < line.len && line.p[a] == ' ') a++;
     c.arg.p = line.p + a;
@@ -641,8 +661,11 @@ static void complete_reply(struct smtp_parser *p, smtp_time ts_last)
     } else {
         r.cmd = SMTP_CMD_NONE;
         r.cmd_ts_last = p->reply_ts_first;
-        anomaly(p, SMTP_ANOM_UNSOLICITED_REPLY, SMTP_FROM_SERVER,
-                p->reply_ts_first);
+        /* mid-stream, a reply before our first command answers one the
+         * capture did not see */
+        if (!(p->midstream && p->resync[SMTP_FROM_CLIENT]))
+            anomaly(p, SMTP_ANOM_UNSOLICITED_REPLY, SMTP_FROM_SERVER,
+                    p->reply_ts_first);
     }
     p->in_reply = false;
 
@@ -693,6 +716,13 @@ static void server_line(struct smtp_parser *p, enum smtp_dir dir,
     bool valid = line.len >= 3 && is_digit(line.p[0]) && is_digit(line.p[1]) &&
                  is_digit(line.p[2]) &&
                  (line.len == 3 || line.p[3] == ' ' || line.p[3] == '-');
+    if (p->resync[SMTP_FROM_SERVER]) {
+        if (!valid) {
+            anomaly(p, SMTP_ANOM_MIDSTREAM_SKIP, SMTP_FROM_SERVER, ts_first);
+            return;
+        }
+        p->resync[SMTP_FROM_SERVER] = false;
+    }
     if (!valid) {
         anomaly(p, SMTP_ANOM_MALFORMED_REPLY, SMTP_FROM_SERVER, ts_first);
         rl.code = 0;
@@ -771,8 +801,8 @@ void smtp_parser_finish(struct smtp_parser *p, smtp_time ts)
     if (p->tls)
         return;
     /* Nothing more will answer: bytes held for an answer are read on. */
-    if (p->hold.len)
-        hold_force_release(p, ts);
+    for (int i = 0; p->hold.len && i < SMTP_PENDING_MAX; i++)
+        hold_force_release(p, ts); /* replay may hold again (one-sided capture) */
     for (int d = 0; d < 2; d++) {
         struct smtp_linebuf *lb = &p->line[d];
         if (lb->wire_len == 0)
