@@ -52,6 +52,7 @@ static const char *esc(struct smtp_span s)
 }
 
 static uint32_t next_tag;
+static bool midstream; /* run() starts the parser mid-stream */
 
 static uint32_t on_command(struct smtp_parser *p, const struct smtp_command *c)
 {
@@ -165,6 +166,8 @@ static void run(const struct turn *conv, struct splitter *s, struct evlog *e)
         e->p[0] = 0;
     next_tag = 1;
     smtp_parser_init(&p, &settings, e);
+    if (midstream)
+        smtp_parser_set_midstream(&p);
     for (size_t i = 0; conv[i].bytes; i++) {
         size_t n = turn_len(&conv[i]), off = 0;
         while (off < n) {
@@ -413,6 +416,32 @@ static void test_hostile_lines(void)
     free(log);
 }
 
+static void test_midstream(void)
+{
+    /* Picked up inside a body, then a reply to its end, then commands. */
+    static const struct turn conv[] = {
+        {C, "ody line two\r\nSubject: not a command\r\n.\r\n", 0},
+        {S, "50 tail of a reply\r\n250 2.0.0 Ok: queued as 9F\r\n", 0},
+        {C, "MAIL FROM:<a@example.com>\r\n", 0},
+        {S, "250 2.1.0 Ok\r\n", 0},
+        {C, "QUIT\r\n", 0},
+        {S, "221 Bye\r\n", 0},
+        END};
+    midstream = true;
+    char *log = check_splits("mid-stream pickup", conv);
+    midstream = false;
+    CHECK(count(log, "A midstream-skipped dir=0") == 3 &&
+              count(log, "A midstream-skipped dir=1") == 1,
+          "each skipped line reported: 3 from the client, 1 from the server");
+    CHECK(!has(log, "C (unknown)") && !has(log, "A early-talker"),
+          "body lines before the first verb are not taken for commands");
+    CHECK(has(log, "R 250 cmd=(none)") && !has(log, "A unsolicited-reply"),
+          "reply to a command before the capture shown, not flagged");
+    CHECK(has(log, "R 250 cmd=MAIL") && has(log, "R 221 cmd=QUIT"),
+          "replies matched once commands are seen");
+    free(log);
+}
+
 static void test_parse_path(void)
 {
     struct smtp_span a;
@@ -437,6 +466,7 @@ int main(void)
     test_starttls();
     test_auth();
     test_hostile_lines();
+    test_midstream();
     test_parse_path();
     return tap_done();
 }
