@@ -11,7 +11,7 @@
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -Iinclude -MMD -MP
-LDLIBS  = -lnids -lpcap
+LDLIBS  = -lnids -lpcap -lresolv
 
 SRC     = $(wildcard src/*.c)
 LIBSRC  = $(filter-out src/main.c,$(SRC))

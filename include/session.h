@@ -85,6 +85,7 @@ struct rcpt {
 
 struct txn {
     struct strref mail_from;
+    struct strref mail_params;  /* "SIZE=120 BODY=8BITMIME" */
     int mail_code;
     uint32_t first_rcpt, nrcpt; /* slice of session.rcpts */
     int data_code;              /* reply to DATA (354) or BDAT */
@@ -161,6 +162,14 @@ struct session {
     bool quit_sent, quit_ok;
     bool auth_ok;
     char auth_mech[24];
+    char auth_user[128];     /* decoded from the exchange; never a password */
+    int auth_code;           /* final reply to AUTH */
+    unsigned auth_step;      /* client responses so far in this AUTH */
+    uint32_t ehlo_keywords;  /* enum esmtp_kw bits of the last EHLO reply */
+    struct strref auth_mechs;/* mechanisms the EHLO reply offered */
+    uint64_t size_limit;     /* EHLO SIZE value, 0 if none */
+    enum smtp_cmd reply_cmd; /* command answered by the reply in progress */
+    unsigned reply_line_no;
     enum smtp_phase phase;   /* the phase expected next */
 
     struct txn *txns;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "diagnosis.h"
+#include "esmtp.h"
 #include "escape.h"
 #include "output.h"
 
@@ -53,6 +54,17 @@ static void jseconds(FILE *f, smtp_time d, int decimals)
     fputs(buf, f);
 }
 
+/* A duration in milliseconds with microsecond digits. */
+static void jmillis(FILE *f, smtp_time d)
+{
+    if (d < 0) {
+        fputc('-', f);
+        d = d == INT64_MIN ? INT64_MAX : -d;
+    }
+    fprintf(f, "%lld.%03lld", (long long)(d / 1000000),
+            (long long)(d % 1000000 / 1000));
+}
+
 static void jendpoint(FILE *f, const struct endpoint *e)
 {
     char ip[ENDPOINT_STRLEN];
@@ -68,6 +80,8 @@ static void write_transactions(FILE *f, const struct session *s)
         fputs(i ? ",{" : "{", f);
         fputs("\"mail_from\":", f);
         jref(f, s, x->mail_from);
+        fputs(",\"mail_params\":", f);
+        jref(f, s, x->mail_params);
         fputs(",\"mail_code\":", f);
         jcode(f, x->mail_code);
         fputs(",\"rcpt\":[", f);
@@ -119,7 +133,7 @@ static void write_transcript(FILE *f, const struct session *s)
             fputs(",\"truncated\":true", f);
         if (l->latency_ns >= 0) {
             fputs(",\"latency_ms\":", f);
-            jseconds(f, l->latency_ns, 6); /* seconds with 6 digits = ms with 3 */
+            jmillis(f, l->latency_ns);
         }
         fputc('}', f);
     }
@@ -172,7 +186,7 @@ static void json_session(struct sink *base, const struct session *s)
     fputs(",\"end\":", f);
     jtime(f, s->end);
     fputs(",\"duration_ms\":", f);
-    jseconds(f, s->end - s->start, 6);
+    jmillis(f, s->end - s->start);
     fprintf(f, ",\"handshake\":\"%s\",\"syn_count\":%u,\"end_cause\":\"%s\","
                "\"tcp_end\":\"%s\",\"closed_by\":%s",
             handshake_name(s->handshake), s->syn_count,
@@ -194,10 +208,35 @@ static void json_session(struct sink *base, const struct session *s)
     if (s->auth_mech[0]) {
         fputs("{\"mechanism\":", f);
         jcstr(f, s->auth_mech);
+        fputs(",\"user\":", f);
+        if (s->auth_user[0])
+            jcstr(f, s->auth_user);
+        else
+            fputs("null", f);
+        fputs(",\"code\":", f);
+        jcode(f, s->auth_code);
         fprintf(f, ",\"ok\":%s}", s->auth_ok ? "true" : "false");
     } else {
         fputs("null", f);
     }
+    fputs(",\"esmtp\":{\"keywords\":[", f);
+    bool firstkw = true;
+    for (unsigned i = 0; i < KW__COUNT; i++)
+        if (s->ehlo_keywords & (1u << i)) {
+            fprintf(f, "%s\"%s\"", firstkw ? "" : ",", esmtp_kw_name(i));
+            firstkw = false;
+        }
+    fputs("],\"size\":", f);
+    if (s->size_limit)
+        fprintf(f, "%llu", (unsigned long long)s->size_limit);
+    else
+        fputs("null", f);
+    fputs(",\"auth_mechanisms\":", f);
+    if (s->auth_mechs.len)
+        jref(f, s, s->auth_mechs);
+    else
+        fputs("null", f);
+    fputc('}', f);
     fprintf(f, ",\"verdict\":\"%s\",\"end_phase\":\"%s\"",
             s->verdict == VERDICT_OK          ? "ok"
             : s->verdict == VERDICT_FAILED    ? "failed"

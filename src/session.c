@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "diagnosis.h"
+#include "esmtp.h"
 
 static const char *const phase_names[PHASE__COUNT] = {
     [PHASE_NONE] = "NONE",         [PHASE_CONNECT] = "CONNECT",
@@ -227,6 +228,47 @@ static void find_queue_id(struct session *s, struct txn *t,
     }
 }
 
+/* ---- ESMTP details ---------------------------------------------------------- */
+
+/* The user name of an AUTH exchange, from its first client response. */
+static void learn_auth_user(struct session *s, struct smtp_span resp,
+                            smtp_time ts)
+{
+    s->auth_step++;
+    char user[sizeof s->auth_user];
+    size_t n = esmtp_auth_user(s->auth_mech, s->auth_step, resp.p, resp.len,
+                               user, sizeof user);
+    if (n == 0)
+        return;
+    memcpy(s->auth_user, user, n + 1);
+    session_note(s, ts, "AUTH %s user: %.*s", s->auth_mech, (int)n, user);
+}
+
+/* One line of a 250 reply to EHLO: a keyword (the first line is the
+ * server's name). */
+static void learn_ehlo_line(struct session *s, const struct smtp_reply_line *l)
+{
+    if (l->first) {
+        s->ehlo_keywords = 0;
+        s->auth_mechs = (struct strref){0, 0};
+        s->size_limit = 0;
+        return;
+    }
+    const char *arg;
+    size_t al;
+    unsigned kw = esmtp_keyword(l->text.p, l->text.len, &arg, &al);
+    s->ehlo_keywords |= kw;
+    if (kw == KW_AUTH && al && !s->auth_mechs.len)
+        s->auth_mechs = store_str(s, arg, al);
+    if (kw == KW_SIZE) {
+        uint64_t v = 0;
+        for (size_t i = 0; i < al && arg[i] >= '0' && arg[i] <= '9' &&
+                           v < UINT64_MAX / 10 - 10; i++)
+            v = v * 10 + (uint64_t)(arg[i] - '0');
+        s->size_limit = v;
+    }
+}
+
 /* ---- parser callbacks ------------------------------------------------------ */
 
 static uint32_t on_command(struct smtp_parser *p, const struct smtp_command *c)
@@ -259,8 +301,14 @@ static uint32_t on_command(struct smtp_parser *p, const struct smtp_command *c)
         if (!smtp_parse_path(c->arg, "FROM", &a))
             a = c->arg;
         t = new_txn(s, c->ts_first);
-        if (t)
+        if (t) {
             t->mail_from = store_str(s, a.p, a.len);
+            const char *pp;
+            size_t pl;
+            esmtp_mail_params(c->arg.p, c->arg.len, &pp, &pl);
+            if (pl)
+                t->mail_params = store_str(s, pp, pl);
+        }
         s->txn_open = t != NULL;
         tag = s->ntxn;
         break;
@@ -306,8 +354,16 @@ static uint32_t on_command(struct smtp_parser *p, const struct smtp_command *c)
             m++;
         }
         s->auth_mech[m] = '\0';
+        s->auth_step = 0;
+        s->auth_code = 0;
+        if (c->secret.len) /* initial response */
+            learn_auth_user(s, c->secret, c->ts_first);
         break;
     }
+    case SMTP_CMD_AUTH_RESPONSE:
+        if (c->secret.len)
+            learn_auth_user(s, c->secret, c->ts_first);
+        break;
     default:
         break;
     }
@@ -324,6 +380,10 @@ static void on_reply_line(struct smtp_parser *p, const struct smtp_reply_line *l
         latency = l->ts - s->start; /* greeting delay from the connection */
     log_add(s, TL_SERVER, l->ts, latency, 0, l->flags, 0, l->line.p,
             l->line.len, NULL, 0);
+    if (l->first)
+        s->reply_cmd = l->cmd;
+    if (s->reply_cmd == SMTP_CMD_EHLO && l->code == 250)
+        learn_ehlo_line(s, l);
 }
 
 static struct txn *txn_by_tag(struct session *s, uint32_t tag)
@@ -384,6 +444,8 @@ static void on_reply(struct smtp_parser *p, const struct smtp_reply *r)
         }
         break;
     case SMTP_CMD_AUTH:
+        if (r->code != 334)
+            s->auth_code = r->code;
         if (ok2(r->code)) {
             s->auth_ok = true;
             recover(s, PHASE_AUTH);
