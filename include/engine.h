@@ -40,7 +40,7 @@ struct engine_stats {
     uint64_t connections;      /* SYNs that opened a connection entry */
     uint64_t conntrack_full;   /* SYNs not tracked: table full */
     uint64_t sessions;         /* sessions written */
-    uint64_t by_verdict[4];
+    uint64_t by_verdict[5];
 };
 
 struct engine {

@@ -51,6 +51,7 @@ enum verdict {
     VERDICT_FAILED,
     VERDICT_INCOMPLETE, /* the capture, not the peers, cut it off */
     VERDICT_ENCRYPTED,  /* nothing failed before STARTTLS; the rest is opaque */
+    VERDICT_NOT_SMTP,   /* the connection carried something else */
 };
 
 struct failure {

@@ -141,7 +141,14 @@ struct smtp_parser_settings {
     void (*on_tls)(struct smtp_parser *, smtp_time ts);
     void (*on_anomaly)(struct smtp_parser *, enum smtp_anomaly, enum smtp_dir,
                        smtp_time ts);
+    /* The connection does not carry SMTP: the server's first line is not
+     * a reply (HTTP, binary, ...). `first` holds up to SMTP_FIRST_BYTES
+     * of that line. Nothing is parsed afterwards. */
+    void (*on_not_smtp)(struct smtp_parser *, enum smtp_dir,
+                        struct smtp_span first, smtp_time ts);
 };
+
+#define SMTP_FIRST_BYTES 48
 
 /* Bounds. A line longer than SMTP_LINE_MAX is cut (flagged) and the rest
  * skipped up to its LF; at most SMTP_PENDING_MAX commands wait for replies;
@@ -210,6 +217,10 @@ struct smtp_parser {
     smtp_time hold_ts;
 
     bool greeted;        /* the greeting (or any server line) was seen */
+    bool not_smtp;       /* decided from the first bytes: stop parsing */
+    bool seen_reply;     /* a well-formed reply line was seen */
+    bool implicit_tls;   /* TLS from the first byte (port 465 style) */
+    bool started[2];     /* a byte of that direction was seen */
     bool resync[2];      /* mid-stream: waiting for a line that can be placed */
     bool midstream;
     bool tls;

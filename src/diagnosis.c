@@ -29,6 +29,7 @@ const char *verdict_name(enum verdict v)
     case VERDICT_OK: return "OK";
     case VERDICT_FAILED: return "FAILED";
     case VERDICT_ENCRYPTED: return "ENCRYPTED";
+    case VERDICT_NOT_SMTP: return "NOT SMTP";
     default: return "INCOMPLETE";
     }
 }
@@ -103,6 +104,16 @@ void diagnose_session(struct session *s)
 {
     if (s->handshake == HS_NONE) {
         diagnose_unconnected(s);
+        return;
+    }
+    if (s->parser.not_smtp) {
+        s->end_phase = PHASE_GREETING;
+        s->verdict = VERDICT_NOT_SMTP;
+        return;
+    }
+    if (s->parser.implicit_tls) {
+        s->end_phase = PHASE_GREETING;
+        s->verdict = VERDICT_ENCRYPTED;
         return;
     }
     enum smtp_cmd waiting = s->tls ? SMTP_CMD_NONE

@@ -17,7 +17,7 @@
 void engine_config_defaults(struct engine_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
-    static const uint16_t dflt[] = {25, 587, 2525};
+    static const uint16_t dflt[] = {25, 465, 587, 2525};
     for (size_t i = 0; i < sizeof dflt / sizeof dflt[0]; i++)
         cfg->ports[cfg->nports++] = dflt[i];
     cfg->max_streams = 65536;
@@ -37,7 +37,7 @@ static bool smtp_port(const struct engine *e, uint16_t port)
 static void emit(struct engine *e, struct session *s)
 {
     e->stats.sessions++;
-    if ((unsigned)s->verdict < 4)
+    if ((unsigned)s->verdict < 5)
         e->stats.by_verdict[s->verdict]++;
     for (int i = 0; i < e->nsinks; i++)
         e->sinks[i]->session(e->sinks[i], s);

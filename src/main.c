@@ -42,7 +42,7 @@ static void usage(FILE *f)
 "  -r, --read FILE        read a pcap or pcapng file ('-' for stdin); repeat\n"
 "                         for rotated files: they are read as one capture\n"
 "  -i, --interface IFACE  capture live on IFACE (needs CAP_NET_RAW)\n"
-"  -p, --ports LIST       SMTP server ports, comma-separated (default 25,587,2525)\n"
+"  -p, --ports LIST       SMTP server ports, comma-separated (default 25,465,587,2525)\n"
 "\n"
 "Output:\n"
 "  -j, --json             JSON Lines, one object per session (default: text log)\n"
@@ -205,12 +205,16 @@ static void print_stats(const struct engine *e, const struct capture_result *r)
     const struct reasm_stats *rs = reasm_get_stats();
     fprintf(stderr,
             "smtpscope: %llu frames, %llu SMTP packets, %llu connections, "
-            "%llu sessions written (%llu OK, %llu failed, %llu incomplete)\n",
+            "%llu sessions written (%llu OK, %llu failed, %llu incomplete, "
+            "%llu encrypted, %llu not SMTP); %llu picked up mid-stream\n",
             (unsigned long long)s->frames, (unsigned long long)s->smtp_packets,
             (unsigned long long)s->connections, (unsigned long long)s->sessions,
             (unsigned long long)s->by_verdict[VERDICT_OK],
             (unsigned long long)s->by_verdict[VERDICT_FAILED],
-            (unsigned long long)s->by_verdict[VERDICT_INCOMPLETE]);
+            (unsigned long long)s->by_verdict[VERDICT_INCOMPLETE],
+            (unsigned long long)s->by_verdict[VERDICT_ENCRYPTED],
+            (unsigned long long)s->by_verdict[VERDICT_NOT_SMTP],
+            (unsigned long long)s->midstream);
     fprintf(stderr,
             "smtpscope: decode: %llu truncated, %llu bad header, %llu not IP, "
             "%llu fragments; %llu segments cut by snap length\n",

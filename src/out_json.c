@@ -237,10 +237,12 @@ static void json_session(struct sink *base, const struct session *s)
     else
         fputs("null", f);
     fputc('}', f);
+    fprintf(f, ",\"implicit_tls\":%s", s->parser.implicit_tls ? "true" : "false");
     fprintf(f, ",\"verdict\":\"%s\",\"end_phase\":\"%s\"",
             s->verdict == VERDICT_OK          ? "ok"
             : s->verdict == VERDICT_FAILED    ? "failed"
             : s->verdict == VERDICT_ENCRYPTED ? "encrypted"
+            : s->verdict == VERDICT_NOT_SMTP  ? "not-smtp"
                                               : "incomplete",
             phase_name(s->end_phase));
     fputs(",\"incomplete_reason\":", f);

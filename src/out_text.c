@@ -76,6 +76,21 @@ static void write_summary(struct text_sink *t, const struct session *s)
         return;
     }
     const struct failure *fl = &s->failure;
+    if (s->verdict == VERDICT_NOT_SMTP) {
+        fprintf(f, "NOT SMTP: no SMTP reply from the server (%llu bytes from "
+                   "client, %llu from server)\n",
+                (unsigned long long)s->parser.wire_bytes[SMTP_FROM_CLIENT],
+                (unsigned long long)s->parser.wire_bytes[SMTP_FROM_SERVER]);
+        return;
+    }
+    if (s->verdict == VERDICT_ENCRYPTED && s->parser.implicit_tls) {
+        fprintf(f, "ENCRYPTED from the start (implicit TLS; %llu bytes from "
+                   "client, %llu from server), ended %s\n",
+                (unsigned long long)s->parser.tls_bytes[SMTP_FROM_CLIENT],
+                (unsigned long long)s->parser.tls_bytes[SMTP_FROM_SERVER],
+                end_cause_name(s->tcp_end, false));
+        return;
+    }
     if (s->verdict == VERDICT_ENCRYPTED) {
         fprintf(f, "ENCRYPTED after STARTTLS (%llu bytes from client, %llu "
                    "from server in TLS), ended %s\n",

@@ -559,8 +559,10 @@ static void on_tls(struct smtp_parser *p, smtp_time ts)
 {
     struct session *s = p->data;
     s->tls = true;
-    static const char text[] = "TLS started: the rest of the session is encrypted";
-    log_add(s, TL_TLS, ts, -1, 0, 0, 0, text, sizeof text - 1, NULL, 0);
+    const char *text = p->implicit_tls
+                           ? "TLS from the first byte (implicit TLS): the session is encrypted"
+                           : "TLS started: the rest of the session is encrypted";
+    log_add(s, TL_TLS, ts, -1, 0, 0, 0, text, strlen(text), NULL, 0);
 }
 
 void session_anomaly(struct session *s, const char *name, smtp_time ts,
@@ -611,7 +613,18 @@ static void on_anomaly(struct smtp_parser *p, enum smtp_anomaly a,
                     dir == SMTP_FROM_CLIENT ? "client" : "server");
 }
 
+static void on_not_smtp(struct smtp_parser *p, enum smtp_dir dir,
+                        struct smtp_span first, smtp_time ts)
+{
+    struct session *s = p->data;
+    const char *what = dir == SMTP_FROM_SERVER
+                           ? "not SMTP: the server's first bytes are: "
+                           : "not SMTP: the client's first bytes are: ";
+    log_add(s, TL_NOTE, ts, -1, 0, 0, 0, what, strlen(what), first.p, first.len);
+}
+
 static const struct smtp_parser_settings parser_settings = {
+    .on_not_smtp = on_not_smtp,
     .on_command = on_command,
     .on_reply_line = on_reply_line,
     .on_reply = on_reply,

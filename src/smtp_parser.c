@@ -562,6 +562,8 @@ static void client_consume(struct smtp_parser *p, const char *buf, size_t len,
                            smtp_time ts)
 {
     while (len > 0) {
+        if (p->not_smtp)
+            return;
         if (p->tls) {
             p->tls_bytes[SMTP_FROM_CLIENT] += len;
             return;
@@ -723,6 +725,19 @@ static void server_line(struct smtp_parser *p, enum smtp_dir dir,
         }
         p->resync[SMTP_FROM_SERVER] = false;
     }
+    if (!valid && !p->midstream && !p->seen_reply) {
+        /* The very first server line is no SMTP reply: not SMTP. */
+        p->not_smtp = true;
+        if (p->settings->on_not_smtp)
+            p->settings->on_not_smtp(
+                p, SMTP_FROM_SERVER,
+                (struct smtp_span){line.p, line.len < SMTP_FIRST_BYTES
+                                               ? line.len : SMTP_FIRST_BYTES},
+                ts_first);
+        return;
+    }
+    if (valid)
+        p->seen_reply = true;
     if (!valid) {
         anomaly(p, SMTP_ANOM_MALFORMED_REPLY, SMTP_FROM_SERVER, ts_first);
         rl.code = 0;
@@ -776,6 +791,8 @@ static void server_consume(struct smtp_parser *p, const char *buf, size_t len,
                            smtp_time ts)
 {
     while (len > 0) {
+        if (p->not_smtp)
+            return;
         if (p->tls) {
             p->tls_bytes[SMTP_FROM_SERVER] += len;
             return;
@@ -786,10 +803,35 @@ static void server_consume(struct smtp_parser *p, const char *buf, size_t len,
     }
 }
 
+/* The first bytes of each direction decide whether this is SMTP at all: a
+ * TLS handshake record (0x16) as the very first byte means implicit TLS
+ * (SMTPS, port 465); the server's first line being no reply means the
+ * port carries something else (see server_line). */
+static bool first_bytes(struct smtp_parser *p, enum smtp_dir dir,
+                        const char *buf, size_t len, smtp_time ts)
+{
+    p->started[dir] = true;
+    if (len && (unsigned char)buf[0] == 0x16 && !p->midstream && !p->tls &&
+        (dir == SMTP_FROM_SERVER || !p->greeted)) {
+        p->tls = true;
+        p->implicit_tls = true;
+        if (p->settings->on_tls)
+            p->settings->on_tls(p, ts);
+        return true;
+    }
+    return false;
+}
+
 void smtp_parser_execute(struct smtp_parser *p, enum smtp_dir dir,
                          const char *buf, size_t len, smtp_time ts)
 {
     p->wire_bytes[dir] += len;
+    if (!p->started[dir] && len && first_bytes(p, dir, buf, len, ts)) {
+        p->tls_bytes[dir] += len;
+        return;
+    }
+    if (p->not_smtp)
+        return;
     if (dir == SMTP_FROM_SERVER)
         server_consume(p, buf, len, ts);
     else
@@ -798,7 +840,7 @@ void smtp_parser_execute(struct smtp_parser *p, enum smtp_dir dir,
 
 void smtp_parser_finish(struct smtp_parser *p, smtp_time ts)
 {
-    if (p->tls)
+    if (p->tls || p->not_smtp)
         return;
     /* Nothing more will answer: bytes held for an answer are read on. */
     for (int i = 0; p->hold.len && i < SMTP_PENDING_MAX; i++)

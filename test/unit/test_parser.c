@@ -108,7 +108,14 @@ static void on_anomaly(struct smtp_parser *p, enum smtp_anomaly a,
            (long long)ts);
 }
 
+static void on_not_smtp(struct smtp_parser *p, enum smtp_dir d,
+                        struct smtp_span first, smtp_time ts)
+{
+    ev_add(p->data, "N dir=%d ts=%lld first=\"%s\"\n", d, (long long)ts, esc(first));
+}
+
 static const struct smtp_parser_settings settings = {
+    .on_not_smtp = on_not_smtp,
     .on_command = on_command, .on_reply_line = on_reply_line,
     .on_reply = on_reply, .on_body_end = on_body_end, .on_tls = on_tls,
     .on_anomaly = on_anomaly,
@@ -442,6 +449,29 @@ static void test_midstream(void)
     free(log);
 }
 
+static void test_not_smtp(void)
+{
+    static const struct turn http[] = {
+        {C, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", 0},
+        {S, "HTTP/1.1 400 Bad Request\r\n\r\n", 0},
+        {C, "QUIT\r\n", 0},
+        END};
+    char *log = check_splits("HTTP on the SMTP port", http);
+    CHECK(has(log, "N dir=1 ts=2000 first=\"HTTP/1.1 400 Bad Request\""),
+          "server's first line is no reply: not SMTP, first bytes kept");
+    CHECK(!has(log, "C QUIT") && !has(log, "\nL "), "nothing parsed after the decision");
+    free(log);
+
+    static const struct turn tls[] = {
+        {C, "\x16\x03\x01\x00\x10\nEHLO x\r\n", 0},
+        {S, "\x16\x03\x03\x00\x20\n220 fake\r\n", 0},
+        END};
+    log = check_splits("implicit TLS", tls);
+    CHECK(count(log, "T ts=1000") == 1 && !has(log, "C EHLO") && !has(log, "L 220"),
+          "a TLS record as the client's first byte: encrypted, nothing parsed");
+    free(log);
+}
+
 static void test_parse_path(void)
 {
     struct smtp_span a;
@@ -467,6 +497,7 @@ int main(void)
     test_auth();
     test_hostile_lines();
     test_midstream();
+    test_not_smtp();
     test_parse_path();
     return tap_done();
 }
