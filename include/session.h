@@ -96,6 +96,8 @@ struct txn {
     bool bdat_last_sent;        /* BDAT ... LAST was sent */
     uint32_t bdat_cmds, bdat_replies;
     struct strref queue_id;
+    /* with extract_headers: the message's header fields (unfolded) */
+    struct strref hdr_message_id, hdr_subject, hdr_from, hdr_to, hdr_date;
     enum txn_result result;
     enum smtp_phase failed_phase;
     smtp_time start;
@@ -135,6 +137,7 @@ struct anomaly {
 
 struct session_config {
     bool show_secrets;
+    bool extract_headers;  /* Message-ID, Subject, From, To, Date of bodies */
     size_t max_transcript; /* bytes of transcript kept per session */
     size_t max_strings;    /* bytes of addresses etc. kept per session */
 };

@@ -129,6 +129,7 @@ struct smtp_body_end {
 };
 
 struct smtp_parser;
+struct smtp_header_tap;
 
 /* Every callback may be NULL. */
 struct smtp_parser_settings {
@@ -146,7 +147,17 @@ struct smtp_parser_settings {
      * of that line. Nothing is parsed afterwards. */
     void (*on_not_smtp)(struct smtp_parser *, enum smtp_dir,
                         struct smtp_span first, smtp_time ts);
+    /* Opt-in: a header field of a message in transfer (DATA or BDAT),
+     * unfolded, for the names Message-ID, Subject, From, To, Date only.
+     * NULL: headers are not looked at at all. */
+    void (*on_header)(struct smtp_parser *, struct smtp_span name,
+                      struct smtp_span value, smtp_time ts);
 };
+
+/* Header extraction bounds: a field's value, and how much of a message's
+ * header section is looked at before giving up. */
+#define SMTP_HEADER_VALUE_MAX 998
+#define SMTP_HEADER_SECTION_MAX (64 * 1024)
 
 #define SMTP_FIRST_BYTES 48
 
@@ -221,6 +232,7 @@ struct smtp_parser {
     bool seen_reply;     /* a well-formed reply line was seen */
     bool implicit_tls;   /* TLS from the first byte (port 465 style) */
     bool started[2];     /* a byte of that direction was seen */
+    struct smtp_header_tap *hdr; /* while a message's header is read */
     bool resync[2];      /* mid-stream: waiting for a line that can be placed */
     bool midstream;
     bool tls;

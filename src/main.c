@@ -49,6 +49,8 @@ static void usage(FILE *f)
 "  -o, --output FILE      write to FILE instead of standard output\n"
 "      --localtime        text log clock in local time (default UTC)\n"
 "      --show-secrets     print AUTH credentials instead of *** (dangerous)\n"
+"      --headers          extract Message-ID, Subject, From, To, Date of each\n"
+"                         message (never the body)\n"
 "      --stats            print packet and session counters on stderr at exit\n"
 "  -q, --quiet            no warnings on stderr\n"
 "\n"
@@ -93,7 +95,7 @@ static int parse_num(const char *s, long min, long max, long *out)
     return 0;
 }
 
-enum { OPT_LOCALTIME = 256, OPT_SHOW_SECRETS, OPT_STATS, OPT_MAX_STREAMS,
+enum { OPT_LOCALTIME = 256, OPT_SHOW_SECRETS, OPT_HEADERS, OPT_STATS, OPT_MAX_STREAMS,
        OPT_IDLE_TIMEOUT, OPT_MAX_TRANSCRIPT };
 
 static int parse_args(int argc, char **argv, struct options *o)
@@ -109,6 +111,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"version", no_argument, NULL, 'V'},
         {"localtime", no_argument, NULL, OPT_LOCALTIME},
         {"show-secrets", no_argument, NULL, OPT_SHOW_SECRETS},
+        {"headers", no_argument, NULL, OPT_HEADERS},
         {"stats", no_argument, NULL, OPT_STATS},
         {"max-streams", required_argument, NULL, OPT_MAX_STREAMS},
         {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
@@ -140,6 +143,7 @@ static int parse_args(int argc, char **argv, struct options *o)
             exit(0);
         case OPT_LOCALTIME: o->out.localtime = true; break;
         case OPT_SHOW_SECRETS: o->engine.session.show_secrets = true; break;
+        case OPT_HEADERS: o->engine.session.extract_headers = true; break;
         case OPT_STATS: o->stats = true; break;
         case OPT_MAX_STREAMS:
             if (parse_num(optarg, 16, 1 << 24, &v) < 0) {

@@ -82,6 +82,19 @@ static void write_transactions(FILE *f, const struct session *s)
         jref(f, s, x->mail_from);
         fputs(",\"mail_params\":", f);
         jref(f, s, x->mail_params);
+        if (s->cfg->extract_headers) {
+            fputs(",\"headers\":{\"message_id\":", f);
+            jref(f, s, x->hdr_message_id);
+            fputs(",\"subject\":", f);
+            jref(f, s, x->hdr_subject);
+            fputs(",\"from\":", f);
+            jref(f, s, x->hdr_from);
+            fputs(",\"to\":", f);
+            jref(f, s, x->hdr_to);
+            fputs(",\"date\":", f);
+            jref(f, s, x->hdr_date);
+            fputc('}', f);
+        }
         fputs(",\"mail_code\":", f);
         jcode(f, x->mail_code);
         fputs(",\"rcpt\":[", f);

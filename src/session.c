@@ -623,15 +623,40 @@ static void on_not_smtp(struct smtp_parser *p, enum smtp_dir dir,
     log_add(s, TL_NOTE, ts, -1, 0, 0, 0, what, strlen(what), first.p, first.len);
 }
 
-static const struct smtp_parser_settings parser_settings = {
-    .on_not_smtp = on_not_smtp,
-    .on_command = on_command,
-    .on_reply_line = on_reply_line,
-    .on_reply = on_reply,
-    .on_body_end = on_body_end,
-    .on_tls = on_tls,
-    .on_anomaly = on_anomaly,
-};
+static void on_header(struct smtp_parser *p, struct smtp_span name,
+                      struct smtp_span value, smtp_time ts)
+{
+    struct session *s = p->data;
+    struct txn *t = last_txn(s);
+    if (!t)
+        return;
+    struct strref *slot = NULL;
+    switch (name.p[0]) {
+    case 'M': slot = &t->hdr_message_id; break;
+    case 'S': slot = &t->hdr_subject; break;
+    case 'F': slot = &t->hdr_from; break;
+    case 'T': slot = &t->hdr_to; break;
+    case 'D': slot = &t->hdr_date; break;
+    default: return;
+    }
+    if (slot->len)
+        return; /* the first occurrence counts */
+    *slot = store_str(s, value.p, value.len);
+    char head[40];
+    int n = snprintf(head, sizeof head, "header %.*s: ", (int)name.len, name.p);
+    log_add(s, TL_NOTE, ts, -1, 0, 0, 0, head, (size_t)n, value.p, value.len);
+}
+
+/* The same callbacks with and without header extraction: the parser looks
+ * at message headers only when on_header is set. */
+#define SESSION_CALLBACKS                                                   \
+    .on_command = on_command, .on_reply_line = on_reply_line,               \
+    .on_reply = on_reply, .on_body_end = on_body_end, .on_tls = on_tls,     \
+    .on_anomaly = on_anomaly, .on_not_smtp = on_not_smtp
+
+static const struct smtp_parser_settings parser_settings = {SESSION_CALLBACKS};
+static const struct smtp_parser_settings parser_settings_headers = {
+    SESSION_CALLBACKS, .on_header = on_header};
 
 /* ---- lifecycle ------------------------------------------------------------ */
 
@@ -653,7 +678,9 @@ struct session *session_new(const struct session_config *cfg,
     s->id = session_id_for(client, server, start);
     bytebuf_init(&s->log, cfg->max_transcript);
     bytebuf_init(&s->strings, cfg->max_strings);
-    smtp_parser_init(&s->parser, &parser_settings, s);
+    smtp_parser_init(&s->parser,
+                     cfg->extract_headers ? &parser_settings_headers
+                                          : &parser_settings, s);
     return s;
 }
 

@@ -16,8 +16,11 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 enum { BODY_BOL = 0, BODY_MID, BODY_DOT, BODY_DOT_CR };
+
+static void header_stop(struct smtp_parser *p);
 
 static const char *const cmd_names[SMTP_CMD__COUNT] = {
     [SMTP_CMD_NONE] = "(none)",        [SMTP_CMD_CONNECT] = "(connect)",
@@ -146,6 +149,7 @@ void smtp_parser_free(struct smtp_parser *p)
     for (int d = 0; d < 2; d++)
         bytebuf_free(&p->line[d].buf);
     bytebuf_free(&p->hold);
+    header_stop(p);
     free(p->pending);
     p->pending = NULL;
     p->pend_count = p->pend_cap = 0;
@@ -314,8 +318,116 @@ static bool client_must_hold(const struct smtp_parser *p)
     return p->awaiting_mode_reply && p->mode == SMTP_MODE_COMMAND;
 }
 
+/* ---- opt-in header extraction ------------------------------------------- */
+
+struct smtp_header_tap {
+    char line[SMTP_HEADER_VALUE_MAX + 80]; /* the physical line being read */
+    size_t line_len;
+    bool line_cut;
+    char field[SMTP_HEADER_VALUE_MAX + 80]; /* the logical (unfolded) field */
+    size_t field_len;
+    size_t seen; /* header bytes looked at */
+    smtp_time ts;
+};
+
+static const char *const wanted_headers[] = {
+    "Message-ID", "Subject", "From", "To", "Date",
+};
+
+static void header_flush(struct smtp_parser *p)
+{
+    struct smtp_header_tap *h = p->hdr;
+    const char *f = h->field;
+    const char *colon = memchr(f, ':', h->field_len);
+    if (colon) {
+        size_t nl = (size_t)(colon - f);
+        for (size_t i = 0; i < sizeof wanted_headers / sizeof *wanted_headers; i++) {
+            if (strlen(wanted_headers[i]) != nl ||
+                strncasecmp(f, wanted_headers[i], nl) != 0)
+                continue;
+            const char *v = colon + 1;
+            size_t vl = h->field_len - nl - 1;
+            while (vl && (*v == ' ' || *v == '\t'))
+                v++, vl--;
+            if (vl > SMTP_HEADER_VALUE_MAX)
+                vl = SMTP_HEADER_VALUE_MAX;
+            p->settings->on_header(p, (struct smtp_span){wanted_headers[i], nl},
+                                   (struct smtp_span){v, vl}, h->ts);
+            break;
+        }
+    }
+    h->field_len = 0;
+}
+
+static void header_stop(struct smtp_parser *p)
+{
+    free(p->hdr);
+    p->hdr = NULL;
+}
+
+static void header_line(struct smtp_parser *p)
+{
+    struct smtp_header_tap *h = p->hdr;
+    size_t n = h->line_len;
+    if (n && h->line[n - 1] == '\r')
+        n--;
+    if (n == 0) { /* the empty line: end of the header section */
+        if (h->field_len)
+            header_flush(p);
+        header_stop(p);
+        return;
+    }
+    if (h->line[0] == ' ' || h->line[0] == '\t') { /* folded: continue */
+        size_t room = sizeof h->field - h->field_len;
+        size_t k = n < room ? n : room;
+        memcpy(h->field + h->field_len, h->line, k);
+        h->field_len += k;
+    } else {
+        if (h->field_len)
+            header_flush(p);
+        memcpy(h->field, h->line, n);
+        h->field_len = n;
+    }
+    h->line_len = 0;
+    h->line_cut = false;
+}
+
+/* Message content (already dot-unstuffed) while its header is read. */
+static void header_feed(struct smtp_parser *p, const char *d, size_t n,
+                        smtp_time ts)
+{
+    struct smtp_header_tap *h = p->hdr;
+    if (!h)
+        return;
+    h->ts = ts;
+    h->seen += n;
+    while (n && p->hdr) {
+        const char *nl = memchr(d, '\n', n);
+        size_t take = nl ? (size_t)(nl - d) : n;
+        size_t room = sizeof h->line - h->line_len;
+        size_t k = take < room ? take : room;
+        memcpy(h->line + h->line_len, d, k);
+        h->line_len += k;
+        if (!nl)
+            break;
+        header_line(p);
+        d += take + 1;
+        n -= take + 1;
+    }
+    if (p->hdr && p->hdr->seen > SMTP_HEADER_SECTION_MAX)
+        header_stop(p); /* no end of header in sight: give up */
+}
+
+static void header_start(struct smtp_parser *p)
+{
+    header_stop(p);
+    if (p->settings->on_header)
+        p->hdr = calloc(1, sizeof *p->hdr); /* NULL: simply no extraction */
+}
+
 static void start_body(struct smtp_parser *p)
 {
+    header_start(p);
     p->mode = SMTP_MODE_BODY;
     p->body_state = BODY_BOL;
     p->body_bytes = p->body_lines = 0;
@@ -324,6 +436,7 @@ static void start_body(struct smtp_parser *p)
 
 static void body_finished(struct smtp_parser *p, smtp_time ts, bool bdat)
 {
+    header_stop(p);
     if (p->settings->on_body_end) {
         struct smtp_body_end e = {
             .bytes = p->body_bytes, .lines = p->body_lines,
@@ -364,10 +477,14 @@ static size_t body_scan(struct smtp_parser *p, const char *buf, size_t len,
         case BODY_MID: {
             const char *nl = memchr(buf + i, '\n', len - i);
             if (!nl) {
+                if (p->hdr)
+                    header_feed(p, buf + i, len - i, ts);
                 p->body_bytes += len - i;
                 return len;
             }
             size_t n = (size_t)(nl - (buf + i)) + 1;
+            if (p->hdr)
+                header_feed(p, buf + i, n, ts);
             p->body_bytes += n;
             p->body_lines++;
             i += n;
@@ -518,6 +635,7 @@ static void client_line(struct smtp_parser *p, enum smtp_dir dir,
     case SMTP_CMD_BDAT:
         if (bdat_ok) {
             if (!p->bdat_active) {
+                header_start(p);
                 p->bdat_active = true;
                 p->body_bytes = p->body_lines = 0;
                 p->body_ts_first = -1;
@@ -542,10 +660,11 @@ static void client_line(struct smtp_parser *p, enum smtp_dir dir,
 static size_t chunk_consume(struct smtp_parser *p, const char *buf, size_t len,
                             smtp_time ts)
 {
-    (void)buf;
     if (p->body_ts_first < 0 && len)
         p->body_ts_first = ts;
     uint64_t n = len < p->chunk_left ? len : p->chunk_left;
+    if (p->hdr)
+        header_feed(p, buf, (size_t)n, ts);
     p->chunk_left -= n;
     p->body_bytes += n;
     if (p->chunk_left == 0) {

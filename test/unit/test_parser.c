@@ -114,8 +114,25 @@ static void on_not_smtp(struct smtp_parser *p, enum smtp_dir d,
     ev_add(p->data, "N dir=%d ts=%lld first=\"%s\"\n", d, (long long)ts, esc(first));
 }
 
+static void on_header(struct smtp_parser *p, struct smtp_span name,
+                      struct smtp_span value, smtp_time ts)
+{
+    ev_add(p->data, "H %.*s ts=%lld", (int)name.len, name.p, (long long)ts);
+    ev_add(p->data, " \"%s\"\n", esc(value));
+}
+
+static const struct smtp_parser_settings settings_headers;
+static bool headers_on;
+
 static const struct smtp_parser_settings settings = {
     .on_not_smtp = on_not_smtp,
+    .on_command = on_command, .on_reply_line = on_reply_line,
+    .on_reply = on_reply, .on_body_end = on_body_end, .on_tls = on_tls,
+    .on_anomaly = on_anomaly,
+};
+
+static const struct smtp_parser_settings settings_headers = {
+    .on_not_smtp = on_not_smtp, .on_header = on_header,
     .on_command = on_command, .on_reply_line = on_reply_line,
     .on_reply = on_reply, .on_body_end = on_body_end, .on_tls = on_tls,
     .on_anomaly = on_anomaly,
@@ -172,7 +189,7 @@ static void run(const struct turn *conv, struct splitter *s, struct evlog *e)
     if (e->p)
         e->p[0] = 0;
     next_tag = 1;
-    smtp_parser_init(&p, &settings, e);
+    smtp_parser_init(&p, headers_on ? &settings_headers : &settings, e);
     if (midstream)
         smtp_parser_set_midstream(&p);
     for (size_t i = 0; conv[i].bytes; i++) {
@@ -472,6 +489,31 @@ static void test_not_smtp(void)
     free(log);
 }
 
+static void test_headers(void)
+{
+    static const struct turn conv[] = {
+        {S, "220 mx\r\n", 0},
+        {C, "MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n", 0},
+        {S, "250 ok\r\n250 ok\r\n354 go\r\n", 0},
+        {C, "Received: from x\r\nSubject: a folded\r\n\tsubject line\r\n"
+            "message-id: <1@example.com>\r\nFrom: <a@b>\r\n"
+            "\r\nTo: not a header, in the body\r\n..Date: body too\r\n.\r\n", 0},
+        {S, "250 queued\r\n", 0},
+        {C, "MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nBDAT 24 LAST\r\nTo: <c@d>\r\n\r\nbody\r\n", 0},
+        {S, "250 ok\r\n250 ok\r\n250 queued\r\n", 0},
+        END};
+    headers_on = true;
+    char *log = check_splits("header extraction", conv);
+    headers_on = false;
+    CHECK(has(log, "H Subject ts=4000 \"a folded\\tsubject line\""), "folded Subject unfolded");
+    CHECK(has(log, "H Message-ID ts=4000 \"<1@example.com>\""), "header names matched case-insensitively");
+    CHECK(count(log, "H To") == 1 && count(log, "H Date") == 0,
+          "lines after the empty line are body, not headers");
+    CHECK(has(log, "H To ts=6000 \"<c@d>\""), "headers of a BDAT message too");
+    CHECK(!has(log, "H Received"), "only the five fields are extracted");
+    free(log);
+}
+
 static void test_parse_path(void)
 {
     struct smtp_span a;
@@ -498,6 +540,7 @@ int main(void)
     test_hostile_lines();
     test_midstream();
     test_not_smtp();
+    test_headers();
     test_parse_path();
     return tap_done();
 }
