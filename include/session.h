@@ -60,6 +60,7 @@ struct failure {
     int code;            /* 0: no reply (connection-level) */
     char enhanced[12];
     char text[256];      /* reply text or the connection-level cause */
+    char hint[512];      /* meaning of the codes and likely cause */
     smtp_time ts;
 };
 

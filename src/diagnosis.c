@@ -10,6 +10,8 @@
  */
 #include "diagnosis.h"
 
+#include "hints.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -100,7 +102,19 @@ static void diagnose_unconnected(struct session *s)
     s->verdict = VERDICT_FAILED;
 }
 
+static void diagnose(struct session *s);
+
 void diagnose_session(struct session *s)
+{
+    diagnose(s);
+    if (s->verdict == VERDICT_FAILED) {
+        struct failure *f = &s->failure;
+        hint_compose(f->hint, sizeof f->hint, phase_name(f->phase), f->code,
+                     f->enhanced, f->text);
+    }
+}
+
+static void diagnose(struct session *s)
 {
     if (s->handshake == HS_NONE) {
         diagnose_unconnected(s);

@@ -170,7 +170,9 @@ static void write_failure(FILE *f, const struct session *s)
         fputs("null", f);
     fputs(",\"text\":", f);
     jcstr(f, fl->text);
-    fprintf(f, ",\"class\":\"%s\"}", failure_class_name(fl->cls));
+    fprintf(f, ",\"class\":\"%s\",\"hint\":", failure_class_name(fl->cls));
+    jcstr(f, fl->hint);
+    fputc('}', f);
 }
 
 static void write_anomalies(FILE *f, const struct session *s)
