@@ -35,6 +35,7 @@ struct engine_stats {
     uint64_t smtp_packets;     /* TCP to or from an SMTP port */
     uint64_t ipv6_packets;     /* SMTP over IPv6 */
     uint64_t midstream;        /* connections picked up without their SYN */
+    uint64_t gaps;             /* sessions with data lost to capture gaps */
     uint64_t fragments;
     uint64_t payload_cut;      /* segments cut short by the snap length */
     uint64_t connections;      /* SYNs that opened a connection entry */

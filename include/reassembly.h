@@ -25,6 +25,9 @@ struct reasm_callbacks {
                   const struct endpoint *server, void *stream);
     void (*data)(void *ctx, void *user, enum smtp_dir dir, const char *p,
                  size_t n);
+    /* Bytes of one direction that libnids still held out of order when the
+     * stream ended: data after a gap the capture never filled. */
+    void (*gap)(void *ctx, void *user, enum smtp_dir dir, size_t held);
     /* The stream is gone from libnids after this. */
     void (*end)(void *ctx, void *user, enum tcp_end how);
 };

@@ -141,6 +141,8 @@ struct session_config {
     bool extract_headers;  /* Message-ID, Subject, From, To, Date of bodies */
     size_t max_transcript; /* bytes of transcript kept per session */
     size_t max_strings;    /* bytes of addresses etc. kept per session */
+    int slow_ms;           /* replies slower than this are findings (0: off) */
+    int idle_gap_ms;       /* client silences longer than this (0: off) */
 };
 
 struct session {
@@ -174,6 +176,9 @@ struct session {
     struct strref auth_mechs;/* mechanisms the EHLO reply offered */
     uint64_t size_limit;     /* EHLO SIZE value, 0 if none */
     enum smtp_cmd reply_cmd; /* command answered by the reply in progress */
+    char banner_host[72];    /* first word of the greeting, if a host name */
+    bool ehlo_tried;
+    smtp_time last_line_ts;  /* for idle gaps */
     unsigned reply_line_no;
     enum smtp_phase phase;   /* the phase expected next */
 
@@ -206,6 +211,7 @@ void session_note_fin(struct session *s, enum smtp_dir dir, smtp_time ts);
 void session_anomaly(struct session *s, const char *name, smtp_time ts,
                      const char *detail_fmt, ...)
     __attribute__((format(printf, 4, 5)));
+bool session_has_anomaly(const struct session *s, const char *name);
 /* A system line in the transcript (not from the wire). */
 void session_note(struct session *s, smtp_time ts, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

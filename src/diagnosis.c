@@ -120,6 +120,13 @@ static void diagnose(struct session *s)
         diagnose_unconnected(s);
         return;
     }
+    if (s->parser.not_smtp && session_has_anomaly(s, "snaplen-cut")) {
+        /* NULs where the snap length cut the payload: no verdict possible */
+        s->end_phase = PHASE_GREETING;
+        s->verdict = VERDICT_INCOMPLETE;
+        s->incomplete_why = "payload not captured (snap length too small)";
+        return;
+    }
     if (s->parser.not_smtp) {
         s->end_phase = PHASE_GREETING;
         s->verdict = VERDICT_NOT_SMTP;
@@ -153,6 +160,11 @@ static void diagnose(struct session *s)
     }
     if (waiting == SMTP_CMD_NONE && !s->txn_open && any_accepted(s)) {
         s->verdict = VERDICT_OK; /* delivered; then hung up or capture ended */
+        return;
+    }
+    if (session_has_anomaly(s, "capture-gap")) {
+        s->verdict = VERDICT_INCOMPLETE;
+        s->incomplete_why = "a gap in the capture: the dialogue after it is unknown";
         return;
     }
     if (s->tcp_end == TCP_END_CAPTURE_ENDED || s->tcp_end == TCP_END_EVICTED) {

@@ -128,7 +128,19 @@ static void on_end(void *ctx, void *user, enum tcp_end how)
     finish_conn(e, c, how, e->now);
 }
 
-static const struct reasm_callbacks reasm_cbs = {on_open, on_data, on_end};
+static void on_gap(void *ctx, void *user, enum smtp_dir dir, size_t held)
+{
+    struct engine *e = ctx;
+    struct conn *c = user;
+    e->stats.gaps++;
+    session_anomaly(c->session, "capture-gap", e->now,
+                    "bytes from the %s missing from the capture; %zu bytes "
+                    "after the gap could not be placed",
+                    dir == SMTP_FROM_CLIENT ? "client" : "server", held);
+}
+
+static const struct reasm_callbacks reasm_cbs = {on_open, on_data, on_gap,
+                                                 on_end};
 
 /* ---- setup ------------------------------------------------------------------ */
 

@@ -156,6 +156,18 @@ static void endpoints_of(const struct tcp_stream *t, struct endpoint *c,
     s->port = t->addr.dest;
 }
 
+/* Out-of-order data libnids still holds: the capture missed the bytes
+ * before it (half `server` holds what the client sent). */
+static void report_gaps(struct tcp_stream *t, void *user)
+{
+    if (!cbs->gap)
+        return;
+    if (t->server.rmem_alloc > 0)
+        cbs->gap(cb_ctx, user, SMTP_FROM_CLIENT, (size_t)t->server.rmem_alloc);
+    if (t->client.rmem_alloc > 0)
+        cbs->gap(cb_ctx, user, SMTP_FROM_SERVER, (size_t)t->client.rmem_alloc);
+}
+
 static void tcp_callback(struct tcp_stream *t, void **user)
 {
     switch (t->nids_state) {
@@ -180,6 +192,7 @@ static void tcp_callback(struct tcp_stream *t, void **user)
                       (size_t)t->server.count_new);
         return;
     case NIDS_CLOSE:
+        report_gaps(t, *user);
         cbs->end(cb_ctx, *user, TCP_END_CLOSED);
         return;
     case NIDS_RESET: {
@@ -188,14 +201,17 @@ static void tcp_callback(struct tcp_stream *t, void **user)
         endpoints_of(t, &c, &s);
         if (cur && endpoint_eq(&cur->src, &c))
             how = TCP_END_RESET_BY_CLIENT;
+        report_gaps(t, *user);
         cbs->end(cb_ctx, *user, how);
         return;
     }
     case NIDS_TIMED_OUT: /* with tcp_workarounds off: only table eviction */
         stats.evicted++;
+        report_gaps(t, *user);
         cbs->end(cb_ctx, *user, TCP_END_EVICTED);
         return;
     case NIDS_EXITING:
+        report_gaps(t, *user);
         cbs->end(cb_ctx, *user, TCP_END_CAPTURE_ENDED);
         return;
     default:
@@ -351,6 +367,45 @@ static bool v4_addrs(const struct endpoint *src, const struct endpoint *dst,
     return true;
 }
 
+/* libnids drops a segment beyond the receiver's advertised window. A
+ * passive observer should not: captures miss ACKs, and some senders (and
+ * packet generators) overrun the window. So every window is made maximal:
+ * 65535 in each segment, and a window scale of 2^14 in each SYN (set, or
+ * appended when the SYN has room and no payload). Returns the new length. */
+static size_t open_window(uint8_t *t, size_t len)
+{
+    if (len < 20)
+        return len;
+    wr16(t + 14, 65535);
+    if (!(t[13] & TCPF_SYN))
+        return len;
+    size_t hl = (size_t)(t[12] >> 4) * 4;
+    if (hl < 20 || hl > len)
+        return len;
+    for (size_t o = 20; o < hl;) {
+        uint8_t kind = t[o];
+        if (kind == 0)
+            break;
+        if (kind == 1) {
+            o++;
+            continue;
+        }
+        if (o + 1 >= hl || t[o + 1] < 2 || o + t[o + 1] > hl)
+            break;
+        if (kind == 3 && t[o + 1] == 3) {
+            t[o + 2] = 14;
+            return len;
+        }
+        o += t[o + 1];
+    }
+    if (hl + 4 > 60 || len != hl)
+        return len;
+    static const uint8_t ws[4] = {1, 3, 3, 14};
+    memcpy(t + hl, ws, 4);
+    t[12] = (uint8_t)(((hl + 4) / 4) << 4 | (t[12] & 0x0f));
+    return len + 4;
+}
+
 void reasm_feed(const struct packet *pkt)
 {
     if (!pkt->l4)
@@ -360,32 +415,26 @@ void reasm_feed(const struct packet *pkt)
         stats.class_e_dropped++;
         return;
     }
-    /* Fast path: an IPv4 packet whose header says what was captured. */
-    if (pkt->ipver == 4 && !pkt->payload_cut &&
-        pkt->l3_caplen >= pkt->ip_len &&
-        (size_t)(pkt->l3[2] << 8 | pkt->l3[3]) == pkt->ip_len) {
-        cur = pkt;
-        feed_raw(pkt->l3, pkt->ip_len, pkt->ts);
-        cur = NULL;
-        return;
-    }
     /* A new IPv6 connection starts with its SYN (or is picked up through
      * reasm_synthesize, which creates its alias). */
     uint8_t s4[4], d4[4];
     bool syn = (pkt->tcp_flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN;
     if (!v4_addrs(&pkt->src, &pkt->dst, syn, s4, d4))
         return;
-    /* Bytes the snap length cut off are given as NULs, so the stream keeps
-     * its sequence space (and the dialogue after a cut stays in step); the
-     * engine marks the session. */
+    /* Every segment is handed over rebuilt: a plain IPv4 header, the TCP
+     * segment with its window opened (see open_window), and the bytes the
+     * snap length cut off given as NULs, so the stream keeps its sequence
+     * space and the dialogue after a cut stays in step (the engine marks
+     * the session). */
     size_t tcp_len = pkt->l4_len, have = pkt->l4_caplen;
-    if (tcp_len > sizeof rebuilt - 20)
-        tcp_len = sizeof rebuilt - 20;
+    if (tcp_len > sizeof rebuilt - 24)
+        tcp_len = sizeof rebuilt - 24;
     if (have > tcp_len)
         have = tcp_len;
-    ipv4_header(rebuilt, s4, d4, tcp_len, pkt->ttl);
     memcpy(rebuilt + 20, pkt->l4, have);
     memset(rebuilt + 20 + have, 0, tcp_len - have);
+    tcp_len = open_window(rebuilt + 20, tcp_len);
+    ipv4_header(rebuilt, s4, d4, tcp_len, pkt->ttl);
     cur = pkt;
     feed_raw(rebuilt, 20 + tcp_len, pkt->ts);
     cur = NULL;

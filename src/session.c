@@ -19,6 +19,7 @@
 
 #include "diagnosis.h"
 #include "esmtp.h"
+#include "findings.h"
 
 static const char *const phase_names[PHASE__COUNT] = {
     [PHASE_NONE] = "NONE",         [PHASE_CONNECT] = "CONNECT",
@@ -80,6 +81,8 @@ void session_config_defaults(struct session_config *cfg)
     cfg->show_secrets = false;
     cfg->max_transcript = 1u << 20;
     cfg->max_strings = 256u << 10;
+    cfg->slow_ms = 10000;
+    cfg->idle_gap_ms = 60000;
 }
 
 /* ---- storage helpers ---------------------------------------------------- */
@@ -277,6 +280,7 @@ static uint32_t on_command(struct smtp_parser *p, const struct smtp_command *c)
     struct txn *t = last_txn(s);
     uint32_t tag = 0;
 
+    findings_command(s, c);
     if (c->cmd != SMTP_CMD_END_OF_DATA) {
         s->ncommands++;
         if ((c->flags & SMTP_LINE_SECRET) && !s->cfg->show_secrets) {
@@ -382,6 +386,7 @@ static void on_reply_line(struct smtp_parser *p, const struct smtp_reply_line *l
             l->line.len, NULL, 0);
     if (l->first)
         s->reply_cmd = l->cmd;
+    findings_reply_line(s, l);
     if (s->reply_cmd == SMTP_CMD_EHLO && l->code == 250)
         learn_ehlo_line(s, l);
 }
@@ -416,6 +421,7 @@ static void on_reply(struct smtp_parser *p, const struct smtp_reply *r)
 {
     struct session *s = p->data;
     s->nreplies++;
+    findings_reply(s, r);
     struct txn *t = txn_by_tag(s, r->tag);
 
     switch (r->cmd) {
@@ -528,9 +534,17 @@ static void on_reply(struct smtp_parser *p, const struct smtp_reply *r)
             record_failure(s, PHASE_QUIT, r);
         break;
     case SMTP_CMD_NONE:
-        /* unsolicited, e.g. "421 timeout": fails whatever phase we are in */
-        if (failed(r->code))
-            record_failure(s, s->phase, r);
+        /* Unsolicited, e.g. "421 timeout": fails the phase we are in, unless
+         * the mail was already accepted and the server only closes a
+         * connection the client left idle. */
+        if (failed(r->code)) {
+            if (!s->txn_open && s->ntxn && last_txn(s)->result == TXN_ACCEPTED)
+                session_anomaly(s, "server-closed-idle", r->ts_first,
+                                "%d after the mail was accepted (client "
+                                "did not QUIT)", r->code);
+            else
+                record_failure(s, s->phase, r);
+        }
         break;
     default: /* NOOP, VRFY, EXPN, HELP, unknown: no phase of their own */
         break;
@@ -590,6 +604,14 @@ void session_anomaly(struct session *s, const char *name, smtp_time ts,
         n = (int)sizeof text - 1;
     log_add(s, TL_ANOMALY, ts, -1, 0, 0, (uint16_t)(s->nanomalies - 1), text,
             (size_t)n, NULL, 0);
+}
+
+bool session_has_anomaly(const struct session *s, const char *name)
+{
+    for (uint32_t i = 0; i < s->nanomalies; i++)
+        if (strcmp(s->anomalies[i].name, name) == 0)
+            return true;
+    return false;
 }
 
 void session_note(struct session *s, smtp_time ts, const char *fmt, ...)

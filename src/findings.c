@@ -1,0 +1,177 @@
+/* findings.c - interference signatures and policy findings (see findings.h).
+ *
+ * Each check looks at one line or reply as it arrives and at a little state
+ * kept in the session (greeting host, last EHLO result), so nothing is
+ * re-read after the fact. Texts are matched case-insensitively on words
+ * MTAs actually use (Postfix, Exim, Sendmail, Exchange, Cisco).
+ */
+#include "findings.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+static bool has_word(struct smtp_span t, const char *w)
+{
+    size_t n = strlen(w);
+    for (size_t i = 0; i + n <= t.len; i++)
+        if (strncasecmp(t.p + i, w, n) == 0)
+            return true;
+    return false;
+}
+
+/* True when s is at least `min` characters, all of them `ch` (any case). */
+static bool all_of(const char *s, size_t len, char ch, size_t min)
+{
+    if (len < min)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if ((s[i] | 0x20) != (ch | 0x20))
+            return false;
+    return true;
+}
+
+static double secs(smtp_time d)
+{
+    return (double)d / 1e9;
+}
+
+/* The first word of a reply text (a host name in banners and EHLO). */
+static size_t first_word(struct smtp_span t, const char **w)
+{
+    size_t i = 0;
+    while (i < t.len && t.p[i] == ' ')
+        i++;
+    size_t j = i;
+    while (j < t.len && t.p[j] != ' ')
+        j++;
+    *w = t.p + i;
+    return j - i;
+}
+
+void findings_command(struct session *s, const struct smtp_command *c)
+{
+    /* Mailguard-style filters overwrite commands they block with X's. */
+    size_t v = 0;
+    while (v < c->line.len && c->line.p[v] != ' ')
+        v++;
+    if (c->cmd == SMTP_CMD_UNKNOWN && all_of(c->line.p, v, 'X', 4))
+        session_anomaly(s, "command-masked", c->ts_first,
+                        "a command replaced by X characters (command "
+                        "filtering firewall)");
+    if (c->cmd == SMTP_CMD_HELO && s->helo_code >= 500 && s->ehlo_tried)
+        session_anomaly(s, "ehlo-rejected-helo-fallback", c->ts_first,
+                        "EHLO refused with %d, the client fell back to HELO",
+                        s->helo_code);
+    if (c->cmd == SMTP_CMD_EHLO)
+        s->ehlo_tried = true;
+    /* Silence before the client spoke again. */
+    smtp_time idle = (smtp_time)s->cfg->idle_gap_ms * 1000000;
+    if (idle > 0 && s->last_line_ts && c->ts_first - s->last_line_ts > idle)
+        session_anomaly(s, "idle-gap", c->ts_first,
+                        "%.1f s of silence before %s", secs(c->ts_first - s->last_line_ts),
+                        smtp_cmd_name(c->cmd));
+    s->last_line_ts = c->ts_last;
+}
+
+void findings_reply_line(struct session *s, const struct smtp_reply_line *l)
+{
+    s->last_line_ts = l->ts;
+    if (l->first && l->cmd == SMTP_CMD_CONNECT) {
+        /* PIX/ASA "fixup smtp" replaces the banner text by asterisks. */
+        size_t stars = 0;
+        for (size_t i = 0; i < l->text.len; i++)
+            stars += l->text.p[i] == '*';
+        if (stars >= 4 && stars * 2 >= l->text.len)
+            session_anomaly(s, "banner-masked", l->ts,
+                            "greeting text replaced by asterisks (Cisco "
+                            "PIX/ASA SMTP fixup or similar)");
+        const char *w;
+        size_t n = first_word(l->text, &w);
+        if (n && n < sizeof s->banner_host && memchr(w, '.', n)) {
+            memcpy(s->banner_host, w, n);
+            s->banner_host[n] = '\0';
+        }
+    }
+    if (l->cmd == SMTP_CMD_EHLO && l->first && l->code == 250 && s->banner_host[0]) {
+        const char *w;
+        size_t n = first_word(l->text, &w);
+        if (n && memchr(w, '.', n) &&
+            (strlen(s->banner_host) != n || strncasecmp(s->banner_host, w, n) != 0))
+            session_anomaly(s, "banner-host-mismatch", l->ts,
+                            "greeting names %s, EHLO reply names %.*s "
+                            "(a proxy in between?)", s->banner_host,
+                            (int)(n < 60 ? n : 60), w);
+    }
+    /* A STARTTLS keyword overwritten as "XXXXXXXA" by a filtering device. */
+    if (s->reply_cmd == SMTP_CMD_EHLO && l->code == 250 && !l->first) {
+        const char *w;
+        size_t n = first_word(l->text, &w);
+        if (n == 8 && all_of(w, 7, 'X', 7) && (w[7] | 0x20) == 'a')
+            session_anomaly(s, "starttls-masked", l->ts,
+                            "STARTTLS in the EHLO reply overwritten as %.8s "
+                            "(a firewall strips TLS)", w);
+    }
+}
+
+static void policy_findings(struct session *s, const struct smtp_reply *r)
+{
+    struct smtp_span t = r->text;
+    struct smtp_span e = r->enhanced;
+    bool enh = e.len >= 5;
+    if (r->code >= 400 && r->code < 500 &&
+        (has_word(t, "greylist") || has_word(t, "graylist") ||
+         has_word(t, "try again later")))
+        session_anomaly(s, "greylisted", r->ts_first, "%d %.*s", r->code,
+                        (int)(t.len < 80 ? t.len : 80), t.p);
+    if (has_word(t, "blocked using") || has_word(t, "dnsbl") ||
+        has_word(t, "spamhaus") || has_word(t, "blacklist") ||
+        has_word(t, "blocklist") || has_word(t, " rbl"))
+        session_anomaly(s, "dnsbl-rejection", r->ts_first, "%d %.*s", r->code,
+                        (int)(t.len < 80 ? t.len : 80), t.p);
+    if (has_word(t, "relay") &&
+        (has_word(t, "denied") || has_word(t, "not permitted") ||
+         has_word(t, "not allowed") || has_word(t, "refused")))
+        session_anomaly(s, "relay-denied", r->ts_first, "%d at %s", r->code,
+                        smtp_cmd_name(r->cmd));
+    if (r->code == 530 || (enh && e.p[0] != '2' && strncmp(e.p + 1, ".7.0", 4) == 0 &&
+                           has_word(t, "authentication required")))
+        session_anomaly(s, "auth-required", r->ts_first, "%d at %s", r->code,
+                        smtp_cmd_name(r->cmd));
+    if ((r->code == 552 && (!enh || strncmp(e.p + 1, ".2.2", 4) != 0)) ||
+        (enh && e.p[0] != '2' && (strncmp(e.p + 1, ".3.4", 4) == 0 ||
+                                  strncmp(e.p + 1, ".2.3", 4) == 0)))
+        session_anomaly(s, "message-too-large", r->ts_first, "%d %.*s", r->code,
+                        (int)e.len, e.p);
+    if ((enh && e.p[0] != '2' && strncmp(e.p + 1, ".2.2", 4) == 0) ||
+        (r->code >= 400 && (has_word(t, "mailbox full") || has_word(t, "over quota"))))
+        session_anomaly(s, "mailbox-full", r->ts_first, "%d %.*s", r->code,
+                        (int)e.len, e.p);
+}
+
+void findings_reply(struct session *s, const struct smtp_reply *r)
+{
+    smtp_time slow = (smtp_time)s->cfg->slow_ms * 1000000;
+    smtp_time lat = r->ts_first - r->cmd_ts_last;
+    if (r->cmd == SMTP_CMD_CONNECT) {
+        lat = r->ts_first - s->start;
+        if (slow > 0 && lat > slow)
+            session_anomaly(s, "slow-greeting", r->ts_first,
+                            "greeting after %.1f s (tarpit or overloaded "
+                            "server)", secs(lat));
+    } else if (r->cmd == SMTP_CMD_END_OF_DATA) {
+        if (slow > 0 && lat > slow)
+            session_anomaly(s, "slow-end-of-data", r->ts_first,
+                            "reply to the final dot after %.1f s (content "
+                            "scanning proxy or filter)", secs(lat));
+    } else if (r->cmd != SMTP_CMD_NONE && slow > 0 && lat > slow) {
+        session_anomaly(s, "slow-reply", r->ts_first,
+                        "%s answered after %.1f s (tarpit?)",
+                        smtp_cmd_name(r->cmd), secs(lat));
+    }
+    if (r->cmd == SMTP_CMD_STARTTLS && r->code >= 400)
+        session_anomaly(s, "starttls-refused", r->ts_first,
+                        "STARTTLS answered %d", r->code);
+    if (r->code >= 400)
+        policy_findings(s, r);
+}
