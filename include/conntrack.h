@@ -27,6 +27,12 @@ struct conn {
     bool midstream;          /* no SYN seen: picked up mid-stream */
     uint8_t synthesized;     /* REASM_* handshake packets made up for it */
     uint32_t cut_segments;   /* segments cut short by the snap length */
+    smtp_time syn_times[8];  /* first SYNs, for their spacing */
+    uint8_t ttl[2];          /* last TTL / hop limit seen from each side */
+    uint16_t ipid[2];        /* last IPv4 ID seen from each side */
+    bool seen[2];            /* a packet from that side was seen */
+    char end_detail[120];    /* how it ended, when more than tcp_end says */
+    char rst_finding[120];   /* a reset that does not look like its sender */
     struct session *session; /* once the handshake completed */
     void *stream;            /* libnids' stream while it has one */
     struct conn *hnext;      /* hash chain */

@@ -43,12 +43,23 @@ struct packet {
     /* TCP */
     uint8_t tcp_flags;
     uint32_t seq, ack;
-    const uint8_t *l4;   /* the TCP header */
+    const uint8_t *l4;   /* the TCP (or ICMP, ...) header */
     size_t l4_caplen;    /* captured bytes from l4 on */
     size_t l4_len;       /* TCP header + payload per the IP header */
     size_t payload_len;  /* TCP payload length per the IP header */
     bool payload_cut;    /* fewer payload bytes captured than that */
 };
+
+/* An ICMP (type 3) or ICMPv6 (type 1) destination unreachable message and
+ * the TCP segment it quotes. */
+struct icmp_unreach {
+    uint8_t type, code;
+    struct endpoint router;   /* who sent the ICMP message */
+    struct endpoint src, dst; /* of the quoted segment */
+    uint32_t seq;
+};
+
+bool decode_icmp_unreach(const struct packet *pkt, struct icmp_unreach *out);
 
 /* True when the data link type is one smtpscope decodes. */
 bool decode_linktype_supported(int dlt);

@@ -27,6 +27,7 @@ enum tcp_end {
     TCP_END_REFUSED,         /* SYN answered by RST */
     TCP_END_PORT_REUSED,     /* a new SYN on the same addresses and ports */
     TCP_END_HANDSHAKE_INCOMPLETE, /* SYN-ACK seen, handshake never completed */
+    TCP_END_ICMP_UNREACHABLE, /* SYN answered by ICMP destination unreachable */
     TCP_END__COUNT
 };
 

@@ -36,6 +36,7 @@ struct engine_stats {
     uint64_t ipv6_packets;     /* SMTP over IPv6 */
     uint64_t midstream;        /* connections picked up without their SYN */
     uint64_t gaps;             /* sessions with data lost to capture gaps */
+    uint64_t icmp_unreachable; /* ICMP unreachable about SMTP connections */
     uint64_t fragments;
     uint64_t payload_cut;      /* segments cut short by the snap length */
     uint64_t connections;      /* SYNs that opened a connection entry */

@@ -152,6 +152,7 @@ struct session {
     enum handshake handshake;
     uint32_t syn_count;      /* SYNs seen from the client (retransmissions) */
     enum tcp_end tcp_end;
+    char tcp_detail[120];    /* e.g. the ICMP message that ended it */
     int closed_by;           /* SMTP_FROM_* that sent the first FIN, or -1 */
     const struct session_config *cfg;
 

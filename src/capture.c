@@ -71,13 +71,22 @@ void capture_files(const char *const *files, int nfiles, struct engine *e,
 void capture_default_filter(const struct engine_config *cfg, char *out,
                             size_t cap)
 {
+    /* SMTP ports, ICMP unreachables (they end connection attempts) and IPv4
+     * fragments; the same again inside one and two VLAN tags, because BPF
+     * offsets do not look through tags unless told to ("vlan" shifts them
+     * for what follows it). */
+    char base[600];
     size_t o = 0;
-    out[0] = '\0';
-    for (int i = 0; i < cfg->nports && o < cap; i++)
-        o += (size_t)snprintf(out + o, cap - o, "%stcp port %u",
+    base[0] = '\0';
+    for (int i = 0; i < cfg->nports && o < sizeof base; i++)
+        o += (size_t)snprintf(base + o, sizeof base - o, "%stcp port %u",
                               i ? " or " : "", cfg->ports[i]);
-    if (o < cap)
-        snprintf(out + o, cap - o, " or (ip[6:2] & 0x3fff != 0)");
+    if (o < sizeof base)
+        snprintf(base + o, sizeof base - o,
+                 " or icmp[0] == 3 or (icmp6 and ip6[40] == 1)"
+                 " or (ip and ip[6:2] & 0x3fff != 0)");
+    snprintf(out, cap, "(%s) or (vlan and (%s)) or (vlan and vlan and (%s))",
+             base, base, base);
 }
 
 struct live_ctx {

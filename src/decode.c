@@ -150,8 +150,12 @@ static enum decode_status ipv4(const uint8_t *ip, size_t caplen, struct packet *
     uint16_t frag = rd16(ip + 6);
     if (frag & 0x3fff) /* MF set or offset non-zero */
         return DECODE_FRAGMENT;
-    if (pkt->proto != 6)
+    if (pkt->proto != 6) {
+        pkt->l4 = ip + hl;
+        pkt->l4_caplen = caplen - hl < tot - hl ? caplen - hl : tot - hl;
+        pkt->l4_len = tot - hl;
         return DECODE_OK;
+    }
     return tcp_header(ip + hl, caplen - hl, tot - hl, pkt);
 }
 
@@ -195,10 +199,15 @@ static enum decode_status ipv6(const uint8_t *ip, size_t caplen, struct packet *
     pkt->proto = next;
     if (off > pkt->ip_len)
         return DECODE_BAD_HEADER;
-    if (next != 6)
-        return DECODE_OK;
     if (caplen < off)
         return DECODE_TRUNCATED;
+    if (next != 6) {
+        pkt->l4 = ip + off;
+        pkt->l4_caplen = caplen - off < pkt->ip_len - off ? caplen - off
+                                                          : pkt->ip_len - off;
+        pkt->l4_len = pkt->ip_len - off;
+        return DECODE_OK;
+    }
     return tcp_header(ip + off, caplen - off, pkt->ip_len - off, pkt);
 }
 
@@ -224,4 +233,47 @@ enum decode_status decode_packet(int dlt, const uint8_t *data, size_t caplen,
     if (ver == 6 && (!et || et == ETH_IPV6))
         return ipv6(ip, len, pkt);
     return DECODE_NOT_IP;
+}
+
+/* The TCP connection an ICMP destination-unreachable message is about:
+ * the quoted IP header and the first 8 bytes of its TCP header. */
+bool decode_icmp_unreach(const struct packet *pkt, struct icmp_unreach *out)
+{
+    const uint8_t *d = pkt->l4;
+    size_t n = pkt->l4_caplen;
+    if (!d || n < 8)
+        return false;
+    bool v4 = pkt->ipver == 4 && pkt->proto == 1 && d[0] == 3;
+    bool v6 = pkt->ipver == 6 && pkt->proto == 58 && d[0] == 1;
+    if (!v4 && !v6)
+        return false;
+    out->type = d[0];
+    out->code = d[1];
+    out->router = pkt->src;
+    const uint8_t *q = d + 8;
+    size_t qn = n - 8;
+    size_t hl;
+    memset(&out->src, 0, sizeof out->src);
+    memset(&out->dst, 0, sizeof out->dst);
+    if (v4) {
+        if (qn < 20 || (q[0] >> 4) != 4 || q[9] != 6)
+            return false;
+        hl = (size_t)(q[0] & 0x0f) * 4;
+        out->src.family = out->dst.family = 4;
+        memcpy(out->src.addr, q + 12, 4);
+        memcpy(out->dst.addr, q + 16, 4);
+    } else {
+        if (qn < 40 || (q[0] >> 4) != 6 || q[6] != 6)
+            return false;
+        hl = 40;
+        out->src.family = out->dst.family = 6;
+        memcpy(out->src.addr, q + 8, 16);
+        memcpy(out->dst.addr, q + 24, 16);
+    }
+    if (hl < 20 || qn < hl + 8)
+        return false;
+    out->src.port = rd16(q + hl);
+    out->dst.port = rd16(q + hl + 2);
+    out->seq = rd32(q + hl + 4);
+    return true;
 }

@@ -57,6 +57,8 @@ static enum smtp_phase phase_of_cmd(enum smtp_cmd c, enum smtp_phase dflt)
 
 static const char *tcp_cause_text(const struct session *s)
 {
+    if (s->tcp_detail[0])
+        return s->tcp_detail;
     switch (s->tcp_end) {
     case TCP_END_RESET_BY_CLIENT: return "connection reset by client";
     case TCP_END_RESET_BY_SERVER: return "connection reset by server";

@@ -43,6 +43,21 @@ static void emit(struct engine *e, struct session *s)
         e->sinks[i]->session(e->sinks[i], s);
 }
 
+/* "SYN retransmitted at +1.0 +3.0 +7.0 s": the client's back-off, which
+ * tells a silently dropping firewall from a slow server. */
+static void note_syn_spacing(struct session *s, const struct conn *c,
+                             smtp_time ts)
+{
+    char buf[100];
+    size_t n = 0;
+    uint32_t k = c->syn_count < 8 ? c->syn_count : 8;
+    for (uint32_t i = 1; i < k && n < sizeof buf - 16; i++)
+        n += (size_t)snprintf(buf + n, sizeof buf - n, " +%.1f",
+                              (double)(c->syn_times[i] - c->syn_times[0]) / 1e9);
+    session_note(s, ts, "SYN sent %u times, retransmitted at%s s", c->syn_count,
+                 buf);
+}
+
 /* Ends the connection's session (creating one for a connection that never
  * got past its SYN), writes it, and drops the connection. */
 static void finish_conn(struct engine *e, struct conn *c, enum tcp_end how,
@@ -58,6 +73,12 @@ static void finish_conn(struct engine *e, struct conn *c, enum tcp_end how,
         }
     }
     s->syn_count = c->syn_count;
+    if (c->end_detail[0])
+        memcpy(s->tcp_detail, c->end_detail, sizeof s->tcp_detail);
+    if (c->rst_finding[0])
+        session_anomaly(s, "reset-suspicious", ts, "%s", c->rst_finding);
+    if (c->syn_count > 1 && (how == TCP_END_NO_ANSWER || !c->synack_seen))
+        note_syn_spacing(s, c, ts);
     if (c->cut_segments) {
         session_anomaly(s, "snaplen-cut", ts,
                         "segments cut short by the capture's snap length; "
@@ -186,6 +207,73 @@ static void sweep(struct engine *e)
     }
 }
 
+/* A reset injected by a middlebox usually carries the TTL (hop limit) of
+ * the middlebox, not of the endpoint whose address it forges, and an IPv4
+ * ID out of that endpoint's sequence. Compare each RST with the earlier
+ * packets of the same side. */
+static void check_sender(struct conn *c, const struct packet *p, int side)
+{
+    if ((p->tcp_flags & TCPF_RST) && c->seen[side] && !c->rst_finding[0]) {
+        int dt = (int)p->ttl - (int)c->ttl[side];
+        uint16_t did = (uint16_t)(p->ipid - c->ipid[side]);
+        bool ttl_odd = dt > 1 || dt < -1;
+        bool id_odd = p->ipver == 4 && c->ipid[side] && p->ipid &&
+                      did > 2048 && did < 65536 - 2048;
+        if (ttl_odd || id_odd)
+            snprintf(c->rst_finding, sizeof c->rst_finding,
+                     "RST from the %s with TTL %u (earlier %u)%s; forged by a "
+                     "middlebox?", side ? "server" : "client", p->ttl,
+                     c->ttl[side], id_odd ? " and an IP ID out of sequence" : "");
+    }
+    c->ttl[side] = p->ttl;
+    c->ipid[side] = p->ipid;
+    c->seen[side] = true;
+}
+
+/* ICMP destination unreachable for a connection's packets: for a SYN it
+ * ends the attempt (a router or firewall says no); later, it is noted. */
+static void observe_icmp(struct engine *e, const struct packet *p)
+{
+    struct icmp_unreach u;
+    if (!decode_icmp_unreach(p, &u))
+        return;
+    if (!smtp_port(e, u.dst.port) && !smtp_port(e, u.src.port))
+        return;
+    bool from_client;
+    struct conn *c = conntrack_find(&e->ct, &u.src, &u.dst, &from_client);
+    if (!c)
+        return;
+    e->stats.icmp_unreachable++;
+    char router[ENDPOINT_STRLEN];
+    endpoint_addr_str(&u.router, router);
+    static const char *const v4_codes[16] = {
+        "network unreachable", "host unreachable", "protocol unreachable",
+        "port unreachable", "fragmentation needed", "source route failed",
+        "network unknown", "host unknown", "source host isolated",
+        "network administratively prohibited", "host administratively prohibited",
+        "network unreachable for TOS", "host unreachable for TOS",
+        "communication administratively prohibited", "host precedence violation",
+        "precedence cutoff"};
+    static const char *const v6_codes[8] = {
+        "no route to destination", "communication administratively prohibited",
+        "beyond scope of source address", "address unreachable",
+        "port unreachable", "source address failed policy",
+        "reject route to destination", "error in source routing header"};
+    const char *what = u.router.family == 4
+                           ? (u.code < 16 ? v4_codes[u.code] : "unknown code")
+                           : (u.code < 8 ? v6_codes[u.code] : "unknown code");
+    snprintf(c->end_detail, sizeof c->end_detail,
+             "ICMP%s destination unreachable: %s (type %u code %u) from %s",
+             u.router.family == 6 ? "v6" : "", what, u.type, u.code, router);
+    if (c->session) {
+        session_anomaly(c->session, "icmp-unreachable", e->now, "%s",
+                        c->end_detail);
+        c->end_detail[0] = '\0';
+        return;
+    }
+    finish_conn(e, c, TCP_END_ICMP_UNREACHABLE, e->now);
+}
+
 /* A segment of a connection whose SYN was never seen (the capture started
  * after it): give libnids the missing handshake, numbered from this
  * segment, so the rest of the connection is reassembled. A SYN-ACK gets a
@@ -235,6 +323,8 @@ static struct conn *observe_tcp(struct engine *e, const struct packet *p)
 
     if ((fl & (TCPF_SYN | TCPF_ACK | TCPF_RST)) == TCPF_SYN) {
         if (c && from_client && c->isn == p->seq) {
+            if (c->syn_count < 8)
+                c->syn_times[c->syn_count] = e->now;
             c->syn_count++; /* retransmitted SYN */
         } else if (!smtp_port(e, p->dst.port)) {
             return NULL; /* a SYN from the SMTP port: not a connection to it */
@@ -252,6 +342,7 @@ static struct conn *observe_tcp(struct engine *e, const struct packet *p)
             e->stats.connections++;
             c->isn = p->seq;
             c->syn_count = 1;
+            c->syn_times[0] = e->now;
         }
     }
     if (!c)
@@ -272,6 +363,7 @@ static struct conn *observe_tcp(struct engine *e, const struct packet *p)
                         "segments cut short by the capture's snap length; "
                         "missing bytes read as NUL");
     conntrack_touch(&e->ct, c, e->now);
+    check_sender(c, p, from_client ? 0 : 1);
     if ((fl & (TCPF_SYN | TCPF_ACK)) == (TCPF_SYN | TCPF_ACK) && !from_client)
         c->synack_seen = true;
     if ((fl & TCPF_FIN) && c->session)
@@ -296,7 +388,9 @@ void engine_packet(struct engine *e, int dlt, smtp_time ts,
     if ((unsigned)st < 8)
         e->stats.decode[st]++;
 
-    if (st == DECODE_FRAGMENT) {
+    if (st == DECODE_OK && (pkt.proto == 1 || pkt.proto == 58)) {
+        observe_icmp(e, &pkt);
+    } else if (st == DECODE_FRAGMENT) {
         e->stats.fragments++;
         if (pkt.ipver == 4)
             reasm_feed_ipv4(&pkt);

@@ -266,7 +266,7 @@ static const struct phase_cause phase_causes[] = {
      "filter), an overloaded server, or a middlebox holding the connection",
      "the server refuses connections from this client (reputation, block "
      "list, rate limit or maintenance)"},
-    {"HELO", "the connection dropped after HELO/EHLO",
+    {"HELO", "the connection ended after the greeting, before HELO/EHLO was answered",
      "the server does not accept the HELO/EHLO name, or the client must use "
      "HELO (old server, or a firewall filtering EHLO)"},
     {"STARTTLS", "the connection dropped at STARTTLS: a middlebox may be "

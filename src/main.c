@@ -306,7 +306,7 @@ int main(int argc, char **argv)
     memset(&res, 0, sizeof res);
     int status = 0;
     if (o.iface) {
-        char filter[1024];
+        char filter[2048];
         capture_default_filter(&o.engine, filter, sizeof filter);
         if (capture_live(o.iface, o.filter ? o.filter : filter, &e, o.quiet,
                          &res) < 0)

@@ -63,6 +63,7 @@ const char *end_cause_name(enum tcp_end e, bool quit)
     case TCP_END_REFUSED: return "refused";
     case TCP_END_PORT_REUSED: return "port-reused";
     case TCP_END_HANDSHAKE_INCOMPLETE: return "handshake-incomplete";
+    case TCP_END_ICMP_UNREACHABLE: return "icmp-unreachable";
     default: return "unknown";
     }
 }
