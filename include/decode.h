@@ -54,6 +54,7 @@ struct packet {
  * the TCP segment it quotes. */
 struct icmp_unreach {
     uint8_t type, code;
+    uint16_t mtu;             /* next-hop MTU (IPv4 code 4) */
     struct endpoint router;   /* who sent the ICMP message */
     struct endpoint src, dst; /* of the quoted segment */
     uint32_t seq;

@@ -25,5 +25,8 @@ struct output_options {
 
 struct sink *sink_text_new(FILE *f, const struct output_options *o);
 struct sink *sink_json_new(FILE *f, const struct output_options *o);
+/* Counts over the whole run, written at the end: as text, or as one JSON
+ * record of "type": "summary" when json is set. */
+struct sink *sink_summary_new(FILE *f, bool json);
 
 #endif

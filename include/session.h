@@ -123,7 +123,8 @@ struct tline {
     uint32_t len;
     uint8_t kind;
     uint8_t flags;      /* SMTP_LINE_* of the line */
-    uint16_t aux;       /* TL_ANOMALY: enum smtp_anomaly; TL_BODY: bdat */
+    uint16_t aux;       /* TL_ANOMALY: index into anomalies; TL_BODY: bdat;
+                           TL_SERVER first line: enum smtp_cmd answered */
 };
 
 /* A named finding about the session (protocol anomaly, interference

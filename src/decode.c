@@ -249,6 +249,7 @@ bool decode_icmp_unreach(const struct packet *pkt, struct icmp_unreach *out)
         return false;
     out->type = d[0];
     out->code = d[1];
+    out->mtu = rd16(d + 6); /* next-hop MTU of "fragmentation needed" */
     out->router = pkt->src;
     const uint8_t *q = d + 8;
     size_t qn = n - 8;

@@ -265,6 +265,15 @@ static void observe_icmp(struct engine *e, const struct packet *p)
     snprintf(c->end_detail, sizeof c->end_detail,
              "ICMP%s destination unreachable: %s (type %u code %u) from %s",
              u.router.family == 6 ? "v6" : "", what, u.type, u.code, router);
+    if (u.router.family == 4 && u.code == 4) {
+        /* Path MTU discovery: not an ending, but large segments (DATA)
+         * stall when these are filtered somewhere. */
+        c->end_detail[0] = '\0';
+        if (c->session)
+            session_anomaly(c->session, "icmp-frag-needed", e->now,
+                            "path MTU %u from %s", u.mtu, router);
+        return;
+    }
     if (c->session) {
         session_anomaly(c->session, "icmp-unreachable", e->now, "%s",
                         c->end_detail);

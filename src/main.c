@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "capture.h"
 #include "engine.h"
@@ -26,7 +27,7 @@ struct options {
     const char *iface;
     const char *outfile;
     char *filter; /* trailing BPF expression for live capture */
-    bool json, quiet, stats;
+    bool json, quiet, stats, summary;
     struct output_options out;
     struct engine_config engine;
 };
@@ -49,6 +50,9 @@ static void usage(FILE *f)
 "  -o, --output FILE      write to FILE instead of standard output\n"
 "      --localtime        text log clock in local time (default UTC)\n"
 "      --show-secrets     print AUTH credentials instead of *** (dangerous)\n"
+"      --summary          after the sessions: counts by outcome, failure phase\n"
+"                         and reply code, top failing hosts, reply latency\n"
+"                         percentiles, findings (default on a terminal)\n"
 "      --headers          extract Message-ID, Subject, From, To, Date of each\n"
 "                         message (never the body)\n"
 "      --stats            print packet and session counters on stderr at exit\n"
@@ -95,7 +99,7 @@ static int parse_num(const char *s, long min, long max, long *out)
     return 0;
 }
 
-enum { OPT_LOCALTIME = 256, OPT_SHOW_SECRETS, OPT_HEADERS, OPT_STATS, OPT_MAX_STREAMS,
+enum { OPT_LOCALTIME = 256, OPT_SHOW_SECRETS, OPT_HEADERS, OPT_SUMMARY, OPT_STATS, OPT_MAX_STREAMS,
        OPT_IDLE_TIMEOUT, OPT_MAX_TRANSCRIPT };
 
 static int parse_args(int argc, char **argv, struct options *o)
@@ -112,6 +116,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"localtime", no_argument, NULL, OPT_LOCALTIME},
         {"show-secrets", no_argument, NULL, OPT_SHOW_SECRETS},
         {"headers", no_argument, NULL, OPT_HEADERS},
+        {"summary", no_argument, NULL, OPT_SUMMARY},
         {"stats", no_argument, NULL, OPT_STATS},
         {"max-streams", required_argument, NULL, OPT_MAX_STREAMS},
         {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
@@ -144,6 +149,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         case OPT_LOCALTIME: o->out.localtime = true; break;
         case OPT_SHOW_SECRETS: o->engine.session.show_secrets = true; break;
         case OPT_HEADERS: o->engine.session.extract_headers = true; break;
+        case OPT_SUMMARY: o->summary = true; break;
         case OPT_STATS: o->stats = true; break;
         case OPT_MAX_STREAMS:
             if (parse_num(optarg, 16, 1 << 24, &v) < 0) {
@@ -295,6 +301,12 @@ int main(int argc, char **argv)
     if (!sink)
         return 3;
     engine_add_sink(&e, sink);
+    /* The summary follows the sessions; on a terminal an offline run gets it
+     * without asking. */
+    bool want_summary = o.summary || (!o.iface && !o.json && isatty(fileno(out)));
+    struct sink *summary = want_summary ? sink_summary_new(out, o.json) : NULL;
+    if (summary)
+        engine_add_sink(&e, summary);
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -322,6 +334,8 @@ int main(int argc, char **argv)
     if (o.stats)
         print_stats(&e, &res);
     sink->destroy(sink);
+    if (summary)
+        summary->destroy(summary);
     if (fflush(out) != 0 || (out != stdout && fclose(out) != 0)) {
         fprintf(stderr, "smtpscope: writing output: %s\n", strerror(errno));
         status = status ? status : 2;

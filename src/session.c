@@ -383,8 +383,9 @@ static void on_reply_line(struct smtp_parser *p, const struct smtp_reply_line *l
         latency = l->ts - l->cmd_ts_last;
     if (l->first && l->cmd == SMTP_CMD_CONNECT)
         latency = l->ts - s->start; /* greeting delay from the connection */
-    log_add(s, TL_SERVER, l->ts, latency, 0, l->flags, 0, l->line.p,
-            l->line.len, NULL, 0);
+    /* aux of a reply's first line: the command it answers */
+    log_add(s, TL_SERVER, l->ts, latency, 0, l->flags,
+            l->first ? (uint16_t)l->cmd : 0, l->line.p, l->line.len, NULL, 0);
     if (l->first)
         s->reply_cmd = l->cmd;
     findings_reply_line(s, l);

@@ -1,0 +1,320 @@
+/* out_summary.c - the run in numbers: outcomes, failure phases and codes,
+ * the servers and clients that fail most, reply latency percentiles per
+ * command, and every finding with the sessions that showed it.
+ *
+ * Memory is bounded: at most SUM_MAX_HOSTS hosts are counted (the rest go
+ * to "other"), at most SUM_MAX_SAMPLES latencies per command are kept
+ * (reservoir sampling, deterministic), at most SUM_MAX_IDS session ids per
+ * finding are listed.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "diagnosis.h"
+#include "escape.h"
+#include "output.h"
+
+#define SUM_MAX_HOSTS 4096
+#define SUM_MAX_SAMPLES 20000
+#define SUM_MAX_IDS 12
+#define SUM_MAX_FINDINGS 64
+#define SUM_TOP 5
+
+struct host_count {
+    struct endpoint ep;
+    uint64_t sessions, failures;
+};
+
+struct finding_count {
+    const char *name;
+    uint64_t sessions;
+    uint32_t ids[SUM_MAX_IDS];
+};
+
+struct latency_set {
+    int64_t *v;
+    uint64_t seen;
+    uint32_t n;
+};
+
+struct summary_sink {
+    struct sink base;
+    FILE *f;
+    bool json;
+    uint64_t sessions, by_verdict[5], by_phase[PHASE__COUNT];
+    uint64_t by_code[600];
+    struct host_count *servers, *clients;
+    uint32_t nservers, nclients;
+    uint64_t other_hosts;
+    struct finding_count findings[SUM_MAX_FINDINGS];
+    uint32_t nfindings;
+    struct latency_set lat[SMTP_CMD__COUNT];
+    uint64_t rng;
+};
+
+/* Open addressing over 2 * SUM_MAX_HOSTS slots: a slot is free while its
+ * session count is 0. */
+static struct host_count *host_slot(struct summary_sink *m, struct host_count **arr,
+                                    uint32_t *n, const struct endpoint *ep)
+{
+    struct endpoint key = *ep;
+    key.port = 0;
+    if (!*arr && !(*arr = calloc(2 * SUM_MAX_HOSTS, sizeof **arr)))
+        return NULL;
+    uint32_t mask = 2 * SUM_MAX_HOSTS - 1;
+    for (uint32_t i = flow_hash_symmetric(&key, &key) & mask;; i = (i + 1) & mask) {
+        struct host_count *h = &(*arr)[i];
+        if (h->sessions && endpoint_eq(&h->ep, &key))
+            return h;
+        if (!h->sessions) {
+            if (*n >= SUM_MAX_HOSTS) {
+                m->other_hosts++;
+                return NULL;
+            }
+            (*n)++;
+            h->ep = key;
+            return h;
+        }
+    }
+}
+
+static void add_latency(struct summary_sink *m, int cmd, int64_t ns)
+{
+    struct latency_set *l = &m->lat[cmd];
+    if (!l->v) {
+        l->v = malloc(SUM_MAX_SAMPLES * sizeof *l->v);
+        if (!l->v)
+            return;
+    }
+    l->seen++;
+    if (l->n < SUM_MAX_SAMPLES) {
+        l->v[l->n++] = ns;
+        return;
+    }
+    m->rng = m->rng * 6364136223846793005ULL + 1442695040888963407ULL;
+    uint64_t k = (m->rng >> 11) % l->seen;
+    if (k < SUM_MAX_SAMPLES)
+        l->v[k] = ns;
+}
+
+static void summary_session(struct sink *base, const struct session *s)
+{
+    struct summary_sink *m = (struct summary_sink *)base;
+    m->sessions++;
+    if ((unsigned)s->verdict < 5)
+        m->by_verdict[s->verdict]++;
+    bool failed = s->verdict == VERDICT_FAILED;
+    if (failed) {
+        m->by_phase[s->failure.phase]++;
+        if (s->failure.code > 0 && s->failure.code < 600)
+            m->by_code[s->failure.code]++;
+    }
+    struct host_count *h = host_slot(m, &m->servers, &m->nservers, &s->server);
+    if (h) {
+        h->sessions++;
+        h->failures += failed;
+    }
+    h = host_slot(m, &m->clients, &m->nclients, &s->client);
+    if (h) {
+        h->sessions++;
+        h->failures += failed;
+    }
+    for (uint32_t i = 0; i < s->nanomalies; i++) {
+        const char *name = s->anomalies[i].name;
+        uint32_t k = 0;
+        while (k < m->nfindings && strcmp(m->findings[k].name, name) != 0)
+            k++;
+        if (k == m->nfindings) {
+            if (m->nfindings == SUM_MAX_FINDINGS)
+                continue;
+            m->findings[m->nfindings++].name = name;
+        }
+        struct finding_count *fc = &m->findings[k];
+        if (fc->sessions < SUM_MAX_IDS)
+            fc->ids[fc->sessions] = s->id;
+        fc->sessions++;
+    }
+    size_t off = 0;
+    const char *text;
+    const struct tline *l;
+    while ((l = session_next_line(s, &off, &text)))
+        if (l->kind == TL_SERVER && l->latency_ns >= 0 && l->aux < SMTP_CMD__COUNT)
+            add_latency(m, l->aux, l->latency_ns);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int cmp_hosts(const void *a, const void *b)
+{
+    const struct host_count *x = a, *y = b;
+    if (x->failures != y->failures)
+        return x->failures < y->failures ? 1 : -1;
+    if (x->sessions != y->sessions)
+        return x->sessions < y->sessions ? 1 : -1;
+    return memcmp(x->ep.addr, y->ep.addr, sizeof x->ep.addr);
+}
+
+static double pct(const struct latency_set *l, double p)
+{
+    size_t i = (size_t)(p * (double)(l->n - 1) + 0.5);
+    return (double)l->v[i] / 1e6;
+}
+
+/* A command's reply latencies: count, p50, p90, p99 in ms. */
+static void latency_line(struct summary_sink *m, int c, bool first)
+{
+    struct latency_set *l = &m->lat[c];
+    qsort(l->v, l->n, sizeof *l->v, cmp_i64);
+    const char *name = smtp_cmd_name((enum smtp_cmd)c);
+    if (m->json)
+        fprintf(m->f, "%s\"%s\":{\"count\":%" PRIu64 ",\"p50_ms\":%.3f,"
+                      "\"p90_ms\":%.3f,\"p99_ms\":%.3f}", first ? "" : ",",
+                c == SMTP_CMD_CONNECT ? "greeting" : name, l->seen,
+                pct(l, .5), pct(l, .9), pct(l, .99));
+    else
+        fprintf(m->f, "#   %-14s %8" PRIu64 " replies  p50 %9.3f ms  p90 %9.3f ms"
+                      "  p99 %9.3f ms\n",
+                c == SMTP_CMD_CONNECT ? "greeting" : name, l->seen,
+                pct(l, .5), pct(l, .9), pct(l, .99));
+}
+
+static void hosts_out(struct summary_sink *m, const char *what,
+                      struct host_count *arr, uint32_t n)
+{
+    if (!arr)
+        n = 0;
+    else
+        qsort(arr, n = 2 * SUM_MAX_HOSTS, sizeof *arr, cmp_hosts);
+    if (m->json)
+        fprintf(m->f, ",\"top_%s\":[", what);
+    else
+        fprintf(m->f, "# top %s by failures:\n", what);
+    uint32_t shown = 0;
+    for (uint32_t i = 0; i < n && shown < SUM_TOP; i++) {
+        if (!arr[i].failures)
+            break;
+        char ip[ENDPOINT_STRLEN];
+        endpoint_addr_str(&arr[i].ep, ip);
+        if (m->json)
+            fprintf(m->f, "%s{\"ip\":\"%s\",\"failures\":%" PRIu64
+                          ",\"sessions\":%" PRIu64 "}", shown ? "," : "", ip,
+                    arr[i].failures, arr[i].sessions);
+        else
+            fprintf(m->f, "#   %-40s %6" PRIu64 " failed of %" PRIu64 "\n", ip,
+                    arr[i].failures, arr[i].sessions);
+        shown++;
+    }
+    if (m->json)
+        fputc(']', m->f);
+    else if (!shown)
+        fputs("#   (none)\n", m->f);
+}
+
+static void summary_finish(struct sink *base)
+{
+    struct summary_sink *m = (struct summary_sink *)base;
+    FILE *f = m->f;
+    static const char *const vnames[5] = {"ok", "failed", "incomplete",
+                                          "encrypted", "not-smtp"};
+    if (m->json) {
+        fprintf(f, "{\"type\":\"summary\",\"sessions\":%" PRIu64 ",\"by_verdict\":{",
+                m->sessions);
+        for (int v = 0; v < 5; v++)
+            fprintf(f, "%s\"%s\":%" PRIu64, v ? "," : "", vnames[v], m->by_verdict[v]);
+        fputs("},\"failures_by_phase\":{", f);
+        bool first = true;
+        for (int p = 0; p < PHASE__COUNT; p++)
+            if (m->by_phase[p]) {
+                fprintf(f, "%s\"%s\":%" PRIu64, first ? "" : ",",
+                        phase_name((enum smtp_phase)p), m->by_phase[p]);
+                first = false;
+            }
+        fputs("},\"failures_by_code\":{", f);
+        first = true;
+        for (int c = 0; c < 600; c++)
+            if (m->by_code[c]) {
+                fprintf(f, "%s\"%d\":%" PRIu64, first ? "" : ",", c, m->by_code[c]);
+                first = false;
+            }
+        fputc('}', f);
+    } else {
+        fprintf(f, "# summary: %" PRIu64 " sessions:", m->sessions);
+        for (int v = 0; v < 5; v++)
+            fprintf(f, " %s %" PRIu64, vnames[v], m->by_verdict[v]);
+        fputs("\n# failures by phase:", f);
+        for (int p = 0; p < PHASE__COUNT; p++)
+            if (m->by_phase[p])
+                fprintf(f, " %s %" PRIu64, phase_name((enum smtp_phase)p), m->by_phase[p]);
+        fputs("\n# failures by reply code:", f);
+        for (int c = 0; c < 600; c++)
+            if (m->by_code[c])
+                fprintf(f, " %d: %" PRIu64, c, m->by_code[c]);
+        fputc('\n', f);
+    }
+    hosts_out(m, "servers", m->servers, m->nservers);
+    hosts_out(m, "clients", m->clients, m->nclients);
+    if (m->json)
+        fputs(",\"latency\":{", f);
+    else
+        fputs("# reply latency per command:\n", f);
+    bool first = true;
+    for (int c = 0; c < SMTP_CMD__COUNT; c++)
+        if (m->lat[c].n) {
+            latency_line(m, c, first);
+            first = false;
+        }
+    if (m->json)
+        fputs("},\"findings\":[", f);
+    else
+        fputs("# findings:\n", f);
+    for (uint32_t i = 0; i < m->nfindings; i++) {
+        struct finding_count *fc = &m->findings[i];
+        uint32_t k = fc->sessions < SUM_MAX_IDS ? (uint32_t)fc->sessions : SUM_MAX_IDS;
+        if (m->json) {
+            fprintf(f, "%s{\"name\":\"%s\",\"sessions\":%" PRIu64 ",\"ids\":[",
+                    i ? "," : "", fc->name, fc->sessions);
+            for (uint32_t j = 0; j < k; j++)
+                fprintf(f, "%s\"%08x\"", j ? "," : "", fc->ids[j]);
+            fputs("]}", f);
+        } else {
+            fprintf(f, "#   %-28s %6" PRIu64 " sessions:", fc->name, fc->sessions);
+            for (uint32_t j = 0; j < k; j++)
+                fprintf(f, " %08x", fc->ids[j]);
+            fputs(fc->sessions > k ? " ...\n" : "\n", f);
+        }
+    }
+    if (m->json)
+        fputs("]}\n", f);
+    else if (!m->nfindings)
+        fputs("#   (none)\n", f);
+    fflush(f);
+}
+
+static void summary_destroy(struct sink *base)
+{
+    struct summary_sink *m = (struct summary_sink *)base;
+    for (int c = 0; c < SMTP_CMD__COUNT; c++)
+        free(m->lat[c].v);
+    free(m->servers);
+    free(m->clients);
+    free(m);
+}
+
+struct sink *sink_summary_new(FILE *f, bool json)
+{
+    struct summary_sink *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    m->base.session = summary_session;
+    m->base.finish = summary_finish;
+    m->base.destroy = summary_destroy;
+    m->f = f;
+    m->json = json;
+    m->rng = 1;
+    return &m->base;
+}
