@@ -21,7 +21,7 @@ ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sa
 
 UNIT_TESTS = $(wildcard test/unit/test_*.c)
 
-.PHONY: all demo test asan unit regen deps clean
+.PHONY: all demo test asan unit regen deps clean fuzz fuzz-build fuzz-regress
 
 all: smtpscope
 
@@ -51,6 +51,34 @@ build/unit-asan/%: test/unit/%.c $(LIBSRC) test/unit/tap.h
 	$(CC) $(CFLAGS) $(ASAN_FLAGS) -Itest/unit -o $@ $< $(LIBSRC) $(LDFLAGS) $(LDLIBS)
 
 unit: $(UNIT_TESTS:test/unit/%.c=build/unit/%) $(UNIT_TESTS:test/unit/%.c=build/unit-asan/%)
+
+# Fuzzing (clang libFuzzer). `make fuzz FUZZ_TIME=3600` runs each target
+# that long; corpora live in build/fuzz/corpus-*, seeded from captures/ and
+# from the saved regression inputs, which `make fuzz-regress` replays.
+FUZZ_CC   = clang
+FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_TIME ?= 60
+FUZZ_TARGETS = build/fuzz/fuzz_session build/fuzz/fuzz_pcap
+
+build/fuzz/%: test/fuzz/%.c $(LIBSRC)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -Iinclude $(FUZZ_FLAGS) \
+		-o $@ $< $(LIBSRC) $(LDLIBS)
+
+fuzz-build: $(FUZZ_TARGETS)
+
+fuzz-regress: fuzz-build
+	build/fuzz/fuzz_session -runs=0 test/fuzz/regress/session
+	build/fuzz/fuzz_pcap -runs=0 test/fuzz/regress/pcap
+
+fuzz: fuzz-build
+	@mkdir -p build/fuzz/corpus-session build/fuzz/corpus-pcap
+	cp -n test/fuzz/regress/session/* build/fuzz/corpus-session/ 2>/dev/null || true
+	cp -n captures/*.pcap test/fuzz/regress/pcap/* build/fuzz/corpus-pcap/ 2>/dev/null || true
+	build/fuzz/fuzz_session -max_total_time=$(FUZZ_TIME) -max_len=4096 \
+		-artifact_prefix=build/fuzz/ build/fuzz/corpus-session
+	build/fuzz/fuzz_pcap -max_total_time=$(FUZZ_TIME) -max_len=65536 -rss_limit_mb=2048 \
+		-artifact_prefix=build/fuzz/ build/fuzz/corpus-pcap
 
 deps:
 	sh test/install-deps.sh

@@ -504,6 +504,9 @@ void reasm_drop(void *stream)
 void reasm_finish(void)
 {
     nids_exit();
+    /* nids_exit leaves the callback list alone: unregister, which frees
+     * its node, so a later reasm_init (tests, fuzzing) leaks nothing. */
+    nids_unregister_tcp((void *)tcp_callback);
     free(aliases);
     free(alias_buckets);
     aliases = NULL;
