@@ -26,6 +26,7 @@ struct engine_config {
     int max_streams;        /* libnids stream table size */
     int idle_timeout;       /* seconds without traffic that end a session */
     int syn_timeout;        /* seconds a SYN may wait for its answer */
+    uint64_t max_sessions;  /* stop after writing this many (0: no limit) */
     struct session_config session;
 };
 
@@ -37,6 +38,7 @@ struct engine_stats {
     uint64_t midstream;        /* connections picked up without their SYN */
     uint64_t gaps;             /* sessions with data lost to capture gaps */
     uint64_t icmp_unreachable; /* ICMP unreachable about SMTP connections */
+    uint64_t kernel_drops;     /* packets the kernel dropped (live) */
     uint64_t fragments;
     uint64_t payload_cut;      /* segments cut short by the snap length */
     uint64_t connections;      /* SYNs that opened a connection entry */
@@ -51,6 +53,7 @@ struct engine {
     struct sink *sinks[ENGINE_MAX_SINKS];
     int nsinks;
     smtp_time now, last_sweep;
+    bool stop;              /* max_sessions reached: input should stop */
     struct engine_stats stats;
 };
 
@@ -61,6 +64,10 @@ int engine_init(struct engine *e, const struct engine_config *cfg,
 void engine_add_sink(struct engine *e, struct sink *s);
 void engine_packet(struct engine *e, int dlt, smtp_time ts,
                    const uint8_t *data, size_t caplen);
+/* Live capture: the clock moves on without packets (idle timeouts). */
+void engine_tick(struct engine *e, smtp_time now);
+/* The kernel dropped n packets: every open session may miss some. */
+void engine_note_drops(struct engine *e, unsigned n);
 /* End of input: every open session is ended and written. */
 void engine_finish(struct engine *e);
 

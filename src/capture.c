@@ -4,6 +4,10 @@
 #include <pcap/pcap.h>
 #include <stdio.h>
 #include <string.h>
+#include <poll.h>
+#include <time.h>
+
+#include "privdrop.h"
 
 volatile sig_atomic_t capture_stop;
 
@@ -51,7 +55,7 @@ void capture_files(const char *const *files, int nfiles, struct engine *e,
         struct pcap_pkthdr *h;
         const u_char *data;
         int rc = 0;
-        while (!capture_stop && (rc = pcap_next_ex(p, &h, &data)) == 1) {
+        while (!capture_stop && !e->stop && (rc = pcap_next_ex(p, &h, &data)) == 1) {
             res->packets++;
             engine_packet(e, dlt, ts_of(h), data, h->caplen);
         }
@@ -101,8 +105,15 @@ static void live_handler(u_char *user, const struct pcap_pkthdr *h,
     engine_packet(lc->e, lc->dlt, ts_of(h), data, h->caplen);
 }
 
-int capture_live(const char *iface, const char *filter, struct engine *e,
-                 bool quiet, struct capture_result *res)
+static smtp_time wallclock(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (smtp_time)t.tv_sec * SMTP_NS_PER_SEC + t.tv_nsec;
+}
+
+int capture_live(const char *iface, const char *filter, const char *drop_user,
+                 struct engine *e, bool quiet, struct capture_result *res)
 {
     char err[PCAP_ERRBUF_SIZE];
     pcap_t *p = pcap_create(iface, err);
@@ -136,8 +147,26 @@ int capture_live(const char *iface, const char *filter, struct engine *e,
         return -1;
     }
     pcap_freecode(&prog);
+    if (drop_user && privdrop(drop_user) < 0) {
+        pcap_close(p);
+        return -1;
+    }
     struct live_ctx lc = {e, pcap_datalink(p)};
-    while (!capture_stop) {
+    unsigned last_drop = 0;
+    struct pcap_stat st;
+    /* Non-blocking reads after our own poll with a timeout: the loop wakes
+     * at least every 200 ms, to end idle sessions and to notice a signal
+     * (with TPACKET_V3 a blocking read can sleep while nothing arrives). */
+    struct pollfd pfd = {.fd = pcap_get_selectable_fd(p), .events = POLLIN};
+    if (pfd.fd < 0 || pcap_setnonblock(p, 1, err) < 0) {
+        fprintf(stderr, "smtpscope: %s: cannot poll the capture\n", iface);
+        pcap_close(p);
+        return -1;
+    }
+    while (!capture_stop && !e->stop) {
+        poll(&pfd, 1, 200);
+        if (capture_stop)
+            break;
         int n = pcap_dispatch(p, -1, live_handler, (u_char *)&lc);
         if (n < 0) {
             if (n == PCAP_ERROR)
@@ -145,8 +174,14 @@ int capture_live(const char *iface, const char *filter, struct engine *e,
             break;
         }
         res->packets += (uint64_t)n;
+        /* Time passes without packets too: idle sessions must still end. */
+        engine_tick(e, wallclock());
+        /* Sessions open while the kernel dropped packets may miss some. */
+        if (pcap_stats(p, &st) == 0 && st.ps_drop > last_drop) {
+            engine_note_drops(e, st.ps_drop - last_drop);
+            last_drop = st.ps_drop;
+        }
     }
-    struct pcap_stat st;
     if (pcap_stats(p, &st) == 0) {
         res->kernel_received = st.ps_recv;
         res->kernel_dropped = st.ps_drop;

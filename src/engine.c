@@ -41,6 +41,8 @@ static void emit(struct engine *e, struct session *s)
         e->stats.by_verdict[s->verdict]++;
     for (int i = 0; i < e->nsinks; i++)
         e->sinks[i]->session(e->sinks[i], s);
+    if (e->cfg.max_sessions && e->stats.sessions >= e->cfg.max_sessions)
+        e->stop = true;
 }
 
 /* "SYN retransmitted at +1.0 +3.0 +7.0 s": the client's back-off, which
@@ -421,6 +423,27 @@ void engine_packet(struct engine *e, int dlt, smtp_time ts,
         e->last_sweep = e->now;
         sweep(e);
     }
+}
+
+void engine_tick(struct engine *e, smtp_time now)
+{
+    if (now <= e->now)
+        return;
+    e->now = now;
+    if (e->now - e->last_sweep >= SMTP_NS_PER_SEC) {
+        e->last_sweep = e->now;
+        sweep(e);
+    }
+}
+
+void engine_note_drops(struct engine *e, unsigned n)
+{
+    e->stats.kernel_drops += n;
+    for (struct conn *c = e->ct.oldest; c; c = c->newer)
+        if (c->session)
+            session_anomaly(c->session, "kernel-drops", e->now,
+                            "the capture dropped packets while this session "
+                            "was open: it may be incomplete");
 }
 
 void engine_finish(struct engine *e)

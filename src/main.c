@@ -11,6 +11,7 @@
 #include <pcap/pcap.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -26,6 +27,8 @@ struct options {
     int nfiles;
     const char *iface;
     const char *outfile;
+    const char *drop_user; /* -Z, live capture as root */
+    long duration;         /* -G: stop live capture after this many seconds */
     char *filter; /* trailing BPF expression for live capture */
     bool json, quiet, stats, summary;
     struct output_options out;
@@ -44,6 +47,11 @@ static void usage(FILE *f)
 "                         for rotated files: they are read as one capture\n"
 "  -i, --interface IFACE  capture live on IFACE (needs CAP_NET_RAW)\n"
 "  -p, --ports LIST       SMTP server ports, comma-separated (default 25,465,587,2525)\n"
+"  -c, --count N          stop after writing N sessions\n"
+"  -G, --duration S       live: stop after S seconds\n"
+"  -Z, --user USER        live as root: become USER once the device is open\n"
+"                         (default nobody)\n"
+"  -n                     accepted for tcpdump habits (names are never resolved)\n"
 "\n"
 "Output:\n"
 "  -j, --json             JSON Lines, one object per session (default: text log)\n"
@@ -62,6 +70,8 @@ static void usage(FILE *f)
 "      --max-streams N    TCP streams reassembled at once (default 65536)\n"
 "      --idle-timeout S   end a session after S seconds of silence (default 600)\n"
 "      --max-transcript B transcript bytes kept per session (default 1048576)\n"
+"      --slow MS          replies slower than MS are findings (default 10000)\n"
+"      --idle-gap MS      client silences longer than MS are findings (default 60000)\n"
 "\n"
 "  -h, --help             this help\n"
 "  -V, --version          version of smtpscope, libpcap and libnids\n"
@@ -100,7 +110,7 @@ static int parse_num(const char *s, long min, long max, long *out)
 }
 
 enum { OPT_LOCALTIME = 256, OPT_SHOW_SECRETS, OPT_HEADERS, OPT_SUMMARY, OPT_STATS, OPT_MAX_STREAMS,
-       OPT_IDLE_TIMEOUT, OPT_MAX_TRANSCRIPT };
+       OPT_IDLE_TIMEOUT, OPT_MAX_TRANSCRIPT, OPT_SLOW, OPT_IDLE_GAP };
 
 static int parse_args(int argc, char **argv, struct options *o)
 {
@@ -121,6 +131,11 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"max-streams", required_argument, NULL, OPT_MAX_STREAMS},
         {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
         {"max-transcript", required_argument, NULL, OPT_MAX_TRANSCRIPT},
+        {"slow", required_argument, NULL, OPT_SLOW},
+        {"idle-gap", required_argument, NULL, OPT_IDLE_GAP},
+        {"count", required_argument, NULL, 'c'},
+        {"duration", required_argument, NULL, 'G'},
+        {"user", required_argument, NULL, 'Z'},
         {NULL, 0, NULL, 0},
     };
     o->files = calloc((size_t)argc + 1, sizeof *o->files);
@@ -128,7 +143,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         return 3;
     int c;
     long v;
-    while ((c = getopt_long(argc, argv, "r:i:p:jo:qhV", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "r:i:p:jo:qhVc:G:Z:n", longopts, NULL)) != -1) {
         switch (c) {
         case 'r': o->files[o->nfiles++] = optarg; break;
         case 'i': o->iface = optarg; break;
@@ -146,6 +161,36 @@ static int parse_args(int argc, char **argv, struct options *o)
             printf("smtpscope %s\n%s\nlibnids %d.%d\n", SMTPSCOPE_VERSION,
                    pcap_lib_version(), NIDS_MAJOR, NIDS_MINOR);
             exit(0);
+        case 'c':
+            if (parse_num(optarg, 1, LONG_MAX, &v) < 0) {
+                fprintf(stderr, "smtpscope: -c: expected a number of sessions, got '%s'\n", optarg);
+                return 1;
+            }
+            o->engine.max_sessions = (uint64_t)v;
+            break;
+        case 'G':
+            if (parse_num(optarg, 1, 86400 * 365, &v) < 0) {
+                fprintf(stderr, "smtpscope: -G: expected seconds, got '%s'\n", optarg);
+                return 1;
+            }
+            o->duration = v;
+            break;
+        case 'Z': o->drop_user = optarg; break;
+        case 'n': break; /* tcpdump habit: smtpscope never resolves names */
+        case OPT_SLOW:
+            if (parse_num(optarg, 0, 86400000, &v) < 0) {
+                fprintf(stderr, "smtpscope: --slow: expected milliseconds, got '%s'\n", optarg);
+                return 1;
+            }
+            o->engine.session.slow_ms = (int)v;
+            break;
+        case OPT_IDLE_GAP:
+            if (parse_num(optarg, 0, 86400000, &v) < 0) {
+                fprintf(stderr, "smtpscope: --idle-gap: expected milliseconds, got '%s'\n", optarg);
+                return 1;
+            }
+            o->engine.session.idle_gap_ms = (int)v;
+            break;
         case OPT_LOCALTIME: o->out.localtime = true; break;
         case OPT_SHOW_SECRETS: o->engine.session.show_secrets = true; break;
         case OPT_HEADERS: o->engine.session.extract_headers = true; break;
@@ -320,8 +365,13 @@ int main(int argc, char **argv)
     if (o.iface) {
         char filter[2048];
         capture_default_filter(&o.engine, filter, sizeof filter);
-        if (capture_live(o.iface, o.filter ? o.filter : filter, &e, o.quiet,
-                         &res) < 0)
+        if (o.duration) {
+            sigaction(SIGALRM, &sa, NULL);
+            alarm((unsigned)o.duration);
+        }
+        const char *user = o.drop_user ? o.drop_user : "nobody";
+        if (capture_live(o.iface, o.filter ? o.filter : filter, user, &e,
+                         o.quiet, &res) < 0)
             status = 2;
     } else {
         capture_files(o.files, o.nfiles, &e, o.quiet, &res);
