@@ -27,6 +27,8 @@ struct engine_config {
     int idle_timeout;       /* seconds without traffic that end a session */
     int syn_timeout;        /* seconds a SYN may wait for its answer */
     uint64_t max_sessions;  /* stop after writing this many (0: no limit) */
+    uint32_t shard, nshards; /* keep connections whose symmetric hash mod
+                                nshards is shard (nshards 0: all) */
     struct session_config session;
 };
 

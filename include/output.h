@@ -21,6 +21,9 @@ struct sink {
 
 struct output_options {
     bool localtime; /* text log clock in local time instead of UTC */
+    int verbosity;  /* text: 1 the *** line only, 2 (default) the dialogue,
+                       3 also system notes such as message headers */
+    bool color;     /* text: failures red, findings yellow (terminals only) */
 };
 
 struct sink *sink_text_new(FILE *f, const struct output_options *o);

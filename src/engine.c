@@ -26,6 +26,15 @@ void engine_config_defaults(struct engine_config *cfg)
     session_config_defaults(&cfg->session);
 }
 
+/* --shard: the same symmetric hash for both directions, so a connection
+ * always lands in one shard. */
+static bool in_shard(const struct engine *e, const struct endpoint *a,
+                     const struct endpoint *b)
+{
+    return e->cfg.nshards == 0 ||
+           flow_hash_symmetric(a, b) % e->cfg.nshards == e->cfg.shard;
+}
+
 static bool smtp_port(const struct engine *e, uint16_t port)
 {
     for (int i = 0; i < e->cfg.nports; i++)
@@ -102,7 +111,7 @@ static void *on_open(void *ctx, const struct endpoint *client,
                      const struct endpoint *server, void *stream)
 {
     struct engine *e = ctx;
-    if (!smtp_port(e, server->port))
+    if (!smtp_port(e, server->port) || !in_shard(e, client, server))
         return NULL;
     bool from_client;
     struct conn *c = conntrack_find(&e->ct, client, server, &from_client);
@@ -237,7 +246,7 @@ static void check_sender(struct conn *c, const struct packet *p, int side)
 static void observe_icmp(struct engine *e, const struct packet *p)
 {
     struct icmp_unreach u;
-    if (!decode_icmp_unreach(p, &u))
+    if (!decode_icmp_unreach(p, &u) || !in_shard(e, &u.src, &u.dst))
         return;
     if (!smtp_port(e, u.dst.port) && !smtp_port(e, u.src.port))
         return;
@@ -406,7 +415,8 @@ void engine_packet(struct engine *e, int dlt, smtp_time ts,
         if (pkt.ipver == 4)
             reasm_feed_ipv4(&pkt);
     } else if (st == DECODE_OK && pkt.proto == 6 &&
-               (smtp_port(e, pkt.src.port) || smtp_port(e, pkt.dst.port))) {
+               (smtp_port(e, pkt.src.port) || smtp_port(e, pkt.dst.port)) &&
+               in_shard(e, &pkt.src, &pkt.dst)) {
         e->stats.smtp_packets++;
         if (pkt.payload_cut)
             e->stats.payload_cut++;

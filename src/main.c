@@ -29,6 +29,7 @@ struct options {
     const char *outfile;
     const char *drop_user; /* -Z, live capture as root */
     long duration;         /* -G: stop live capture after this many seconds */
+    const char *color;     /* auto, always, never */
     char *filter; /* trailing BPF expression for live capture */
     bool json, quiet, stats, summary;
     struct output_options out;
@@ -64,6 +65,12 @@ static void usage(FILE *f)
 "      --headers          extract Message-ID, Subject, From, To, Date of each\n"
 "                         message (never the body)\n"
 "      --stats            print packet and session counters on stderr at exit\n"
+"  -v, --verbose LEVEL    1: one line per session (the *** verdict); 2: every\n"
+"                         command and reply (default); 3: also message headers\n"
+"      --color WHEN       auto (default: on a terminal), always or never;\n"
+"                         NO_COLOR in the environment means never\n"
+"      --shard K/N        only connections whose address/port hash falls in\n"
+"                         shard K of N (run N copies in parallel, concatenate)\n"
 "  -q, --quiet            no warnings on stderr\n"
 "\n"
 "Limits:\n"
@@ -110,7 +117,8 @@ static int parse_num(const char *s, long min, long max, long *out)
 }
 
 enum { OPT_LOCALTIME = 256, OPT_SHOW_SECRETS, OPT_HEADERS, OPT_SUMMARY, OPT_STATS, OPT_MAX_STREAMS,
-       OPT_IDLE_TIMEOUT, OPT_MAX_TRANSCRIPT, OPT_SLOW, OPT_IDLE_GAP };
+       OPT_IDLE_TIMEOUT, OPT_MAX_TRANSCRIPT, OPT_SLOW, OPT_IDLE_GAP, OPT_COLOR,
+       OPT_SHARD };
 
 static int parse_args(int argc, char **argv, struct options *o)
 {
@@ -136,6 +144,9 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"count", required_argument, NULL, 'c'},
         {"duration", required_argument, NULL, 'G'},
         {"user", required_argument, NULL, 'Z'},
+        {"verbose", required_argument, NULL, 'v'},
+        {"color", required_argument, NULL, OPT_COLOR},
+        {"shard", required_argument, NULL, OPT_SHARD},
         {NULL, 0, NULL, 0},
     };
     o->files = calloc((size_t)argc + 1, sizeof *o->files);
@@ -143,7 +154,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         return 3;
     int c;
     long v;
-    while ((c = getopt_long(argc, argv, "r:i:p:jo:qhVc:G:Z:n", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "r:i:p:jo:qhVc:G:Z:nv:", longopts, NULL)) != -1) {
         switch (c) {
         case 'r': o->files[o->nfiles++] = optarg; break;
         case 'i': o->iface = optarg; break;
@@ -176,6 +187,34 @@ static int parse_args(int argc, char **argv, struct options *o)
             o->duration = v;
             break;
         case 'Z': o->drop_user = optarg; break;
+        case 'v':
+            if (parse_num(optarg, 1, 3, &v) < 0) {
+                fprintf(stderr, "smtpscope: -v: expected 1, 2 or 3, got '%s'\n", optarg);
+                return 1;
+            }
+            o->out.verbosity = (int)v;
+            if (v == 3)
+                o->engine.session.extract_headers = true;
+            break;
+        case OPT_COLOR:
+            if (strcmp(optarg, "auto") && strcmp(optarg, "always") && strcmp(optarg, "never")) {
+                fprintf(stderr, "smtpscope: --color: expected auto, always or never, got '%s'\n", optarg);
+                return 1;
+            }
+            o->color = optarg;
+            break;
+        case OPT_SHARD: {
+            long k, n;
+            char *slash = strchr(optarg, '/');
+            if (!slash || (*slash = '\0', parse_num(optarg, 0, 1 << 20, &k) < 0) ||
+                parse_num(slash + 1, 1, 1 << 20, &n) < 0 || k >= n) {
+                fprintf(stderr, "smtpscope: --shard: expected K/N with 0 <= K < N\n");
+                return 1;
+            }
+            o->engine.shard = (uint32_t)k;
+            o->engine.nshards = (uint32_t)n;
+            break;
+        }
         case 'n': break; /* tcpdump habit: smtpscope never resolves names */
         case OPT_SLOW:
             if (parse_num(optarg, 0, 86400000, &v) < 0) {
@@ -323,6 +362,7 @@ int main(int argc, char **argv)
     struct options o;
     memset(&o, 0, sizeof o);
     engine_config_defaults(&o.engine);
+    o.out.verbosity = 2;
     int rc = parse_args(argc, argv, &o);
     if (rc)
         return rc;
@@ -332,6 +372,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "smtpscope: %s: %s\n", o.outfile, strerror(errno));
         return 2;
     }
+    /* Colour only where a person reads it; never into files or pipes. */
+    const char *when = o.color ? o.color : "auto";
+    o.out.color = strcmp(when, "always") == 0 ||
+                  (strcmp(when, "auto") == 0 && !getenv("NO_COLOR") &&
+                   isatty(fileno(out)));
+    if (o.json)
+        o.out.color = false;
     static char outbuf[1 << 20];
     setvbuf(out, outbuf, _IOFBF, sizeof outbuf);
 

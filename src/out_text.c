@@ -37,7 +37,26 @@ static void prefix(struct text_sink *t, const char *ip, uint32_t id,
     fprintf(t->f, "%s [%08x] %s ", ip, id, clock);
 }
 
+static void write_verdict(struct text_sink *t, const struct session *s);
+
+#define RED "\033[31m"
+#define YELLOW "\033[33m"
+#define RESET "\033[0m"
+
 static void write_summary(struct text_sink *t, const struct session *s)
+{
+    FILE *f = t->f;
+    bool paint = t->opt.color && (s->verdict == VERDICT_FAILED ||
+                                  s->verdict == VERDICT_NOT_SMTP);
+    if (paint)
+        fputs(RED, f);
+    write_verdict(t, s);
+    if (paint)
+        fputs(RESET, f);
+    fputc('\n', f);
+}
+
+static void write_verdict(struct text_sink *t, const struct session *s)
 {
     FILE *f = t->f;
     uint32_t rcpts = 0, rejected = 0, accepted = 0;
@@ -72,20 +91,20 @@ static void write_summary(struct text_sink *t, const struct session *s)
     fprintf(f, " messages=%u bytes=%llu duration=%ss: ", accepted,
             (unsigned long long)bytes, dur);
     if (s->verdict == VERDICT_OK) {
-        fputs("OK\n", f);
+        fputs("OK", f);
         return;
     }
     const struct failure *fl = &s->failure;
     if (s->verdict == VERDICT_NOT_SMTP) {
         fprintf(f, "NOT SMTP: no SMTP reply from the server (%llu bytes from "
-                   "client, %llu from server)\n",
+                   "client, %llu from server)",
                 (unsigned long long)s->parser.wire_bytes[SMTP_FROM_CLIENT],
                 (unsigned long long)s->parser.wire_bytes[SMTP_FROM_SERVER]);
         return;
     }
     if (s->verdict == VERDICT_ENCRYPTED && s->parser.implicit_tls) {
         fprintf(f, "ENCRYPTED from the start (implicit TLS; %llu bytes from "
-                   "client, %llu from server), ended %s\n",
+                   "client, %llu from server), ended %s",
                 (unsigned long long)s->parser.tls_bytes[SMTP_FROM_CLIENT],
                 (unsigned long long)s->parser.tls_bytes[SMTP_FROM_SERVER],
                 end_cause_name(s->tcp_end, false));
@@ -93,14 +112,14 @@ static void write_summary(struct text_sink *t, const struct session *s)
     }
     if (s->verdict == VERDICT_ENCRYPTED) {
         fprintf(f, "ENCRYPTED after STARTTLS (%llu bytes from client, %llu "
-                   "from server in TLS), ended %s\n",
+                   "from server in TLS), ended %s",
                 (unsigned long long)s->parser.tls_bytes[SMTP_FROM_CLIENT],
                 (unsigned long long)s->parser.tls_bytes[SMTP_FROM_SERVER],
                 end_cause_name(s->tcp_end, false));
         return;
     }
     if (s->verdict == VERDICT_INCOMPLETE) {
-        fprintf(f, "INCOMPLETE in %s: %s\n", phase_name(s->end_phase),
+        fprintf(f, "INCOMPLETE in %s: %s", phase_name(s->end_phase),
                 s->incomplete_why ? s->incomplete_why
                                   : end_cause_name(s->tcp_end, false));
         return;
@@ -115,7 +134,6 @@ static void write_summary(struct text_sink *t, const struct session *s)
         fputs(" -- hint: ", f);
         escape_write(f, fl->hint, strlen(fl->hint), ESCAPE_TEXT);
     }
-    fputc('\n', f);
 }
 
 static void text_session(struct sink *base, const struct session *s)
@@ -128,6 +146,11 @@ static void text_session(struct sink *base, const struct session *s)
     const char *v6l = s->client.family == 6 ? "[" : "";
     const char *v6r = s->client.family == 6 ? "]" : "";
 
+    if (t->opt.verbosity == 1) { /* the verdict line only */
+        prefix(t, ip, s->id, s->end);
+        write_summary(t, s);
+        return;
+    }
     prefix(t, ip, s->id, s->start);
     if (s->handshake == HS_NONE)
         fprintf(f, "Connection attempt %s%s%s:%u -> %s%s%s:%u (%u SYN%s)\n",
@@ -148,10 +171,14 @@ static void text_session(struct sink *base, const struct session *s)
         case TL_SERVER: fputs(">>> ", f); break;
         case TL_BODY: case TL_TLS: case TL_ANOMALY: case TL_NOTE:
             /* own text: capitalised like the other system lines */
+            if (l->kind == TL_ANOMALY && t->opt.color)
+                fputs(YELLOW, f);
             if (l->len) {
                 fputc(text[0] >= 'a' && text[0] <= 'z' ? text[0] - 32 : text[0], f);
                 escape_write(f, text + 1, l->len - 1, ESCAPE_TEXT);
             }
+            if (l->kind == TL_ANOMALY && t->opt.color)
+                fputs(RESET, f);
             fputc('\n', f);
             continue;
         }
