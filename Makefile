@@ -21,7 +21,7 @@ ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sa
 
 UNIT_TESTS = $(wildcard test/unit/test_*.c)
 
-.PHONY: all demo test asan unit regen deps clean fuzz fuzz-build fuzz-regress
+.PHONY: all demo test asan unit regen deps clean install uninstall fuzz fuzz-build fuzz-regress
 
 all: smtpscope
 
@@ -95,6 +95,18 @@ test:
 
 regen: smtpscope
 	sh test/regen.sh
+
+PREFIX ?= /usr/local
+BINDIR = $(DESTDIR)$(PREFIX)/bin
+MANDIR = $(DESTDIR)$(PREFIX)/share/man/man1
+
+install: smtpscope
+	install -d $(BINDIR) $(MANDIR)
+	install -m 0755 smtpscope $(BINDIR)/smtpscope
+	install -m 0644 doc/smtpscope.1 $(MANDIR)/smtpscope.1
+
+uninstall:
+	rm -f $(BINDIR)/smtpscope $(MANDIR)/smtpscope.1
 
 clean:
 	rm -rf build smtpscope

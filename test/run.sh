@@ -39,6 +39,8 @@ done
 suite "golden outputs" sh test/golden_test.sh ./smtpscope build/asan/smtpscope
 suite "input errors" sh test/input_errors.sh ./smtpscope
 suite "input errors (asan)" sh test/input_errors.sh build/asan/smtpscope
+suite "man page" sh test/manpage_test.sh ./smtpscope
+suite "JSON schema" python3 test/json_schema_test.py ./smtpscope
 suite "tshark cross-check" python3 test/tshark_crosscheck.py
 suite "zeek public traces (asan)" env SMTPSCOPE=build/asan/smtpscope python3 test/zeek_compare.py
 suite "live postfix in namespaces" sh test/live/test_postfix_live.sh
