@@ -1,0 +1,191 @@
+# smtplab.sh - real SMTP peers in network namespaces, for tests and for
+# making the bundled captures. Source it from bash; needs root.
+#
+#   . test/lib/smtplab.sh
+#   lab_up                       # namespaces "client" and "server", one veth
+#   lab_postfix_start            # a private Postfix in the server namespace
+#   lab_capture_start out.pcap   # tcpdump on the server's side of the link
+#   lab_client swaks --server 192.0.2.25 ...
+#   lab_capture_stop
+#   (lab_down runs on exit)
+#
+# Addresses are documentation ranges only: client 192.0.2.10 and
+# 2001:db8::10, server 192.0.2.25 and 2001:db8::25. Nothing is touched
+# outside the lab's namespaces and its temporary directory; only processes
+# the lab started are stopped, by PID; every wait is bounded.
+
+LAB_ID=ssl$$
+LAB_NS_C=${LAB_ID}c
+LAB_NS_S=${LAB_ID}s
+LAB_DIR=
+LAB_PIDS=
+LAB_CAP_PID=
+LAB_CLIENT4=192.0.2.10
+LAB_SERVER4=192.0.2.25
+LAB_CLIENT6=2001:db8::10
+LAB_SERVER6=2001:db8::25
+
+lab_die() { echo "smtplab: $*" >&2; return 1; }
+
+lab_need() { # lab_need what...: each must be present
+    [ "$(id -u)" -eq 0 ] || { lab_die "missing root (network namespaces need it)"; return 1; }
+    for what in "$@"; do
+        command -v "$what" >/dev/null 2>&1 || [ -x "$what" ] ||
+            { lab_die "missing $what"; return 1; }
+    done
+}
+
+lab_in_c() { ip netns exec "$LAB_NS_C" "$@"; }
+lab_in_s() { ip netns exec "$LAB_NS_S" "$@"; }
+lab_client() { lab_in_c "$@"; }
+
+lab_up() {
+    lab_need ip || return 1
+    LAB_DIR=$(mktemp -d /tmp/smtplab.XXXXXX) || return 1
+    chmod 755 "$LAB_DIR"
+    trap lab_down EXIT INT TERM
+    ip netns add "$LAB_NS_C" && ip netns add "$LAB_NS_S" || return 1
+    ip link add "${LAB_ID}a" type veth peer name "${LAB_ID}b" || return 1
+    ip link set "${LAB_ID}a" netns "$LAB_NS_C"
+    ip link set "${LAB_ID}b" netns "$LAB_NS_S"
+    lab_in_c ip link set lo up
+    lab_in_s ip link set lo up
+    lab_in_c ip addr add "$LAB_CLIENT4/24" dev "${LAB_ID}a"
+    lab_in_s ip addr add "$LAB_SERVER4/24" dev "${LAB_ID}b"
+    lab_in_c ip -6 addr add "$LAB_CLIENT6/64" dev "${LAB_ID}a" nodad
+    lab_in_s ip -6 addr add "$LAB_SERVER6/64" dev "${LAB_ID}b" nodad
+    # no offloads: the capture sees wire-sized segments with real checksums
+    for ns in "$LAB_NS_C" "$LAB_NS_S"; do
+        dev=${LAB_ID}a; [ "$ns" = "$LAB_NS_S" ] && dev=${LAB_ID}b
+        ip netns exec "$ns" ethtool -K "$dev" tso off gso off gro off tx off >/dev/null 2>&1 || true
+        ip netns exec "$ns" ip link set "$dev" up
+    done
+}
+
+lab_wait_port() { # lab_wait_port NS PORT: up to 5 s for a listener
+    i=0
+    while [ $i -lt 50 ]; do
+        ip netns exec "$1" ss -Htln "sport = :$2" 2>/dev/null | grep -q . && return 0
+        sleep 0.1; i=$((i + 1))
+    done
+    lab_die "nothing listens on port $2 after 5 s"
+}
+
+# A private Postfix: own config, queue and data directories under LAB_DIR.
+# Extra main.cf lines may be passed as arguments ("smtpd_tls_... = ...").
+lab_postfix_start() {
+    lab_need /usr/sbin/postfix /usr/lib/postfix/sbin/master || return 1
+    pf=$LAB_DIR/postfix
+    mkdir -p "$pf/etc" "$pf/spool" "$pf/data"
+    chown postfix "$pf/data"
+    cat > "$pf/etc/main.cf" <<CF
+compatibility_level = 3.6
+queue_directory = $pf/spool
+data_directory = $pf/data
+command_directory = /usr/sbin
+daemon_directory = /usr/lib/postfix/sbin
+meta_directory = /etc/postfix
+shlib_directory = /usr/lib/postfix
+mail_owner = postfix
+setgid_group = postdrop
+maillog_file = $pf/maillog
+maillog_file_prefixes = /tmp, /var
+myhostname = mx.example.net
+mydomain = example.net
+myorigin = example.net
+mydestination = example.net
+inet_interfaces = all
+inet_protocols = all
+mynetworks = 127.0.0.0/8
+alias_maps =
+alias_database =
+local_recipient_maps = inline:{alice=ok, bob=ok}
+local_transport = discard:
+default_transport = discard:
+smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
+smtpd_banner = \$myhostname ESMTP Postfix
+smtp_dns_support_level = disabled
+smtpd_peername_lookup = no
+biff = no
+smtputf8_enable = no
+CF
+    for line in "$@"; do printf '%s\n' "$line" >> "$pf/etc/main.cf"; done
+    cat > "$pf/etc/master.cf" <<'CF'
+smtp      inet  n       -       n       -       -       smtpd
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+CF
+    /usr/sbin/postfix -c "$pf/etc" check >"$pf/check.log" 2>&1 ||
+        { cat "$pf/check.log" >&2; lab_die "postfix check failed"; return 1; }
+    # started directly (not through a shell function) so $! is master's PID
+    ip netns exec "$LAB_NS_S" /usr/lib/postfix/sbin/master -c "$pf/etc" -d \
+        >"$pf/master.log" 2>&1 &
+    LAB_PIDS="$LAB_PIDS $!"
+    lab_wait_port "$LAB_NS_S" 25 || { cat "$pf/master.log" "$pf/maillog" >&2 2>/dev/null; return 1; }
+}
+
+lab_capture_start() { # lab_capture_start FILE [FILTER]
+    lab_need tcpdump || return 1
+    rm -f "$1"
+    : > "$LAB_DIR/tcpdump.log"
+    ip netns exec "$LAB_NS_S" tcpdump -Z root --immediate-mode -i "${LAB_ID}b" -s 0 -U -w "$1" \
+        "${2:-tcp port 25}" >"$LAB_DIR/tcpdump.log" 2>&1 &
+    LAB_CAP_PID=$!
+    i=0
+    while [ $i -lt 50 ] && ! grep -q "listening on" "$LAB_DIR/tcpdump.log"; do
+        sleep 0.1; i=$((i + 1))
+    done
+    grep -q "listening on" "$LAB_DIR/tcpdump.log" || lab_die "tcpdump did not start"
+}
+
+lab_capture_stop() {
+    [ -n "$LAB_CAP_PID" ] || return 0
+    sleep 0.3 # let the last packets (FIN/ACK) reach the capture
+    kill -INT "$LAB_CAP_PID" 2>/dev/null
+    i=0
+    while [ $i -lt 50 ] && kill -0 "$LAB_CAP_PID" 2>/dev/null; do
+        sleep 0.1; i=$((i + 1))
+    done
+    kill -KILL "$LAB_CAP_PID" 2>/dev/null
+    wait "$LAB_CAP_PID" 2>/dev/null
+    LAB_CAP_PID=
+}
+
+lab_down() {
+    lab_capture_stop
+    for pid in $LAB_PIDS; do
+        kill -TERM "$pid" 2>/dev/null
+    done
+    for pid in $LAB_PIDS; do
+        i=0
+        while [ $i -lt 30 ] && kill -0 "$pid" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
+        kill -KILL "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+    done
+    LAB_PIDS=
+    # Postfix children of our master run in our namespace: kill what is left
+    # there (pids the namespace lists belong to this lab only).
+    for ns in "$LAB_NS_S" "$LAB_NS_C"; do
+        for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
+        ip netns del "$ns" 2>/dev/null
+    done
+    [ -n "$LAB_DIR" ] && rm -rf "$LAB_DIR"
+    LAB_DIR=
+    trap - EXIT INT TERM
+}
