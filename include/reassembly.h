@@ -38,7 +38,7 @@ struct reasm_stats {
     uint64_t evicted;            /* streams dropped because the table was full */
     uint64_t v6_flows;           /* IPv6 connections given an IPv4 alias */
     uint64_t alias_full;         /* IPv6 segments dropped: no alias left */
-    uint64_t class_e_dropped;    /* IPv4 segments from/to 240.0.0.0/4 */
+    uint64_t alias_range_dropped; /* IPv4 segments from/to 0.0.0.0/8 */
     uint64_t synthesized;        /* handshake packets made up */
 };
 
@@ -50,10 +50,10 @@ int reasm_init(int max_streams, const struct reasm_callbacks *cb, void *ctx,
 void reasm_feed_ipv4(const struct packet *pkt);
 
 /* A decoded TCP segment, IPv4 or IPv6. libnids is IPv4-only: an IPv6
- * connection is given a private IPv4 address pair from 240.0.0.0/4 (class
- * E, never routed) and its segments are handed over under an IPv4 header
- * with those addresses; callbacks get the real IPv6 endpoints back. IPv4
- * packets that really use 240.0.0.0/4 are not reassembled (counted).
+ * connection is given a private IPv4 address pair from 0.0.0.0/8 (never
+ * seen in TCP on a wire) and its segments are handed over under an IPv4
+ * header with those addresses; callbacks get the real IPv6 endpoints back.
+ * IPv4 packets that do use 0.0.0.0/8 are not reassembled (counted).
  * A segment whose IP length is 0 (TSO/GRO) is given its captured length. */
 void reasm_feed(const struct packet *pkt);
 

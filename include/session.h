@@ -94,6 +94,8 @@ struct txn {
     int final_code;             /* reply to end-of-data / BDAT LAST */
     uint64_t bytes, lines;
     bool body_seen, bdat;
+    bool nested;                /* MAIL sent inside an open transaction */
+    bool resumable;             /* refused DATA: RCPT/DATA may continue it */
     bool bdat_last_sent;        /* BDAT ... LAST was sent */
     uint32_t bdat_cmds, bdat_replies;
     struct strref queue_id;

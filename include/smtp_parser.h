@@ -147,6 +147,10 @@ struct smtp_parser_settings {
      * of that line. Nothing is parsed afterwards. */
     void (*on_not_smtp)(struct smtp_parser *, enum smtp_dir,
                         struct smtp_span first, smtp_time ts);
+    /* An HTTP CONNECT tunnel carries the dialogue: called with the
+     * request's target ("host:25 HTTP/1.0") and then with the proxy's
+     * status line ("HTTP/1.0 200 Connection established"). */
+    void (*on_tunnel)(struct smtp_parser *, struct smtp_span what, smtp_time ts);
     /* Opt-in: a header field of a message in transfer (DATA or BDAT),
      * unfolded, for the names Message-ID, Subject, From, To, Date only.
      * NULL: headers are not looked at at all. */
@@ -232,6 +236,8 @@ struct smtp_parser {
     bool seen_reply;     /* a well-formed reply line was seen */
     bool implicit_tls;   /* TLS from the first byte (port 465 style) */
     bool started[2];     /* a byte of that direction was seen */
+    bool tunnel[2];      /* inside the HTTP headers of a CONNECT tunnel */
+    bool commands_seen;  /* the client sent a line that is not HTTP */
     struct smtp_header_tap *hdr; /* while a message's header is read */
     bool resync[2];      /* mid-stream: waiting for a line that can be placed */
     bool midstream;

@@ -337,11 +337,11 @@ static void warn_losses(const struct engine *e, const struct capture_result *r)
                         "reconstructed: IPv6 connection table full (raise "
                         "--max-streams)\n",
                 (unsigned long long)rs0->alias_full);
-    if (rs0->class_e_dropped)
+    if (rs0->alias_range_dropped)
         fprintf(stderr, "smtpscope: warning: %llu SMTP segments from or to "
-                        "240.0.0.0/4 not reconstructed (range reserved for "
-                        "IPv6 aliases)\n",
-                (unsigned long long)rs0->class_e_dropped);
+                        "0.0.0.0/8 not reconstructed (not valid on a wire; "
+                        "the range stands for IPv6 connections inside)\n",
+                (unsigned long long)rs0->alias_range_dropped);
     if (s->conntrack_full)
         fprintf(stderr, "smtpscope: warning: %llu connections not tracked: "
                         "connection table full (raise --max-streams)\n",

@@ -5,7 +5,7 @@
  * form: that is how a RST callback learns which side sent the reset.
  *
  * IPv6 aliasing: slot i of the alias table stands for one IPv6 connection;
- * its client is 240.0.0.0 + 2i and its server 240.0.0.0 + 2i + 1, so the
+ * its client is 0.0.0.1 + 2i and its server 0.0.0.2 + 2i, so the
  * reverse lookup is arithmetic and the forward lookup is a hash chain.
  */
 #include "reassembly.h"
@@ -22,8 +22,11 @@ static pcap_t *dead;
 static const struct packet *cur;
 static struct reasm_stats stats;
 
-#define ALIAS_NET 0xF0000000u  /* 240.0.0.0/4 */
-#define ALIAS_MAX (1u << 27)   /* two addresses per slot */
+/* 0.0.0.0/8 ("this network") is never the source or destination of TCP
+ * on a wire, unlike every routable range and even 240.0.0.0/4 (which
+ * anonymised traces use). 0.0.0.0 itself stays unused: libnids rejects it. */
+#define ALIAS_NET 0x00000001u
+#define ALIAS_MAX ((1u << 23) - 1) /* two addresses per slot */
 #define ALIAS_NIL UINT32_MAX
 
 struct alias {
@@ -42,7 +45,7 @@ static uint8_t rebuilt[60 + 262144];
 
 static bool is_alias(const uint8_t a[4])
 {
-    return (a[0] & 0xf0) == 0xf0;
+    return a[0] == 0;
 }
 
 static uint32_t alias_bucket(const struct endpoint *a, const struct endpoint *b)
@@ -412,7 +415,7 @@ void reasm_feed(const struct packet *pkt)
         return;
     if (pkt->ipver == 4 &&
         (is_alias(pkt->src.addr) || is_alias(pkt->dst.addr))) {
-        stats.class_e_dropped++;
+        stats.alias_range_dropped++;
         return;
     }
     /* A new IPv6 connection starts with its SYN (or is picked up through

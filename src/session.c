@@ -143,8 +143,18 @@ static struct txn *last_txn(struct session *s)
     return s->ntxn ? &s->txns[s->ntxn - 1] : NULL;
 }
 
+/* Hostile sessions may send millions of MAIL or RCPT commands: beyond
+ * these, they are still shown and counted, but not modelled. */
+#define SESSION_MAX_TXN 10000
+#define SESSION_MAX_RCPT 200000
+
 static struct txn *new_txn(struct session *s, smtp_time ts)
 {
+    if (s->ntxn >= SESSION_MAX_TXN) {
+        session_anomaly(s, "model-limit", ts, "more than %d transactions: "
+                        "the rest are not modelled", SESSION_MAX_TXN);
+        return NULL;
+    }
     if (s->ntxn == s->txn_cap) {
         uint32_t ncap = s->txn_cap ? s->txn_cap * 2 : 2;
         struct txn *n = realloc(s->txns, ncap * sizeof *n);
@@ -164,6 +174,11 @@ static struct txn *new_txn(struct session *s, smtp_time ts)
  * the transaction but their addresses are empty. */
 static uint32_t add_rcpt(struct session *s, struct txn *t, struct smtp_span a)
 {
+    if (s->nrcpt >= SESSION_MAX_RCPT) {
+        session_anomaly(s, "model-limit", t->start, "more than %d recipients: "
+                        "the rest are not modelled", SESSION_MAX_RCPT);
+        return 0;
+    }
     if (s->nrcpt == s->rcpt_cap) {
         uint32_t ncap = s->rcpt_cap ? s->rcpt_cap * 2 : 4;
         struct rcpt *n = realloc(s->rcpts, ncap * sizeof *n);
@@ -282,6 +297,13 @@ static uint32_t on_command(struct smtp_parser *p, const struct smtp_command *c)
     uint32_t tag = 0;
 
     findings_command(s, c);
+    if (t && t->resumable && (c->cmd == SMTP_CMD_RCPT || c->cmd == SMTP_CMD_DATA ||
+                              c->cmd == SMTP_CMD_BDAT)) {
+        t->resumable = false; /* the refused transaction goes on */
+        t->result = TXN_OPEN;
+        t->failed_phase = PHASE_NONE;
+        s->txn_open = true;
+    }
     if (c->cmd != SMTP_CMD_END_OF_DATA) {
         s->ncommands++;
         if ((c->flags & SMTP_LINE_SECRET) && !s->cfg->show_secrets) {
@@ -300,13 +322,19 @@ static uint32_t on_command(struct smtp_parser *p, const struct smtp_command *c)
         s->helo = store_str(s, c->arg.p, c->arg.len);
         break;
     case SMTP_CMD_MAIL: {
-        if (t && t->result == TXN_OPEN)
+        /* A MAIL inside a transaction the server accepted is "nested": the
+         * server normally refuses it (503) and the first transaction goes
+         * on; only if it is accepted does it replace the first one. */
+        bool nested = t && (t->result == TXN_OPEN || t->resumable) &&
+                      !failed(t->mail_code);
+        if (t && t->result == TXN_OPEN && !nested)
             t->result = TXN_RESET; /* superseded without RSET */
         struct smtp_span a = {"", 0};
         if (!smtp_parse_path(c->arg, "FROM", &a))
             a = c->arg;
         t = new_txn(s, c->ts_first);
         if (t) {
+            t->nested = nested;
             t->mail_from = store_str(s, a.p, a.len);
             const char *pp;
             size_t pl;
@@ -322,7 +350,7 @@ static uint32_t on_command(struct smtp_parser *p, const struct smtp_command *c)
         struct smtp_span a = {"", 0};
         if (!smtp_parse_path(c->arg, "TO", &a))
             a = c->arg;
-        if (!t)
+        if (!t || t->result != TXN_OPEN)
             t = new_txn(s, c->ts_first); /* RCPT without MAIL */
         if (t)
             tag = add_rcpt(s, t, a);
@@ -333,7 +361,7 @@ static uint32_t on_command(struct smtp_parser *p, const struct smtp_command *c)
         tag = s->ntxn;
         break;
     case SMTP_CMD_BDAT:
-        if (!t)
+        if (!t || t->result != TXN_OPEN)
             t = new_txn(s, c->ts_first);
         if (t) {
             t->bdat = true;
@@ -346,6 +374,8 @@ static uint32_t on_command(struct smtp_parser *p, const struct smtp_command *c)
     case SMTP_CMD_RSET:
         if (t && t->result == TXN_OPEN)
             t->result = TXN_RESET;
+        if (t)
+            t->resumable = false;
         s->txn_open = false;
         break;
     case SMTP_CMD_QUIT:
@@ -462,6 +492,20 @@ static void on_reply(struct smtp_parser *p, const struct smtp_reply *r)
         }
         break;
     case SMTP_CMD_MAIL:
+        if (t && t->nested) {
+            t->nested = false;
+            uint32_t i = (uint32_t)(t - s->txns);
+            if (ok2(r->code)) { /* the server started over */
+                if (i > 0 && s->txns[i - 1].result == TXN_OPEN)
+                    s->txns[i - 1].result = TXN_RESET;
+                if (i > 0)
+                    s->txns[i - 1].resumable = false;
+            } else if (i + 1 == s->ntxn && t->nrcpt == 0 && i > 0) {
+                s->ntxn--; /* refused: the first transaction goes on */
+                s->txn_open = s->txns[i - 1].result == TXN_OPEN;
+                break;
+            }
+        }
         if (t)
             t->mail_code = r->code;
         if (ok2(r->code)) {
@@ -487,6 +531,9 @@ static void on_reply(struct smtp_parser *p, const struct smtp_reply *r)
         } else if (failed(r->code) && t) {
             settle_txn(s, t, TXN_REJECTED,
                        all_rcpts_rejected(s, t) ? PHASE_RCPT : PHASE_DATA);
+            /* A refused DATA leaves the server's transaction in place:
+             * more RCPTs and another DATA may still complete it. */
+            t->resumable = ok2(t->mail_code);
             record_failure(s, PHASE_DATA, r);
         }
         break;
@@ -520,6 +567,7 @@ static void on_reply(struct smtp_parser *p, const struct smtp_reply *r)
                 record_failure(s, PHASE_END_OF_DATA, r);
             }
         } else if (failed(r->code)) {
+            t->final_code = r->code; /* the transfer ends here */
             settle_txn(s, t, TXN_REJECTED, PHASE_DATA);
             record_failure(s, PHASE_DATA, r);
         }
@@ -671,12 +719,23 @@ static void on_header(struct smtp_parser *p, struct smtp_span name,
     log_add(s, TL_NOTE, ts, -1, 0, 0, 0, head, (size_t)n, value.p, value.len);
 }
 
+static void on_tunnel(struct smtp_parser *p, struct smtp_span what, smtp_time ts)
+{
+    struct session *s = p->data;
+    bool status = what.len > 5 && memcmp(what.p, "HTTP/", 5) == 0;
+    const char *head = status ? "HTTP proxy answered: " : "HTTP CONNECT tunnel to ";
+    log_add(s, TL_NOTE, ts, -1, 0, 0, 0, head, strlen(head), what.p, what.len);
+    if (!status)
+        session_anomaly(s, "http-connect-tunnel", ts,
+                        "the dialogue runs through an HTTP proxy (CONNECT)");
+}
+
 /* The same callbacks with and without header extraction: the parser looks
  * at message headers only when on_header is set. */
 #define SESSION_CALLBACKS                                                   \
     .on_command = on_command, .on_reply_line = on_reply_line,               \
     .on_reply = on_reply, .on_body_end = on_body_end, .on_tls = on_tls,     \
-    .on_anomaly = on_anomaly, .on_not_smtp = on_not_smtp
+    .on_anomaly = on_anomaly, .on_not_smtp = on_not_smtp, .on_tunnel = on_tunnel
 
 static const struct smtp_parser_settings parser_settings = {SESSION_CALLBACKS};
 static const struct smtp_parser_settings parser_settings_headers = {

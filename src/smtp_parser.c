@@ -573,6 +573,23 @@ static void client_line(struct smtp_parser *p, enum smtp_dir dir,
         return;
     }
 
+    if (p->tunnel[SMTP_FROM_CLIENT]) { /* HTTP request headers */
+        if (line.len == 0)
+            p->tunnel[SMTP_FROM_CLIENT] = false;
+        return;
+    }
+    /* "CONNECT host:25 HTTP/1.0" before any greeting: the SMTP dialogue
+     * runs through an HTTP proxy tunnel (open proxies relaying spam, or a
+     * corporate proxy). Both sides' HTTP headers are skipped. */
+    if (!p->greeted && !p->commands_seen && !p->midstream && line.len > 8 &&
+        memcmp(line.p, "CONNECT ", 8) == 0) {
+        p->tunnel[SMTP_FROM_CLIENT] = p->tunnel[SMTP_FROM_SERVER] = true;
+        if (p->settings->on_tunnel)
+            p->settings->on_tunnel(p, (struct smtp_span){line.p + 8, line.len - 8},
+                                   ts_first);
+        return;
+    }
+    p->commands_seen = true;
     size_t v = 0;
     while (v < line.len && line.p[v] != ' ') v++;
     c.cmd = verb_lookup(line.p, v);
@@ -830,13 +847,22 @@ static void server_line(struct smtp_parser *p, enum smtp_dir dir,
 {
     (void)dir;
     (void)wire_len;
-    p->greeted = true;
+    if (!p->tunnel[SMTP_FROM_SERVER])
+        p->greeted = true;
     struct smtp_reply_line rl = {
         .line = line, .flags = flags, .ts = ts_first, .sep = ' ',
     };
     bool valid = line.len >= 3 && is_digit(line.p[0]) && is_digit(line.p[1]) &&
                  is_digit(line.p[2]) &&
                  (line.len == 3 || line.p[3] == ' ' || line.p[3] == '-');
+    if (p->tunnel[SMTP_FROM_SERVER]) { /* the proxy's HTTP response */
+        if (line.len == 0)
+            p->tunnel[SMTP_FROM_SERVER] = false;
+        else if (line.len > 12 && memcmp(line.p, "HTTP/", 5) == 0 &&
+                 p->settings->on_tunnel)
+            p->settings->on_tunnel(p, line, ts_first);
+        return;
+    }
     if (p->resync[SMTP_FROM_SERVER]) {
         if (!valid) {
             anomaly(p, SMTP_ANOM_MIDSTREAM_SKIP, SMTP_FROM_SERVER, ts_first);

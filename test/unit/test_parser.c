@@ -122,7 +122,8 @@ static void on_header(struct smtp_parser *p, struct smtp_span name,
 }
 
 static const struct smtp_parser_settings settings_headers;
-static bool headers_on;
+static const struct smtp_parser_settings settings_tunnel;
+static bool headers_on, tunnel_on;
 
 static const struct smtp_parser_settings settings = {
     .on_not_smtp = on_not_smtp,
@@ -133,6 +134,14 @@ static const struct smtp_parser_settings settings = {
 
 static const struct smtp_parser_settings settings_headers = {
     .on_not_smtp = on_not_smtp, .on_header = on_header,
+    .on_command = on_command, .on_reply_line = on_reply_line,
+    .on_reply = on_reply, .on_body_end = on_body_end, .on_tls = on_tls,
+    .on_anomaly = on_anomaly,
+};
+
+static void on_tunnel(struct smtp_parser *p, struct smtp_span what, smtp_time ts);
+static const struct smtp_parser_settings settings_tunnel = {
+    .on_not_smtp = on_not_smtp, .on_tunnel = on_tunnel,
     .on_command = on_command, .on_reply_line = on_reply_line,
     .on_reply = on_reply, .on_body_end = on_body_end, .on_tls = on_tls,
     .on_anomaly = on_anomaly,
@@ -189,7 +198,9 @@ static void run(const struct turn *conv, struct splitter *s, struct evlog *e)
     if (e->p)
         e->p[0] = 0;
     next_tag = 1;
-    smtp_parser_init(&p, headers_on ? &settings_headers : &settings, e);
+    smtp_parser_init(&p, headers_on  ? &settings_headers
+                         : tunnel_on ? &settings_tunnel
+                                     : &settings, e);
     if (midstream)
         smtp_parser_set_midstream(&p);
     for (size_t i = 0; conv[i].bytes; i++) {
@@ -514,6 +525,31 @@ static void test_headers(void)
     free(log);
 }
 
+static void on_tunnel(struct smtp_parser *p, struct smtp_span what, smtp_time ts)
+{
+    ev_add(p->data, "P ts=%lld \"%s\"\n", (long long)ts, esc(what));
+}
+
+static void test_tunnel(void)
+{
+    static const struct turn conv[] = {
+        {C, "CONNECT mx.example.net:25 HTTP/1.0\r\nUser-Agent: x\r\n\r\n", 0},
+        {S, "HTTP/1.0 200 Connection established\r\n\r\n", 0},
+        {S, "220 mx ESMTP\r\n", 0},
+        {C, "HELO c\r\n", 0},
+        {S, "250 ok\r\n", 0},
+        END};
+    tunnel_on = true;
+    char *log = check_splits("HTTP CONNECT tunnel", conv);
+    tunnel_on = false;
+    CHECK(has(log, "P ts=1000 \"mx.example.net:25 HTTP/1.0\"") &&
+              has(log, "P ts=2000 \"HTTP/1.0 200 Connection established\""),
+          "tunnel target and the proxy's answer reported");
+    CHECK(has(log, "R 220 cmd=(connect)") && has(log, "R 250 cmd=HELO") &&
+              !has(log, "\nA "), "SMTP inside the tunnel parsed, no anomaly");
+    free(log);
+}
+
 static void test_parse_path(void)
 {
     struct smtp_span a;
@@ -541,6 +577,7 @@ int main(void)
     test_midstream();
     test_not_smtp();
     test_headers();
+    test_tunnel();
     test_parse_path();
     return tap_done();
 }
