@@ -44,6 +44,7 @@ suite "JSON schema" python3 test/json_schema_test.py ./smtpscope
 suite "tshark cross-check" python3 test/tshark_crosscheck.py
 suite "zeek public traces (asan)" env SMTPSCOPE=build/asan/smtpscope python3 test/zeek_compare.py
 suite "live postfix in namespaces" sh test/live/test_postfix_live.sh
+suite "fuzz regression inputs and a ${FUZZ_TIME:-60} s run per target" sh test/fuzz/smoke.sh
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
