@@ -41,3 +41,33 @@ record core-multi-rcpt $SWAKS \
     --to alice@example.net,nobody@example.net,bob@example.net \
     --header "Subject: core-multi-rcpt" --body "To three, one unknown."
 record core-two-transactions python3 "$here/client_two_tx.py" "$S"
+
+# proto: protocol depth (pipelining, BDAT, STARTTLS, SMTPS, odd clients)
+record proto-pipelining $SWAKS --pipeline \
+    --to alice@example.net,nobody@example.net --body "Pipelined with PIPELINING."
+record proto-pipeline-xxxx python3 "$here/client_scripted.py" "$S" pipeline-xxxx
+record proto-data-rejected python3 "$here/client_scripted.py" "$S" data-rejected
+record proto-bdat python3 "$here/client_scripted.py" "$S" bdat
+record proto-bdat-malformed python3 "$here/client_scripted.py" "$S" bdat-malformed
+record proto-early-talker python3 "$here/client_scripted.py" "$S" early-talker
+record core-noop-vrfy-help python3 "$here/client_scripted.py" "$S" misc
+
+# the same Postfix with a certificate: STARTTLS offered, and SMTPS on 465
+lab_postfix_stop
+lab_make_cert || exit 1
+lab_postfix_start "smtpd_tls_cert_file = $LAB_DIR/cert.pem" \
+    "smtpd_tls_key_file = $LAB_DIR/key.pem" "smtpd_tls_security_level = may" \
+    "master:smtps inet n - n - - smtpd -o smtpd_tls_wrappermode=yes" || exit 1
+lab_wait_port "$LAB_NS_S" 465 || exit 1
+record proto-starttls $SWAKS --to alice@example.net -tls --body "Over TLS."
+lab_capture_start "$out/proto-smtps.pcap" "tcp port 465" &&
+    lab_client $SWAKS --port 465 --tlsc --to alice@example.net --body "SMTPS."
+lab_capture_stop
+echo "make_captures: proto-smtps.pcap" >&2
+
+# Derived from the real captures above, the way sniffers get them wrong:
+# started in the middle of a message, and seeing one direction only.
+editcap -r "$out/core-two-transactions.pcap" "$out/proto-midstream.pcap" 15-1000 &&
+    echo "make_captures: proto-midstream.pcap (from packet 15)" >&2
+tshark -r "$out/core-success.pcap" -Y "ip.src == $LAB_CLIENT4" -w "$out/proto-one-sided.pcap" \
+    2>/dev/null && echo "make_captures: proto-one-sided.pcap (client side only)" >&2

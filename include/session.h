@@ -180,6 +180,7 @@ struct session {
     struct strref auth_mechs;/* mechanisms the EHLO reply offered */
     uint64_t size_limit;     /* EHLO SIZE value, 0 if none */
     enum smtp_cmd reply_cmd; /* command answered by the reply in progress */
+    enum smtp_cmd last_cmd;  /* the client's last command */
     char banner_host[72];    /* first word of the greeting, if a host name */
     bool ehlo_tried;
     smtp_time last_line_ts;  /* for idle gaps */

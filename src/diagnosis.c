@@ -150,7 +150,9 @@ static void diagnose(struct session *s)
     if (s->parser.wire_bytes[SMTP_FROM_SERVER] == 0 &&
         s->parser.wire_bytes[SMTP_FROM_CLIENT] > 0 &&
         s->handshake == HS_MISSING) {
-        /* Only the client's packets were captured: no verdict is possible. */
+        /* Only the client's packets were captured: no verdict is possible;
+         * the client got as far as its last command. */
+        s->end_phase = phase_of_cmd(s->last_cmd, s->end_phase);
         s->verdict = VERDICT_INCOMPLETE;
         s->incomplete_why = "server side not in the capture";
         return;

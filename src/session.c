@@ -297,6 +297,7 @@ static uint32_t on_command(struct smtp_parser *p, const struct smtp_command *c)
     uint32_t tag = 0;
 
     findings_command(s, c);
+    s->last_cmd = c->cmd;
     if (t && t->resumable && (c->cmd == SMTP_CMD_RCPT || c->cmd == SMTP_CMD_DATA ||
                               c->cmd == SMTP_CMD_BDAT)) {
         t->resumable = false; /* the refused transaction goes on */

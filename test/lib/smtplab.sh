@@ -20,6 +20,7 @@ LAB_NS_S=${LAB_ID}s
 LAB_DIR=
 LAB_PIDS=
 LAB_CAP_PID=
+LAB_POSTFIX_PID=
 LAB_CLIENT4=192.0.2.10
 LAB_SERVER4=192.0.2.25
 LAB_CLIENT6=2001:db8::10
@@ -76,6 +77,7 @@ lab_wait_port() { # lab_wait_port NS PORT: up to 5 s for a listener
 lab_postfix_start() {
     lab_need /usr/sbin/postfix /usr/lib/postfix/sbin/master || return 1
     pf=$LAB_DIR/postfix
+    rm -rf "$pf"
     mkdir -p "$pf/etc" "$pf/spool" "$pf/data"
     chown postfix "$pf/data"
     cat > "$pf/etc/main.cf" <<CF
@@ -109,7 +111,12 @@ smtpd_peername_lookup = no
 biff = no
 smtputf8_enable = no
 CF
-    for line in "$@"; do printf '%s\n' "$line" >> "$pf/etc/main.cf"; done
+    for line in "$@"; do
+        case $line in
+        master:*) ;; # a master.cf line, below
+        *) printf '%s\n' "$line" >> "$pf/etc/main.cf" ;;
+        esac
+    done
     cat > "$pf/etc/master.cf" <<'CF'
 smtp      inet  n       -       n       -       -       smtpd
 pickup    unix  n       -       n       60      1       pickup
@@ -131,13 +138,43 @@ anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 CF
+    for line in "$@"; do
+        case $line in master:*) printf '%s\n' "${line#master:}" >> "$pf/etc/master.cf" ;; esac
+    done
     /usr/sbin/postfix -c "$pf/etc" check >"$pf/check.log" 2>&1 ||
         { cat "$pf/check.log" >&2; lab_die "postfix check failed"; return 1; }
     # started directly (not through a shell function) so $! is master's PID
     ip netns exec "$LAB_NS_S" /usr/lib/postfix/sbin/master -c "$pf/etc" -d \
         >"$pf/master.log" 2>&1 &
+    LAB_POSTFIX_PID=$!
     LAB_PIDS="$LAB_PIDS $!"
     lab_wait_port "$LAB_NS_S" 25 || { cat "$pf/master.log" "$pf/maillog" >&2 2>/dev/null; return 1; }
+}
+
+# Stops the lab's Postfix (the last master started) and its children.
+lab_postfix_stop() {
+    pid=$LAB_POSTFIX_PID
+    [ -n "$pid" ] || return 0
+    kill -TERM "$pid" 2>/dev/null
+    i=0
+    while [ $i -lt 50 ] && kill -0 "$pid" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    LAB_PIDS=$(echo "$LAB_PIDS" | tr ' ' '\n' | grep -vx "$pid" | tr '\n' ' ')
+    LAB_POSTFIX_PID=
+    i=0 # its children go with it; wait until port 25 is free again
+    while [ $i -lt 50 ] && ip netns exec "$LAB_NS_S" ss -Htln "sport = :25" | grep -q .; do
+        sleep 0.1; i=$((i + 1))
+    done
+}
+
+# A self-signed certificate for mx.example.net (for STARTTLS and SMTPS).
+lab_make_cert() {
+    lab_need openssl || return 1
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj /CN=mx.example.net \
+        -keyout "$LAB_DIR/key.pem" -out "$LAB_DIR/cert.pem" >/dev/null 2>&1 ||
+        lab_die "openssl could not make a certificate"
+    chmod 644 "$LAB_DIR/key.pem"
 }
 
 lab_capture_start() { # lab_capture_start FILE [FILTER]
