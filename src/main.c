@@ -116,6 +116,16 @@ static int parse_num(const char *s, long min, long max, long *out)
     return 0;
 }
 
+/* A numeric option: parsed, range-checked, or a message naming it. */
+static bool num_opt(const char *opt, const char *arg, long min, long max,
+                    const char *expected, long *out)
+{
+    if (parse_num(arg, min, max, out) == 0)
+        return true;
+    fprintf(stderr, "smtpscope: %s: expected %s, got '%s'\n", opt, expected, arg);
+    return false;
+}
+
 enum { OPT_LOCALTIME = 256, OPT_SHOW_SECRETS, OPT_HEADERS, OPT_SUMMARY, OPT_STATS, OPT_MAX_STREAMS,
        OPT_IDLE_TIMEOUT, OPT_MAX_TRANSCRIPT, OPT_SLOW, OPT_IDLE_GAP, OPT_COLOR,
        OPT_SHARD };
@@ -173,25 +183,19 @@ static int parse_args(int argc, char **argv, struct options *o)
                    pcap_lib_version(), NIDS_MAJOR, NIDS_MINOR);
             exit(0);
         case 'c':
-            if (parse_num(optarg, 1, LONG_MAX, &v) < 0) {
-                fprintf(stderr, "smtpscope: -c: expected a number of sessions, got '%s'\n", optarg);
+            if (!num_opt("-c", optarg, 1, LONG_MAX, "a number of sessions", &v))
                 return 1;
-            }
             o->engine.max_sessions = (uint64_t)v;
             break;
         case 'G':
-            if (parse_num(optarg, 1, 86400 * 365, &v) < 0) {
-                fprintf(stderr, "smtpscope: -G: expected seconds, got '%s'\n", optarg);
+            if (!num_opt("-G", optarg, 1, 86400 * 365, "seconds", &v))
                 return 1;
-            }
             o->duration = v;
             break;
         case 'Z': o->drop_user = optarg; break;
         case 'v':
-            if (parse_num(optarg, 1, 3, &v) < 0) {
-                fprintf(stderr, "smtpscope: -v: expected 1, 2 or 3, got '%s'\n", optarg);
+            if (!num_opt("-v", optarg, 1, 3, "1, 2 or 3", &v))
                 return 1;
-            }
             o->out.verbosity = (int)v;
             if (v == 3)
                 o->engine.session.extract_headers = true;
@@ -217,17 +221,13 @@ static int parse_args(int argc, char **argv, struct options *o)
         }
         case 'n': break; /* tcpdump habit: smtpscope never resolves names */
         case OPT_SLOW:
-            if (parse_num(optarg, 0, 86400000, &v) < 0) {
-                fprintf(stderr, "smtpscope: --slow: expected milliseconds, got '%s'\n", optarg);
+            if (!num_opt("--slow", optarg, 0, 86400000, "milliseconds", &v))
                 return 1;
-            }
             o->engine.session.slow_ms = (int)v;
             break;
         case OPT_IDLE_GAP:
-            if (parse_num(optarg, 0, 86400000, &v) < 0) {
-                fprintf(stderr, "smtpscope: --idle-gap: expected milliseconds, got '%s'\n", optarg);
+            if (!num_opt("--idle-gap", optarg, 0, 86400000, "milliseconds", &v))
                 return 1;
-            }
             o->engine.session.idle_gap_ms = (int)v;
             break;
         case OPT_LOCALTIME: o->out.localtime = true; break;
@@ -236,24 +236,18 @@ static int parse_args(int argc, char **argv, struct options *o)
         case OPT_SUMMARY: o->summary = true; break;
         case OPT_STATS: o->stats = true; break;
         case OPT_MAX_STREAMS:
-            if (parse_num(optarg, 16, 1 << 24, &v) < 0) {
-                fprintf(stderr, "smtpscope: --max-streams: expected 16..16777216, got '%s'\n", optarg);
+            if (!num_opt("--max-streams", optarg, 16, 1 << 24, "16..16777216", &v))
                 return 1;
-            }
             o->engine.max_streams = (int)v;
             break;
         case OPT_IDLE_TIMEOUT:
-            if (parse_num(optarg, 1, 86400 * 7, &v) < 0) {
-                fprintf(stderr, "smtpscope: --idle-timeout: expected seconds, got '%s'\n", optarg);
+            if (!num_opt("--idle-timeout", optarg, 1, 86400 * 7, "seconds", &v))
                 return 1;
-            }
             o->engine.idle_timeout = (int)v;
             break;
         case OPT_MAX_TRANSCRIPT:
-            if (parse_num(optarg, 4096, 1L << 30, &v) < 0) {
-                fprintf(stderr, "smtpscope: --max-transcript: expected 4096..1073741824, got '%s'\n", optarg);
+            if (!num_opt("--max-transcript", optarg, 4096, 1L << 30, "4096..1073741824", &v))
                 return 1;
-            }
             o->engine.session.max_transcript = (size_t)v;
             break;
         default:

@@ -102,17 +102,12 @@ static void write_verdict(struct text_sink *t, const struct session *s)
                 (unsigned long long)s->parser.wire_bytes[SMTP_FROM_SERVER]);
         return;
     }
-    if (s->verdict == VERDICT_ENCRYPTED && s->parser.implicit_tls) {
-        fprintf(f, "ENCRYPTED from the start (implicit TLS; %llu bytes from "
-                   "client, %llu from server), ended %s",
-                (unsigned long long)s->parser.tls_bytes[SMTP_FROM_CLIENT],
-                (unsigned long long)s->parser.tls_bytes[SMTP_FROM_SERVER],
-                end_cause_name(s->tcp_end, false));
-        return;
-    }
     if (s->verdict == VERDICT_ENCRYPTED) {
-        fprintf(f, "ENCRYPTED after STARTTLS (%llu bytes from client, %llu "
-                   "from server in TLS), ended %s",
+        fprintf(f, s->parser.implicit_tls
+                       ? "ENCRYPTED from the start (implicit TLS; %llu bytes "
+                         "from client, %llu from server), ended %s"
+                       : "ENCRYPTED after STARTTLS (%llu bytes from client, "
+                         "%llu from server in TLS), ended %s",
                 (unsigned long long)s->parser.tls_bytes[SMTP_FROM_CLIENT],
                 (unsigned long long)s->parser.tls_bytes[SMTP_FROM_SERVER],
                 end_cause_name(s->tcp_end, false));
