@@ -71,3 +71,19 @@ editcap -r "$out/core-two-transactions.pcap" "$out/proto-midstream.pcap" 15-1000
     echo "make_captures: proto-midstream.pcap (from packet 15)" >&2
 tshark -r "$out/core-success.pcap" -Y "ip.src == $LAB_CLIENT4" -w "$out/proto-one-sided.pcap" \
     2>/dev/null && echo "make_captures: proto-one-sided.pcap (client side only)" >&2
+
+# AUTH against the same Postfix with Dovecot as its SASL authority; the
+# authenticated client may relay. Passwords never reach smtpscope's output.
+lab_postfix_stop
+mapfile -t sasl < <(lab_postfix_sasl)
+lab_postfix_start "${sasl[@]}" \
+    "smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination" \
+    || exit 1
+lab_dovecot_start || exit 1
+AUTH="--auth-user alice@example.net --auth-password secret"
+record proto-auth-plain $SWAKS --to someone@example.org --auth PLAIN $AUTH \
+    --body "Relayed after AUTH PLAIN."
+record proto-auth-login $SWAKS --to alice@example.net --auth LOGIN $AUTH
+record proto-auth-cram-md5 $SWAKS --to alice@example.net --auth CRAM-MD5 $AUTH
+record proto-auth-failed $SWAKS --to someone@example.org --auth LOGIN \
+    --auth-user alice@example.net --auth-password wrong

@@ -40,7 +40,16 @@ EXPECT = {
     "proto-midstream": dict(verdict="ok", handshake="missing", accepted=1,
                             anomalies={"midstream-skipped"}),
     "proto-one-sided": dict(verdict="incomplete", handshake="missing", end_cause=None),
+    "proto-auth-plain": dict(verdict="ok", txns=1, accepted=1, auth=("PLAIN", 235)),
+    "proto-auth-login": dict(verdict="ok", txns=1, accepted=1, auth=("LOGIN", 235)),
+    "proto-auth-cram-md5": dict(verdict="ok", txns=1, accepted=1, auth=("CRAM-MD5", 235)),
+    "proto-auth-failed": dict(verdict="failed", failure=("AUTH", 535, "5.7.8"),
+                              txns=0, end_cause=None, auth=("LOGIN", 535)),
 }
+
+# The lab's password, and its base64 forms as AUTH carries it, must never
+# reach an output without --show-secrets.
+SECRETS = ("secret", "c2VjcmV0", "AGFsaWNlQGV4YW1wbGUubmV0AHNlY3JldA")
 
 failed = 0
 
@@ -92,6 +101,23 @@ for name, e in EXPECT.items():
         check(s["tls"] and s["tls_bytes"]["client"] > 0, f"{name}: TLS started, bytes counted")
     if e.get("implicit_tls"):
         check(s["implicit_tls"] and s["server"]["port"] == 465, f"{name}: implicit TLS on 465")
+    if "auth" in e:
+        a = s["auth"] or {}
+        check((a.get("mechanism"), a.get("code")) == e["auth"] and
+              a.get("user") == "alice@example.net",
+              f"{name}: AUTH {a.get('mechanism')} {a.get('code')} user {a.get('user')}")
+        text = subprocess.run([binary, "-q", "-r", cap], capture_output=True, text=True).stdout
+        leaked = [x for x in SECRETS if x in text or x in out.stdout]
+        check(not leaked, f"{name}: no credential in the text log or JSON ({leaked})")
+        shown = subprocess.run([binary, "-q", "--show-secrets", "-r", cap],
+                               capture_output=True, text=True).stdout
+        # the password as it travels: base64 of "secret" (LOGIN), of
+        # "\0alice@example.net\0secret" (PLAIN), of "wrong" (failed LOGIN);
+        # CRAM-MD5 sends only a digest, never the password.
+        forms = {"PLAIN": SECRETS[2], "LOGIN": "c2VjcmV0", "CRAM-MD5": None}
+        form = "d3Jvbmc" if name == "proto-auth-failed" else forms[e["auth"][0]]
+        if form:
+            check(form in shown, f"{name}: --show-secrets shows the credentials")
     names = {a["name"] for a in s["anomalies"]}
     want_a = e.get("anomalies", set())
     check(names == want_a, f"{name}: anomalies {sorted(names)} == {sorted(want_a)}")
