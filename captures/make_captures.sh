@@ -87,3 +87,14 @@ record proto-auth-login $SWAKS --to alice@example.net --auth LOGIN $AUTH
 record proto-auth-cram-md5 $SWAKS --to alice@example.net --auth CRAM-MD5 $AUTH
 record proto-auth-failed $SWAKS --to someone@example.org --auth LOGIN \
     --auth-user alice@example.net --auth-password wrong
+
+# Exim: other reply texts, its own pipelining and CHUNKING, AUTH built in.
+lab_postfix_stop
+lab_exim_start || exit 1
+record exim-success $SWAKS --to alice@example.net --body "Through Exim."
+record exim-unknown-user $SWAKS --to nobody@example.net
+record exim-relay-denied $SWAKS --to someone@example.org
+record exim-pipelining $SWAKS --pipeline --to alice@example.net,nobody@example.net,bob@example.net
+record exim-auth-plain $SWAKS --to someone@example.org --auth PLAIN $AUTH
+record exim-bdat python3 "$here/client_scripted.py" "$S" bdat
+record exim-pipeline-xxxx python3 "$here/client_scripted.py" "$S" pipeline-xxxx

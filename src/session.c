@@ -229,6 +229,8 @@ static bool failed(int code) { return code >= 400; }
 static void find_queue_id(struct session *s, struct txn *t,
                           struct smtp_span text)
 {
+    if (t->queue_id.len)
+        return; /* an earlier line of the same reply named it */
     static const char *const markers[] = {"queued as ", "id=", "queued as"};
     for (size_t m = 0; m < sizeof markers / sizeof markers[0]; m++) {
         size_t ml = strlen(markers[m]);
@@ -422,6 +424,12 @@ static void on_reply_line(struct smtp_parser *p, const struct smtp_reply_line *l
     findings_reply_line(s, l);
     if (s->reply_cmd == SMTP_CMD_EHLO && l->code == 250)
         learn_ehlo_line(s, l);
+    /* The queue id may be on any line of the final reply (Exim answers a
+     * BDAT LAST with "250- 11 byte chunk, total 63" / "250 OK id=..."). */
+    struct txn *t = last_txn(s);
+    if ((s->reply_cmd == SMTP_CMD_END_OF_DATA || s->reply_cmd == SMTP_CMD_BDAT) &&
+        l->code >= 200 && l->code < 300 && t && t->body_seen)
+        find_queue_id(s, t, l->text);
 }
 
 static struct txn *txn_by_tag(struct session *s, uint32_t tag)

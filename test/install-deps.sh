@@ -11,7 +11,8 @@ set -eu
 
 BUILD="gcc make libc6-dev libpcap-dev libnids-dev"
 TEST="clang llvm tcpdump tshark swaks postfix iproute2 nftables python3
-      python3-jsonschema mandoc dovecot-core ca-certificates openssl procps"
+      python3-jsonschema mandoc dovecot-core libidn12 ca-certificates openssl
+      procps"
 
 case "${1:-}" in
 --build-only) WANT=$BUILD ;;
@@ -25,7 +26,26 @@ for pkg in $WANT; do
         missing="$missing $pkg"
     fi
 done
-[ -z "$missing" ] && exit 0
+
+# Exim for the tests: Debian's exim4 packages conflict with postfix (both
+# are "the" MTA), so the Exim binary is unpacked from Debian's own package
+# into build/exim (never installed); it needs its system user.
+exim_unpack() {
+    root=$(cd "$(dirname "$0")/.." && pwd)/build/exim
+    [ -x "$root/usr/sbin/exim4" ] && return 0
+    mkdir -p "$root/debs"
+    (cd "$root/debs" && $SUDO apt-get download -qq exim4-daemon-light >/dev/null 2>&1) ||
+        { echo "install-deps: cannot download exim4-daemon-light" >&2; return 1; }
+    for deb in "$root"/debs/*.deb; do dpkg -x "$deb" "$root"; done
+    getent passwd Debian-exim >/dev/null ||
+        $SUDO useradd --system --no-create-home --home-dir /nonexistent \
+            --shell /usr/sbin/nologin Debian-exim
+}
+
+if [ -z "$missing" ]; then
+    [ "${1:-}" = --build-only ] || { SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo; exim_unpack; }
+    exit 0
+fi
 
 if [ "$(id -u)" -ne 0 ]; then
     if command -v sudo >/dev/null 2>&1; then
@@ -51,3 +71,4 @@ $SUDO apt-get update -qq
 # shellcheck disable=SC2086
 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
     --no-install-recommends $missing >/dev/null
+[ "${1:-}" = --build-only ] || exim_unpack

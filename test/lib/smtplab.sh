@@ -217,6 +217,61 @@ lab_postfix_sasl() {
         "smtpd_sasl_path = private/auth"
 }
 
+# A private Exim (the binary test/install-deps.sh unpacked from Debian's
+# package into build/exim) as mx2.example.net: local users alice and bob,
+# relaying only after AUTH PLAIN/LOGIN (alice@example.net / secret),
+# messages queued and never delivered. Stop Postfix first (same port).
+lab_exim_start() {
+    exim=${LAB_EXIM:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/exim/usr/sbin/exim4}
+    lab_need "$exim" || return 1
+    getent passwd Debian-exim >/dev/null || { lab_die "missing user Debian-exim (test/install-deps.sh)"; return 1; }
+    ex=$LAB_DIR/exim
+    mkdir -p "$ex/spool" "$ex/log"
+    chown -R Debian-exim "$ex"
+    cat > "$ex/exim.conf" <<CF
+primary_hostname = mx2.example.net
+domainlist local_domains = example.net
+spool_directory = $ex/spool
+log_file_path = $ex/log/%slog
+keep_environment =
+host_lookup =
+rfc1413_hosts =
+tls_advertise_hosts =
+chunking_advertise_hosts = *
+auth_advertise_hosts = *
+queue_only = true
+acl_smtp_rcpt = acl_check_rcpt
+begin acl
+acl_check_rcpt:
+  accept authenticated = *
+  deny message = relay not permitted
+       !domains = +local_domains
+  deny message = Unknown user
+       !local_parts = alice : bob
+  accept
+begin routers
+discard:
+  driver = redirect
+  data = :blackhole:
+begin transports
+begin authenticators
+plain:
+  driver = plaintext
+  public_name = PLAIN
+  server_prompts = :
+  server_condition = \${if and {{eq{\$auth2}{alice@example.net}}{eq{\$auth3}{secret}}}}
+login:
+  driver = plaintext
+  public_name = LOGIN
+  server_prompts = Username:: : Password::
+  server_condition = \${if and {{eq{\$auth1}{alice@example.net}}{eq{\$auth2}{secret}}}}
+CF
+    ip netns exec "$LAB_NS_S" "$exim" -C "$ex/exim.conf" -bdf -oX 25 >"$ex/stdout.log" 2>&1 &
+    LAB_EXIM_PID=$!
+    LAB_PIDS="$LAB_PIDS $!"
+    lab_wait_port "$LAB_NS_S" 25 || { cat "$ex/stdout.log" "$ex/log/"* >&2 2>/dev/null; return 1; }
+}
+
 # A self-signed certificate for mx.example.net (for STARTTLS and SMTPS).
 lab_make_cert() {
     lab_need openssl || return 1
