@@ -88,8 +88,18 @@ record proto-auth-cram-md5 $SWAKS --to alice@example.net --auth CRAM-MD5 $AUTH
 record proto-auth-failed $SWAKS --to someone@example.org --auth LOGIN \
     --auth-user alice@example.net --auth-password wrong
 
-# Exim: other reply texts, its own pipelining and CHUNKING, AUTH built in.
+# Not SMTP on port 25: a web server answers there (Python's http.server).
 lab_postfix_stop
+mkdir -p "$LAB_DIR/www" && echo "not a mail server" > "$LAB_DIR/www/index.html"
+ip netns exec "$LAB_NS_S" python3 -m http.server 25 --bind "$S" \
+    --directory "$LAB_DIR/www" >/dev/null 2>&1 &
+www=$!
+lab_wait_port "$LAB_NS_S" 25 || exit 1
+record proto-not-smtp python3 -c \
+    "import urllib.request; urllib.request.urlopen('http://$S:25/', timeout=5).read()"
+kill "$www"; wait "$www" 2>/dev/null
+
+# Exim: other reply texts, its own pipelining and CHUNKING, AUTH built in.
 lab_exim_start || exit 1
 record exim-success $SWAKS --to alice@example.net --body "Through Exim."
 record exim-unknown-user $SWAKS --to nobody@example.net

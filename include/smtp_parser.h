@@ -236,6 +236,8 @@ struct smtp_parser {
     bool seen_reply;     /* a well-formed reply line was seen */
     bool implicit_tls;   /* TLS from the first byte (port 465 style) */
     bool started[2];     /* a byte of that direction was seen */
+    char first[2][SMTP_FIRST_BYTES]; /* each side's first bytes, for reports */
+    uint8_t nfirst[2];
     bool tunnel[2];      /* inside the HTTP headers of a CONNECT tunnel */
     bool commands_seen;  /* the client sent a line that is not HTTP */
     struct smtp_header_tap *hdr; /* while a message's header is read */

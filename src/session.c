@@ -698,9 +698,22 @@ static void on_not_smtp(struct smtp_parser *p, enum smtp_dir dir,
                         struct smtp_span first, smtp_time ts)
 {
     struct session *s = p->data;
-    const char *what = dir == SMTP_FROM_SERVER
-                           ? "not SMTP: the server's first bytes are: "
-                           : "not SMTP: the client's first bytes are: ";
+    (void)dir;
+    /* Whatever the client sent so far was not SMTP commands either (an
+     * HTTP request, a TLS hello): forget it as commands, show its bytes. */
+    s->log.len = 0;
+    s->log_lines = s->ncommands = s->ntxn = s->nrcpt = 0;
+    for (uint32_t i = 0; i < s->nanomalies; i++) /* it was no early talk */
+        if (strcmp(s->anomalies[i].name, "early-talker") == 0)
+            s->anomalies[i] = s->anomalies[--s->nanomalies];
+    s->txn_open = false;
+    s->helo.len = 0;
+    if (p->nfirst[SMTP_FROM_CLIENT]) {
+        const char *c = "not SMTP: the client's first bytes are: ";
+        log_add(s, TL_NOTE, ts, -1, 0, 0, 0, c, strlen(c), p->first[SMTP_FROM_CLIENT],
+                p->nfirst[SMTP_FROM_CLIENT]);
+    }
+    const char *what = "not SMTP: the server's first bytes are: ";
     log_add(s, TL_NOTE, ts, -1, 0, 0, 0, what, strlen(what), first.p, first.len);
 }
 

@@ -971,6 +971,12 @@ void smtp_parser_execute(struct smtp_parser *p, enum smtp_dir dir,
                          const char *buf, size_t len, smtp_time ts)
 {
     p->wire_bytes[dir] += len;
+    if (p->nfirst[dir] < SMTP_FIRST_BYTES) {
+        size_t room = (size_t)SMTP_FIRST_BYTES - p->nfirst[dir];
+        size_t k = room < len ? room : len;
+        memcpy(p->first[dir] + p->nfirst[dir], buf, k);
+        p->nfirst[dir] = (uint8_t)(p->nfirst[dir] + k);
+    }
     if (!p->started[dir] && len && first_bytes(p, dir, buf, len, ts)) {
         p->tls_bytes[dir] += len;
         return;
