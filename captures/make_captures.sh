@@ -20,9 +20,9 @@ S=$LAB_SERVER4
 SWAKS="swaks --server $S --helo client.example.com --from sender@example.com
        --hide-all --timeout 10"
 
-record() { # record NAME COMMAND...: one scenario, one pcap
+record() { # record NAME COMMAND...: one scenario, one pcap (filter: CAPFILTER)
     name=$1; shift
-    lab_capture_start "$out/$name.pcap" || return 1
+    lab_capture_start "$out/$name.pcap" "${CAPFILTER:-tcp port 25}" || return 1
     lab_client "$@"
     rc=$?
     lab_capture_stop
@@ -108,3 +108,52 @@ record exim-pipelining $SWAKS --pipeline --to alice@example.net,nobody@example.n
 record exim-auth-plain $SWAKS --to someone@example.org --auth PLAIN $AUTH
 record exim-bdat python3 "$here/client_scripted.py" "$S" bdat
 record exim-pipeline-xxxx python3 "$here/client_scripted.py" "$S" pipeline-xxxx
+
+# diag: what firewalls, proxies and policies do to port 25 (issue 4).
+lab_exim_stop() { kill -TERM "$LAB_EXIM_PID" 2>/dev/null; wait "$LAB_EXIM_PID" 2>/dev/null; }
+lab_exim_stop
+lab_postfix_start || exit 1
+SHORT="$SWAKS --to alice@example.net --body diag"
+lab_nft "tcp dport 25 drop"
+record diag-syn-dropped $SHORT --timeout 8
+lab_nft "tcp dport 25 reject with tcp reset"
+record diag-syn-refused $SHORT
+lab_nft "tcp dport 25 reject with icmp type admin-prohibited"
+CAPFILTER="tcp port 25 or icmp" record diag-icmp-prohibited $SHORT
+# a reset injected into an established session when the message body passes
+lab_nft "tcp dport 25 meta length > 600 reject with tcp reset"
+record diag-reset-in-data $SWAKS --to alice@example.net \
+    --body "$(head -c 2000 /dev/zero | tr '\0' 'x')"
+lab_nft
+
+# policies of a real Postfix: greylisting-like 450, size limit, a tarpit
+lab_postfix_stop
+lab_postfix_start "message_size_limit = 2048" \
+    "smtpd_recipient_restrictions = check_recipient_access inline:{ { grey@example.net = 450 4.7.1 Greylisted, see https://postgrey.example.net/ } }" || exit 1
+record diag-greylisted $SWAKS --to grey@example.net
+record diag-too-large $SWAKS --to alice@example.net \
+    --body "$(head -c 4000 /dev/zero | tr '\0' 'y')"
+lab_postfix_stop
+lab_postfix_start "smtpd_delay_reject = no" "smtpd_client_restrictions = sleep 11, permit" || exit 1
+record diag-slow-greeting $SHORT --timeout 30
+
+# a PIX/ASA-like masking proxy on port 25 in front of Postfix on 2525
+lab_postfix_stop
+lab_make_cert || exit 1
+lab_postfix_start "inet_interfaces = 127.0.0.1" \
+    "smtpd_tls_cert_file = $LAB_DIR/cert.pem" "smtpd_tls_key_file = $LAB_DIR/key.pem" \
+    "smtpd_tls_security_level = may" "master:2525 inet n - n - - smtpd" || exit 1
+ip netns exec "$LAB_NS_S" python3 "$here/masking_proxy.py" "$S" 25 2525 &
+proxy=$!
+lab_wait_port "$LAB_NS_S" 25 || exit 1
+# Two vantage points of the same dialogue: outside the proxy (client side,
+# banner and STARTTLS masked) and inside it (loopback between proxy and
+# Postfix on 2525: the client's unknown commands turned into X's).
+ip netns exec "$LAB_NS_S" tcpdump -Z root --immediate-mode -i lo -s 0 -U \
+    -w "$out/diag-masked-inside.pcap" "tcp port 2525" >"$LAB_DIR/inside.log" 2>&1 &
+inside=$!
+i=0; while [ $i -lt 50 ] && ! grep -q "listening on" "$LAB_DIR/inside.log"; do sleep 0.1; i=$((i + 1)); done
+record diag-masked-outside python3 "$here/client_scripted.py" "$S" misc
+kill -INT "$inside"; wait "$inside" 2>/dev/null
+echo "make_captures: diag-masked-inside.pcap" >&2
+kill "$proxy"; wait "$proxy" 2>/dev/null

@@ -25,6 +25,7 @@ struct conn {
     uint32_t isn, syn_count;
     bool synack_seen, refused;
     bool midstream;          /* no SYN seen: picked up mid-stream */
+    bool dead;               /* ended by the peers: a tombstone for stragglers */
     uint8_t synthesized;     /* REASM_* handshake packets made up for it */
     uint32_t cut_segments;   /* segments cut short by the snap length */
     smtp_time syn_times[8];  /* first SYNs, for their spacing */

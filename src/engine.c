@@ -102,6 +102,17 @@ static void finish_conn(struct engine *e, struct conn *c, enum tcp_end how,
     emit(e, s);
     session_free(s);
     reasm_forget(&c->client, &c->server);
+    if (how == TCP_END_CLOSED || how == TCP_END_RESET_BY_CLIENT ||
+        how == TCP_END_RESET_BY_SERVER || how == TCP_END_REFUSED) {
+        /* Keep a tombstone for a while: segments still in flight after a
+         * reset or close (retransmissions, the other side's RST) must not
+         * be picked up as a new mid-stream session. */
+        c->dead = true;
+        c->session = NULL;
+        c->stream = NULL;
+        conntrack_touch(&e->ct, c, e->now);
+        return;
+    }
     conntrack_remove(&e->ct, c);
 }
 
@@ -204,7 +215,9 @@ static void sweep(struct engine *e)
     struct conn *c = e->ct.oldest, *next;
     for (; c && e->now - c->last_ts > horizon; c = next) {
         next = c->newer;
-        if (c->session) {
+        if (c->dead) {
+            conntrack_remove(&e->ct, c);
+        } else if (c->session) {
             if (e->now - c->last_ts > idle) {
                 reasm_drop(c->stream);
                 c->stream = NULL;
@@ -252,7 +265,7 @@ static void observe_icmp(struct engine *e, const struct packet *p)
         return;
     bool from_client;
     struct conn *c = conntrack_find(&e->ct, &u.src, &u.dst, &from_client);
-    if (!c)
+    if (!c || c->dead)
         return;
     e->stats.icmp_unreachable++;
     char router[ENDPOINT_STRLEN];
@@ -340,6 +353,15 @@ static struct conn *observe_tcp(struct engine *e, const struct packet *p)
     bool from_client = true;
     struct conn *c = conntrack_find(&e->ct, &p->src, &p->dst, &from_client);
     uint8_t fl = p->tcp_flags;
+    if (c && c->dead) {
+        if ((fl & (TCPF_SYN | TCPF_ACK | TCPF_RST)) != TCPF_SYN || !from_client ||
+            c->isn == p->seq) {
+            conntrack_touch(&e->ct, c, e->now);
+            return NULL; /* a straggler of the connection that ended */
+        }
+        conntrack_remove(&e->ct, c); /* a new connection on the same ports */
+        c = NULL;
+    }
 
     if ((fl & (TCPF_SYN | TCPF_ACK | TCPF_RST)) == TCPF_SYN) {
         if (c && from_client && c->isn == p->seq) {
@@ -461,6 +483,10 @@ void engine_finish(struct engine *e)
     reasm_finish(); /* established streams: NIDS_EXITING -> capture-ended */
     while (e->ct.oldest) {
         struct conn *c = e->ct.oldest;
+        if (c->dead) {
+            conntrack_remove(&e->ct, c);
+            continue;
+        }
         if (c->session) {
             finish_conn(e, c, TCP_END_CAPTURE_ENDED, e->now);
             continue;

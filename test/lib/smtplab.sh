@@ -272,6 +272,22 @@ CF
     lab_wait_port "$LAB_NS_S" 25 || { cat "$ex/stdout.log" "$ex/log/"* >&2 2>/dev/null; return 1; }
 }
 
+# nftables in the server's namespace: one rule in an input chain of a
+# table of the lab's own ("lab_nft" with no rule removes the table).
+lab_nft() {
+    lab_need nft || return 1
+    ip netns exec "$LAB_NS_S" nft delete table inet smtplab 2>/dev/null
+    [ $# -eq 0 ] && return 0
+    ip netns exec "$LAB_NS_S" nft -f - <<NFT || lab_die "nft rule refused: $*"
+table inet smtplab {
+    chain input {
+        type filter hook input priority 0; policy accept;
+        $*
+    }
+}
+NFT
+}
+
 # A self-signed certificate for mx.example.net (for STARTTLS and SMTPS).
 lab_make_cert() {
     lab_need openssl || return 1
@@ -285,7 +301,10 @@ lab_capture_start() { # lab_capture_start FILE [FILTER]
     lab_need tcpdump || return 1
     rm -f "$1"
     : > "$LAB_DIR/tcpdump.log"
-    ip netns exec "$LAB_NS_S" tcpdump -Z root --immediate-mode -i "${LAB_ID}b" -s 0 -U -w "$1" \
+    # LAB_CAP_IF=any captures every interface of the server's namespace
+    # (Linux cooked SLL2 frames), loopback included.
+    ip netns exec "$LAB_NS_S" tcpdump -Z root --immediate-mode -i "${LAB_CAP_IF:-${LAB_ID}b}" \
+        -s 0 -U -w "$1" \
         "${2:-tcp port 25}" >"$LAB_DIR/tcpdump.log" 2>&1 &
     LAB_CAP_PID=$!
     i=0

@@ -44,6 +44,24 @@ EXPECT = {
     "proto-auth-login": dict(verdict="ok", txns=1, accepted=1, auth=("LOGIN", 235)),
     "proto-auth-cram-md5": dict(verdict="ok", txns=1, accepted=1, auth=("CRAM-MD5", 235)),
     "proto-not-smtp": dict(verdict="not-smtp", end_cause=None, txns=0, helo=None),
+    "diag-syn-dropped": dict(verdict="failed", failure=("CONNECT", None, None),
+                             end_cause="no-answer", handshake="none", helo=None, syns=3),
+    "diag-syn-refused": dict(verdict="failed", failure=("CONNECT", None, None),
+                             end_cause="refused", handshake="none", helo=None),
+    "diag-icmp-prohibited": dict(verdict="failed", failure=("CONNECT", None, None),
+                                 end_cause="icmp-unreachable", handshake="none", helo=None,
+                                 text="administratively prohibited"),
+    "diag-reset-in-data": dict(verdict="failed", failure=("END-OF-DATA", None, None),
+                               end_cause="reset-by-server", txns=1, accepted=0),
+    "diag-greylisted": dict(verdict="failed", failure=("RCPT", 450, "4.7.1"), txns=1,
+                            rcpt=[450], accepted=0, anomalies={"greylisted"},
+                            text="Greylisted", hint="greylisting"),
+    "diag-too-large": dict(verdict="failed", failure=("END-OF-DATA", 552, "5.3.4"),
+                           txns=1, accepted=0, anomalies={"message-too-large"}),
+    "diag-slow-greeting": dict(verdict="ok", txns=1, accepted=1, anomalies={"slow-greeting"}),
+    "diag-masked-outside": dict(verdict="ok", txns=0,
+                                anomalies={"banner-masked", "starttls-masked"}),
+    "diag-masked-inside": dict(verdict="ok", txns=0, anomalies={"command-masked"}),
     "exim-success": dict(verdict="ok", txns=1, rcpt=[250], accepted=1),
     "exim-unknown-user": dict(verdict="failed", failure=("RCPT", 550, None),
                               txns=1, rcpt=[550], accepted=0),
@@ -130,6 +148,12 @@ for name, e in EXPECT.items():
         form = "d3Jvbmc" if name == "proto-auth-failed" else forms[e["auth"][0]]
         if form:
             check(form in shown, f"{name}: --show-secrets shows the credentials")
+    if "syns" in e:
+        check(s["syn_count"] >= e["syns"], f"{name}: {s['syn_count']} SYNs >= {e['syns']}")
+    if "text" in e:
+        check(e["text"] in (f.get("text") or ""), f"{name}: failure text names {e['text']!r}")
+    if "hint" in e:
+        check(e["hint"] in (f.get("hint") or ""), f"{name}: hint names {e['hint']!r}")
     names = {a["name"] for a in s["anomalies"]}
     want_a = e.get("anomalies", set())
     check(names == want_a, f"{name}: anomalies {sorted(names)} == {sorted(want_a)}")
