@@ -145,7 +145,7 @@ lab_postfix_start "inet_interfaces = 127.0.0.1" \
     "smtpd_tls_security_level = may" "master:2525 inet n - n - - smtpd" || exit 1
 ip netns exec "$LAB_NS_S" python3 "$here/masking_proxy.py" "$S" 25 2525 &
 proxy=$!
-lab_wait_port "$LAB_NS_S" 25 || exit 1
+lab_wait_port "$LAB_NS_S" 25 "$S:25" || exit 1
 # Two vantage points of the same dialogue: outside the proxy (client side,
 # banner and STARTTLS masked) and inside it (loopback between proxy and
 # Postfix on 2525: the client's unknown commands turned into X's).
@@ -157,3 +157,36 @@ record diag-masked-outside python3 "$here/client_scripted.py" "$S" misc
 kill -INT "$inside"; wait "$inside" 2>/dev/null
 echo "make_captures: diag-masked-inside.pcap" >&2
 kill "$proxy"; wait "$proxy" 2>/dev/null
+
+# the same proxy refusing EHLO (the client falls back to HELO), and a
+# transparent proxy announcing its own name in the banner
+for mode in no-ehlo rename; do
+    ip netns exec "$LAB_NS_S" python3 "$here/masking_proxy.py" "$S" 25 2525 "$mode" &
+    proxy=$!
+    lab_wait_port "$LAB_NS_S" 25 "$S:25" || exit 1
+    record "diag-proxy-$mode" $SHORT
+    kill "$proxy"; wait "$proxy" 2>/dev/null
+done
+
+# servers that accept the connection and then refuse without a word
+lab_postfix_stop
+for mode in close reset partial silent; do
+    ip netns exec "$LAB_NS_S" python3 "$here/server_scripted.py" "$S" 25 "$mode" &
+    srv=$!
+    lab_wait_port "$LAB_NS_S" 25 || exit 1
+    record "diag-server-$mode" $SHORT --timeout 5
+    kill "$srv" 2>/dev/null; wait "$srv" 2>/dev/null
+done
+
+# Postfix policy answers: a block list, TLS required first, a full mailbox
+lab_postfix_start \
+    "smtpd_client_restrictions = check_client_access inline:{ { $LAB_CLIENT4 = 554 5.7.1 Service unavailable; Client host [$LAB_CLIENT4] blocked using zen.spamhaus.org; https://www.spamhaus.org/query/ip/$LAB_CLIENT4 } }" || exit 1
+record diag-dnsbl $SHORT
+lab_postfix_stop
+lab_postfix_start "smtpd_tls_cert_file = $LAB_DIR/cert.pem" "smtpd_tls_key_file = $LAB_DIR/key.pem" \
+    "smtpd_tls_security_level = encrypt" || exit 1
+record diag-tls-required $SHORT
+lab_postfix_stop
+lab_postfix_start \
+    "smtpd_recipient_restrictions = check_recipient_access inline:{ { bob@example.net = 552 5.2.2 Mailbox full } }, permit_mynetworks, reject_unauth_destination" || exit 1
+record diag-mailbox-full $SWAKS --to bob@example.net

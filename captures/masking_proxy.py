@@ -1,15 +1,21 @@
 #!/usr/bin/env python3
-"""masking_proxy.py LISTEN_HOST LISTEN_PORT BACKEND_PORT - an SMTP proxy that
+"""masking_proxy.py LISTEN_HOST LISTEN_PORT BACKEND_PORT [MODE] - an SMTP proxy that
 behaves like a Cisco PIX/ASA with "fixup smtp" (mailguard) in front of a
 real server: the banner text is replaced by asterisks, STARTTLS in the
 EHLO reply is overwritten with X's, and client commands outside the small
 allowed set are replaced by X's of the same length (the server answers 500).
+MODE "no-ehlo" also masks EHLO (old mailguard: the client must fall back to
+HELO); MODE "rename" instead leaves everything intact but announces its own
+host name in the banner (a transparent proxy).
 One connection at a time; every wait bounded (10 s)."""
 import socket
 import sys
 
 host, port, backend = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+mode = sys.argv[4] if len(sys.argv) > 4 else "mask"
 ALLOWED = {b"HELO", b"EHLO", b"MAIL", b"RCPT", b"DATA", b"RSET", b"NOOP", b"QUIT"}
+if mode == "no-ehlo":
+    ALLOWED.discard(b"EHLO")
 
 ls = socket.socket()
 ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -19,6 +25,10 @@ ls.settimeout(60)
 
 
 def mask_server_line(line, first):
+    if mode == "rename":
+        if first and line.startswith(b"220 "):
+            return b"220 proxy.example.net ESMTP ready"
+        return line
     if first and line.startswith(b"220"):
         body = line[4:]
         return line[:4] + b"*" * len(body)
@@ -28,7 +38,7 @@ def mask_server_line(line, first):
 
 
 def mask_client_line(line, in_data):
-    if in_data:
+    if in_data or mode == "rename":
         return line
     verb = line.split(b" ", 1)[0].upper()
     if verb in ALLOWED:

@@ -49,6 +49,10 @@ struct engine_stats {
     uint64_t by_verdict[5];
 };
 
+/* Servers seen offering STARTTLS (bounded set), to tell when a later
+ * session to the same server does not see it offered: stripped on the way. */
+#define ENGINE_TLS_SERVERS 4096
+
 struct engine {
     struct engine_config cfg;
     struct conntrack ct;
@@ -57,6 +61,8 @@ struct engine {
     smtp_time now, last_sweep;
     bool stop;              /* max_sessions reached: input should stop */
     struct engine_stats stats;
+    struct endpoint *tls_servers; /* open addressing, family 0 = free */
+    uint32_t ntls_servers;
 };
 
 void engine_config_defaults(struct engine_config *cfg);

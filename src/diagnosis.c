@@ -188,7 +188,11 @@ static void diagnose(struct session *s)
     f->code = 0;
     f->enhanced[0] = '\0';
     f->ts = s->end;
-    if (waiting != SMTP_CMD_NONE)
+    if (waiting != SMTP_CMD_NONE && s->parser.in_reply)
+        snprintf(f->text, sizeof f->text, "%s; the %s was never completed",
+                 tcp_cause_text(s),
+                 waiting == SMTP_CMD_CONNECT ? "greeting (banner)" : "reply");
+    else if (waiting != SMTP_CMD_NONE)
         snprintf(f->text, sizeof f->text, "%s, no reply to %s",
                  tcp_cause_text(s),
                  waiting == SMTP_CMD_CONNECT ? "the connection (no greeting)"

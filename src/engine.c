@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "esmtp.h"
 #include "reassembly.h"
 
 void engine_config_defaults(struct engine_config *cfg)
@@ -43,8 +44,45 @@ static bool smtp_port(const struct engine *e, uint16_t port)
     return false;
 }
 
+/* Finds (or with add, inserts) a server in the STARTTLS set. */
+static bool tls_server(struct engine *e, const struct endpoint *srv, bool add)
+{
+    if (!e->tls_servers &&
+        !(e->tls_servers = calloc(2 * ENGINE_TLS_SERVERS, sizeof *e->tls_servers)))
+        return false;
+    uint32_t mask = 2 * ENGINE_TLS_SERVERS - 1;
+    for (uint32_t i = flow_hash_symmetric(srv, srv) & mask;; i = (i + 1) & mask) {
+        struct endpoint *x = &e->tls_servers[i];
+        if (x->family == 0) {
+            if (add && e->ntls_servers < ENGINE_TLS_SERVERS) {
+                *x = *srv;
+                e->ntls_servers++;
+            }
+            return false;
+        }
+        if (endpoint_eq(x, srv))
+            return true;
+    }
+}
+
+/* A server that offered STARTTLS in an earlier session and does not now:
+ * something on the path removed it (a firewall's SMTP inspection). */
+static void check_starttls_path(struct engine *e, struct session *s)
+{
+    if (!s->ehlo_tried || s->helo_code < 200 || s->helo_code > 299)
+        return;
+    if (s->ehlo_keywords & KW_STARTTLS)
+        tls_server(e, &s->server, true);
+    else if (tls_server(e, &s->server, false) &&
+             !session_has_anomaly(s, "starttls-masked"))
+        session_anomaly(s, "starttls-stripped", s->end,
+                        "this server offered STARTTLS in an earlier session; "
+                        "not in this EHLO reply");
+}
+
 static void emit(struct engine *e, struct session *s)
 {
+    check_starttls_path(e, s);
     e->stats.sessions++;
     if ((unsigned)s->verdict < 5)
         e->stats.by_verdict[s->verdict]++;
@@ -499,6 +537,8 @@ void engine_finish(struct engine *e)
         finish_conn(e, c, how, e->now);
     }
     conntrack_free(&e->ct);
+    free(e->tls_servers);
+    e->tls_servers = NULL;
     for (int i = 0; i < e->nsinks; i++)
         e->sinks[i]->finish(e->sinks[i]);
 }

@@ -63,10 +63,10 @@ lab_up() {
     done
 }
 
-lab_wait_port() { # lab_wait_port NS PORT: up to 5 s for a listener
+lab_wait_port() { # lab_wait_port NS PORT [ADDRESS]: up to 5 s for a listener
     i=0
     while [ $i -lt 50 ]; do
-        ip netns exec "$1" ss -Htln "sport = :$2" 2>/dev/null | grep -q . && return 0
+        ip netns exec "$1" ss -Htln "sport = :$2" 2>/dev/null | grep -qF "${3:-:$2}" && return 0
         sleep 0.1; i=$((i + 1))
     done
     lab_die "nothing listens on port $2 after 5 s"
