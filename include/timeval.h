@@ -13,6 +13,11 @@ typedef int64_t smtp_time;
 
 #define SMTP_NS_PER_SEC INT64_C(1000000000)
 
+/* A capture timestamp (seconds and nanoseconds, as a file says them) in
+ * nanoseconds, clamped to 1970..2255: a hostile file's 64-bit seconds must
+ * not overflow the arithmetic every duration relies on. */
+smtp_time time_from_parts(int64_t sec, int64_t nsec);
+
 /* "YYYY-MM-DDTHH:MM:SS.uuuuuuZ" (UTC); returns the length written. */
 size_t time_iso8601(smtp_time t, char *out, size_t cap);
 

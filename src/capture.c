@@ -14,7 +14,7 @@ volatile sig_atomic_t capture_stop;
 static smtp_time ts_of(const struct pcap_pkthdr *h)
 {
     /* handles are opened with nanosecond precision: tv_usec holds ns */
-    return (smtp_time)h->ts.tv_sec * SMTP_NS_PER_SEC + (smtp_time)h->ts.tv_usec;
+    return time_from_parts((int64_t)h->ts.tv_sec, (int64_t)h->ts.tv_usec);
 }
 
 static bool check_linktype(pcap_t *p, const char *what, bool quiet)

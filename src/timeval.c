@@ -59,3 +59,15 @@ size_t time_seconds(smtp_time d, int decimals, char *out, size_t cap)
                      decimals == 6 ? 6 : 3, (unsigned long long)frac);
     return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
 }
+
+smtp_time time_from_parts(int64_t sec, int64_t nsec)
+{
+    const int64_t max_sec = INT64_C(9000000000); /* year 2255 */
+    if (sec < 0)
+        sec = 0;
+    if (sec > max_sec)
+        sec = max_sec;
+    if (nsec < 0 || nsec >= SMTP_NS_PER_SEC)
+        nsec = 0;
+    return sec * SMTP_NS_PER_SEC + nsec;
+}

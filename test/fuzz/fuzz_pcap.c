@@ -45,8 +45,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const u_char *d;
     for (int n = 0; n < 20000 && pcap_next_ex(p, &h, &d) == 1; n++)
         if (decode_linktype_supported(dlt))
-            engine_packet(&e, dlt,
-                          (smtp_time)h->ts.tv_sec * SMTP_NS_PER_SEC + h->ts.tv_usec,
+            engine_packet(&e, dlt, time_from_parts(h->ts.tv_sec, h->ts.tv_usec),
                           d, h->caplen);
     engine_finish(&e);
     text->destroy(text);
