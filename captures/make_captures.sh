@@ -190,3 +190,26 @@ lab_postfix_stop
 lab_postfix_start \
     "smtpd_recipient_restrictions = check_recipient_access inline:{ { bob@example.net = 552 5.2.2 Mailbox full } }, permit_mynetworks, reject_unauth_destination" || exit 1
 record diag-mailbox-full $SWAKS --to bob@example.net
+
+# a forged reset: a "middlebox" on the server's link answers DATA with a RST
+# in the server's name but its own TTL (200; the server's packets have 64)
+lab_postfix_stop
+lab_postfix_start || exit 1
+ip netns exec "$LAB_NS_S" python3 "$here/inject_reset.py" "${LAB_ID}b" "$S" 25 &
+inj=$!
+sleep 0.5
+record diag-forged-reset $SHORT
+kill "$inj" 2>/dev/null; wait "$inj" 2>/dev/null
+
+# slow answers: a tarpit at RCPT, a slow content check after the final dot,
+# and a STARTTLS the server offers but cannot start (key file missing)
+lab_postfix_stop
+lab_postfix_start "smtpd_recipient_restrictions = sleep 11, permit_mynetworks, reject_unauth_destination" || exit 1
+record diag-slow-rcpt $SHORT --timeout 30
+lab_postfix_stop
+lab_postfix_start "smtpd_end_of_data_restrictions = sleep 11, permit" || exit 1
+record diag-slow-end-of-data $SHORT --timeout 30
+lab_postfix_stop
+lab_postfix_start "smtpd_tls_cert_file = $LAB_DIR/missing-cert.pem" \
+    "smtpd_tls_key_file = $LAB_DIR/missing-key.pem" "smtpd_tls_security_level = may" || exit 1
+record diag-starttls-refused $SHORT -tlso

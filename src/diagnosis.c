@@ -87,6 +87,14 @@ static bool any_accepted(const struct session *s)
     return false;
 }
 
+static bool all_accepted(const struct session *s)
+{
+    for (uint32_t i = 0; i < s->ntxn; i++)
+        if (s->txns[i].result != TXN_ACCEPTED)
+            return false;
+    return s->ntxn > 0;
+}
+
 /* A connection that never completed its handshake fails at CONNECT. */
 static void diagnose_unconnected(struct session *s)
 {
@@ -143,6 +151,13 @@ static void diagnose(struct session *s)
                                    : smtp_parser_awaiting(&s->parser);
     s->end_phase = phase_of_cmd(waiting, s->phase);
 
+    /* A refused HELO/EHLO, STARTTLS or AUTH that the client got past (mail
+     * accepted in clear, unauthenticated, after HELO) is not the outcome:
+     * the findings keep the record of it. */
+    enum smtp_phase fp = s->failure.phase;
+    if ((fp == PHASE_HELO || fp == PHASE_STARTTLS || fp == PHASE_AUTH) &&
+        all_accepted(s))
+        s->failure.phase = PHASE_NONE;
     if (s->failure.phase != PHASE_NONE) {
         s->verdict = VERDICT_FAILED;
         return;
