@@ -213,3 +213,23 @@ lab_postfix_stop
 lab_postfix_start "smtpd_tls_cert_file = $LAB_DIR/missing-cert.pem" \
     "smtpd_tls_key_file = $LAB_DIR/missing-key.pem" "smtpd_tls_security_level = may" || exit 1
 record diag-starttls-refused $SHORT -tlso
+
+# STARTTLS stripped on the path: two sessions to the same server in one
+# capture, the first direct (STARTTLS offered), the second through a proxy
+# that drops the keyword from the EHLO reply (masking mode off, "strip").
+lab_postfix_stop
+lab_postfix_start "smtpd_tls_cert_file = $LAB_DIR/cert.pem" "smtpd_tls_key_file = $LAB_DIR/key.pem" \
+    "smtpd_tls_security_level = may" "master:2525 inet n - n - - smtpd" || exit 1
+lab_capture_start "$out/diag-starttls-stripped.pcap" "tcp port 25" || exit 1
+lab_client $SHORT
+lab_postfix_stop
+lab_postfix_start "inet_interfaces = 127.0.0.1" "smtpd_tls_cert_file = $LAB_DIR/cert.pem" \
+    "smtpd_tls_key_file = $LAB_DIR/key.pem" "smtpd_tls_security_level = may" \
+    "master:2525 inet n - n - - smtpd" || exit 1
+ip netns exec "$LAB_NS_S" python3 "$here/masking_proxy.py" "$S" 25 2525 strip &
+proxy=$!
+lab_wait_port "$LAB_NS_S" 25 "$S:25" || exit 1
+lab_client $SHORT
+kill "$proxy"; wait "$proxy" 2>/dev/null
+lab_capture_stop
+echo "make_captures: diag-starttls-stripped.pcap" >&2

@@ -6,7 +6,8 @@ EHLO reply is overwritten with X's, and client commands outside the small
 allowed set are replaced by X's of the same length (the server answers 500).
 MODE "no-ehlo" also masks EHLO (old mailguard: the client must fall back to
 HELO); MODE "rename" instead leaves everything intact but announces its own
-host name in the banner (a transparent proxy).
+host name in the banner (a transparent proxy); MODE "strip" only removes
+the STARTTLS line from the EHLO reply (TLS stripping).
 One connection at a time; every wait bounded (10 s)."""
 import socket
 import sys
@@ -25,6 +26,8 @@ ls.settimeout(60)
 
 
 def mask_server_line(line, first):
+    if mode == "strip":
+        return None if line[4:].upper().startswith(b"STARTTLS") else line
     if mode == "rename":
         if first and line.startswith(b"220 "):
             return b"220 proxy.example.net ESMTP ready"
@@ -38,7 +41,7 @@ def mask_server_line(line, first):
 
 
 def mask_client_line(line, in_data):
-    if in_data or mode == "rename":
+    if in_data or mode in ("rename", "strip"):
         return line
     verb = line.split(b" ", 1)[0].upper()
     if verb in ALLOWED:
@@ -69,7 +72,8 @@ def serve(c):
                     first = False
                     if line.startswith(b"354"):
                         in_data = True
-                    c.sendall(out + b"\r\n")
+                    if out is not None:
+                        c.sendall(out + b"\r\n")
             else:
                 cbuf += data
                 while b"\r\n" in cbuf:

@@ -91,6 +91,8 @@ EXPECT = {
                                   anomalies={"slow-end-of-data"}),
     "diag-starttls-refused": dict(verdict="ok", txns=1, accepted=1,
                                   anomalies={"starttls-refused"}),
+    "diag-starttls-stripped": dict(verdict="ok", sessions=2, txns=1, accepted=1,
+                                   anomalies={"starttls-stripped"}),
     "exim-success": dict(verdict="ok", txns=1, rcpt=[250], accepted=1),
     "exim-unknown-user": dict(verdict="failed", failure=("RCPT", 550, None),
                               txns=1, rcpt=[550], accepted=0),
@@ -128,9 +130,13 @@ for name, e in EXPECT.items():
     out = subprocess.run([binary, "-q", "-j", "-r", cap], capture_output=True, text=True)
     sessions = [json.loads(l) for l in out.stdout.splitlines()]
     sessions = [r for r in sessions if r["type"] == "session"]
-    if not check(len(sessions) == 1, f"{name}: exactly one session ({len(sessions)})"):
+    want_n = e.get("sessions", 1)
+    if not check(len(sessions) == want_n, f"{name}: {len(sessions)} sessions == {want_n}"):
         continue
-    s = sessions[0]
+    if want_n > 1:  # the first ones must be clean, the last one is checked
+        check(all(not x["anomalies"] and x["verdict"] == "ok" for x in sessions[:-1]),
+              f"{name}: earlier sessions clean")
+    s = sessions[-1]
     check(s["verdict"] == e["verdict"], f"{name}: verdict {s['verdict']} == {e['verdict']}")
     f = s["failure"] or {}
     want = e.get("failure", (None, None, None))
