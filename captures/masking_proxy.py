@@ -66,6 +66,7 @@ def serve(c):
                 return
             if s is b:
                 sbuf += data
+                batch = b""  # what one read brought goes on in one write
                 while b"\r\n" in sbuf:
                     line, sbuf = sbuf.split(b"\r\n", 1)
                     out = mask_server_line(line, first)
@@ -73,7 +74,9 @@ def serve(c):
                     if line.startswith(b"354"):
                         in_data = True
                     if out is not None:
-                        c.sendall(out + b"\r\n")
+                        batch += out + b"\r\n"
+                if batch:
+                    c.sendall(batch)
             else:
                 cbuf += data
                 while b"\r\n" in cbuf:
