@@ -10,6 +10,7 @@ client produces on purpose, played against a real server (Postfix):
   bdat-malformed  "BDAT xyz" (refused), then a valid BDAT 0 LAST message
   early-talker    EHLO sent before the greeting
   misc            NOOP, VRFY, HELP, an unknown verb, RSET, one at a time
+  idle            a message, with the client silent for 3 s before RCPT
 Every wait is bounded (5 s socket timeout)."""
 import socket
 import sys
@@ -90,6 +91,17 @@ elif mode == "bdat-malformed":
     reply()
 elif mode == "early-talker":
     pass
+elif mode == "idle":
+    import time
+    send(b"MAIL FROM:<sender@example.com>\r\n")
+    reply()
+    time.sleep(3)
+    send(b"RCPT TO:<alice@example.net>\r\n")
+    reply()
+    send(b"DATA\r\n")
+    reply()
+    send(b"Subject: idle\r\n\r\nbody\r\n.\r\n")
+    reply()
 elif mode == "misc":
     for cmd in (b"NOOP", b"VRFY alice", b"HELP", b"XYZZY plugh", b"RSET"):
         send(cmd + b"\r\n")

@@ -87,6 +87,7 @@ EXPECT = {
                               end_cause="reset-by-server", txns=1, accepted=0,
                               anomalies={"reset-suspicious"}),
     "diag-slow-rcpt": dict(verdict="ok", txns=1, accepted=1, anomalies={"slow-reply"}),
+    "diag-idle-gap": dict(verdict="ok", txns=1, accepted=1, anomalies={"idle-gap"}),
     "diag-slow-end-of-data": dict(verdict="ok", txns=1, accepted=1,
                                   anomalies={"slow-end-of-data"}),
     "diag-starttls-refused": dict(verdict="ok", txns=1, accepted=1,
@@ -127,7 +128,11 @@ for name, e in EXPECT.items():
     if not os.path.exists(cap):
         check(False, f"{name}: capture was not recorded")
         continue
-    out = subprocess.run([binary, "-q", "-j", "-r", cap], capture_output=True, text=True)
+    args_file = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "golden",
+                             name + ".args")
+    args = open(args_file).read().split() if os.path.exists(args_file) else []
+    out = subprocess.run([binary, "-q", "-j", *args, "-r", cap], capture_output=True,
+                         text=True)
     sessions = [json.loads(l) for l in out.stdout.splitlines()]
     sessions = [r for r in sessions if r["type"] == "session"]
     want_n = e.get("sessions", 1)
