@@ -39,6 +39,9 @@ done
 suite "golden outputs" sh test/golden_test.sh ./smtpscope build/asan/smtpscope
 suite "input errors" sh test/input_errors.sh ./smtpscope
 suite "input errors (asan)" sh test/input_errors.sh build/asan/smtpscope
+suite "hostile input corpus" python3 test/hostile/hostile_test.py ./smtpscope build/asan/smtpscope
+suite "accounting: conversations == sessions" python3 test/accounting_test.py ./smtpscope
+suite "valgrind" sh test/valgrind_test.sh ./smtpscope
 suite "man page" sh test/manpage_test.sh ./smtpscope
 suite "JSON schema" python3 test/json_schema_test.py ./smtpscope
 suite "tshark cross-check" python3 test/tshark_crosscheck.py

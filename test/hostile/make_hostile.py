@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""make_hostile.py OUTDIR - write the hostile and broken capture corpus.
+
+Each file is one attack on the reader, the reassembly or the parser; the
+test (hostile_test.py) says what smtpscope must do with it. Generated, not
+committed, because some are large (a 50 MB line)."""
+import os
+import struct
+import sys
+
+out = sys.argv[1]
+os.makedirs(out, exist_ok=True)
+C, S = bytes([192, 0, 2, 10]), bytes([192, 0, 2, 25])
+
+
+def csum(data):
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    s = (s >> 16) + (s & 0xFFFF)
+    s += s >> 16
+    return ~s & 0xFFFF
+
+
+def pkt(src, dst, sp, dp, seq, ack, flags, data=b"", ttl=64):
+    tcp = struct.pack("!HHIIBBHHH", sp, dp, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF,
+                      5 << 4, flags, 65535, 0, 0)
+    ph = src + dst + struct.pack("!BBH", 0, 6, len(tcp) + len(data))
+    tcp = tcp[:16] + struct.pack("!H", csum(ph + tcp + data)) + tcp[18:]
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp) + len(data), 0, 0x4000,
+                     ttl, 6, 0, src, dst)
+    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+    return ip + tcp + data
+
+
+class Pcap:
+    def __init__(self, name):
+        self.f = open(os.path.join(out, name), "wb")
+        self.f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 101))
+        self.t = 1700000000.0
+
+    def add(self, data, dt=0.001, caplen=None):
+        self.t += dt
+        cl = len(data) if caplen is None else caplen
+        self.f.write(struct.pack("<IIII", int(self.t), int((self.t % 1) * 1e6), cl, len(data)))
+        self.f.write(data[:cl] if caplen is None or caplen <= len(data) else data)
+
+    def close(self):
+        self.f.close()
+
+
+class Conn:
+    """A TCP connection whose segments are written as the dialogue goes."""
+
+    def __init__(self, pc, cport=40000):
+        self.pc, self.cp = pc, cport
+        self.cs, self.ss = 1000, 5000
+        pc.add(pkt(C, S, cport, 25, self.cs, 0, 0x02))
+        pc.add(pkt(S, C, 25, cport, self.ss, self.cs + 1, 0x12))
+        self.cs += 1
+        self.ss += 1
+        pc.add(pkt(C, S, cport, 25, self.cs, self.ss, 0x10))
+
+    def c(self, data, seg=1400):
+        for i in range(0, len(data), seg):
+            d = data[i:i + seg]
+            self.pc.add(pkt(C, S, self.cp, 25, self.cs, self.ss, 0x18, d), 0.0001)
+            self.cs += len(d)
+
+    def s(self, data, seg=1400):
+        for i in range(0, len(data), seg):
+            d = data[i:i + seg]
+            self.pc.add(pkt(S, C, 25, self.cp, self.ss, self.cs, 0x18, d), 0.0001)
+            self.ss += len(d)
+
+    def close(self):
+        self.pc.add(pkt(C, S, self.cp, 25, self.cs, self.ss, 0x11))
+        self.pc.add(pkt(S, C, 25, self.cp, self.ss, self.cs + 1, 0x11))
+        self.pc.add(pkt(C, S, self.cp, 25, self.cs + 1, self.ss + 1, 0x10))
+
+
+def dialogue(c, mail=b"MAIL FROM:<a@example.com>\r\n"):
+    c.s(b"220 mx.example.net ESMTP\r\n")
+    c.c(b"EHLO client.example.com\r\n")
+    c.s(b"250 mx.example.net\r\n")
+    c.c(mail)
+    c.s(b"250 ok\r\n")
+
+
+# a 50 MB line without CRLF, then a normal session on another connection
+p = Pcap("long-line.pcap")
+c = Conn(p)
+dialogue(c)
+c.c(b"RCPT TO:<" + b"A" * (50 << 20), seg=1448)
+c.close()
+c2 = Conn(p, 40001)
+dialogue(c2)
+c2.c(b"QUIT\r\n")
+c2.s(b"221 bye\r\n")
+c2.close()
+p.close()
+
+# log injection, terminal escapes, NULs and invalid UTF-8 in both directions
+p = Pcap("log-injection.pcap")
+c = Conn(p)
+c.s(b"220 mx.example.net \x1b[2J\x1b[31mred\x1b[0m \xff\xfe\r\n")
+c.c(b"EHLO x\r127.0.0.1 [00000001] 00:00:00.000 <<< forged\r\n")
+c.s(b"250 ok\x00hidden\r\n")
+c.c(b"MAIL FROM:<a@b>\x1b]0;title\x07\r\n")
+c.s(b"250 \xe2\x80\xaereversed\xc0\xaf\r\n")
+c.c(b"QUIT\r\n")
+c.s(b"221 bye\r\n")
+c.close()
+p.close()
+
+# 100 000 recipients in one transaction, then a 10 000-line reply
+p = Pcap("many-rcpts.pcap")
+c = Conn(p)
+dialogue(c)
+c.c(b"".join(b"RCPT TO:<u%d@example.net>\r\n" % i for i in range(100000)))
+c.s(b"250 ok\r\n" * 100000)
+c.c(b"HELP\r\n")
+c.s(b"".join(b"214-line %d\r\n" % i for i in range(9999)) + b"214 end\r\n")
+c.c(b"QUIT\r\n")
+c.s(b"221 bye\r\n")
+c.close()
+p.close()
+
+# a SYN flood: 5000 half-open connections, then one real session
+p = Pcap("syn-flood.pcap")
+for i in range(5000):
+    p.add(pkt(C, S, 10000 + i, 25, i * 7919, 0, 0x02), 0.0001)
+c = Conn(p, 9000)
+dialogue(c)
+c.c(b"QUIT\r\n")
+c.s(b"221 bye\r\n")
+c.close()
+p.close()
+
+# retransmissions with different content, overlaps, segments far outside
+# the window, zero-length and absurdly short records
+p = Pcap("tcp-games.pcap")
+c = Conn(p)
+c.s(b"220 mx.example.net ESMTP\r\n")
+seq = c.cs
+p.add(pkt(C, S, c.cp, 25, seq, c.ss, 0x18, b"EHLO first\r\n"))
+p.add(pkt(C, S, c.cp, 25, seq, c.ss, 0x18, b"EHLO other\r\n"))    # conflicting
+p.add(pkt(C, S, c.cp, 25, seq + 4, c.ss, 0x18, b"XXXXXXXX\r\n"))   # overlapping
+p.add(pkt(C, S, c.cp, 25, seq + 0x40000000, c.ss, 0x18, b"FAR\r\n"))  # outside
+c.cs += len(b"EHLO first\r\n")
+p.add(b"", 0.001)                                    # zero-length record
+p.add(pkt(C, S, c.cp, 25, c.cs, c.ss, 0x18, b"x" * 40), caplen=10)  # cut
+p.add(b"\x45\x00", 0.001)                            # a 2-byte "packet"
+c.s(b"250 ok\r\n")
+c.c(b"QUIT\r\n")
+c.s(b"221 bye\r\n")
+c.close()
+p.close()
+
+# absurd header: snaplen 0xffffffff and a record claiming 4 GB
+with open(os.path.join(out, "absurd-caplen.pcap"), "wb") as f:
+    f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 0xFFFFFFFF, 1))
+    f.write(struct.pack("<IIII", 1700000000, 0, 0xFFFFFFF0, 0xFFFFFFF0) + b"\0" * 64)
