@@ -61,6 +61,7 @@ struct engine {
     smtp_time now, last_sweep;
     bool stop;              /* max_sessions reached: input should stop */
     struct engine_stats stats;
+    struct run_counters counters; /* filled at engine_finish, for sinks */
     struct endpoint *tls_servers; /* open addressing, family 0 = free */
     uint32_t ntls_servers;
 };

@@ -9,6 +9,7 @@
 #define SMTPSCOPE_OUTPUT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "session.h"
@@ -28,8 +29,18 @@ struct output_options {
 
 struct sink *sink_text_new(FILE *f, const struct output_options *o);
 struct sink *sink_json_new(FILE *f, const struct output_options *o);
+/* What the run saw and what it could not place, for the summary's
+ * accounting (filled by the engine before the sinks finish). */
+struct run_counters {
+    uint64_t frames, smtp_packets, connections, sessions;
+    uint64_t undecodable;      /* truncated, bad header, not IP */
+    uint64_t fragments, payload_cut, midstream, gaps;
+    uint64_t evicted, kernel_drops, reassembly_warnings;
+};
+
 /* Counts over the whole run, written at the end: as text, or as one JSON
- * record of "type": "summary" when json is set. */
-struct sink *sink_summary_new(FILE *f, bool json);
+ * record of "type": "summary" when json is set. `counters` is read when
+ * the run finishes. */
+struct sink *sink_summary_new(FILE *f, bool json, const struct run_counters *counters);
 
 #endif

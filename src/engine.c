@@ -516,6 +516,27 @@ void engine_note_drops(struct engine *e, unsigned n)
                             "was open: it may be incomplete");
 }
 
+static void fill_counters(struct engine *e)
+{
+    const struct engine_stats *s = &e->stats;
+    const struct reasm_stats *r = reasm_get_stats();
+    struct run_counters *c = &e->counters;
+    c->frames = s->frames;
+    c->smtp_packets = s->smtp_packets;
+    c->connections = s->connections;
+    c->sessions = s->sessions;
+    c->undecodable = s->decode[DECODE_TRUNCATED] + s->decode[DECODE_BAD_HEADER];
+    c->fragments = s->fragments;
+    c->payload_cut = s->payload_cut;
+    c->midstream = s->midstream;
+    c->gaps = s->gaps;
+    c->evicted = r->evicted;
+    c->kernel_drops = s->kernel_drops;
+    c->reassembly_warnings = 0;
+    for (int i = 0; i < 16; i++)
+        c->reassembly_warnings += r->warnings[i];
+}
+
 void engine_finish(struct engine *e)
 {
     reasm_finish(); /* established streams: NIDS_EXITING -> capture-ended */
@@ -537,6 +558,7 @@ void engine_finish(struct engine *e)
         finish_conn(e, c, how, e->now);
     }
     conntrack_free(&e->ct);
+    fill_counters(e);
     free(e->tls_servers);
     e->tls_servers = NULL;
     for (int i = 0; i < e->nsinks; i++)

@@ -390,7 +390,8 @@ int main(int argc, char **argv)
     /* The summary follows the sessions; on a terminal an offline run gets it
      * without asking. */
     bool want_summary = o.summary || (!o.iface && !o.json && isatty(fileno(out)));
-    struct sink *summary = want_summary ? sink_summary_new(out, o.json) : NULL;
+    struct sink *summary = want_summary ? sink_summary_new(out, o.json, &e.counters)
+                                        : NULL;
     if (summary)
         engine_add_sink(&e, summary);
 

@@ -51,6 +51,7 @@ struct summary_sink {
     uint32_t nfindings;
     struct latency_set lat[SMTP_CMD__COUNT];
     uint64_t rng;
+    const struct run_counters *counters;
 };
 
 /* Open addressing over 2 * SUM_MAX_HOSTS slots: a slot is free while its
@@ -215,6 +216,31 @@ static void hosts_out(struct summary_sink *m, const char *what,
         fputs("#   (none)\n", m->f);
 }
 
+/* Everything the run saw, and everything it could not place. */
+static void accounting_out(struct summary_sink *m)
+{
+    const struct run_counters *c = m->counters;
+    if (!c)
+        return;
+    const struct {
+        const char *name;
+        uint64_t v;
+    } rows[] = {
+        {"frames", c->frames}, {"smtp_packets", c->smtp_packets},
+        {"connections", c->connections}, {"sessions_written", c->sessions},
+        {"undecodable_frames", c->undecodable}, {"ip_fragments", c->fragments},
+        {"segments_cut_by_snaplen", c->payload_cut},
+        {"picked_up_midstream", c->midstream}, {"sessions_with_gaps", c->gaps},
+        {"evicted_streams", c->evicted}, {"kernel_drops", c->kernel_drops},
+        {"reassembly_warnings", c->reassembly_warnings},
+    };
+    fputs(m->json ? ",\"accounting\":{" : "# accounting:", m->f);
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        fprintf(m->f, m->json ? "%s\"%s\":%" PRIu64 : "%s%s %" PRIu64,
+                m->json ? (i ? "," : "") : " ", rows[i].name, rows[i].v);
+    fputs(m->json ? "}" : "\n", m->f);
+}
+
 static void summary_finish(struct sink *base)
 {
     struct summary_sink *m = (struct summary_sink *)base;
@@ -289,9 +315,12 @@ static void summary_finish(struct sink *base)
         }
     }
     if (m->json)
-        fputs("]}\n", f);
+        fputc(']', f);
     else if (!m->nfindings)
         fputs("#   (none)\n", f);
+    accounting_out(m);
+    if (m->json)
+        fputs("}\n", f);
     fflush(f);
 }
 
@@ -305,7 +334,7 @@ static void summary_destroy(struct sink *base)
     free(m);
 }
 
-struct sink *sink_summary_new(FILE *f, bool json)
+struct sink *sink_summary_new(FILE *f, bool json, const struct run_counters *counters)
 {
     struct summary_sink *m = calloc(1, sizeof *m);
     if (!m)
@@ -316,5 +345,6 @@ struct sink *sink_summary_new(FILE *f, bool json)
     m->f = f;
     m->json = json;
     m->rng = 1;
+    m->counters = counters;
     return &m->base;
 }

@@ -36,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct output_options o = {0};
     struct sink *text = sink_text_new(devnull, &o);
     struct sink *json = sink_json_new(devnull, &o);
-    struct sink *sum = sink_summary_new(devnull, false);
+    struct sink *sum = sink_summary_new(devnull, false, &e.counters);
     engine_add_sink(&e, text);
     engine_add_sink(&e, json);
     engine_add_sink(&e, sum);
