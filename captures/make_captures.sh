@@ -41,6 +41,9 @@ record core-multi-rcpt $SWAKS \
     --to alice@example.net,nobody@example.net,bob@example.net \
     --header "Subject: core-multi-rcpt" --body "To three, one unknown."
 record core-two-transactions python3 "$here/client_two_tx.py" "$S"
+record core-ipv6 swaks --server "$LAB_SERVER6" --helo client.example.com \
+    --from sender@example.com --hide-all --timeout 10 --to alice@example.net \
+    --body "Over IPv6."
 
 # proto: protocol depth (pipelining, BDAT, STARTTLS, SMTPS, odd clients)
 record proto-pipelining $SWAKS --pipeline \

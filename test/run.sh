@@ -46,7 +46,9 @@ suite "man page" sh test/manpage_test.sh ./smtpscope
 suite "JSON schema" python3 test/json_schema_test.py ./smtpscope
 suite "tshark cross-check" python3 test/tshark_crosscheck.py
 suite "zeek public traces (asan)" env SMTPSCOPE=build/asan/smtpscope python3 test/zeek_compare.py
+suite "link types, pcapng, rotated files" python3 test/linktypes_test.py ./smtpscope
 suite "live postfix in namespaces" sh test/live/test_postfix_live.sh
+suite "live capture with -i" bash test/live/test_live_capture.sh
 suite "fuzz regression inputs and a ${FUZZ_TIME:-60} s run per target" sh test/fuzz/smoke.sh
 
 echo "$passed passed, $failed failed"

@@ -23,6 +23,7 @@ EXPECT = {
     "core-multi-rcpt": dict(verdict="failed", failure=("RCPT", 550, "5.1.1"),
                             txns=1, rcpt=[250, 550, 250], accepted=1),
     "core-two-transactions": dict(verdict="ok", txns=2, rcpt=[250], accepted=2),
+    "core-ipv6": dict(verdict="ok", txns=1, rcpt=[250], accepted=1),
     "core-noop-vrfy-help": dict(verdict="ok", txns=0, accepted=0),
     "proto-pipelining": dict(verdict="failed", failure=("RCPT", 550, "5.1.1"),
                              txns=1, rcpt=[250, 550], accepted=1),
