@@ -238,3 +238,13 @@ lab_client $SHORT
 kill "$proxy"; wait "$proxy" 2>/dev/null
 lab_capture_stop
 echo "make_captures: diag-starttls-stripped.pcap" >&2
+
+# GRO on the sniffing side: the capture holds super-packets far above the
+# MTU (up to 64 KiB), as tcpdump on a busy gateway records them.
+lab_postfix_stop
+lab_postfix_start || exit 1
+head -c 200000 /dev/zero | tr '\0' 'z' | fold -w 76 > "$LAB_DIR/big-body.txt"
+lab_in_s ethtool -K "${LAB_ID}b" gro on >/dev/null 2>&1
+lab_in_c ethtool -K "${LAB_ID}a" tso on gso on tx on sg on >/dev/null 2>&1
+record proto-gro-superpackets $SWAKS --to alice@example.net --body "$LAB_DIR/big-body.txt"
+lab_in_s ethtool -K "${LAB_ID}b" gro off >/dev/null 2>&1

@@ -11,7 +11,7 @@ set -eu
 
 BUILD="gcc make libc6-dev libpcap-dev libnids-dev"
 TEST="clang llvm tcpdump tshark swaks postfix iproute2 nftables python3
-      python3-jsonschema mandoc dovecot-core libidn12 valgrind ca-certificates openssl
+      python3-jsonschema mandoc dovecot-core libidn12 valgrind ethtool ca-certificates openssl
       procps"
 
 case "${1:-}" in

@@ -38,6 +38,7 @@ EXPECT = {
     "proto-early-talker": dict(verdict="ok", txns=0, anomalies={"early-talker"}),
     "proto-starttls": dict(verdict="encrypted", end_cause=None, tls=True),
     "proto-smtps": dict(verdict="encrypted", end_cause=None, implicit_tls=True),
+    "proto-gro-superpackets": dict(verdict="ok", txns=1, accepted=1, body=205498),
     "proto-midstream": dict(verdict="ok", handshake="missing", accepted=1,
                             anomalies={"midstream-skipped"}),
     "proto-one-sided": dict(verdict="incomplete", handshake="missing", end_cause=None),
@@ -166,6 +167,8 @@ for name, e in EXPECT.items():
         check(len(acc) == e["accepted"], f"{name}: {len(acc)} messages accepted == {e['accepted']}")
     check(all(t["queue_id"] and t["bytes"] > 0 for t in acc),
           f"{name}: every accepted message has a queue id and a size")
+    if "body" in e:
+        check(acc and acc[0]["bytes"] == e["body"], f"{name}: body of {e['body']} bytes")
     if e.get("bdat"):
         check(all(t["bdat"] for t in acc), f"{name}: the message went by BDAT")
     if e.get("tls"):
