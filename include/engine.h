@@ -27,6 +27,7 @@ struct engine_config {
     int idle_timeout;       /* seconds without traffic that end a session */
     int syn_timeout;        /* seconds a SYN may wait for its answer */
     uint64_t max_sessions;  /* stop after writing this many (0: no limit) */
+    bool follow;            /* sinks get each transcript line as it happens */
     uint32_t shard, nshards; /* keep connections whose symmetric hash mod
                                 nshards is shard (nshards 0: all) */
     struct session_config session;

@@ -18,6 +18,11 @@ struct sink {
     void (*session)(struct sink *, const struct session *);
     void (*finish)(struct sink *);
     void (*destroy)(struct sink *);
+    /* Optional, for live following (--follow): a session began, and one of
+     * its transcript lines was recorded (`text` holds `l->len` bytes). */
+    void (*open)(struct sink *, const struct session *);
+    void (*line)(struct sink *, const struct session *, const struct tline *l,
+                 const char *text);
 };
 
 struct output_options {
@@ -25,6 +30,7 @@ struct output_options {
     int verbosity;  /* text: 1 the *** line only, 2 (default) the dialogue,
                        3 also system notes such as message headers */
     bool color;     /* text: failures red, findings yellow (terminals only) */
+    bool follow;    /* text: write each line as it happens (live tail) */
 };
 
 struct sink *sink_text_new(FILE *f, const struct output_options *o);

@@ -139,6 +139,8 @@ struct anomaly {
     char detail[120];  /* of the first occurrence */
 };
 
+struct session;
+
 struct session_config {
     bool show_secrets;
     bool extract_headers;  /* Message-ID, Subject, From, To, Date of bodies */
@@ -146,6 +148,11 @@ struct session_config {
     size_t max_strings;    /* bytes of addresses etc. kept per session */
     int slow_ms;           /* replies slower than this are findings (0: off) */
     int idle_gap_ms;       /* client silences longer than this (0: off) */
+    /* Called for every transcript line as it is recorded (live following);
+     * NULL: lines are only read when the session has ended. */
+    void (*on_line)(void *ctx, const struct session *s, const struct tline *l,
+                    const char *text);
+    void *line_ctx;
 };
 
 struct session {
@@ -164,6 +171,7 @@ struct session {
     /* transcript */
     struct bytebuf log;
     uint32_t log_lines, log_dropped;
+    bool followed;           /* its start was announced to live sinks */
 
     /* what the dialogue established */
     struct bytebuf strings;

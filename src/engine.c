@@ -178,6 +178,12 @@ static void *on_open(void *ctx, const struct endpoint *client,
                              c->synthesized ? HS_MISSING : HS_COMPLETE);
     if (!c->session)
         return NULL;
+    if (e->cfg.session.on_line) { /* live following: announce it now */
+        c->session->followed = true;
+        for (int i = 0; i < e->nsinks; i++)
+            if (e->sinks[i]->open)
+                e->sinks[i]->open(e->sinks[i], c->session);
+    }
     if (c->midstream) {
         session_set_midstream(c->session);
         session_note(c->session, e->now,
@@ -225,11 +231,24 @@ static const struct reasm_callbacks reasm_cbs = {on_open, on_data, on_gap,
 
 /* ---- setup ------------------------------------------------------------------ */
 
+static void follow_line(void *ctx, const struct session *s,
+                        const struct tline *l, const char *text)
+{
+    struct engine *e = ctx;
+    for (int i = 0; i < e->nsinks; i++)
+        if (e->sinks[i]->line)
+            e->sinks[i]->line(e->sinks[i], s, l, text);
+}
+
 int engine_init(struct engine *e, const struct engine_config *cfg, char *err,
                 size_t errlen)
 {
     memset(e, 0, sizeof *e);
     e->cfg = *cfg;
+    if (cfg->follow) {
+        e->cfg.session.on_line = follow_line;
+        e->cfg.session.line_ctx = e;
+    }
     if (conntrack_init(&e->ct, (size_t)cfg->max_streams * 4) < 0) {
         snprintf(err, errlen, "out of memory for the connection table");
         return -1;

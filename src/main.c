@@ -59,6 +59,8 @@ static void usage(FILE *f)
 "  -o, --output FILE      write to FILE instead of standard output\n"
 "      --localtime        text log clock in local time (default UTC)\n"
 "      --show-secrets     print AUTH credentials instead of *** (dangerous)\n"
+"      --follow           text: write each line as it happens (live tail);\n"
+"                         the verdict follows when the session ends\n"
 "      --summary          after the sessions: counts by outcome, failure phase\n"
 "                         and reply code, top failing hosts, reply latency\n"
 "                         percentiles, findings (default on a terminal)\n"
@@ -128,7 +130,7 @@ static bool num_opt(const char *opt, const char *arg, long min, long max,
 
 enum { OPT_LOCALTIME = 256, OPT_SHOW_SECRETS, OPT_HEADERS, OPT_SUMMARY, OPT_STATS, OPT_MAX_STREAMS,
        OPT_IDLE_TIMEOUT, OPT_MAX_TRANSCRIPT, OPT_SLOW, OPT_IDLE_GAP, OPT_COLOR,
-       OPT_SHARD };
+       OPT_SHARD, OPT_FOLLOW };
 
 static int parse_args(int argc, char **argv, struct options *o)
 {
@@ -157,6 +159,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"verbose", required_argument, NULL, 'v'},
         {"color", required_argument, NULL, OPT_COLOR},
         {"shard", required_argument, NULL, OPT_SHARD},
+        {"follow", no_argument, NULL, OPT_FOLLOW},
         {NULL, 0, NULL, 0},
     };
     o->files = calloc((size_t)argc + 1, sizeof *o->files);
@@ -234,6 +237,10 @@ static int parse_args(int argc, char **argv, struct options *o)
         case OPT_SHOW_SECRETS: o->engine.session.show_secrets = true; break;
         case OPT_HEADERS: o->engine.session.extract_headers = true; break;
         case OPT_SUMMARY: o->summary = true; break;
+        case OPT_FOLLOW:
+            o->out.follow = true;
+            o->engine.follow = true;
+            break;
         case OPT_STATS: o->stats = true; break;
         case OPT_MAX_STREAMS:
             if (!num_opt("--max-streams", optarg, 16, 1 << 24, "16..16777216", &v))

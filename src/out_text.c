@@ -131,63 +131,79 @@ static void write_verdict(struct text_sink *t, const struct session *s)
     }
 }
 
-static void text_session(struct sink *base, const struct session *s)
+/* "Connected ..." or "Connection attempt ...": the session's first line. */
+static void write_opening(struct text_sink *t, const struct session *s)
 {
-    struct text_sink *t = (struct text_sink *)base;
-    FILE *f = t->f;
     char ip[ENDPOINT_STRLEN], sip[ENDPOINT_STRLEN];
     endpoint_addr_str(&s->client, ip);
     endpoint_addr_str(&s->server, sip);
     const char *v6l = s->client.family == 6 ? "[" : "";
     const char *v6r = s->client.family == 6 ? "]" : "";
+    prefix(t, ip, s->id, s->start);
+    if (s->handshake == HS_NONE)
+        fprintf(t->f, "Connection attempt %s%s%s:%u -> %s%s%s:%u (%u SYN%s)\n",
+                v6l, ip, v6r, s->client.port, v6l, sip, v6r, s->server.port,
+                s->syn_count, s->syn_count == 1 ? "" : "s");
+    else
+        fprintf(t->f, "Connected %s%s%s:%u -> %s%s%s:%u%s\n", v6l, ip, v6r,
+                s->client.port, v6l, sip, v6r, s->server.port,
+                s->handshake == HS_MISSING ? " (picked up mid-session)" : "");
+}
+
+/* One transcript record as a log line. */
+static void write_line(struct text_sink *t, const char *ip, const struct session *s,
+                       const struct tline *l, const char *text)
+{
+    FILE *f = t->f;
+    prefix(t, ip, s->id, l->ts);
+    switch (l->kind) {
+    case TL_CLIENT: fputs("<<< ", f); break;
+    case TL_SERVER: fputs(">>> ", f); break;
+    default:
+        /* own text: capitalised like the other system lines */
+        if (l->kind == TL_ANOMALY && t->opt.color)
+            fputs(YELLOW, f);
+        if (l->len) {
+            fputc(text[0] >= 'a' && text[0] <= 'z' ? text[0] - 32 : text[0], f);
+            escape_write(f, text + 1, l->len - 1, ESCAPE_TEXT);
+        }
+        if (l->kind == TL_ANOMALY && t->opt.color)
+            fputs(RESET, f);
+        fputc('\n', f);
+        return;
+    }
+    escape_write(f, text, l->len, ESCAPE_TEXT);
+    if (l->flags & SMTP_LINE_TRUNCATED)
+        fputs(" [line truncated]", f);
+    else if (l->flags & SMTP_LINE_UNTERMINATED)
+        fputs(" [no line end]", f);
+    fputc('\n', f);
+}
+
+static void text_session(struct sink *base, const struct session *s)
+{
+    struct text_sink *t = (struct text_sink *)base;
+    FILE *f = t->f;
+    char ip[ENDPOINT_STRLEN];
+    endpoint_addr_str(&s->client, ip);
 
     if (t->opt.verbosity == 1) { /* the verdict line only */
         prefix(t, ip, s->id, s->end);
         write_summary(t, s);
         return;
     }
-    prefix(t, ip, s->id, s->start);
-    if (s->handshake == HS_NONE)
-        fprintf(f, "Connection attempt %s%s%s:%u -> %s%s%s:%u (%u SYN%s)\n",
-                v6l, ip, v6r, s->client.port, v6l, sip, v6r, s->server.port,
-                s->syn_count, s->syn_count == 1 ? "" : "s");
-    else
-        fprintf(f, "Connected %s%s%s:%u -> %s%s%s:%u%s\n", v6l, ip, v6r,
-                s->client.port, v6l, sip, v6r, s->server.port,
-                s->handshake == HS_MISSING ? " (picked up mid-session)" : "");
-
-    size_t off = 0;
-    const char *text;
-    const struct tline *l;
-    while ((l = session_next_line(s, &off, &text))) {
-        prefix(t, ip, s->id, l->ts);
-        switch (l->kind) {
-        case TL_CLIENT: fputs("<<< ", f); break;
-        case TL_SERVER: fputs(">>> ", f); break;
-        case TL_BODY: case TL_TLS: case TL_ANOMALY: case TL_NOTE:
-            /* own text: capitalised like the other system lines */
-            if (l->kind == TL_ANOMALY && t->opt.color)
-                fputs(YELLOW, f);
-            if (l->len) {
-                fputc(text[0] >= 'a' && text[0] <= 'z' ? text[0] - 32 : text[0], f);
-                escape_write(f, text + 1, l->len - 1, ESCAPE_TEXT);
-            }
-            if (l->kind == TL_ANOMALY && t->opt.color)
-                fputs(RESET, f);
-            fputc('\n', f);
-            continue;
+    if (!(t->opt.follow && s->followed)) { /* else already written live */
+        write_opening(t, s);
+        size_t off = 0;
+        const char *text;
+        const struct tline *l;
+        while ((l = session_next_line(s, &off, &text)))
+            write_line(t, ip, s, l, text);
+        if (s->log_dropped) {
+            prefix(t, ip, s->id, s->end);
+            fprintf(f, "Transcript limit reached: %u more lines not kept\n",
+                    s->log_dropped);
         }
-        escape_write(f, text, l->len, ESCAPE_TEXT);
-        if (l->flags & SMTP_LINE_TRUNCATED)
-            fputs(" [line truncated]", f);
-        else if (l->flags & SMTP_LINE_UNTERMINATED)
-            fputs(" [no line end]", f);
-        fputc('\n', f);
-    }
-    if (s->log_dropped) {
-        prefix(t, ip, s->id, s->end);
-        fprintf(f, "Transcript limit reached: %u more lines not kept\n",
-                s->log_dropped);
     }
     prefix(t, ip, s->id, s->end);
     if (s->handshake == HS_NONE)
@@ -199,6 +215,29 @@ static void text_session(struct sink *base, const struct session *s)
                 : s->closed_by == SMTP_FROM_SERVER ? " by server" : "");
     prefix(t, ip, s->id, s->end);
     write_summary(t, s);
+    if (t->opt.follow)
+        fflush(f);
+}
+
+static void text_open(struct sink *base, const struct session *s)
+{
+    struct text_sink *t = (struct text_sink *)base;
+    if (t->opt.verbosity > 1) {
+        write_opening(t, s);
+        fflush(t->f);
+    }
+}
+
+static void text_line(struct sink *base, const struct session *s,
+                      const struct tline *l, const char *text)
+{
+    struct text_sink *t = (struct text_sink *)base;
+    if (t->opt.verbosity == 1)
+        return;
+    char ip[ENDPOINT_STRLEN];
+    endpoint_addr_str(&s->client, ip);
+    write_line(t, ip, s, l, text);
+    fflush(t->f);
 }
 
 static void text_finish(struct sink *base)
@@ -220,6 +259,10 @@ struct sink *sink_text_new(FILE *f, const struct output_options *o)
     t->base.session = text_session;
     t->base.finish = text_finish;
     t->base.destroy = text_destroy;
+    if (o->follow) {
+        t->base.open = text_open;
+        t->base.line = text_line;
+    }
     t->f = f;
     t->opt = *o;
     return &t->base;

@@ -115,6 +115,16 @@ static void log_add(struct session *s, enum tline_kind kind, smtp_time ts,
     };
     /* records stay 8-byte aligned */
     size_t rec = (sizeof h + n + tail_n + 7) & ~(size_t)7;
+    if (s->cfg->on_line && s->followed) {
+        char live[SMTP_LINE_MAX + 512];
+        size_t k = n < sizeof live ? n : sizeof live;
+        memcpy(live, text, k);
+        size_t t = tail_n < sizeof live - k ? tail_n : sizeof live - k;
+        memcpy(live + k, tail, t);
+        struct tline lh = h;
+        lh.len = (uint32_t)(k + t);
+        s->cfg->on_line(s->cfg->line_ctx, s, &lh, live);
+    }
     char *at = bytebuf_extend(&s->log, rec);
     if (!at) {
         s->log_dropped++;

@@ -42,6 +42,7 @@ suite "input errors (asan)" sh test/input_errors.sh build/asan/smtpscope
 suite "hostile input corpus" python3 test/hostile/hostile_test.py ./smtpscope build/asan/smtpscope
 suite "accounting: conversations == sessions" python3 test/accounting_test.py ./smtpscope
 suite "valgrind" sh test/valgrind_test.sh ./smtpscope
+suite "--follow" sh test/follow_test.sh ./smtpscope
 suite "man page" sh test/manpage_test.sh ./smtpscope
 suite "JSON schema" python3 test/json_schema_test.py ./smtpscope
 suite "tshark cross-check" python3 test/tshark_crosscheck.py
