@@ -21,7 +21,7 @@ for cap in captures/*.pcap; do
         echo "ok - --follow $name: the same lines as the golden log"
     elif grep -q "NOT SMTP" "$t/golden" &&
         [ -z "$(LC_ALL=C comm -23 "$t/golden" "$t/follow")" ] &&
-        ! LC_ALL=C comm -13 "$t/golden" "$t/follow" | grep -qv '\] [0-9:.]* <<< '; then
+        ! LC_ALL=C comm -13 "$t/golden" "$t/follow" | grep -v 'Anomaly: early-talker' | grep -qv '\] [0-9:.]* <<< '; then
         echo "ok - --follow $name: golden lines plus the client lines written before the not-SMTP decision"
     else
         echo "not ok - --follow $name differs:"; diff "$t/golden" "$t/follow" | head -5 | sed 's/^/#   /'
