@@ -141,10 +141,12 @@ static void finish_conn(struct engine *e, struct conn *c, enum tcp_end how,
     session_free(s);
     reasm_forget(&c->client, &c->server);
     if (how == TCP_END_CLOSED || how == TCP_END_RESET_BY_CLIENT ||
-        how == TCP_END_RESET_BY_SERVER || how == TCP_END_REFUSED) {
+        how == TCP_END_RESET_BY_SERVER || how == TCP_END_REFUSED ||
+        how == TCP_END_EVICTED) {
         /* Keep a tombstone for a while: segments still in flight after a
-         * reset or close (retransmissions, the other side's RST) must not
-         * be picked up as a new mid-stream session. */
+         * reset or close (retransmissions, the other side's RST), or the
+         * rest of an evicted stream, must not be picked up as a new
+         * mid-stream session (evictions would then feed on themselves). */
         c->dead = true;
         c->session = NULL;
         c->stream = NULL;

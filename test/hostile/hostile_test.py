@@ -53,10 +53,13 @@ cases = {
                                   b"pending-overflow"], sessions=1),
     "syn-flood.pcap": dict(text=[b"Connection attempt"], sessions=5001, verdicts=[b": OK"]),
     "tcp-games.pcap": dict(text=[b">>> 220 mx.example.net", b"<<< EHLO first"], sessions=1),
+    "many-open.pcap": dict(opts=["--max-streams", "16"], sessions=40,
+                           text=[b"Disconnected (evicted)", b"Disconnected (quit)"],
+                           stderr=b"stream table full"),
     "absurd-caplen.pcap": dict(stderr=b"invalid packet capture length", rc=2, sessions=0),
 }
 for name, e in cases.items():
-    p, rss = run(plain, name)
+    p, rss = run(plain, name, *e.get("opts", []))
     out = p.stdout
     check(p.returncode == e.get("rc", 0), f"{name}: exit status {p.returncode}")
     n = out.count(b"\n") and len(re.findall(rb"\] \d\d:\d\d:\d\d\.\d{3} \*\*\* ", out))

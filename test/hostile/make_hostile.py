@@ -157,6 +157,20 @@ c.s(b"221 bye\r\n")
 c.close()
 p.close()
 
+# 40 sessions open at once (read with a stream table of 16: evictions)
+p = Pcap("many-open.pcap")
+conns = [Conn(p, 20000 + i) for i in range(40)]
+for c in conns:
+    c.s(b"220 mx.example.net ESMTP\r\n")
+for c in conns:
+    c.c(b"EHLO client.example.com\r\n")
+    c.s(b"250 mx.example.net\r\n")
+for c in conns:
+    c.c(b"QUIT\r\n")
+    c.s(b"221 bye\r\n")
+    c.close()
+p.close()
+
 # absurd header: snaplen 0xffffffff and a record claiming 4 GB
 with open(os.path.join(out, "absurd-caplen.pcap"), "wb") as f:
     f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 0xFFFFFFFF, 1))
