@@ -55,7 +55,7 @@ cases = {
     "tcp-games.pcap": dict(text=[b">>> 220 mx.example.net", b"<<< EHLO first"], sessions=1),
     "many-open.pcap": dict(opts=["--max-streams", "16"], sessions=40,
                            text=[b"Disconnected (evicted)", b"Disconnected (quit)"],
-                           stderr=b"stream table full"),
+                           stderr=b"evicted from a full stream table"),
     "absurd-caplen.pcap": dict(stderr=b"invalid packet capture length", rc=2, sessions=0),
 }
 for name, e in cases.items():
