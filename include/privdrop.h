@@ -2,7 +2,8 @@
 #ifndef SMTPSCOPE_PRIVDROP_H
 #define SMTPSCOPE_PRIVDROP_H
 
-/* When running as root: switch to `user` (its uid, gid, no supplementary
+/* When running as root: confine the process to an empty, already deleted
+ * directory (chroot), switch to `user` (its uid, gid, no supplementary
  * groups) and forbid regaining privileges (PR_SET_NO_NEW_PRIVS). Does
  * nothing for an unprivileged process. Returns 0, or -1 with a message on
  * stderr (the caller must stop: never go on as root by accident). */

@@ -2,7 +2,7 @@
 # test_live_capture.sh - smtpscope -i on the lab's link while real sessions
 # run (IPv4 and IPv6, through a real Postfix), one of them still open when
 # smtpscope gets SIGINT: every session must be reported, the open one as
-# capture-ended, and smtpscope must have dropped root (to nobody).
+# capture-ended, and smtpscope must have dropped root (to nobody, chrooted).
 set -u
 cd "$(dirname "$0")/../.."
 bin=$(pwd)/${SMTPSCOPE:-smtpscope}
@@ -17,6 +17,7 @@ ip netns exec "$LAB_NS_S" "$bin" -q -j -i "${LAB_ID}b" -o "$out" &
 scope=$!
 sleep 1.5 # device open, privileges dropped
 user=$(ps -o user= -p "$scope" 2>/dev/null | tr -d ' ')
+root=$(readlink "/proc/$scope/root" 2>/dev/null)
 SW="swaks --helo client.example.com --from sender@example.com --hide-all --timeout 10"
 lab_client $SW --server "$LAB_SERVER4" --to alice@example.net >/dev/null
 lab_client $SW --server "$LAB_SERVER6" --to bob@example.net >/dev/null
@@ -32,10 +33,10 @@ i=0; while [ $i -lt 50 ] && kill -0 "$scope" 2>/dev/null; do sleep 0.1; i=$((i +
 kill -0 "$scope" 2>/dev/null && { echo "not ok - smtpscope did not stop on SIGINT"; kill -KILL "$scope"; }
 wait "$scope"; rc=$?
 wait "$open_client" 2>/dev/null
-python3 - "$out" "$rc" "$user" <<'PY'
+python3 - "$out" "$rc" "$user" "$root" <<'PY'
 import json, sys
 recs = [json.loads(l) for l in open(sys.argv[1])]
-rc, user = int(sys.argv[2]), sys.argv[3]
+rc, user, root = int(sys.argv[2]), sys.argv[3], sys.argv[4]
 fails = 0
 def check(c, what):
     global fails
@@ -43,6 +44,7 @@ def check(c, what):
     fails += not c
 check(rc == 0, f"smtpscope -i exits 0 after SIGINT ({rc})")
 check(user == "nobody", f"smtpscope -i runs as nobody once the device is open ({user})")
+check(root.endswith("(deleted)"), f"confined to an empty deleted directory ({root})")
 check(len(recs) == 3, f"3 sessions reported ({len(recs)})")
 v4 = [r for r in recs if r["client"]["ip"] == "192.0.2.10" and r["verdict"] == "ok"]
 v6 = [r for r in recs if r["client"]["ip"] == "2001:db8::10"]
