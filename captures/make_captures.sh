@@ -209,7 +209,10 @@ kill "$inj" 2>/dev/null; wait "$inj" 2>/dev/null
 lab_postfix_stop
 lab_postfix_start "smtpd_recipient_restrictions = sleep 11, permit_mynetworks, reject_unauth_destination" || exit 1
 record diag-slow-rcpt $SHORT --timeout 30
-# a client that pauses 3 s (read with --idle-gap 2000: test/golden/*.args)
+# a client that pauses 3 s (read with --idle-gap 2000: test/golden/*.args),
+# to a Postfix without the tarpit
+lab_postfix_stop
+lab_postfix_start || exit 1
 record diag-idle-gap python3 "$here/client_scripted.py" "$S" idle
 lab_postfix_stop
 lab_postfix_start "smtpd_end_of_data_restrictions = sleep 11, permit" || exit 1

@@ -126,6 +126,7 @@ struct smtp_body_end {
     uint64_t lines;
     smtp_time ts_first, ts_last;
     bool bdat;             /* transferred by BDAT chunks */
+    bool incomplete;       /* the connection ended before the body did */
 };
 
 struct smtp_parser;
@@ -222,7 +223,7 @@ struct smtp_parser {
     /* body (DATA) and chunk (BDAT) state */
     uint8_t body_state;
     uint64_t body_bytes, body_lines;
-    smtp_time body_ts_first;
+    smtp_time body_ts_first, body_ts_last;
     uint64_t chunk_left;
     bool chunk_last;
     bool bdat_active;       /* a BDAT transfer is in progress */

@@ -630,11 +630,12 @@ static void on_body_end(struct smtp_parser *p, const struct smtp_body_end *b)
         t->lines += b->lines;
     }
     char text[96];
-    int n = snprintf(text, sizeof text, "message body: %llu bytes%s",
-                     (unsigned long long)b->bytes, b->bdat ? " (BDAT)" : "");
+    int n = snprintf(text, sizeof text, "message body: %llu bytes%s%s",
+                     (unsigned long long)b->bytes, b->bdat ? " (BDAT)" : "",
+                     b->incomplete ? ", cut off before its end" : "");
     log_add(s, TL_BODY, b->ts_last, -1, b->bytes, 0, b->bdat, text,
             (size_t)n, NULL, 0);
-    if (!b->bdat)
+    if (!b->bdat && !b->incomplete)
         s->phase = PHASE_END_OF_DATA;
 }
 

@@ -124,6 +124,7 @@ void smtp_parser_init(struct smtp_parser *p,
     memset(p, 0, sizeof *p);
     p->settings = settings;
     p->data = data;
+    p->body_ts_first = -1; /* no body under way */
     for (int d = 0; d < 2; d++)
         bytebuf_init(&p->line[d].buf, SMTP_LINE_MAX + 2); /* + CR LF */
     bytebuf_init(&p->hold, SMTP_HOLD_MAX);
@@ -434,14 +435,15 @@ static void start_body(struct smtp_parser *p)
     p->body_ts_first = -1;
 }
 
-static void body_finished(struct smtp_parser *p, smtp_time ts, bool bdat)
+static void body_finished(struct smtp_parser *p, smtp_time ts, bool bdat,
+                          bool incomplete)
 {
     header_stop(p);
     if (p->settings->on_body_end) {
         struct smtp_body_end e = {
             .bytes = p->body_bytes, .lines = p->body_lines,
             .ts_first = p->body_ts_first < 0 ? ts : p->body_ts_first,
-            .ts_last = ts, .bdat = bdat,
+            .ts_last = ts, .bdat = bdat, .incomplete = incomplete,
         };
         p->settings->on_body_end(p, &e);
     }
@@ -458,7 +460,7 @@ static uint32_t announce(struct smtp_parser *p, const struct smtp_command *c)
 static void end_of_data(struct smtp_parser *p, smtp_time ts)
 {
     p->mode = SMTP_MODE_COMMAND;
-    body_finished(p, ts, false);
+    body_finished(p, ts, false, false);
     struct smtp_command c = {
         .cmd = SMTP_CMD_END_OF_DATA, .line = {".", 1}, .wire_len = 3,
         .ts_first = ts, .ts_last = ts,
@@ -472,6 +474,8 @@ static size_t body_scan(struct smtp_parser *p, const char *buf, size_t len,
     size_t i = 0;
     if (p->body_ts_first < 0 && len)
         p->body_ts_first = ts;
+    if (len)
+        p->body_ts_last = ts;
     while (i < len) {
         switch (p->body_state) {
         case BODY_MID: {
@@ -664,7 +668,7 @@ static void client_line(struct smtp_parser *p, enum smtp_dir dir,
                 p->mode = SMTP_MODE_COMMAND;
                 if (c.bdat_last) {
                     p->bdat_active = false;
-                    body_finished(p, ts_last, true);
+                    body_finished(p, ts_last, true, false);
                 }
             }
         }
@@ -679,6 +683,8 @@ static size_t chunk_consume(struct smtp_parser *p, const char *buf, size_t len,
 {
     if (p->body_ts_first < 0 && len)
         p->body_ts_first = ts;
+    if (len)
+        p->body_ts_last = ts;
     uint64_t n = len < p->chunk_left ? len : p->chunk_left;
     if (p->hdr)
         header_feed(p, buf, (size_t)n, ts);
@@ -688,7 +694,7 @@ static size_t chunk_consume(struct smtp_parser *p, const char *buf, size_t len,
         p->mode = SMTP_MODE_COMMAND;
         if (p->chunk_last) {
             p->bdat_active = false;
-            body_finished(p, ts, true);
+            body_finished(p, ts, true, false);
         }
     }
     return (size_t)n;
@@ -996,6 +1002,13 @@ void smtp_parser_finish(struct smtp_parser *p, smtp_time ts)
     /* Nothing more will answer: bytes held for an answer are read on. */
     for (int i = 0; p->hold.len && i < SMTP_PENDING_MAX; i++)
         hold_force_release(p, ts); /* replay may hold again (one-sided capture) */
+    /* A body cut off by the end of the connection: its bytes were on the
+     * wire all the same (a reset in the middle of a large message). */
+    if (p->body_ts_first >= 0) {
+        bool bdat = p->mode != SMTP_MODE_BODY;
+        p->mode = SMTP_MODE_COMMAND;
+        body_finished(p, p->body_ts_last, bdat, true);
+    }
     for (int d = 0; d < 2; d++) {
         struct smtp_linebuf *lb = &p->line[d];
         if (lb->wire_len == 0)

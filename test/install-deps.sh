@@ -12,7 +12,8 @@ set -eu
 BUILD="gcc make libc6-dev libpcap-dev libnids-dev"
 TEST="clang llvm tcpdump tshark swaks postfix iproute2 nftables python3
       python3-jsonschema mandoc dovecot-core libidn12 valgrind ethtool ca-certificates openssl
-      procps"
+      procps libnet-ssleay-perl libdigest-hmac-perl
+      libio-socket-inet6-perl"
 
 case "${1:-}" in
 --build-only) WANT=$BUILD ;;

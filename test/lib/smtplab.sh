@@ -152,18 +152,32 @@ CF
 }
 
 # Stops the lab's Postfix (the last master started) and its children.
+lab_any_alive() { # lab_any_alive PID...: true while one of them runs
+    for p in "$@"; do kill -0 "$p" 2>/dev/null && return 0; done
+    return 1
+}
+
 lab_postfix_stop() {
     pid=$LAB_POSTFIX_PID
     [ -n "$pid" ] || return 0
+    # The master's children (smtpd, qmgr, ...) hold its listening sockets
+    # and may outlive it by seconds: they are ours, stop them by PID too.
+    kids=$(pgrep -P "$pid" | tr '\n' ' ')
     kill -TERM "$pid" 2>/dev/null
     i=0
     while [ $i -lt 50 ] && kill -0 "$pid" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
     kill -KILL "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
+    for k in $kids; do kill -TERM "$k" 2>/dev/null; done
+    i=0
+    while [ $i -lt 30 ] && lab_any_alive $kids; do
+        sleep 0.1; i=$((i + 1))
+    done
+    for k in $kids; do kill -KILL "$k" 2>/dev/null; done
     LAB_PIDS=$(echo "$LAB_PIDS" | tr ' ' '\n' | grep -vx "$pid" | tr '\n' ' ')
     LAB_POSTFIX_PID=
-    i=0 # its children go with it; wait until port 25 is free again
-    while [ $i -lt 50 ] && ip netns exec "$LAB_NS_S" ss -Htln "sport = :25" | grep -q .; do
+    i=0 # wait until no TCP port is listened on in the server namespace
+    while [ $i -lt 50 ] && ip netns exec "$LAB_NS_S" ss -Htln | grep -q .; do
         sleep 0.1; i=$((i + 1))
     done
 }

@@ -38,7 +38,9 @@ EXPECT = {
     "proto-early-talker": dict(verdict="ok", txns=0, anomalies={"early-talker"}),
     "proto-starttls": dict(verdict="encrypted", end_cause=None, tls=True),
     "proto-smtps": dict(verdict="encrypted", end_cause=None, implicit_tls=True),
-    "proto-gro-superpackets": dict(verdict="ok", txns=1, accepted=1, body=205498),
+    # 200000 bytes of body file plus a CRLF per 76-byte line, plus swaks'
+    # headers (their length varies with the date and the PID in Message-Id)
+    "proto-gro-superpackets": dict(verdict="ok", txns=1, accepted=1, body=(205264, 206264)),
     "proto-midstream": dict(verdict="ok", handshake="missing", accepted=1,
                             anomalies={"midstream-skipped"}),
     "proto-one-sided": dict(verdict="incomplete", handshake="missing", end_cause=None),
@@ -53,8 +55,13 @@ EXPECT = {
     "diag-icmp-prohibited": dict(verdict="failed", failure=("CONNECT", None, None),
                                  end_cause="icmp-unreachable", handshake="none", helo=None,
                                  text="administratively prohibited"),
-    "diag-reset-in-data": dict(verdict="failed", failure=("END-OF-DATA", None, None),
-                               end_cause="reset-by-server", txns=1, accepted=0),
+    # The reset answers the first segment over 600 bytes: with segmentation
+    # offload the whole body is that segment (END-OF-DATA, no reply), on a
+    # link without it the reset cuts the body (DATA); both carry body bytes.
+    "diag-reset-in-data": dict(verdict="failed", failure={("END-OF-DATA", None, None),
+                                                          ("DATA", None, None)},
+                               end_cause="reset-by-server", txns=1, accepted=0,
+                               body_bytes=True),
     "diag-greylisted": dict(verdict="failed", failure=("RCPT", 450, "4.7.1"), txns=1,
                             rcpt=[450], accepted=0, anomalies={"greylisted"},
                             text="Greylisted", hint="greylisting"),
@@ -148,7 +155,10 @@ for name, e in EXPECT.items():
     f = s["failure"] or {}
     want = e.get("failure", (None, None, None))
     got = (f.get("phase"), f.get("code"), f.get("enhanced"))
-    check(got == want, f"{name}: failure {got} == {want}")
+    if isinstance(want, set):
+        check(got in want, f"{name}: failure {got} in {sorted(want)}")
+    else:
+        check(got == want, f"{name}: failure {got} == {want}")
     ec = e.get("end_cause", "quit")
     if ec:
         check(s["end_cause"] == ec, f"{name}: end cause {s['end_cause']} == {ec}")
@@ -168,7 +178,11 @@ for name, e in EXPECT.items():
     check(all(t["queue_id"] and t["bytes"] > 0 for t in acc),
           f"{name}: every accepted message has a queue id and a size")
     if "body" in e:
-        check(acc and acc[0]["bytes"] == e["body"], f"{name}: body of {e['body']} bytes")
+        lo, hi = e["body"]
+        check(acc and lo <= acc[0]["bytes"] <= hi,
+              f"{name}: body of {acc[0]['bytes'] if acc else None} bytes in [{lo}, {hi}]")
+    if e.get("body_bytes"):
+        check(tx and tx[0]["bytes"] > 0, f"{name}: the body bytes that passed are counted")
     if e.get("bdat"):
         check(all(t["bdat"] for t in acc), f"{name}: the message went by BDAT")
     if e.get("tls"):

@@ -91,9 +91,10 @@ static void on_reply(struct smtp_parser *p, const struct smtp_reply *r)
 
 static void on_body_end(struct smtp_parser *p, const struct smtp_body_end *b)
 {
-    ev_add(p->data, "B bytes=%llu lines=%llu ts=%lld-%lld bdat=%d\n",
+    ev_add(p->data, "B bytes=%llu lines=%llu ts=%lld-%lld bdat=%d%s\n",
            (unsigned long long)b->bytes, (unsigned long long)b->lines,
-           (long long)b->ts_first, (long long)b->ts_last, b->bdat);
+           (long long)b->ts_first, (long long)b->ts_last, b->bdat,
+           b->incomplete ? " cut-off" : "");
 }
 
 static void on_tls(struct smtp_parser *p, smtp_time ts)
@@ -377,6 +378,43 @@ static void test_bdat(void)
     free(log);
 }
 
+static void test_body_cut_off(void)
+{
+    /* A reset in the middle of a message: the bytes that did pass are
+     * reported, marked as cut off, timed at the last body byte. */
+    static const struct turn data[] = {
+        {S, "220 mx\r\n", 0},
+        {C, "HELO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n", 0},
+        {S, "250 mx\r\n250 ok\r\n250 ok\r\n354 go\r\n", 0},
+        {C, "Subject: x\r\n\r\nfirst half of the bo", 0},
+        END};
+    char *log = check_splits("DATA body cut off", data);
+    CHECK(has(log, "B bytes=34 lines=2 ts=4000-4000 bdat=0 cut-off"),
+          "a body cut off by the end reports its 34 bytes, marked cut off");
+    CHECK(!has(log, "(end-of-data)"), "no end-of-data made up for a cut body");
+    free(log);
+
+    static const struct turn chunk[] = {
+        {S, "220 mx\r\n", 0},
+        {C, "EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nBDAT 10\r\n0123456789", 0},
+        {S, "250 mx\r\n250 ok\r\n250 ok\r\n250 10 octets\r\n", 0},
+        {C, "BDAT 100 LAST\r\nabc", 0},
+        END};
+    log = check_splits("BDAT chunk cut off", chunk);
+    CHECK(has(log, "B bytes=13 lines=0 ts=2000-4000 bdat=1 cut-off"),
+          "a BDAT message cut off in its last chunk reports 10+3 bytes");
+    free(log);
+
+    static const struct turn none[] = {
+        {S, "220 mx\r\n", 0},
+        {C, "HELO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n", 0},
+        {S, "250 mx\r\n250 ok\r\n250 ok\r\n354 go\r\n", 0},
+        END};
+    log = check_splits("DATA with no body byte", none);
+    CHECK(!has(log, "B bytes"), "no body event when no body byte was sent");
+    free(log);
+}
+
 static void test_starttls(void)
 {
     static const struct turn conv[] = {
@@ -571,6 +609,7 @@ int main(void)
     test_pipelining_data_rejected();
     test_data_pipelined_with_body();
     test_bdat();
+    test_body_cut_off();
     test_starttls();
     test_auth();
     test_hostile_lines();
