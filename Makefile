@@ -7,6 +7,8 @@
 #   make asan       build ./build/asan/smtpscope with AddressSanitizer + UBSan
 #   make regen      rewrite the golden outputs (read the diff before committing!)
 #   make deps       install Debian build/test dependencies (root)
+#   make bench      benchmark beside libpcap/libnids floors and tshark
+#                   (BENCH_SIZE=MB, default 1024; BENCH_REPEAT=N, default 3)
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -21,7 +23,7 @@ ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sa
 
 UNIT_TESTS = $(wildcard test/unit/test_*.c)
 
-.PHONY: all demo test asan unit regen deps clean install uninstall fuzz fuzz-build fuzz-regress
+.PHONY: all demo test asan unit regen deps clean install uninstall fuzz fuzz-build fuzz-regress bench bench-build
 
 all: smtpscope
 
@@ -90,11 +92,29 @@ demo:
 
 test:
 	@sh test/install-deps.sh
-	$(MAKE) smtpscope asan unit
+	$(MAKE) smtpscope asan unit bench-build
 	sh test/run.sh
 
 regen: smtpscope
 	sh test/regen.sh
+
+# The benchmark (bench/run_bench.py): its generator and the two floors.
+BENCH_BIN = build/bench/gen_capture build/bench/floor_pcap build/bench/floor_nids
+build/bench/gen_capture: bench/gen_capture.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $<
+build/bench/floor_pcap: bench/floor_pcap.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< -lpcap
+build/bench/floor_nids: bench/floor_nids.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< -lnids -lpcap
+bench-build: smtpscope $(BENCH_BIN)
+
+bench:
+	@sh test/install-deps.sh
+	$(MAKE) bench-build
+	python3 bench/run_bench.py
 
 PREFIX ?= /usr/local
 BINDIR = $(DESTDIR)$(PREFIX)/bin

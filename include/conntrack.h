@@ -19,6 +19,11 @@
 
 struct session;
 
+struct conn_notes {
+    char end_detail[120];    /* how it ended, when more than tcp_end says */
+    char rst_finding[120];   /* a reset that does not look like its sender */
+};
+
 struct conn {
     struct endpoint client, server;
     smtp_time syn_ts, last_ts;
@@ -32,8 +37,7 @@ struct conn {
     uint8_t ttl[2];          /* last TTL / hop limit seen from each side */
     uint16_t ipid[2];        /* last IPv4 ID seen from each side */
     bool seen[2];            /* a packet from that side was seen */
-    char end_detail[120];    /* how it ended, when more than tcp_end says */
-    char rst_finding[120];   /* a reset that does not look like its sender */
+    struct conn_notes *notes; /* rare, so allocated on the first one */
     struct session *session; /* once the handshake completed */
     void *stream;            /* libnids' stream while it has one */
     struct conn *hnext;      /* hash chain */
@@ -57,6 +61,8 @@ struct conn *conntrack_find(struct conntrack *ct, const struct endpoint *a,
 struct conn *conntrack_add(struct conntrack *ct, const struct endpoint *client,
                            const struct endpoint *server, smtp_time ts);
 void conntrack_touch(struct conntrack *ct, struct conn *c, smtp_time ts);
+/* The connection's notes, allocated on first use; NULL without memory. */
+struct conn_notes *conn_notes(struct conn *c);
 /* Unlinks and frees the entry (not its session). */
 void conntrack_remove(struct conntrack *ct, struct conn *c);
 

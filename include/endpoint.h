@@ -41,6 +41,10 @@ bool endpoint_eq(const struct endpoint *a, const struct endpoint *b);
 /* A hash of a connection's two endpoints that is the same in both
  * directions: for hash tables, and for splitting work between processes. */
 uint32_t flow_hash_symmetric(const struct endpoint *a, const struct endpoint *b);
+/* The same for both directions and every port of an address pair: shards
+ * keep all the sessions between two hosts together (findings that compare
+ * sessions, such as a stripped STARTTLS, need them side by side). */
+uint32_t addr_pair_hash_symmetric(const struct endpoint *a, const struct endpoint *b);
 
 /* A 32-bit session id from the connection's addresses, ports and start
  * time: stable across runs, shards and workers, unlike a counter. */

@@ -60,7 +60,8 @@ struct failure {
     int code;            /* 0: no reply (connection-level) */
     char enhanced[12];
     char text[256];      /* reply text or the connection-level cause */
-    char hint[512];      /* meaning of the codes and likely cause */
+    char *hint;          /* meaning of the codes and likely cause: composed
+                            when the session ends (heap), else NULL */
     smtp_time ts;
 };
 
@@ -202,8 +203,8 @@ struct session {
     bool txn_open;           /* the last txn is open */
 
     uint32_t ncommands, nreplies;
-    struct anomaly anomalies[SESSION_MAX_ANOMALIES];
-    uint32_t nanomalies;
+    struct anomaly *anomalies; /* grown on the first one: most sessions have none */
+    uint32_t nanomalies, anomaly_cap;
 
     struct failure failure;  /* first failing reply (phase NONE: none) */
     enum verdict verdict;    /* set by session_end */

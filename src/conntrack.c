@@ -100,6 +100,13 @@ void conntrack_touch(struct conntrack *ct, struct conn *c, smtp_time ts)
     }
 }
 
+struct conn_notes *conn_notes(struct conn *c)
+{
+    if (!c->notes)
+        c->notes = calloc(1, sizeof *c->notes);
+    return c->notes;
+}
+
 void conntrack_remove(struct conntrack *ct, struct conn *c)
 {
     struct conn **pp = &ct->buckets[bucket_of(ct, &c->client, &c->server)];
@@ -109,5 +116,6 @@ void conntrack_remove(struct conntrack *ct, struct conn *c)
         *pp = c->hnext;
     list_unlink(ct, c);
     ct->count--;
+    free(c->notes);
     free(c);
 }

@@ -13,6 +13,7 @@
 #include "hints.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 const char *failure_class_name(enum failure_class c)
@@ -119,8 +120,11 @@ void diagnose_session(struct session *s)
     diagnose(s);
     if (s->verdict == VERDICT_FAILED) {
         struct failure *f = &s->failure;
-        hint_compose(f->hint, sizeof f->hint, phase_name(f->phase), f->code,
+        char hint[512];
+        hint_compose(hint, sizeof hint, phase_name(f->phase), f->code,
                      f->enhanced, f->text);
+        free(f->hint);
+        f->hint = hint[0] ? strdup(hint) : NULL; /* NULL: simply no hint */
     }
 }
 

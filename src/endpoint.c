@@ -53,6 +53,13 @@ uint32_t flow_hash_symmetric(const struct endpoint *a, const struct endpoint *b)
     return endpoint_hash(endpoint_hash(2166136261u, a), b);
 }
 
+uint32_t addr_pair_hash_symmetric(const struct endpoint *a, const struct endpoint *b)
+{
+    struct endpoint x = *a, y = *b;
+    x.port = y.port = 0;
+    return flow_hash_symmetric(&x, &y);
+}
+
 uint32_t session_id_for(const struct endpoint *client,
                         const struct endpoint *server, smtp_time start)
 {

@@ -27,13 +27,14 @@ void engine_config_defaults(struct engine_config *cfg)
     session_config_defaults(&cfg->session);
 }
 
-/* --shard: the same symmetric hash for both directions, so a connection
- * always lands in one shard. */
+/* --shard and --workers: a hash that is the same for both directions and
+ * all ports of an address pair, so a connection (and every other one
+ * between the same two hosts) always lands in one shard. */
 static bool in_shard(const struct engine *e, const struct endpoint *a,
                      const struct endpoint *b)
 {
     return e->cfg.nshards == 0 ||
-           flow_hash_symmetric(a, b) % e->cfg.nshards == e->cfg.shard;
+           addr_pair_hash_symmetric(a, b) % e->cfg.nshards == e->cfg.shard;
 }
 
 static bool smtp_port(const struct engine *e, uint16_t port)
@@ -122,10 +123,10 @@ static void finish_conn(struct engine *e, struct conn *c, enum tcp_end how,
         }
     }
     s->syn_count = c->syn_count;
-    if (c->end_detail[0])
-        memcpy(s->tcp_detail, c->end_detail, sizeof s->tcp_detail);
-    if (c->rst_finding[0])
-        session_anomaly(s, "reset-suspicious", ts, "%s", c->rst_finding);
+    if (c->notes && c->notes->end_detail[0])
+        memcpy(s->tcp_detail, c->notes->end_detail, sizeof s->tcp_detail);
+    if (c->notes && c->notes->rst_finding[0])
+        session_anomaly(s, "reset-suspicious", ts, "%s", c->notes->rst_finding);
     if (c->syn_count > 1 && (how == TCP_END_NO_ANSWER || !c->synack_seen))
         note_syn_spacing(s, c, ts);
     if (c->cut_segments) {
@@ -296,14 +297,16 @@ static void sweep(struct engine *e)
  * packets of the same side. */
 static void check_sender(struct conn *c, const struct packet *p, int side)
 {
-    if ((p->tcp_flags & TCPF_RST) && c->seen[side] && !c->rst_finding[0]) {
+    if ((p->tcp_flags & TCPF_RST) && c->seen[side] &&
+        !(c->notes && c->notes->rst_finding[0])) {
         int dt = (int)p->ttl - (int)c->ttl[side];
         uint16_t did = (uint16_t)(p->ipid - c->ipid[side]);
         bool ttl_odd = dt > 1 || dt < -1;
         bool id_odd = p->ipver == 4 && c->ipid[side] && p->ipid &&
                       did > 2048 && did < 65536 - 2048;
-        if (ttl_odd || id_odd)
-            snprintf(c->rst_finding, sizeof c->rst_finding,
+        struct conn_notes *n = ttl_odd || id_odd ? conn_notes(c) : NULL;
+        if (n)
+            snprintf(n->rst_finding, sizeof n->rst_finding,
                      "RST from the %s with TTL %u (earlier %u)%s; forged by a "
                      "middlebox?", side ? "server" : "client", p->ttl,
                      c->ttl[side], id_odd ? " and an IP ID out of sequence" : "");
@@ -345,13 +348,16 @@ static void observe_icmp(struct engine *e, const struct packet *p)
     const char *what = u.router.family == 4
                            ? (u.code < 16 ? v4_codes[u.code] : "unknown code")
                            : (u.code < 8 ? v6_codes[u.code] : "unknown code");
-    snprintf(c->end_detail, sizeof c->end_detail,
+    struct conn_notes *n = conn_notes(c);
+    if (!n)
+        return;
+    snprintf(n->end_detail, sizeof n->end_detail,
              "ICMP%s destination unreachable: %s (type %u code %u) from %s",
              u.router.family == 6 ? "v6" : "", what, u.type, u.code, router);
     if (u.router.family == 4 && u.code == 4) {
         /* Path MTU discovery: not an ending, but large segments (DATA)
          * stall when these are filtered somewhere. */
-        c->end_detail[0] = '\0';
+        n->end_detail[0] = '\0';
         if (c->session)
             session_anomaly(c->session, "icmp-frag-needed", e->now,
                             "path MTU %u from %s", u.mtu, router);
@@ -359,8 +365,8 @@ static void observe_icmp(struct engine *e, const struct packet *p)
     }
     if (c->session) {
         session_anomaly(c->session, "icmp-unreachable", e->now, "%s",
-                        c->end_detail);
-        c->end_detail[0] = '\0';
+                        n->end_detail);
+        n->end_detail[0] = '\0';
         return;
     }
     finish_conn(e, c, TCP_END_ICMP_UNREACHABLE, e->now);

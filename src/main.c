@@ -19,6 +19,7 @@
 #include "engine.h"
 #include "output.h"
 #include "reassembly.h"
+#include "workers.h"
 
 #define SMTPSCOPE_VERSION "0.1.0"
 
@@ -32,6 +33,7 @@ struct options {
     const char *color;     /* auto, always, never */
     char *filter; /* trailing BPF expression for live capture */
     bool json, quiet, stats, summary;
+    int workers;           /* --workers N: N processes, merged output */
     struct output_options out;
     struct engine_config engine;
 };
@@ -71,6 +73,8 @@ static void usage(FILE *f)
 "                         command and reply (default); 3: also message headers\n"
 "      --color WHEN       auto (default: on a terminal), always or never;\n"
 "                         NO_COLOR in the environment means never\n"
+"      --workers N        split the connections over N processes (symmetric\n"
+"                         address/port hash), one merged output\n"
 "      --shard K/N        only connections whose address/port hash falls in\n"
 "                         shard K of N (run N copies in parallel, concatenate)\n"
 "  -q, --quiet            no warnings on stderr\n"
@@ -128,7 +132,7 @@ static bool num_opt(const char *opt, const char *arg, long min, long max,
     return false;
 }
 
-enum { OPT_LOCALTIME = 256, OPT_SHOW_SECRETS, OPT_HEADERS, OPT_SUMMARY, OPT_STATS, OPT_MAX_STREAMS,
+enum { OPT_LOCALTIME = 256, OPT_SHOW_SECRETS, OPT_HEADERS, OPT_SUMMARY, OPT_STATS, OPT_WORKERS, OPT_MAX_STREAMS,
        OPT_IDLE_TIMEOUT, OPT_MAX_TRANSCRIPT, OPT_SLOW, OPT_IDLE_GAP, OPT_COLOR,
        OPT_SHARD, OPT_FOLLOW };
 
@@ -149,6 +153,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"summary", no_argument, NULL, OPT_SUMMARY},
         {"stats", no_argument, NULL, OPT_STATS},
         {"max-streams", required_argument, NULL, OPT_MAX_STREAMS},
+        {"workers", required_argument, NULL, OPT_WORKERS},
         {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
         {"max-transcript", required_argument, NULL, OPT_MAX_TRANSCRIPT},
         {"slow", required_argument, NULL, OPT_SLOW},
@@ -242,6 +247,11 @@ static int parse_args(int argc, char **argv, struct options *o)
             o->engine.follow = true;
             break;
         case OPT_STATS: o->stats = true; break;
+        case OPT_WORKERS:
+            if (!num_opt("--workers", optarg, 1, WORKERS_MAX, "1..64", &v))
+                return 1;
+            o->workers = (int)v;
+            break;
         case OPT_MAX_STREAMS:
             if (!num_opt("--max-streams", optarg, 16, 1 << 24, "16..16777216", &v))
                 return 1;
@@ -279,6 +289,18 @@ static int parse_args(int argc, char **argv, struct options *o)
             strcat(o->filter, argv[i]);
             if (i + 1 < argc)
                 strcat(o->filter, " ");
+        }
+    }
+    if (o->workers > 1) {
+        const char *clash = o->engine.nshards ? "--shard"
+                            : o->out.follow   ? "--follow"
+                            : o->summary      ? "--summary"
+                            : o->stats        ? "--stats"
+                            : o->engine.max_sessions ? "-c" : NULL;
+        if (clash) {
+            fprintf(stderr, "smtpscope: --workers cannot be combined with %s "
+                            "(run without --workers for it)\n", clash);
+            return 1;
         }
     }
     if (!o->nfiles == !o->iface) {
@@ -358,6 +380,69 @@ static void warn_losses(const struct engine *e, const struct capture_result *r)
                 (unsigned long long)r->kernel_dropped);
 }
 
+/* One engine over the whole input: the normal run, or one worker's shard
+ * (frame_fd >= 0: each session's record goes to the parent as a frame). */
+static int run_engine(struct options *o, FILE *out, int frame_fd)
+{
+    struct engine e;
+    char err[256];
+    if (engine_init(&e, &o->engine, err, sizeof err) < 0) {
+        fprintf(stderr, "smtpscope: %s\n", err);
+        return 3;
+    }
+    struct sink *sink = frame_fd >= 0 ? frame_sink_new(frame_fd, o->json, &o->out)
+                        : o->json     ? sink_json_new(out, &o->out)
+                                      : sink_text_new(out, &o->out);
+    if (!sink)
+        return 3;
+    engine_add_sink(&e, sink);
+    /* The summary follows the sessions; on a terminal an offline run gets it
+     * without asking. */
+    bool want_summary = frame_fd < 0 &&
+        (o->summary || (!o->iface && !o->json && isatty(fileno(out))));
+    struct sink *summary = want_summary ? sink_summary_new(out, o->json, &e.counters)
+                                        : NULL;
+    if (summary)
+        engine_add_sink(&e, summary);
+
+    struct capture_result res;
+    memset(&res, 0, sizeof res);
+    int status = 0;
+    /* Input problems are the same for every worker: the first one says. */
+    bool quiet_input = o->quiet || (frame_fd >= 0 && o->engine.shard != 0);
+    if (o->iface) {
+        char filter[2048];
+        capture_default_filter(&o->engine, filter, sizeof filter);
+        if (o->duration)
+            alarm((unsigned)o->duration);
+        const char *user = o->drop_user ? o->drop_user : "nobody";
+        if (capture_live(o->iface, o->filter ? o->filter : filter, user, &e,
+                         quiet_input, &res) < 0)
+            status = 2;
+    } else {
+        capture_files(o->files, o->nfiles, &e, quiet_input, &res);
+        if (res.files_ok == 0 && res.packets == 0)
+            status = 2;
+    }
+    engine_finish(&e);
+    if (!o->quiet)
+        warn_losses(&e, &res);
+    if (o->stats)
+        print_stats(&e, &res);
+    sink->destroy(sink);
+    if (summary)
+        summary->destroy(summary);
+    return status;
+}
+
+static int run_worker(void *ctx, int k, int n, int fd)
+{
+    struct options *o = ctx;
+    o->engine.shard = (uint32_t)k;
+    o->engine.nshards = (uint32_t)n;
+    return run_engine(o, NULL, fd);
+}
+
 int main(int argc, char **argv)
 {
     struct options o;
@@ -383,58 +468,16 @@ int main(int argc, char **argv)
     static char outbuf[1 << 20];
     setvbuf(out, outbuf, _IOFBF, sizeof outbuf);
 
-    struct engine e;
-    char err[256];
-    if (engine_init(&e, &o.engine, err, sizeof err) < 0) {
-        fprintf(stderr, "smtpscope: %s\n", err);
-        return 3;
-    }
-    struct sink *sink = o.json ? sink_json_new(out, &o.out)
-                               : sink_text_new(out, &o.out);
-    if (!sink)
-        return 3;
-    engine_add_sink(&e, sink);
-    /* The summary follows the sessions; on a terminal an offline run gets it
-     * without asking. */
-    bool want_summary = o.summary || (!o.iface && !o.json && isatty(fileno(out)));
-    struct sink *summary = want_summary ? sink_summary_new(out, o.json, &e.counters)
-                                        : NULL;
-    if (summary)
-        engine_add_sink(&e, summary);
-
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    if (o.duration)
+        sigaction(SIGALRM, &sa, NULL);
 
-    struct capture_result res;
-    memset(&res, 0, sizeof res);
-    int status = 0;
-    if (o.iface) {
-        char filter[2048];
-        capture_default_filter(&o.engine, filter, sizeof filter);
-        if (o.duration) {
-            sigaction(SIGALRM, &sa, NULL);
-            alarm((unsigned)o.duration);
-        }
-        const char *user = o.drop_user ? o.drop_user : "nobody";
-        if (capture_live(o.iface, o.filter ? o.filter : filter, user, &e,
-                         o.quiet, &res) < 0)
-            status = 2;
-    } else {
-        capture_files(o.files, o.nfiles, &e, o.quiet, &res);
-        if (res.files_ok == 0 && res.packets == 0)
-            status = 2;
-    }
-    engine_finish(&e);
-    if (!o.quiet)
-        warn_losses(&e, &res);
-    if (o.stats)
-        print_stats(&e, &res);
-    sink->destroy(sink);
-    if (summary)
-        summary->destroy(summary);
+    int status = o.workers > 1 ? workers_run(o.workers, run_worker, &o, out, !o.iface)
+                               : run_engine(&o, out, -1);
     if (fflush(out) != 0 || (out != stdout && fclose(out) != 0)) {
         fprintf(stderr, "smtpscope: writing output: %s\n", strerror(errno));
         status = status ? status : 2;

@@ -171,7 +171,7 @@ static void write_failure(FILE *f, const struct session *s)
     fputs(",\"text\":", f);
     jcstr(f, fl->text);
     fprintf(f, ",\"class\":\"%s\",\"hint\":", failure_class_name(fl->cls));
-    jcstr(f, fl->hint);
+    jcstr(f, fl->hint ? fl->hint : "");
     fputc('}', f);
 }
 

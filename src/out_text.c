@@ -125,7 +125,7 @@ static void write_verdict(struct text_sink *t, const struct session *s)
     if (fl->enhanced[0])
         fprintf(f, "%s ", fl->enhanced);
     escape_write(f, fl->text, strlen(fl->text), ESCAPE_TEXT);
-    if (fl->hint[0]) {
+    if (fl->hint && fl->hint[0]) {
         fputs(" -- hint: ", f);
         escape_write(f, fl->hint, strlen(fl->hint), ESCAPE_TEXT);
     }

@@ -228,8 +228,10 @@ static void record_failure(struct session *s, enum smtp_phase ph,
 
 static void recover(struct session *s, enum smtp_phase ph)
 {
-    if (s->failure.phase == ph)
+    if (s->failure.phase == ph) {
+        free(s->failure.hint);
         memset(&s->failure, 0, sizeof s->failure);
+    }
 }
 
 static bool ok2(int code) { return code >= 200 && code < 300; }
@@ -657,8 +659,17 @@ void session_anomaly(struct session *s, const char *name, smtp_time ts,
             s->anomalies[i].count++;
             return;
         }
-    if (s->nanomalies == SESSION_MAX_ANOMALIES)
-        return;
+    if (s->nanomalies == s->anomaly_cap) {
+        uint32_t cap = s->anomaly_cap ? s->anomaly_cap * 2 : 4;
+        if (cap > SESSION_MAX_ANOMALIES)
+            cap = SESSION_MAX_ANOMALIES;
+        struct anomaly *n = cap > s->anomaly_cap
+                            ? realloc(s->anomalies, cap * sizeof *n) : NULL;
+        if (!n)
+            return; /* the list is full (or no memory): the rest are not kept */
+        s->anomalies = n;
+        s->anomaly_cap = cap;
+    }
     struct anomaly *a = &s->anomalies[s->nanomalies++];
     a->name = name;
     a->count = 1;
@@ -849,5 +860,7 @@ void session_free(struct session *s)
     bytebuf_free(&s->strings);
     free(s->txns);
     free(s->rcpts);
+    free(s->anomalies);
+    free(s->failure.hint);
     free(s);
 }
