@@ -1,6 +1,7 @@
 /* capture.c - libpcap input (see capture.h). */
 #include "capture.h"
 
+#include <errno.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
 #include <string.h>
@@ -38,10 +39,24 @@ void capture_files(const char *const *files, int nfiles, struct engine *e,
 {
     char err[PCAP_ERRBUF_SIZE];
     for (int i = 0; i < nfiles && !capture_stop; i++) {
-        const char *name = strcmp(files[i], "-") == 0 ? "(stdin)" : files[i];
-        pcap_t *p = pcap_open_offline_with_tstamp_precision(
-            files[i], PCAP_TSTAMP_PRECISION_NANO, err);
+        bool is_stdin = strcmp(files[i], "-") == 0;
+        const char *name = is_stdin ? "(stdin)" : files[i];
+        /* Opened here so that reads go through a 1 MiB buffer instead of
+         * stdio's 4 KiB: a quarter of a gigabyte is otherwise 64 000 read
+         * calls. One file is open at a time, so one static buffer. */
+        static char readbuf[1 << 20];
+        FILE *fp = is_stdin ? stdin : fopen(files[i], "rb");
+        if (!fp) {
+            fprintf(stderr, "smtpscope: %s: %s\n", name, strerror(errno));
+            res->files_failed++;
+            continue;
+        }
+        setvbuf(fp, readbuf, _IOFBF, sizeof readbuf);
+        pcap_t *p = pcap_fopen_offline_with_tstamp_precision(
+            fp, PCAP_TSTAMP_PRECISION_NANO, err);
         if (!p) {
+            if (fp != stdin)
+                fclose(fp);
             fprintf(stderr, "smtpscope: %s: %s\n", name, err);
             res->files_failed++;
             continue;

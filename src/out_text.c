@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "diagnosis.h"
+#include "endpoint.h"
 #include "escape.h"
 #include "output.h"
 
@@ -34,7 +35,21 @@ static void prefix(struct text_sink *t, const char *ip, uint32_t id,
                 t->opt.localtime ? "local time" : "UTC");
         memcpy(t->last_date, date, sizeof date);
     }
-    fprintf(t->f, "%s [%08x] %s ", ip, id, clock);
+    /* "IP [id] HH:MM:SS.mmm " in one write: this runs for every line */
+    static const char hex[] = "0123456789abcdef";
+    char buf[ENDPOINT_STRLEN + 32];
+    size_t n = strnlen(ip, ENDPOINT_STRLEN);
+    memcpy(buf, ip, n);
+    buf[n++] = ' ';
+    buf[n++] = '[';
+    for (int i = 7; i >= 0; i--)
+        buf[n++] = hex[(id >> (4 * i)) & 0xf];
+    buf[n++] = ']';
+    buf[n++] = ' ';
+    memcpy(buf + n, clock, 12);
+    n += 12;
+    buf[n++] = ' ';
+    fwrite(buf, 1, n, t->f);
 }
 
 static void write_verdict(struct text_sink *t, const struct session *s);

@@ -28,24 +28,48 @@ size_t time_iso8601(smtp_time t, char *out, size_t cap)
     return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
 }
 
+static void digits(char *p, unsigned v, int n)
+{
+    while (n-- > 0) {
+        p[n] = (char)('0' + v % 10);
+        v /= 10;
+    }
+}
+
+/* Every line of the text log carries a clock: the broken-down time of the
+ * last second is kept, so most lines cost no gmtime/localtime call. */
 void time_clock(smtp_time t, int local, char out[13], char date[11])
 {
+    static time_t last_sec = -1;
+    static int last_local = -1;
+    static struct tm tm;
     time_t sec;
     int64_t ns;
-    struct tm tm;
     split(t, &sec, &ns);
-    if (local)
-        localtime_r(&sec, &tm);
-    else
-        gmtime_r(&sec, &tm);
-    /* unsigned and bounded so the compiler can prove the widths */
-    snprintf(out, 13, "%02u:%02u:%02u.%03u", (unsigned)tm.tm_hour % 24u,
-             (unsigned)tm.tm_min % 60u, (unsigned)tm.tm_sec % 61u,
-             (unsigned)(ns / 1000000) % 1000u);
-    if (date)
-        snprintf(date, 11, "%04u-%02u-%02u",
-                 (unsigned)(tm.tm_year + 1900) % 10000u,
-                 (unsigned)(tm.tm_mon + 1) % 13u, (unsigned)tm.tm_mday % 32u);
+    if (sec != last_sec || local != last_local) {
+        if (local)
+            localtime_r(&sec, &tm);
+        else
+            gmtime_r(&sec, &tm);
+        last_sec = sec;
+        last_local = local;
+    }
+    digits(out, (unsigned)tm.tm_hour % 24u, 2);
+    out[2] = ':';
+    digits(out + 3, (unsigned)tm.tm_min % 60u, 2);
+    out[5] = ':';
+    digits(out + 6, (unsigned)tm.tm_sec % 61u, 2);
+    out[8] = '.';
+    digits(out + 9, (unsigned)(ns / 1000000) % 1000u, 3);
+    out[12] = '\0';
+    if (date) {
+        digits(date, (unsigned)(tm.tm_year + 1900) % 10000u, 4);
+        date[4] = '-';
+        digits(date + 5, (unsigned)(tm.tm_mon + 1) % 13u, 2);
+        date[7] = '-';
+        digits(date + 8, (unsigned)tm.tm_mday % 32u, 2);
+        date[10] = '\0';
+    }
 }
 
 size_t time_seconds(smtp_time d, int decimals, char *out, size_t cap)
