@@ -7,6 +7,7 @@
  *   floor_nids FILE [STREAMS]
  */
 #include <nids.h>
+#include <pcap/pcap.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,12 +44,28 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: floor_nids FILE [STREAMS]\n");
         return 2;
     }
-    nids_params.filename = argv[1];
+    /* opened here with the same 1 MiB read buffer smtpscope gives libpcap,
+     * and handed to libnids as smtpscope does (pcap_desc) */
+    static char readbuf[1 << 20];
+    char err[PCAP_ERRBUF_SIZE];
+    FILE *fp = fopen(argv[1], "rb");
+    if (!fp) {
+        perror(argv[1]);
+        return 1;
+    }
+    setvbuf(fp, readbuf, _IOFBF, sizeof readbuf);
+    pcap_t *pd = pcap_fopen_offline(fp, err);
+    if (!pd) {
+        fprintf(stderr, "floor_nids: %s\n", err);
+        return 1;
+    }
+    nids_params.pcap_desc = pd;
+    nids_params.filename = NULL;
     nids_params.n_tcp_streams = argc == 3 ? atoi(argv[2]) : 65536;
     nids_params.scan_num_hosts = 0;
     nids_params.tcp_workarounds = 0;
     nids_params.syslog = (void (*)())quiet;
-    nids_params.pcap_filter = "tcp port 25";
+    nids_params.pcap_filter = NULL; /* smtpscope filters nothing either */
     if (!nids_init()) {
         fprintf(stderr, "floor_nids: %s\n", nids_errbuf);
         return 1;

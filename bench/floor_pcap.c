@@ -23,7 +23,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: floor_pcap FILE\n");
         return 2;
     }
-    pcap_t *p = pcap_open_offline(argv[1], err);
+    /* the same 1 MiB read buffer smtpscope gives libpcap */
+    static char readbuf[1 << 20];
+    FILE *fp = fopen(argv[1], "rb");
+    if (!fp) {
+        perror(argv[1]);
+        return 1;
+    }
+    setvbuf(fp, readbuf, _IOFBF, sizeof readbuf);
+    pcap_t *p = pcap_fopen_offline(fp, err);
     if (!p) {
         fprintf(stderr, "floor_pcap: %s\n", err);
         return 1;

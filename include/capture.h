@@ -30,9 +30,11 @@ void capture_files(const char *const *files, int nfiles, struct engine *e,
 
 /* Returns 0, or -1 when the interface could not be opened or privileges
  * could not be dropped (message printed). drop_user: the user to become
- * once the device is open (NULL: stay). */
+ * once the device is open (NULL: stay); jail: the directory to confine
+ * the process to (NULL: an empty one). */
 int capture_live(const char *iface, const char *filter, const char *drop_user,
-                 struct engine *e, bool quiet, struct capture_result *res);
+                 const char *jail, struct engine *e, bool quiet,
+                 struct capture_result *res);
 
 /* "tcp port 25 or tcp port 587 ..." for the configured ports, plus IPv4
  * fragments (which carry no ports until reassembled). */

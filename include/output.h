@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <signal.h>
 #include <stdio.h>
 
 #include "session.h"
@@ -34,6 +35,11 @@ struct output_options {
 };
 
 struct sink *sink_text_new(FILE *f, const struct output_options *o);
+/* --log-dir: DIR/smtp-YYYYMMDD.log and .jsonl, by the day a session
+ * started; files are reopened before the next session once logdir_reopen
+ * is set (SIGHUP). */
+struct sink *sink_logdir_new(const char *dir, const struct output_options *o);
+extern volatile sig_atomic_t logdir_reopen;
 struct sink *sink_json_new(FILE *f, const struct output_options *o);
 /* What the run saw and what it could not place, for the summary's
  * accounting (filled by the engine before the sinks finish). */

@@ -128,7 +128,8 @@ static smtp_time wallclock(void)
 }
 
 int capture_live(const char *iface, const char *filter, const char *drop_user,
-                 struct engine *e, bool quiet, struct capture_result *res)
+                 const char *jail, struct engine *e, bool quiet,
+                 struct capture_result *res)
 {
     char err[PCAP_ERRBUF_SIZE];
     pcap_t *p = pcap_create(iface, err);
@@ -162,7 +163,7 @@ int capture_live(const char *iface, const char *filter, const char *drop_user,
         return -1;
     }
     pcap_freecode(&prog);
-    if (drop_user && privdrop(drop_user) < 0) {
+    if (drop_user && privdrop(drop_user, jail) < 0) {
         pcap_close(p);
         return -1;
     }

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <limits.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "capture.h"
@@ -28,6 +29,7 @@ struct options {
     int nfiles;
     const char *iface;
     const char *outfile;
+    const char *log_dir;   /* --log-dir: daily files instead of -o/stdout */
     const char *drop_user; /* -Z, live capture as root */
     long duration;         /* -G: stop live capture after this many seconds */
     const char *color;     /* auto, always, never */
@@ -73,6 +75,8 @@ static void usage(FILE *f)
 "                         command and reply (default); 3: also message headers\n"
 "      --color WHEN       auto (default: on a terminal), always or never;\n"
 "                         NO_COLOR in the environment means never\n"
+"      --log-dir DIR      text log and JSON in DIR/smtp-YYYYMMDD.log and .jsonl,\n"
+"                         a file a day (UTC, or --localtime); SIGHUP reopens\n"
 "      --workers N        split the connections over N processes (symmetric\n"
 "                         address/port hash), one merged output\n"
 "      --shard K/N        only connections whose address/port hash falls in\n"
@@ -132,7 +136,7 @@ static bool num_opt(const char *opt, const char *arg, long min, long max,
     return false;
 }
 
-enum { OPT_LOCALTIME = 256, OPT_SHOW_SECRETS, OPT_HEADERS, OPT_SUMMARY, OPT_STATS, OPT_WORKERS, OPT_MAX_STREAMS,
+enum { OPT_LOCALTIME = 256, OPT_SHOW_SECRETS, OPT_HEADERS, OPT_SUMMARY, OPT_STATS, OPT_WORKERS, OPT_LOG_DIR, OPT_MAX_STREAMS,
        OPT_IDLE_TIMEOUT, OPT_MAX_TRANSCRIPT, OPT_SLOW, OPT_IDLE_GAP, OPT_COLOR,
        OPT_SHARD, OPT_FOLLOW };
 
@@ -154,6 +158,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"stats", no_argument, NULL, OPT_STATS},
         {"max-streams", required_argument, NULL, OPT_MAX_STREAMS},
         {"workers", required_argument, NULL, OPT_WORKERS},
+        {"log-dir", required_argument, NULL, OPT_LOG_DIR},
         {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
         {"max-transcript", required_argument, NULL, OPT_MAX_TRANSCRIPT},
         {"slow", required_argument, NULL, OPT_SLOW},
@@ -247,6 +252,7 @@ static int parse_args(int argc, char **argv, struct options *o)
             o->engine.follow = true;
             break;
         case OPT_STATS: o->stats = true; break;
+        case OPT_LOG_DIR: o->log_dir = optarg; break;
         case OPT_WORKERS:
             if (!num_opt("--workers", optarg, 1, WORKERS_MAX, "1..64", &v))
                 return 1;
@@ -291,6 +297,25 @@ static int parse_args(int argc, char **argv, struct options *o)
                 strcat(o->filter, " ");
         }
     }
+    if (o->log_dir) {
+        const char *clash = o->outfile     ? "-o"
+                            : o->json      ? "--json (it writes both)"
+                            : o->out.follow ? "--follow"
+                            : o->workers > 1 ? "--workers" : NULL;
+        if (clash) {
+            fprintf(stderr, "smtpscope: --log-dir cannot be combined with %s\n", clash);
+            return 1;
+        }
+        struct stat st;
+        if (stat(o->log_dir, &st) != 0) {
+            fprintf(stderr, "smtpscope: --log-dir %s: %s\n", o->log_dir, strerror(errno));
+            return 2;
+        }
+        if (!S_ISDIR(st.st_mode)) {
+            fprintf(stderr, "smtpscope: --log-dir %s: not a directory\n", o->log_dir);
+            return 2;
+        }
+    }
     if (o->workers > 1) {
         const char *clash = o->engine.nshards ? "--shard"
                             : o->out.follow   ? "--follow"
@@ -312,8 +337,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    capture_stop = 1;
+    if (sig == SIGHUP)
+        logdir_reopen = 1; /* files are reopened before the next session */
+    else
+        capture_stop = 1;
 }
 
 static void print_stats(const struct engine *e, const struct capture_result *r)
@@ -391,6 +418,7 @@ static int run_engine(struct options *o, FILE *out, int frame_fd)
         return 3;
     }
     struct sink *sink = frame_fd >= 0 ? frame_sink_new(frame_fd, o->json, &o->out)
+                        : o->log_dir  ? sink_logdir_new(o->log_dir, &o->out)
                         : o->json     ? sink_json_new(out, &o->out)
                                       : sink_text_new(out, &o->out);
     if (!sink)
@@ -416,8 +444,8 @@ static int run_engine(struct options *o, FILE *out, int frame_fd)
         if (o->duration)
             alarm((unsigned)o->duration);
         const char *user = o->drop_user ? o->drop_user : "nobody";
-        if (capture_live(o->iface, o->filter ? o->filter : filter, user, &e,
-                         quiet_input, &res) < 0)
+        if (capture_live(o->iface, o->filter ? o->filter : filter, user,
+                         o->log_dir, &e, quiet_input, &res) < 0)
             status = 2;
     } else {
         capture_files(o->files, o->nfiles, &e, quiet_input, &res);
@@ -450,8 +478,11 @@ int main(int argc, char **argv)
     engine_config_defaults(&o.engine);
     o.out.verbosity = 2;
     int rc = parse_args(argc, argv, &o);
-    if (rc)
+    if (rc) {
+        free(o.files);
+        free(o.filter);
         return rc;
+    }
 
     FILE *out = stdout;
     if (o.outfile && !(out = fopen(o.outfile, "w"))) {
@@ -471,8 +502,11 @@ int main(int argc, char **argv)
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART; /* a signal must not cut a read from a file or pipe */
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    if (o.log_dir)
+        sigaction(SIGHUP, &sa, NULL);
     if (o.duration)
         sigaction(SIGALRM, &sa, NULL);
 

@@ -3,6 +3,7 @@
 #include "privdrop.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -12,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-int privdrop(const char *user)
+int privdrop(const char *user, const char *jail_dir)
 {
     if (geteuid() != 0)
         return 0;
@@ -26,8 +27,9 @@ int privdrop(const char *user)
      * (the time zone is loaded first). */
     tzset();
     char jail[] = "/tmp/smtpscope-jail.XXXXXX";
-    if (!mkdtemp(jail) || chdir(jail) < 0 || rmdir(jail) < 0 || chroot(".") < 0 ||
-        chdir("/") < 0) {
+    bool entered = jail_dir ? chdir(jail_dir) == 0
+                            : mkdtemp(jail) && chdir(jail) == 0 && rmdir(jail) == 0;
+    if (!entered || chroot(".") < 0 || chdir("/") < 0) {
         fprintf(stderr, "smtpscope: -Z %s: cannot chroot: %s\n", user,
                 strerror(errno));
         return -1;

@@ -49,7 +49,7 @@ def dated_lines(text):
 tmp = tempfile.mkdtemp()
 big = os.path.join(tmp, "midnight.pcap")
 # 2026-11-24 23:59:59 UTC: the sessions run into the next day
-r = subprocess.run([gen, "-o", big, "-s", "8", "-c", "200", "--start", "1795564799.95"],
+r = subprocess.run([gen, "-o", big, "-s", "8", "-c", "30", "--start", "1795564799.95"],
                    capture_output=True, text=True)
 check(r.returncode == 0, f"generator wrote a capture across midnight ({r.stderr.strip()})")
 
