@@ -32,7 +32,7 @@ smtpscope: $(OBJ)
 
 build/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 build/asan/%.o: src/%.c
 	@mkdir -p $(dir $@)
@@ -119,14 +119,29 @@ bench:
 PREFIX ?= /usr/local
 BINDIR = $(DESTDIR)$(PREFIX)/bin
 MANDIR = $(DESTDIR)$(PREFIX)/share/man/man1
+COMPDIR = $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+UNITDIR = $(DESTDIR)$(PREFIX)/lib/systemd/system
+DATADIR = $(DESTDIR)$(PREFIX)/share/smtpscope
+DOCDIR = $(DESTDIR)$(PREFIX)/share/doc/smtpscope
 
+# Everything goes under DESTDIR/PREFIX: binary, man page, bash completion,
+# the systemd unit (pointing at this PREFIX's binary), the JSON schema and
+# the logrotate example.
 install: smtpscope
-	install -d $(BINDIR) $(MANDIR)
+	install -d $(BINDIR) $(MANDIR) $(COMPDIR) $(UNITDIR) $(DATADIR) $(DOCDIR)/examples
 	install -m 0755 smtpscope $(BINDIR)/smtpscope
 	install -m 0644 doc/smtpscope.1 $(MANDIR)/smtpscope.1
+	install -m 0644 dist/smtpscope.bash-completion $(COMPDIR)/smtpscope
+	sed 's|@BINDIR@|$(PREFIX)/bin|g' dist/smtpscope@.service.in > $(UNITDIR)/smtpscope@.service
+	chmod 0644 $(UNITDIR)/smtpscope@.service
+	install -m 0644 doc/smtpscope.schema.json $(DATADIR)/smtpscope.schema.json
+	install -m 0644 dist/smtpscope.logrotate $(DOCDIR)/examples/logrotate
 
 uninstall:
-	rm -f $(BINDIR)/smtpscope $(MANDIR)/smtpscope.1
+	rm -f $(BINDIR)/smtpscope $(MANDIR)/smtpscope.1 $(COMPDIR)/smtpscope \
+		$(UNITDIR)/smtpscope@.service $(DATADIR)/smtpscope.schema.json \
+		$(DOCDIR)/examples/logrotate
+	-rmdir $(DATADIR) $(DOCDIR)/examples $(DOCDIR) 2>/dev/null
 
 clean:
 	rm -rf build smtpscope
