@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <poll.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "privdrop.h"
 
@@ -34,10 +36,66 @@ static bool check_linktype(pcap_t *p, const char *what, bool quiet)
     return false;
 }
 
+/* The offline progress line: on a terminal only, after the first second,
+ * at most four times a second, erased at the end. */
+struct progress {
+    bool on;
+    struct timespec start, last;
+    uint64_t total;      /* bytes of all files (0: unknown, e.g. stdin) */
+    uint64_t done;       /* bytes of the files already finished */
+    bool shown;
+};
+
+static double since(const struct timespec *a, const struct timespec *b)
+{
+    return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
+}
+
+static void progress_show(struct progress *pg, const struct engine *e, FILE *fp,
+                          const struct capture_result *res)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double run = since(&pg->start, &now);
+    if (run < 1.0 || since(&pg->last, &now) < 0.25)
+        return;
+    pg->last = now;
+    off_t pos = fp ? ftello(fp) : -1;
+    uint64_t at = pg->done + (pos > 0 ? (uint64_t)pos : 0);
+    double mbs = (double)at / 1e6 / run;
+    char pct[48] = "", eta[32] = "";
+    if (pg->total && at <= pg->total) {
+        double f = (double)at / (double)pg->total;
+        snprintf(pct, sizeof pct, "%.0f%% ", f * 100.0);
+        if (f > 0.01) {
+            unsigned left = (unsigned)(run / f - run);
+            snprintf(eta, sizeof eta, ", ETA %u:%02u", left / 60, left % 60);
+        }
+    }
+    fprintf(stderr, "\rsmtpscope: %s%.0f MB/s, %llu packets, %llu sessions, %llu failed%s\033[K",
+            pct, mbs, (unsigned long long)res->packets,
+            (unsigned long long)e->stats.sessions,
+            (unsigned long long)e->stats.by_verdict[VERDICT_FAILED], eta);
+    pg->shown = true;
+}
+
 void capture_files(const char *const *files, int nfiles, struct engine *e,
                    bool quiet, struct capture_result *res)
 {
     char err[PCAP_ERRBUF_SIZE];
+    struct progress pg = {.on = !quiet && isatty(STDERR_FILENO)};
+    if (pg.on) {
+        clock_gettime(CLOCK_MONOTONIC, &pg.start);
+        for (int i = 0; i < nfiles; i++) {
+            struct stat st;
+            if (strcmp(files[i], "-") == 0 || stat(files[i], &st) != 0 ||
+                !S_ISREG(st.st_mode)) {
+                pg.total = 0; /* a pipe among them: no percentage */
+                break;
+            }
+            pg.total += (uint64_t)st.st_size;
+        }
+    }
     for (int i = 0; i < nfiles && !capture_stop; i++) {
         bool is_stdin = strcmp(files[i], "-") == 0;
         const char *name = is_stdin ? "(stdin)" : files[i];
@@ -73,6 +131,13 @@ void capture_files(const char *const *files, int nfiles, struct engine *e,
         while (!capture_stop && !e->stop && (rc = pcap_next_ex(p, &h, &data)) == 1) {
             res->packets++;
             engine_packet(e, dlt, ts_of(h), data, h->caplen);
+            if (pg.on && (res->packets & 4095) == 0)
+                progress_show(&pg, e, fp, res);
+        }
+        if (pg.on) {
+            struct stat st;
+            if (fp != stdin && stat(files[i], &st) == 0)
+                pg.done += (uint64_t)st.st_size;
         }
         if (!capture_stop && rc == PCAP_ERROR) {
             fprintf(stderr, "smtpscope: %s: %s (after %llu packets); "
@@ -85,6 +150,8 @@ void capture_files(const char *const *files, int nfiles, struct engine *e,
         (void)quiet;
         pcap_close(p);
     }
+    if (pg.shown)
+        fputs("\r\033[K", stderr); /* the line goes: the log stays clean */
 }
 
 void capture_default_filter(const struct engine_config *cfg, char *out,

@@ -81,7 +81,7 @@ static void usage(FILE *f)
 "                         address/port hash), one merged output\n"
 "      --shard K/N        only connections whose address/port hash falls in\n"
 "                         shard K of N (run N copies in parallel, concatenate)\n"
-"  -q, --quiet            no warnings on stderr\n"
+"  -q, --quiet            no warnings and no progress line on stderr\n"
 "\n"
 "Limits:\n"
 "      --max-streams N    TCP streams reassembled at once (default 65536)\n"
