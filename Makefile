@@ -15,10 +15,12 @@ CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -Iinclude -MMD -MP
 LDLIBS  = -lnids -lpcap -lresolv
 
+# src/report.html (the --html page) is compiled in as a C string.
+GEN     = build/gen/report_html.c
 SRC     = $(wildcard src/*.c)
-LIBSRC  = $(filter-out src/main.c,$(SRC))
-OBJ     = $(SRC:src/%.c=build/obj/%.o)
-ASAN_OBJ = $(SRC:src/%.c=build/asan/%.o)
+LIBSRC  = $(filter-out src/main.c,$(SRC)) $(GEN)
+OBJ     = $(SRC:src/%.c=build/obj/%.o) build/obj/report_html.o
+ASAN_OBJ = $(SRC:src/%.c=build/asan/%.o) build/asan/report_html.o
 ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 UNIT_TESTS = $(wildcard test/unit/test_*.c)
@@ -29,6 +31,20 @@ all: smtpscope
 
 smtpscope: $(OBJ)
 	$(CC) $(CFLAGS) -o $@ $(OBJ) $(LDFLAGS) $(LDLIBS)
+
+$(GEN): src/report.html
+	@mkdir -p $(dir $@)
+	{ echo '/* generated from src/report.html by the Makefile */'; \
+	  echo 'const char report_html[] ='; \
+	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $<; \
+	  echo ';'; } > $@
+
+build/obj/report_html.o: $(GEN)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+build/asan/report_html.o: $(GEN)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(ASAN_FLAGS) -c -o $@ $<
 
 build/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)

@@ -41,6 +41,10 @@ struct sink *sink_text_new(FILE *f, const struct output_options *o);
 struct sink *sink_logdir_new(const char *dir, const struct output_options *o);
 extern volatile sig_atomic_t logdir_reopen;
 struct sink *sink_json_new(FILE *f, const struct output_options *o);
+/* --html: a self-contained report written to f when the run finishes;
+ * `input` names what was read (for the page's title line). */
+struct sink *sink_html_new(FILE *f, const char *input, const char *version,
+                           const struct output_options *o);
 /* What the run saw and what it could not place, for the summary's
  * accounting (filled by the engine before the sinks finish). */
 struct run_counters {

@@ -30,6 +30,7 @@ struct options {
     const char *iface;
     const char *outfile;
     const char *log_dir;   /* --log-dir: daily files instead of -o/stdout */
+    const char *html;      /* --html FILE: a report of the run */
     const char *drop_user; /* -Z, live capture as root */
     long duration;         /* -G: stop live capture after this many seconds */
     const char *color;     /* auto, always, never */
@@ -75,6 +76,8 @@ static void usage(FILE *f)
 "                         command and reply (default); 3: also message headers\n"
 "      --color WHEN       auto (default: on a terminal), always or never;\n"
 "                         NO_COLOR in the environment means never\n"
+"      --html FILE        also write a self-contained HTML report: summary,\n"
+"                         timeline, session table, ladder diagrams\n"
 "      --log-dir DIR      text log and JSON in DIR/smtp-YYYYMMDD.log and .jsonl,\n"
 "                         a file a day (UTC, or --localtime); SIGHUP reopens\n"
 "      --workers N        split the connections over N processes (symmetric\n"
@@ -136,7 +139,7 @@ static bool num_opt(const char *opt, const char *arg, long min, long max,
     return false;
 }
 
-enum { OPT_LOCALTIME = 256, OPT_SHOW_SECRETS, OPT_HEADERS, OPT_SUMMARY, OPT_STATS, OPT_WORKERS, OPT_LOG_DIR, OPT_MAX_STREAMS,
+enum { OPT_LOCALTIME = 256, OPT_SHOW_SECRETS, OPT_HEADERS, OPT_SUMMARY, OPT_STATS, OPT_WORKERS, OPT_LOG_DIR, OPT_HTML, OPT_MAX_STREAMS,
        OPT_IDLE_TIMEOUT, OPT_MAX_TRANSCRIPT, OPT_SLOW, OPT_IDLE_GAP, OPT_COLOR,
        OPT_SHARD, OPT_FOLLOW };
 
@@ -159,6 +162,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"max-streams", required_argument, NULL, OPT_MAX_STREAMS},
         {"workers", required_argument, NULL, OPT_WORKERS},
         {"log-dir", required_argument, NULL, OPT_LOG_DIR},
+        {"html", required_argument, NULL, OPT_HTML},
         {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
         {"max-transcript", required_argument, NULL, OPT_MAX_TRANSCRIPT},
         {"slow", required_argument, NULL, OPT_SLOW},
@@ -253,6 +257,7 @@ static int parse_args(int argc, char **argv, struct options *o)
             break;
         case OPT_STATS: o->stats = true; break;
         case OPT_LOG_DIR: o->log_dir = optarg; break;
+        case OPT_HTML: o->html = optarg; break;
         case OPT_WORKERS:
             if (!num_opt("--workers", optarg, 1, WORKERS_MAX, "1..64", &v))
                 return 1;
@@ -320,6 +325,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         const char *clash = o->engine.nshards ? "--shard"
                             : o->out.follow   ? "--follow"
                             : o->summary      ? "--summary"
+                            : o->html         ? "--html"
                             : o->stats        ? "--stats"
                             : o->engine.max_sessions ? "-c" : NULL;
         if (clash) {
@@ -432,6 +438,19 @@ static int run_engine(struct options *o, FILE *out, int frame_fd)
                                         : NULL;
     if (summary)
         engine_add_sink(&e, summary);
+    FILE *html_f = NULL;
+    struct sink *html = NULL;
+    if (o->html && frame_fd < 0) {
+        if (!(html_f = fopen(o->html, "w"))) {
+            fprintf(stderr, "smtpscope: --html %s: %s\n", o->html, strerror(errno));
+            return 2;
+        }
+        html = sink_html_new(html_f, o->iface ? o->iface : o->files[0],
+                             SMTPSCOPE_VERSION, &o->out);
+        if (!html)
+            return 3;
+        engine_add_sink(&e, html);
+    }
 
     struct capture_result res;
     memset(&res, 0, sizeof res);
@@ -460,6 +479,13 @@ static int run_engine(struct options *o, FILE *out, int frame_fd)
     sink->destroy(sink);
     if (summary)
         summary->destroy(summary);
+    if (html) {
+        html->destroy(html);
+        if (fclose(html_f) != 0) {
+            fprintf(stderr, "smtpscope: --html %s: %s\n", o->html, strerror(errno));
+            status = status ? status : 2;
+        }
+    }
     return status;
 }
 

@@ -113,6 +113,19 @@ c.s(b"221 bye\r\n")
 c.close()
 p.close()
 
+# markup in the dialogue: the HTML report must show it as text
+p = Pcap("html-injection.pcap")
+c = Conn(p)
+c.s(b"220 mx.example.net </script><script>document.title='pwned'</script>\r\n")
+c.c(b"EHLO <img src=x onerror=\"document.title='pwned'\">\r\n")
+c.s(b"250 ok\r\n")
+c.c(b"MAIL FROM:<a@b>\r\n")
+c.s(b"550 5.7.1 <b>no</b> \u2028 </style><!-- \r\n")
+c.c(b"QUIT\r\n")
+c.s(b"221 bye\r\n")
+c.close()
+p.close()
+
 # 100 000 recipients in one transaction, then a 10 000-line reply
 p = Pcap("many-rcpts.pcap")
 c = Conn(p)

@@ -1,0 +1,126 @@
+/* out_html.c - --html FILE: one self-contained HTML report of the run.
+ *
+ * Every session's JSON record (the same as --json writes) is kept in a
+ * temporary file while the run goes on; at the end the report is written:
+ * src/report.html (compiled in, see the Makefile) with the records as a
+ * JavaScript array. The page draws the summary, the timeline, the session
+ * table and, on demand, a session's ladder diagram; it fetches nothing.
+ * A '<' in the data is written as \u003c, so no text from the wire can end
+ * the script element.
+ */
+#include "output.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+extern const char report_html[]; /* build/gen/report_html.c */
+
+struct html_sink {
+    struct sink base;
+    FILE *out;
+    FILE *tmp;            /* one JSON record per line */
+    struct sink *json;
+    char *input;          /* what was read, for the title */
+    const char *version;
+};
+
+static void html_session(struct sink *base, const struct session *s)
+{
+    struct html_sink *h = (struct html_sink *)base;
+    h->json->session(h->json, s);
+}
+
+static void write_js_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(f, "\\%c", *p);
+        else if (*p < 0x20 || *p == '<' || *p >= 0x7f)
+            fprintf(f, "\\u%04x", *p);
+        else
+            fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+/* The records, each followed by a comma; '<' made harmless. */
+static void copy_records(struct html_sink *h)
+{
+    fflush(h->tmp);
+    rewind(h->tmp);
+    char buf[1 << 16];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, h->tmp)) > 0) {
+        size_t from = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (buf[i] != '<' && buf[i] != '\n')
+                continue;
+            fwrite(buf + from, 1, i - from, h->out);
+            fputs(buf[i] == '<' ? "\\u003c" : ",\n", h->out);
+            from = i + 1;
+        }
+        fwrite(buf + from, 1, n - from, h->out);
+    }
+}
+
+static void html_finish(struct sink *base)
+{
+    struct html_sink *h = (struct html_sink *)base;
+    if (!h->tmp)
+        return;
+    h->json->finish(h->json);
+    static const char mark_s[] = "/*SESSIONS*/", mark_m[] = "/*META*/";
+    const char *s = strstr(report_html, mark_s), *m = strstr(report_html, mark_m);
+    if (!s || !m || m < s)
+        return; /* the template is built in: cannot happen */
+    fwrite(report_html, 1, (size_t)(s - report_html), h->out);
+    copy_records(h);
+    const char *after = s + sizeof mark_s - 1;
+    fwrite(after, 1, (size_t)(m - after), h->out);
+    fputs("{\"version\":", h->out);
+    write_js_string(h->out, h->version);
+    fputs(",\"input\":", h->out);
+    write_js_string(h->out, h->input ? h->input : "");
+    fputc('}', h->out);
+    fputs(m + sizeof mark_m - 1, h->out);
+    fflush(h->out);
+    fclose(h->tmp);
+    h->tmp = NULL;
+}
+
+static void html_destroy(struct sink *base)
+{
+    struct html_sink *h = (struct html_sink *)base;
+    h->json->destroy(h->json);
+    if (h->tmp)
+        fclose(h->tmp);
+    free(h->input);
+    free(h);
+}
+
+struct sink *sink_html_new(FILE *out, const char *input, const char *version,
+                           const struct output_options *o)
+{
+    struct html_sink *h = calloc(1, sizeof *h);
+    if (!h)
+        return NULL;
+    h->out = out;
+    h->version = version;
+    h->input = input ? strdup(input) : NULL;
+    h->tmp = tmpfile();
+    struct output_options jo = *o;
+    jo.color = false;
+    h->json = h->tmp ? sink_json_new(h->tmp, &jo) : NULL;
+    if (!h->json) {
+        if (h->tmp)
+            fclose(h->tmp);
+        free(h->input);
+        free(h);
+        return NULL;
+    }
+    h->base.session = html_session;
+    h->base.finish = html_finish;
+    h->base.destroy = html_destroy;
+    return &h->base;
+}
