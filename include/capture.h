@@ -25,8 +25,10 @@ struct capture_result {
 /* Set from a signal handler to stop reading. */
 extern volatile sig_atomic_t capture_stop;
 
+/* realtime: replay at the pace the packets were captured (a live view of
+ * an old capture) instead of as fast as possible. */
 void capture_files(const char *const *files, int nfiles, struct engine *e,
-                   bool quiet, struct capture_result *res);
+                   bool quiet, bool realtime, struct capture_result *res);
 
 /* Returns 0, or -1 when the interface could not be opened or privileges
  * could not be dropped (message printed). drop_user: the user to become

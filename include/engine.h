@@ -47,6 +47,7 @@ struct engine_stats {
     uint64_t connections;      /* SYNs that opened a connection entry */
     uint64_t conntrack_full;   /* SYNs not tracked: table full */
     uint64_t sessions;         /* sessions written */
+    uint64_t sessions_open;    /* begun and not yet written */
     uint64_t by_verdict[5];
 };
 
@@ -74,6 +75,8 @@ int engine_init(struct engine *e, const struct engine_config *cfg,
 void engine_add_sink(struct engine *e, struct sink *s);
 void engine_packet(struct engine *e, int dlt, smtp_time ts,
                    const uint8_t *data, size_t caplen);
+/* Gives sinks with a tick (the live console) their turn. */
+void engine_poll_sinks(struct engine *e);
 /* Live capture: the clock moves on without packets (idle timeouts). */
 void engine_tick(struct engine *e, smtp_time now);
 /* The kernel dropped n packets: every open session may miss some. */

@@ -24,6 +24,8 @@ struct sink {
     void (*open)(struct sink *, const struct session *);
     void (*line)(struct sink *, const struct session *, const struct tline *l,
                  const char *text);
+    /* Optional: called often by the capture loops (a live view redraws). */
+    void (*tick)(struct sink *);
 };
 
 struct output_options {
@@ -58,5 +60,12 @@ struct run_counters {
  * record of "type": "summary" when json is set. `counters` is read when
  * the run finishes. */
 struct sink *sink_summary_new(FILE *f, bool json, const struct run_counters *counters);
+
+/* --top: the live console on /dev/tty (NULL when there is no terminal).
+ * `open_sessions` is read at each redraw; q sets *stop. top_wait keeps the
+ * final view up until q once the input has ended. */
+struct sink *sink_top_new(const char *source, const uint64_t *open_sessions,
+                          volatile sig_atomic_t *stop, const struct run_counters *counters);
+void top_wait(struct sink *top);
 
 #endif

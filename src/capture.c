@@ -79,9 +79,35 @@ static void progress_show(struct progress *pg, const struct engine *e, FILE *fp,
     pg->shown = true;
 }
 
-void capture_files(const char *const *files, int nfiles, struct engine *e,
-                   bool quiet, struct capture_result *res)
+/* --realtime: wait until the packet's moment has come, at capture pace. */
+static void pace(struct engine *e, smtp_time ts, smtp_time *first,
+                 struct timespec *wall0)
 {
+    if (*first < 0) {
+        *first = ts;
+        clock_gettime(CLOCK_MONOTONIC, wall0);
+        return;
+    }
+    smtp_time due = ts - *first;
+    for (int i = 0; i < 1000000 && !capture_stop; i++) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        smtp_time el = (smtp_time)(now.tv_sec - wall0->tv_sec) * SMTP_NS_PER_SEC +
+                       (now.tv_nsec - wall0->tv_nsec);
+        if (el >= due)
+            return;
+        smtp_time nap = due - el > 100000000 ? 100000000 : due - el;
+        struct timespec d = {0, (long)nap};
+        nanosleep(&d, NULL);
+        engine_poll_sinks(e);
+    }
+}
+
+void capture_files(const char *const *files, int nfiles, struct engine *e,
+                   bool quiet, bool realtime, struct capture_result *res)
+{
+    smtp_time first_ts = -1;
+    struct timespec wall0 = {0, 0};
     char err[PCAP_ERRBUF_SIZE];
     struct progress pg = {.on = !quiet && isatty(STDERR_FILENO)};
     if (pg.on) {
@@ -130,9 +156,14 @@ void capture_files(const char *const *files, int nfiles, struct engine *e,
         int rc = 0;
         while (!capture_stop && !e->stop && (rc = pcap_next_ex(p, &h, &data)) == 1) {
             res->packets++;
+            if (realtime)
+                pace(e, ts_of(h), &first_ts, &wall0);
             engine_packet(e, dlt, ts_of(h), data, h->caplen);
-            if (pg.on && (res->packets & 4095) == 0)
-                progress_show(&pg, e, fp, res);
+            if ((res->packets & 1023) == 0) {
+                engine_poll_sinks(e);
+                if (pg.on && (res->packets & 4095) == 0)
+                    progress_show(&pg, e, fp, res);
+            }
         }
         if (pg.on) {
             struct stat st;
@@ -259,6 +290,7 @@ int capture_live(const char *iface, const char *filter, const char *drop_user,
         res->packets += (uint64_t)n;
         /* Time passes without packets too: idle sessions must still end. */
         engine_tick(e, wallclock());
+        engine_poll_sinks(e);
         /* Sessions open while the kernel dropped packets may miss some. */
         if (pcap_stats(p, &st) == 0 && st.ps_drop > last_drop) {
             engine_note_drops(e, st.ps_drop - last_drop);

@@ -85,6 +85,8 @@ static void emit(struct engine *e, struct session *s)
 {
     check_starttls_path(e, s);
     e->stats.sessions++;
+    if (e->stats.sessions_open)
+        e->stats.sessions_open--;
     if ((unsigned)s->verdict < 5)
         e->stats.by_verdict[s->verdict]++;
     for (int i = 0; i < e->nsinks; i++)
@@ -121,6 +123,7 @@ static void finish_conn(struct engine *e, struct conn *c, enum tcp_end how,
             conntrack_remove(&e->ct, c);
             return;
         }
+        e->stats.sessions_open++; /* written at once below */
     }
     s->syn_count = c->syn_count;
     if (c->notes && c->notes->end_detail[0])
@@ -181,6 +184,7 @@ static void *on_open(void *ctx, const struct endpoint *client,
                              c->synthesized ? HS_MISSING : HS_COMPLETE);
     if (!c->session)
         return NULL;
+    e->stats.sessions_open++;
     if (e->cfg.session.on_line) { /* live following: announce it now */
         c->session->followed = true;
         for (int i = 0; i < e->nsinks; i++)
@@ -520,6 +524,13 @@ void engine_packet(struct engine *e, int dlt, smtp_time ts,
         e->last_sweep = e->now;
         sweep(e);
     }
+}
+
+void engine_poll_sinks(struct engine *e)
+{
+    for (int i = 0; i < e->nsinks; i++)
+        if (e->sinks[i]->tick)
+            e->sinks[i]->tick(e->sinks[i]);
 }
 
 void engine_tick(struct engine *e, smtp_time now)

@@ -31,6 +31,8 @@ struct options {
     const char *outfile;
     const char *log_dir;   /* --log-dir: daily files instead of -o/stdout */
     const char *html;      /* --html FILE: a report of the run */
+    bool top;              /* --top: the live console */
+    bool realtime;         /* --realtime: replay files at capture pace */
     const char *drop_user; /* -Z, live capture as root */
     long duration;         /* -G: stop live capture after this many seconds */
     const char *color;     /* auto, always, never */
@@ -78,6 +80,10 @@ static void usage(FILE *f)
 "                         NO_COLOR in the environment means never\n"
 "      --html FILE        also write a self-contained HTML report: summary,\n"
 "                         timeline, session table, ladder diagrams\n"
+"      --top              full-screen live console (sessions per minute, open\n"
+"                         sessions, outcomes, codes, latency, last failures);\n"
+"                         keys: p pause, v view, q quit\n"
+"      --realtime         with -r: replay at the pace of the capture\n"
 "      --log-dir DIR      text log and JSON in DIR/smtp-YYYYMMDD.log and .jsonl,\n"
 "                         a file a day (UTC, or --localtime); SIGHUP reopens\n"
 "      --workers N        split the connections over N processes (symmetric\n"
@@ -139,7 +145,7 @@ static bool num_opt(const char *opt, const char *arg, long min, long max,
     return false;
 }
 
-enum { OPT_LOCALTIME = 256, OPT_SHOW_SECRETS, OPT_HEADERS, OPT_SUMMARY, OPT_STATS, OPT_WORKERS, OPT_LOG_DIR, OPT_HTML, OPT_MAX_STREAMS,
+enum { OPT_LOCALTIME = 256, OPT_SHOW_SECRETS, OPT_HEADERS, OPT_SUMMARY, OPT_STATS, OPT_WORKERS, OPT_LOG_DIR, OPT_HTML, OPT_TOP, OPT_REALTIME, OPT_MAX_STREAMS,
        OPT_IDLE_TIMEOUT, OPT_MAX_TRANSCRIPT, OPT_SLOW, OPT_IDLE_GAP, OPT_COLOR,
        OPT_SHARD, OPT_FOLLOW };
 
@@ -163,6 +169,8 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"workers", required_argument, NULL, OPT_WORKERS},
         {"log-dir", required_argument, NULL, OPT_LOG_DIR},
         {"html", required_argument, NULL, OPT_HTML},
+        {"top", no_argument, NULL, OPT_TOP},
+        {"realtime", no_argument, NULL, OPT_REALTIME},
         {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
         {"max-transcript", required_argument, NULL, OPT_MAX_TRANSCRIPT},
         {"slow", required_argument, NULL, OPT_SLOW},
@@ -258,6 +266,8 @@ static int parse_args(int argc, char **argv, struct options *o)
         case OPT_STATS: o->stats = true; break;
         case OPT_LOG_DIR: o->log_dir = optarg; break;
         case OPT_HTML: o->html = optarg; break;
+        case OPT_TOP: o->top = true; break;
+        case OPT_REALTIME: o->realtime = true; break;
         case OPT_WORKERS:
             if (!num_opt("--workers", optarg, 1, WORKERS_MAX, "1..64", &v))
                 return 1;
@@ -326,6 +336,7 @@ static int parse_args(int argc, char **argv, struct options *o)
                             : o->out.follow   ? "--follow"
                             : o->summary      ? "--summary"
                             : o->html         ? "--html"
+                            : o->top          ? "--top"
                             : o->stats        ? "--stats"
                             : o->engine.max_sessions ? "-c" : NULL;
         if (clash) {
@@ -423,16 +434,31 @@ static int run_engine(struct options *o, FILE *out, int frame_fd)
         fprintf(stderr, "smtpscope: %s\n", err);
         return 3;
     }
-    struct sink *sink = frame_fd >= 0 ? frame_sink_new(frame_fd, o->json, &o->out)
+    /* With --top the screen is the console's: logs go only where -o or
+     * --log-dir send them. */
+    bool log_out = !o->top || o->outfile || o->log_dir || frame_fd >= 0;
+    struct sink *sink = !log_out      ? NULL
+                        : frame_fd >= 0 ? frame_sink_new(frame_fd, o->json, &o->out)
                         : o->log_dir  ? sink_logdir_new(o->log_dir, &o->out)
                         : o->json     ? sink_json_new(out, &o->out)
                                       : sink_text_new(out, &o->out);
-    if (!sink)
+    if (log_out && !sink)
         return 3;
-    engine_add_sink(&e, sink);
+    if (sink)
+        engine_add_sink(&e, sink);
+    struct sink *top = NULL;
+    if (o->top) {
+        top = sink_top_new(o->iface ? o->iface : o->files[0], &e.stats.sessions_open,
+                           &capture_stop, &e.counters);
+        if (!top) {
+            fprintf(stderr, "smtpscope: --top needs a terminal (/dev/tty)\n");
+            return 2;
+        }
+        engine_add_sink(&e, top);
+    }
     /* The summary follows the sessions; on a terminal an offline run gets it
      * without asking. */
-    bool want_summary = frame_fd < 0 &&
+    bool want_summary = frame_fd < 0 && !o->top &&
         (o->summary || (!o->iface && !o->json && isatty(fileno(out))));
     struct sink *summary = want_summary ? sink_summary_new(out, o->json, &e.counters)
                                         : NULL;
@@ -467,16 +493,21 @@ static int run_engine(struct options *o, FILE *out, int frame_fd)
                          o->log_dir, &e, quiet_input, &res) < 0)
             status = 2;
     } else {
-        capture_files(o->files, o->nfiles, &e, quiet_input, &res);
+        capture_files(o->files, o->nfiles, &e, quiet_input || o->top, o->realtime, &res);
         if (res.files_ok == 0 && res.packets == 0)
             status = 2;
     }
     engine_finish(&e);
+    if (top) { /* the final numbers stay up until q; then the screen is back */
+        top_wait(top);
+        top->destroy(top);
+    }
     if (!o->quiet)
         warn_losses(&e, &res);
     if (o->stats)
         print_stats(&e, &res);
-    sink->destroy(sink);
+    if (sink)
+        sink->destroy(sink);
     if (summary)
         summary->destroy(summary);
     if (html) {
