@@ -13,6 +13,7 @@
 
 #include "bytebuf.h"
 #include "endpoint.h"
+#include "netlist.h"
 #include "smtp_parser.h"
 #include "timeval.h"
 
@@ -43,6 +44,16 @@ const char *handshake_name(enum handshake hs);
 
 /* end_cause as reported: QUIT answered wins over how TCP then closed. */
 const char *end_cause_name(enum tcp_end e, bool quit);
+
+/* Which way the mail goes, given our networks (--local-net). */
+enum direction {
+    DIR_UNKNOWN = 0, /* no --local-net: never guessed */
+    DIR_INCOMING,    /* a remote client, our server */
+    DIR_OUTGOING,    /* our host delivering to a remote server */
+    DIR_INTERNAL,    /* both ends ours */
+    DIR_TRANSIT,     /* neither end ours */
+};
+const char *direction_name(enum direction d);
 
 enum failure_class { FAIL_NONE = 0, FAIL_TRANSIENT, FAIL_PERMANENT, FAIL_CONNECTION };
 
@@ -154,6 +165,7 @@ struct session_config {
     void (*on_line)(void *ctx, const struct session *s, const struct tline *l,
                     const char *text);
     void *line_ctx;
+    const struct netlist *local; /* --local-net; NULL: direction unknown */
 };
 
 struct session {
@@ -165,6 +177,7 @@ struct session {
     enum tcp_end tcp_end;
     char tcp_detail[120];    /* e.g. the ICMP message that ended it */
     int closed_by;           /* SMTP_FROM_* that sent the first FIN, or -1 */
+    enum direction direction;
     const struct session_config *cfg;
 
     struct smtp_parser parser;

@@ -32,6 +32,7 @@ struct options {
     const char *log_dir;   /* --log-dir: daily files instead of -o/stdout */
     const char *html;      /* --html FILE: a report of the run */
     bool top;              /* --top: the live console */
+    struct netlist local;  /* --local-net */
     bool realtime;         /* --realtime: replay files at capture pace */
     const char *drop_user; /* -Z, live capture as root */
     long duration;         /* -G: stop live capture after this many seconds */
@@ -80,6 +81,9 @@ static void usage(FILE *f)
 "                         NO_COLOR in the environment means never\n"
 "      --html FILE        also write a self-contained HTML report: summary,\n"
 "                         timeline, session table, ladder diagrams\n"
+"      --local-net LIST   our networks (CIDR, comma-separated, repeatable): each\n"
+"                         session is incoming, outgoing, internal or transit;\n"
+"                         outgoing ones are logged as our host's client log\n"
 "      --top              full-screen live console (sessions per minute, open\n"
 "                         sessions, outcomes, codes, latency, last failures);\n"
 "                         keys: p pause, v view, q quit\n"
@@ -145,7 +149,7 @@ static bool num_opt(const char *opt, const char *arg, long min, long max,
     return false;
 }
 
-enum { OPT_LOCALTIME = 256, OPT_SHOW_SECRETS, OPT_HEADERS, OPT_SUMMARY, OPT_STATS, OPT_WORKERS, OPT_LOG_DIR, OPT_HTML, OPT_TOP, OPT_REALTIME, OPT_MAX_STREAMS,
+enum { OPT_LOCALTIME = 256, OPT_SHOW_SECRETS, OPT_HEADERS, OPT_SUMMARY, OPT_STATS, OPT_WORKERS, OPT_LOG_DIR, OPT_HTML, OPT_TOP, OPT_REALTIME, OPT_LOCAL_NET, OPT_MAX_STREAMS,
        OPT_IDLE_TIMEOUT, OPT_MAX_TRANSCRIPT, OPT_SLOW, OPT_IDLE_GAP, OPT_COLOR,
        OPT_SHARD, OPT_FOLLOW };
 
@@ -171,6 +175,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"html", required_argument, NULL, OPT_HTML},
         {"top", no_argument, NULL, OPT_TOP},
         {"realtime", no_argument, NULL, OPT_REALTIME},
+        {"local-net", required_argument, NULL, OPT_LOCAL_NET},
         {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
         {"max-transcript", required_argument, NULL, OPT_MAX_TRANSCRIPT},
         {"slow", required_argument, NULL, OPT_SLOW},
@@ -268,6 +273,15 @@ static int parse_args(int argc, char **argv, struct options *o)
         case OPT_HTML: o->html = optarg; break;
         case OPT_TOP: o->top = true; break;
         case OPT_REALTIME: o->realtime = true; break;
+        case OPT_LOCAL_NET: {
+            char err[160];
+            if (netlist_parse(&o->local, optarg, err, sizeof err) < 0) {
+                fprintf(stderr, "smtpscope: --local-net: %s\n", err);
+                return 1;
+            }
+            o->engine.session.local = &o->local;
+            break;
+        }
         case OPT_WORKERS:
             if (!num_opt("--workers", optarg, 1, WORKERS_MAX, "1..64", &v))
                 return 1;

@@ -196,6 +196,7 @@ static void json_session(struct sink *base, const struct session *s)
     jendpoint(f, &s->client);
     fputs(",\"server\":", f);
     jendpoint(f, &s->server);
+    fprintf(f, ",\"direction\":\"%s\"", direction_name(s->direction));
     fputs(",\"start\":", f);
     jtime(f, s->start);
     fputs(",\"end\":", f);

@@ -146,16 +146,30 @@ static void write_verdict(struct text_sink *t, const struct session *s)
     }
 }
 
-/* "Connected ..." or "Connection attempt ...": the session's first line. */
+/* The address a line is filed under: the remote end. For an outgoing
+ * delivery that is the server, as in the MTA's own client log. */
+static void log_ip(const struct session *s, char ip[ENDPOINT_STRLEN])
+{
+    endpoint_addr_str(s->direction == DIR_OUTGOING ? &s->server : &s->client, ip);
+}
+
+/* "Connected ..." or "Connection attempt ...": the session's first line;
+ * "Client session ..." for our host's outgoing delivery. */
 static void write_opening(struct text_sink *t, const struct session *s)
 {
-    char ip[ENDPOINT_STRLEN], sip[ENDPOINT_STRLEN];
+    char ip[ENDPOINT_STRLEN], sip[ENDPOINT_STRLEN], lip[ENDPOINT_STRLEN];
     endpoint_addr_str(&s->client, ip);
     endpoint_addr_str(&s->server, sip);
+    log_ip(s, lip);
     const char *v6l = s->client.family == 6 ? "[" : "";
     const char *v6r = s->client.family == 6 ? "]" : "";
-    prefix(t, ip, s->id, s->start);
-    if (s->handshake == HS_NONE)
+    prefix(t, lip, s->id, s->start);
+    if (s->direction == DIR_OUTGOING)
+        fprintf(t->f, "Client session %s%s%s:%u -> %s%s%s:%u%s\n", v6l, ip, v6r,
+                s->client.port, v6l, sip, v6r, s->server.port,
+                s->handshake == HS_NONE ? " (not connected)"
+                : s->handshake == HS_MISSING ? " (picked up mid-session)" : "");
+    else if (s->handshake == HS_NONE)
         fprintf(t->f, "Connection attempt %s%s%s:%u -> %s%s%s:%u (%u SYN%s)\n",
                 v6l, ip, v6r, s->client.port, v6l, sip, v6r, s->server.port,
                 s->syn_count, s->syn_count == 1 ? "" : "s");
@@ -172,8 +186,9 @@ static void write_line(struct text_sink *t, const char *ip, const struct session
     FILE *f = t->f;
     prefix(t, ip, s->id, l->ts);
     switch (l->kind) {
-    case TL_CLIENT: fputs("<<< ", f); break;
-    case TL_SERVER: fputs(">>> ", f); break;
+    /* server's view: >>> it sent, <<< it got; outgoing: our host's view */
+    case TL_CLIENT: fputs(s->direction == DIR_OUTGOING ? ">>> " : "<<< ", f); break;
+    case TL_SERVER: fputs(s->direction == DIR_OUTGOING ? "<<< " : ">>> ", f); break;
     default:
         /* own text: capitalised like the other system lines */
         if (l->kind == TL_ANOMALY && t->opt.color)
@@ -200,7 +215,7 @@ static void text_session(struct sink *base, const struct session *s)
     struct text_sink *t = (struct text_sink *)base;
     FILE *f = t->f;
     char ip[ENDPOINT_STRLEN];
-    endpoint_addr_str(&s->client, ip);
+    log_ip(s, ip);
 
     if (t->opt.verbosity == 1) { /* the verdict line only */
         prefix(t, ip, s->id, s->end);
@@ -250,7 +265,7 @@ static void text_line(struct sink *base, const struct session *s,
     if (t->opt.verbosity == 1)
         return;
     char ip[ENDPOINT_STRLEN];
-    endpoint_addr_str(&s->client, ip);
+    log_ip(s, ip);
     write_line(t, ip, s, l, text);
     fflush(t->f);
 }

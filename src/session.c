@@ -787,6 +787,13 @@ static const struct smtp_parser_settings parser_settings_headers = {
 
 /* ---- lifecycle ------------------------------------------------------------ */
 
+const char *direction_name(enum direction d)
+{
+    static const char *const n[] = {"unknown", "incoming", "outgoing", "internal",
+                                    "transit"};
+    return (unsigned)d < 5 ? n[d] : "unknown";
+}
+
 struct session *session_new(const struct session_config *cfg,
                             const struct endpoint *client,
                             const struct endpoint *server, smtp_time start,
@@ -803,6 +810,11 @@ struct session *session_new(const struct session_config *cfg,
     s->closed_by = -1;
     s->phase = PHASE_GREETING;
     s->id = session_id_for(client, server, start);
+    if (cfg->local) {
+        bool c = netlist_has(cfg->local, client), v = netlist_has(cfg->local, server);
+        s->direction = c && v ? DIR_INTERNAL : c ? DIR_OUTGOING
+                       : v    ? DIR_INCOMING : DIR_TRANSIT;
+    }
     bytebuf_init(&s->log, cfg->max_transcript);
     bytebuf_init(&s->strings, cfg->max_strings);
     smtp_parser_init(&s->parser,

@@ -48,6 +48,7 @@ suite "--log-dir and SIGHUP rotation (asan)" python3 test/logdir_test.py build/a
 suite "--html report in headless Chromium" python3 test/html_test.py ./smtpscope build/html-test
 suite "--top console in tmux" bash test/top_test.sh
 suite "progress line on a terminal" sh test/progress_test.sh ./smtpscope build/bench/gen_capture
+suite "--local-net: direction and outgoing sessions" sh test/direction_test.sh build/asan/smtpscope
 suite "--workers (asan)" python3 test/workers_test.py build/asan/smtpscope build/bench/gen_capture
 suite "make bench machinery (no timing asserted)" sh test/bench_smoke.sh
 suite "JSON schema" python3 test/json_schema_test.py ./smtpscope
