@@ -14,7 +14,7 @@ TEST="clang llvm tcpdump tshark swaks postfix iproute2 nftables python3
       python3-jsonschema mandoc dovecot-core libidn12 valgrind ethtool ca-certificates openssl
       procps libnet-ssleay-perl libdigest-hmac-perl
       libio-socket-inet6-perl systemd man-db debhelper dpkg-dev lintian fakeroot
-      chromium tmux"
+      chromium tmux parallel"
 
 case "${1:-}" in
 --build-only) WANT=$BUILD ;;
