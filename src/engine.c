@@ -172,6 +172,13 @@ static void *on_open(void *ctx, const struct endpoint *client,
     struct conn *c = conntrack_find(&e->ct, client, server, &from_client);
     if (c && !from_client)
         return NULL; /* reversed: not the connection we saw the SYN of */
+    if (c && c->dead) {
+        /* libnids saw a whole new handshake on the tuple of a connection
+         * that ended: a new connection, not the old one's tombstone (which
+         * the sweep would free under the new stream). */
+        conntrack_remove(&e->ct, c);
+        c = NULL;
+    }
     if (!c) {
         c = conntrack_add(&e->ct, client, server, e->now);
         if (!c)
@@ -211,7 +218,8 @@ static void on_data(void *ctx, void *user, enum smtp_dir dir, const char *p,
 {
     struct engine *e = ctx;
     struct conn *c = user;
-    session_feed(c->session, dir, p, n, e->now);
+    if (c->session) /* always, since the stream was opened for it */
+        session_feed(c->session, dir, p, n, e->now);
 }
 
 static void on_end(void *ctx, void *user, enum tcp_end how)
