@@ -6,7 +6,8 @@
  *   starttls-masked, starttls-refused, banner-host-mismatch,
  *   slow-greeting, slow-reply, slow-end-of-data, idle-gap,
  *   greylisted, dnsbl-rejection, relay-denied, auth-required,
- *   message-too-large, mailbox-full.
+ *   message-too-large, mailbox-full; with --local-domains also
+ *   open-relay, auth-cleartext, banner-disclosure.
  */
 #ifndef SMTPSCOPE_FINDINGS_H
 #define SMTPSCOPE_FINDINGS_H
@@ -17,5 +18,8 @@
 void findings_command(struct session *s, const struct smtp_command *c);
 void findings_reply_line(struct session *s, const struct smtp_reply_line *l);
 void findings_reply(struct session *s, const struct smtp_reply *r);
+/* The relay and exposure audit (--local-domains), once the session ended:
+ * open-relay, auth-cleartext; banner-disclosure is found as replies come. */
+void findings_audit(struct session *s);
 
 #endif

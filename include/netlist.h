@@ -26,4 +26,15 @@ struct netlist {
 int netlist_parse(struct netlist *nl, const char *spec, char *err, size_t errlen);
 bool netlist_has(const struct netlist *nl, const struct endpoint *e);
 
+/* Our mail domains (--local-domains): a domain covers its subdomains. */
+#define DOMAINLIST_MAX 64
+struct domainlist {
+    char d[DOMAINLIST_MAX][128];
+    int n;
+};
+int domainlist_parse(struct domainlist *dl, const char *spec, char *err, size_t errlen);
+/* Is the domain of this address (user@domain, <> and trailing dot
+ * ignored) one of ours? */
+bool domainlist_has_addr(const struct domainlist *dl, const char *addr, size_t len);
+
 #endif

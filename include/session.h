@@ -166,6 +166,7 @@ struct session_config {
                     const char *text);
     void *line_ctx;
     const struct netlist *local; /* --local-net; NULL: direction unknown */
+    const struct domainlist *local_domains; /* --local-domains: the audit */
 };
 
 struct session {

@@ -74,9 +74,49 @@ void findings_command(struct session *s, const struct smtp_command *c)
     s->last_line_ts = c->ts_last;
 }
 
+/* MTA software a banner or EHLO reply may name, as MTAs write it. */
+static const char *const mta_names[] = {
+    "Microsoft ESMTP MAIL Service", "Postfix", "Exim", "Sendmail", "qmail",
+    "OpenSMTPD", "Haraka", "MDaemon", "Zimbra", "hMailServer", "CommuniGate",
+    "Kerio Connect", "IceWarp", "Courier", "Lotus Domino", "GroupWise",
+    "Exchange", "MailEnable", "SmarterMail", "Axigen", "Halon", "Kumo",
+};
+
+/* "Exim 4.96": the software's name and the version that follows it. */
+static void banner_disclosure(struct session *s, const struct smtp_reply_line *l,
+                              const char *where)
+{
+    for (size_t k = 0; k < sizeof mta_names / sizeof mta_names[0]; k++) {
+        size_t n = strlen(mta_names[k]);
+        for (size_t i = 0; i + n <= l->text.len; i++) {
+            if (strncasecmp(l->text.p + i, mta_names[k], n) != 0)
+                continue;
+            size_t j = i + n;
+            while (j < l->text.len && j < i + n + 12 &&
+                   !(l->text.p[j] >= '0' && l->text.p[j] <= '9'))
+                j++;
+            size_t v = j;
+            while (v < l->text.len && v < j + 24 &&
+                   ((l->text.p[v] >= '0' && l->text.p[v] <= '9') || l->text.p[v] == '.'))
+                v++;
+            if (v > j && j < l->text.len)
+                session_anomaly(s, "banner-disclosure", l->ts, "%s names %s version %.*s",
+                                where, mta_names[k], (int)(v - j), l->text.p + j);
+            else
+                session_anomaly(s, "banner-disclosure", l->ts, "%s names %s", where,
+                                mta_names[k]);
+            return;
+        }
+    }
+}
+
 void findings_reply_line(struct session *s, const struct smtp_reply_line *l)
 {
     s->last_line_ts = l->ts;
+    if (s->cfg->local_domains && l->first &&
+        (l->cmd == SMTP_CMD_CONNECT || l->cmd == SMTP_CMD_EHLO || l->cmd == SMTP_CMD_HELO))
+        banner_disclosure(s, l, l->cmd == SMTP_CMD_CONNECT ? "the greeting"
+                                                            : "the EHLO reply");
     if (l->first && l->cmd == SMTP_CMD_CONNECT) {
         /* PIX/ASA "fixup smtp" replaces the banner text by asterisks. */
         size_t stars = 0;
@@ -174,4 +214,37 @@ void findings_reply(struct session *s, const struct smtp_reply *r)
                         "STARTTLS answered %d", r->code);
     if (r->code >= 400)
         policy_findings(s, r);
+}
+
+void findings_audit(struct session *s)
+{
+    const struct session_config *cfg = s->cfg;
+    if (!cfg->local_domains)
+        return;
+    if (s->auth_mech[0] && !s->tls && !s->parser.implicit_tls)
+        session_anomaly(s, "auth-cleartext", s->end,
+                        "AUTH %s on a connection without TLS: the credentials "
+                        "crossed the network readable", s->auth_mech);
+    /* An open relay: a client that is not ours, not authenticated, had a
+     * message for a domain that is not ours accepted. */
+    bool outsider = !cfg->local || !netlist_has(cfg->local, &s->client);
+    if (!outsider || s->auth_ok)
+        return;
+    for (uint32_t i = 0; i < s->ntxn; i++) {
+        const struct txn *t = &s->txns[i];
+        if (t->result != TXN_ACCEPTED)
+            continue;
+        for (uint32_t r = 0; r < t->nrcpt; r++) {
+            const struct rcpt *rc = &s->rcpts[t->first_rcpt + r];
+            const char *a = session_str(s, rc->addr);
+            if (rc->code >= 200 && rc->code < 300 &&
+                !domainlist_has_addr(cfg->local_domains, a, rc->addr.len)) {
+                session_anomaly(s, "open-relay", s->end,
+                                "message for %.*s (not a local domain) accepted "
+                                "from an outside client without AUTH",
+                                (int)(rc->addr.len > 100 ? 100 : rc->addr.len), a);
+                return;
+            }
+        }
+    }
 }

@@ -33,6 +33,7 @@ struct options {
     const char *html;      /* --html FILE: a report of the run */
     bool top;              /* --top: the live console */
     struct netlist local;  /* --local-net */
+    struct domainlist domains; /* --local-domains */
     bool realtime;         /* --realtime: replay files at capture pace */
     const char *drop_user; /* -Z, live capture as root */
     long duration;         /* -G: stop live capture after this many seconds */
@@ -84,6 +85,8 @@ static void usage(FILE *f)
 "      --local-net LIST   our networks (CIDR, comma-separated, repeatable): each\n"
 "                         session is incoming, outgoing, internal or transit;\n"
 "                         outgoing ones are logged as our host's client log\n"
+"      --local-domains L  our mail domains (comma-separated): audit each session\n"
+"                         for open-relay, auth-cleartext, banner-disclosure\n"
 "      --top              full-screen live console (sessions per minute, open\n"
 "                         sessions, outcomes, codes, latency, last failures);\n"
 "                         keys: p pause, v view, q quit\n"
@@ -149,7 +152,7 @@ static bool num_opt(const char *opt, const char *arg, long min, long max,
     return false;
 }
 
-enum { OPT_LOCALTIME = 256, OPT_SHOW_SECRETS, OPT_HEADERS, OPT_SUMMARY, OPT_STATS, OPT_WORKERS, OPT_LOG_DIR, OPT_HTML, OPT_TOP, OPT_REALTIME, OPT_LOCAL_NET, OPT_MAX_STREAMS,
+enum { OPT_LOCALTIME = 256, OPT_SHOW_SECRETS, OPT_HEADERS, OPT_SUMMARY, OPT_STATS, OPT_WORKERS, OPT_LOG_DIR, OPT_HTML, OPT_TOP, OPT_REALTIME, OPT_LOCAL_NET, OPT_LOCAL_DOMAINS, OPT_MAX_STREAMS,
        OPT_IDLE_TIMEOUT, OPT_MAX_TRANSCRIPT, OPT_SLOW, OPT_IDLE_GAP, OPT_COLOR,
        OPT_SHARD, OPT_FOLLOW };
 
@@ -176,6 +179,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"top", no_argument, NULL, OPT_TOP},
         {"realtime", no_argument, NULL, OPT_REALTIME},
         {"local-net", required_argument, NULL, OPT_LOCAL_NET},
+        {"local-domains", required_argument, NULL, OPT_LOCAL_DOMAINS},
         {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
         {"max-transcript", required_argument, NULL, OPT_MAX_TRANSCRIPT},
         {"slow", required_argument, NULL, OPT_SLOW},
@@ -280,6 +284,15 @@ static int parse_args(int argc, char **argv, struct options *o)
                 return 1;
             }
             o->engine.session.local = &o->local;
+            break;
+        }
+        case OPT_LOCAL_DOMAINS: {
+            char err[160];
+            if (domainlist_parse(&o->domains, optarg, err, sizeof err) < 0) {
+                fprintf(stderr, "smtpscope: --local-domains: %s\n", err);
+                return 1;
+            }
+            o->engine.session.local_domains = &o->domains;
             break;
         }
         case OPT_WORKERS:

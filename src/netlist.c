@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static int parse_one(struct netprefix *p, const char *s, size_t len, char *err, size_t errlen)
 {
@@ -88,5 +89,52 @@ bool netlist_has(const struct netlist *nl, const struct endpoint *e)
     for (int i = 0; i < nl->n; i++)
         if (in_prefix(&nl->p[i], e))
             return true;
+    return false;
+}
+
+int domainlist_parse(struct domainlist *dl, const char *spec, char *err, size_t errlen)
+{
+    const char *s = spec;
+    for (;;) {
+        const char *comma = strchr(s, ',');
+        size_t len = comma ? (size_t)(comma - s) : strlen(s);
+        while (len && s[len - 1] == '.')
+            len--;
+        if (len == 0 || len >= sizeof dl->d[0] || memchr(s, '@', len)) {
+            snprintf(err, errlen, "'%.*s' is not a domain", (int)(len > 60 ? 60 : len), s);
+            return -1;
+        }
+        if (dl->n == DOMAINLIST_MAX) {
+            snprintf(err, errlen, "at most %d domains", DOMAINLIST_MAX);
+            return -1;
+        }
+        memcpy(dl->d[dl->n], s, len);
+        dl->d[dl->n][len] = '\0';
+        dl->n++;
+        if (!comma)
+            return 0;
+        s = comma + 1;
+    }
+}
+
+bool domainlist_has_addr(const struct domainlist *dl, const char *addr, size_t len)
+{
+    const char *at = NULL;
+    for (size_t i = 0; i < len; i++)
+        if (addr[i] == '@')
+            at = addr + i;
+    if (!at)
+        return false; /* "postmaster" alone is always local */
+    const char *d = at + 1;
+    size_t dn = (size_t)(addr + len - d);
+    while (dn && (d[dn - 1] == '>' || d[dn - 1] == '.' || d[dn - 1] == ' '))
+        dn--;
+    for (int i = 0; i < dl->n; i++) {
+        size_t n = strlen(dl->d[i]);
+        if (dn < n || strncasecmp(d + dn - n, dl->d[i], n) != 0)
+            continue;
+        if (dn == n || d[dn - n - 1] == '.') /* the domain or a subdomain */
+            return true;
+    }
     return false;
 }

@@ -854,6 +854,7 @@ void session_end(struct session *s, enum tcp_end how, smtp_time ts)
     smtp_parser_finish(&s->parser, ts);
     s->end = ts > s->start ? ts : s->start;
     s->tcp_end = how;
+    findings_audit(s);
     struct txn *t = last_txn(s);
     if (t && t->result == TXN_OPEN) {
         bool incomplete = how == TCP_END_CAPTURE_ENDED || how == TCP_END_EVICTED;
