@@ -111,6 +111,7 @@ struct txn {
     bool bdat_last_sent;        /* BDAT ... LAST was sent */
     uint32_t bdat_cmds, bdat_replies;
     struct strref queue_id;
+    struct strref saved_as;     /* --save-messages: the .eml written */
     /* with extract_headers: the message's header fields (unfolded) */
     struct strref hdr_message_id, hdr_subject, hdr_from, hdr_to, hdr_date;
     enum txn_result result;
@@ -167,6 +168,11 @@ struct session_config {
     void *line_ctx;
     const struct netlist *local; /* --local-net; NULL: direction unknown */
     const struct domainlist *local_domains; /* --local-domains: the audit */
+    /* --save-messages: each message's content into save_dirfd, at most
+     * save_max bytes each (save_dirfd < 0: not saved) */
+    int save_dirfd;
+    const char *save_dir;
+    uint64_t save_max;
 };
 
 struct session {
@@ -179,6 +185,10 @@ struct session {
     char tcp_detail[120];    /* e.g. the ICMP message that ended it */
     int closed_by;           /* SMTP_FROM_* that sent the first FIN, or -1 */
     enum direction direction;
+    int save_fd;             /* the message being saved, or -1 */
+    uint64_t save_bytes;
+    bool save_cut;           /* longer than save_max: the rest not saved */
+    char save_name[32];
     const struct session_config *cfg;
 
     struct smtp_parser parser;

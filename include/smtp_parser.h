@@ -140,6 +140,9 @@ struct smtp_parser_settings {
     void (*on_reply_line)(struct smtp_parser *, const struct smtp_reply_line *);
     void (*on_reply)(struct smtp_parser *, const struct smtp_reply *);
     void (*on_body_end)(struct smtp_parser *, const struct smtp_body_end *);
+    /* The message's content as it passes, dot-unstuffed (DATA) or as the
+     * chunks carry it (BDAT); the final "." line is not part of it. */
+    void (*on_body_data)(struct smtp_parser *, const char *p, size_t n);
     void (*on_tls)(struct smtp_parser *, smtp_time ts);
     void (*on_anomaly)(struct smtp_parser *, enum smtp_anomaly, enum smtp_dir,
                        smtp_time ts);

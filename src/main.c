@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <limits.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -87,6 +88,9 @@ static void usage(FILE *f)
 "                         outgoing ones are logged as our host's client log\n"
 "      --local-domains L  our mail domains (comma-separated): audit each session\n"
 "                         for open-relay, auth-cleartext, banner-disclosure\n"
+"      --save-messages DIR  write each message (unstuffed DATA, joined BDAT) to\n"
+"                         DIR/<id>-<n>.eml, mode 0600, never overwriting\n"
+"      --save-max BYTES   at most this much of each saved message (10 MiB)\n"
 "      --top              full-screen live console (sessions per minute, open\n"
 "                         sessions, outcomes, codes, latency, last failures);\n"
 "                         keys: p pause, v view, q quit\n"
@@ -152,7 +156,7 @@ static bool num_opt(const char *opt, const char *arg, long min, long max,
     return false;
 }
 
-enum { OPT_LOCALTIME = 256, OPT_SHOW_SECRETS, OPT_HEADERS, OPT_SUMMARY, OPT_STATS, OPT_WORKERS, OPT_LOG_DIR, OPT_HTML, OPT_TOP, OPT_REALTIME, OPT_LOCAL_NET, OPT_LOCAL_DOMAINS, OPT_MAX_STREAMS,
+enum { OPT_LOCALTIME = 256, OPT_SHOW_SECRETS, OPT_HEADERS, OPT_SUMMARY, OPT_STATS, OPT_WORKERS, OPT_LOG_DIR, OPT_HTML, OPT_TOP, OPT_REALTIME, OPT_LOCAL_NET, OPT_LOCAL_DOMAINS, OPT_SAVE_MESSAGES, OPT_SAVE_MAX, OPT_MAX_STREAMS,
        OPT_IDLE_TIMEOUT, OPT_MAX_TRANSCRIPT, OPT_SLOW, OPT_IDLE_GAP, OPT_COLOR,
        OPT_SHARD, OPT_FOLLOW };
 
@@ -180,6 +184,8 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"realtime", no_argument, NULL, OPT_REALTIME},
         {"local-net", required_argument, NULL, OPT_LOCAL_NET},
         {"local-domains", required_argument, NULL, OPT_LOCAL_DOMAINS},
+        {"save-messages", required_argument, NULL, OPT_SAVE_MESSAGES},
+        {"save-max", required_argument, NULL, OPT_SAVE_MAX},
         {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
         {"max-transcript", required_argument, NULL, OPT_MAX_TRANSCRIPT},
         {"slow", required_argument, NULL, OPT_SLOW},
@@ -286,6 +292,12 @@ static int parse_args(int argc, char **argv, struct options *o)
             o->engine.session.local = &o->local;
             break;
         }
+        case OPT_SAVE_MESSAGES: o->engine.session.save_dir = optarg; break;
+        case OPT_SAVE_MAX:
+            if (!num_opt("--save-max", optarg, 1, 1L << 40, "bytes", &v))
+                return 1;
+            o->engine.session.save_max = (uint64_t)v;
+            break;
         case OPT_LOCAL_DOMAINS: {
             char err[160];
             if (domainlist_parse(&o->domains, optarg, err, sizeof err) < 0) {
@@ -357,6 +369,20 @@ static int parse_args(int argc, char **argv, struct options *o)
             fprintf(stderr, "smtpscope: --log-dir %s: not a directory\n", o->log_dir);
             return 2;
         }
+    }
+    if (o->engine.session.save_dir) {
+        /* Opened now: a live capture as root is confined afterwards. */
+        int fd = open(o->engine.session.save_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0) {
+            fprintf(stderr, "smtpscope: --save-messages %s: %s\n",
+                    o->engine.session.save_dir, strerror(errno));
+            return 2;
+        }
+        o->engine.session.save_dirfd = fd;
+        fprintf(stderr, "smtpscope: warning: --save-messages: message contents are "
+                        "being written to %s (up to %llu bytes each)\n",
+                o->engine.session.save_dir,
+                (unsigned long long)o->engine.session.save_max);
     }
     if (o->workers > 1) {
         const char *clash = o->engine.nshards ? "--shard"

@@ -117,6 +117,10 @@ static void write_transactions(FILE *f, const struct session *s)
         else
             fputs("null", f);
         fprintf(f, ",\"result\":\"%s\"", txn_result_name(x->result));
+        if (x->saved_as.len) {
+            fputs(",\"saved_as\":", f);
+            jref(f, s, x->saved_as);
+        }
         if (x->result == TXN_REJECTED)
             fprintf(f, ",\"failed_phase\":\"%s\"", phase_name(x->failed_phase));
         fputc('}', f);

@@ -12,7 +12,10 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-#include <stdio.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -84,6 +87,8 @@ void session_config_defaults(struct session_config *cfg)
     cfg->max_strings = 256u << 10;
     cfg->slow_ms = 10000;
     cfg->idle_gap_ms = 60000;
+    cfg->save_dirfd = -1;
+    cfg->save_max = 10u << 20;
 }
 
 /* ---- storage helpers ---------------------------------------------------- */
@@ -622,6 +627,8 @@ static void on_reply(struct smtp_parser *p, const struct smtp_reply *r)
     }
 }
 
+static void save_close(struct session *s, struct txn *t, smtp_time ts);
+
 static void on_body_end(struct smtp_parser *p, const struct smtp_body_end *b)
 {
     struct session *s = p->data;
@@ -637,6 +644,7 @@ static void on_body_end(struct smtp_parser *p, const struct smtp_body_end *b)
                      b->incomplete ? ", cut off before its end" : "");
     log_add(s, TL_BODY, b->ts_last, -1, b->bytes, 0, b->bdat, text,
             (size_t)n, NULL, 0);
+    save_close(s, t, b->ts_last);
     if (!b->bdat && !b->incomplete)
         s->phase = PHASE_END_OF_DATA;
 }
@@ -774,8 +782,66 @@ static void on_tunnel(struct smtp_parser *p, struct smtp_span what, smtp_time ts
                         "the dialogue runs through an HTTP proxy (CONNECT)");
 }
 
-/* The same callbacks with and without header extraction: the parser looks
- * at message headers only when on_header is set. */
+/* --save-messages: the content goes to DIR/<id>-<n>.eml, created anew
+ * (never over an existing file), mode 0600, cut at save_max. */
+static void on_body_data(struct smtp_parser *p, const char *data, size_t n)
+{
+    struct session *s = p->data;
+    if (s->save_fd == -1) {
+        snprintf(s->save_name, sizeof s->save_name, "%08x-%u.eml", s->id,
+                 s->ntxn ? s->ntxn : 1);
+        s->save_fd = openat(s->cfg->save_dirfd, s->save_name,
+                            O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        s->save_bytes = 0;
+        s->save_cut = false;
+        if (s->save_fd < 0) {
+            session_note(s, s->last_activity, "message not saved: %s/%s: %s",
+                         s->cfg->save_dir, s->save_name, strerror(errno));
+            s->save_fd = -2; /* not again for this message */
+            return;
+        }
+    }
+    if (s->save_fd < 0)
+        return;
+    uint64_t room = s->cfg->save_max - s->save_bytes;
+    if (n > room) {
+        n = (size_t)room;
+        s->save_cut = true;
+    }
+    while (n) {
+        ssize_t w = write(s->save_fd, data, n);
+        if (w <= 0) {
+            s->save_cut = true;
+            return;
+        }
+        data += w;
+        n -= (size_t)w;
+        s->save_bytes += (uint64_t)w;
+    }
+}
+
+/* The message ended (or the connection did): its file is complete. */
+static void save_close(struct session *s, struct txn *t, smtp_time ts)
+{
+    if (s->save_fd == -2)
+        s->save_fd = -1;
+    if (s->save_fd < 0)
+        return;
+    close(s->save_fd);
+    s->save_fd = -1;
+    char path[PATH_MAX];
+    int n = snprintf(path, sizeof path, "%s/%s", s->cfg->save_dir, s->save_name);
+    if (n < 0 || (size_t)n >= sizeof path)
+        return;
+    if (t)
+        t->saved_as = store_str(s, path, (size_t)n);
+    session_note(s, ts, "message saved as %s (%llu bytes%s)", path,
+                 (unsigned long long)s->save_bytes,
+                 s->save_cut ? ", cut at the --save-max limit" : "");
+}
+
+/* The same callbacks with and without header extraction and message
+ * saving: the parser looks at message content only when asked. */
 #define SESSION_CALLBACKS                                                   \
     .on_command = on_command, .on_reply_line = on_reply_line,               \
     .on_reply = on_reply, .on_body_end = on_body_end, .on_tls = on_tls,     \
@@ -784,6 +850,10 @@ static void on_tunnel(struct smtp_parser *p, struct smtp_span what, smtp_time ts
 static const struct smtp_parser_settings parser_settings = {SESSION_CALLBACKS};
 static const struct smtp_parser_settings parser_settings_headers = {
     SESSION_CALLBACKS, .on_header = on_header};
+static const struct smtp_parser_settings parser_settings_save = {
+    SESSION_CALLBACKS, .on_body_data = on_body_data};
+static const struct smtp_parser_settings parser_settings_headers_save = {
+    SESSION_CALLBACKS, .on_header = on_header, .on_body_data = on_body_data};
 
 /* ---- lifecycle ------------------------------------------------------------ */
 
@@ -817,9 +887,13 @@ struct session *session_new(const struct session_config *cfg,
     }
     bytebuf_init(&s->log, cfg->max_transcript);
     bytebuf_init(&s->strings, cfg->max_strings);
+    s->save_fd = -1;
+    bool save = cfg->save_dirfd >= 0 && cfg->save_dir;
     smtp_parser_init(&s->parser,
-                     cfg->extract_headers ? &parser_settings_headers
-                                          : &parser_settings, s);
+                     cfg->extract_headers ? (save ? &parser_settings_headers_save
+                                                  : &parser_settings_headers)
+                                          : (save ? &parser_settings_save
+                                                  : &parser_settings), s);
     return s;
 }
 
@@ -875,5 +949,7 @@ void session_free(struct session *s)
     free(s->rcpts);
     free(s->anomalies);
     free(s->failure.hint);
+    if (s->save_fd >= 0)
+        close(s->save_fd);
     free(s);
 }

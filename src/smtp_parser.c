@@ -517,6 +517,8 @@ static size_t body_scan(struct smtp_parser *p, const char *buf, size_t len,
         case BODY_MID: {
             if (!p->hdr) { /* the common case: lines in bulk */
                 size_t n = body_lines_bulk(buf + i, len - i, &p->body_lines);
+                if (p->settings->on_body_data && n)
+                    p->settings->on_body_data(p, buf + i, n);
                 p->body_bytes += n;
                 i += n;
                 if (n && buf[i - 1] == '\n')
@@ -524,13 +526,15 @@ static size_t body_scan(struct smtp_parser *p, const char *buf, size_t len,
                 break;
             }
             const char *nl = memchr(buf + i, '\n', len - i);
+            size_t n = nl ? (size_t)(nl - (buf + i)) + 1 : len - i;
+            if (p->settings->on_body_data)
+                p->settings->on_body_data(p, buf + i, n);
             if (!nl) {
                 if (p->hdr)
                     header_feed(p, buf + i, len - i, ts);
                 p->body_bytes += len - i;
                 return len;
             }
-            size_t n = (size_t)(nl - (buf + i)) + 1;
             if (p->hdr)
                 header_feed(p, buf + i, n, ts);
             p->body_bytes += n;
@@ -565,6 +569,8 @@ static size_t body_scan(struct smtp_parser *p, const char *buf, size_t len,
                 return i + 1;
             }
             p->body_bytes++; /* the CR of ".\r" not followed by LF */
+            if (p->settings->on_body_data)
+                p->settings->on_body_data(p, "\r", 1);
             p->body_state = BODY_MID;
             break;
         }
@@ -732,6 +738,8 @@ static size_t chunk_consume(struct smtp_parser *p, const char *buf, size_t len,
     uint64_t n = len < p->chunk_left ? len : p->chunk_left;
     if (p->hdr)
         header_feed(p, buf, (size_t)n, ts);
+    if (p->settings->on_body_data && n)
+        p->settings->on_body_data(p, buf, (size_t)n);
     p->chunk_left -= n;
     p->body_bytes += n;
     if (p->chunk_left == 0) {
