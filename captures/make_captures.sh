@@ -248,6 +248,24 @@ kill "$proxy"; wait "$proxy" 2>/dev/null
 lab_capture_stop
 echo "make_captures: diag-starttls-stripped.pcap" >&2
 
+# A message across two hops on the server: Postfix on port 25 hands every
+# message to a content filter (a second smtpd on 127.0.0.1:10025, the
+# classic after-queue filter set-up), captured on every interface at once.
+# alice passes both hops; bob is accepted at the first and refused at the
+# filter (a bounce the gateway now owes): read with --messages.
+lab_postfix_stop
+lab_postfix_start "content_filter = smtp:[127.0.0.1]:10025" \
+    "filter_rcpt = check_recipient_access inline:{ { bob@example.net = 550 5.1.1 <bob@example.net>: refused by the content filter } }, permit_mynetworks, reject" \
+    "master:smtp unix - - n - - smtp" \
+    "master:127.0.0.1:10025 inet n - n - - smtpd -o content_filter= -o smtpd_recipient_restrictions=\$filter_rcpt" || exit 1
+lab_wait_port "$LAB_NS_S" 10025 || exit 1
+LAB_CAP_IF=any lab_capture_start "$out/diag-multi-hop.pcap" "tcp port 25 or tcp port 10025" || exit 1
+lab_client $SWAKS --to alice@example.net --body "two hops"
+lab_client $SWAKS --to bob@example.net --body "refused at the second hop"
+sleep 4 # the queue manager hands both to the filter
+lab_capture_stop
+echo "make_captures: diag-multi-hop.pcap" >&2
+
 # GRO on the sniffing side: the capture holds super-packets far above the
 # MTU (up to 64 KiB), as tcpdump on a busy gateway records them.
 lab_postfix_stop

@@ -68,4 +68,8 @@ struct sink *sink_top_new(const char *source, const uint64_t *open_sessions,
                           volatile sig_atomic_t *stop, const struct run_counters *counters);
 void top_wait(struct sink *top);
 
+/* --messages: at the end, one trail per message across the capture's hops
+ * (text "# message" blocks, or JSON records of "type": "message"). */
+struct sink *sink_messages_new(FILE *f, bool json);
+
 #endif

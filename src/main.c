@@ -33,6 +33,7 @@ struct options {
     const char *log_dir;   /* --log-dir: daily files instead of -o/stdout */
     const char *html;      /* --html FILE: a report of the run */
     bool top;              /* --top: the live console */
+    bool messages;         /* --messages: trails across hops */
     struct netlist local;  /* --local-net */
     struct domainlist domains; /* --local-domains */
     bool realtime;         /* --realtime: replay files at capture pace */
@@ -91,6 +92,9 @@ static void usage(FILE *f)
 "      --save-messages DIR  write each message (unstuffed DATA, joined BDAT) to\n"
 "                         DIR/<id>-<n>.eml, mode 0600, never overwriting\n"
 "      --save-max BYTES   at most this much of each saved message (10 MiB)\n"
+"      --messages         after the sessions: one trail per message across the\n"
+"                         capture's hops (by Message-ID or envelope); flags\n"
+"                         stuck and bounce-risk\n"
 "      --top              full-screen live console (sessions per minute, open\n"
 "                         sessions, outcomes, codes, latency, last failures);\n"
 "                         keys: p pause, v view, q quit\n"
@@ -156,7 +160,7 @@ static bool num_opt(const char *opt, const char *arg, long min, long max,
     return false;
 }
 
-enum { OPT_LOCALTIME = 256, OPT_SHOW_SECRETS, OPT_HEADERS, OPT_SUMMARY, OPT_STATS, OPT_WORKERS, OPT_LOG_DIR, OPT_HTML, OPT_TOP, OPT_REALTIME, OPT_LOCAL_NET, OPT_LOCAL_DOMAINS, OPT_SAVE_MESSAGES, OPT_SAVE_MAX, OPT_MAX_STREAMS,
+enum { OPT_LOCALTIME = 256, OPT_SHOW_SECRETS, OPT_HEADERS, OPT_SUMMARY, OPT_STATS, OPT_WORKERS, OPT_LOG_DIR, OPT_HTML, OPT_TOP, OPT_REALTIME, OPT_LOCAL_NET, OPT_LOCAL_DOMAINS, OPT_SAVE_MESSAGES, OPT_SAVE_MAX, OPT_MESSAGES, OPT_MAX_STREAMS,
        OPT_IDLE_TIMEOUT, OPT_MAX_TRANSCRIPT, OPT_SLOW, OPT_IDLE_GAP, OPT_COLOR,
        OPT_SHARD, OPT_FOLLOW };
 
@@ -186,6 +190,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"local-domains", required_argument, NULL, OPT_LOCAL_DOMAINS},
         {"save-messages", required_argument, NULL, OPT_SAVE_MESSAGES},
         {"save-max", required_argument, NULL, OPT_SAVE_MAX},
+        {"messages", no_argument, NULL, OPT_MESSAGES},
         {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
         {"max-transcript", required_argument, NULL, OPT_MAX_TRANSCRIPT},
         {"slow", required_argument, NULL, OPT_SLOW},
@@ -292,6 +297,10 @@ static int parse_args(int argc, char **argv, struct options *o)
             o->engine.session.local = &o->local;
             break;
         }
+        case OPT_MESSAGES:
+            o->messages = true;
+            o->engine.session.extract_headers = true; /* Message-ID */
+            break;
         case OPT_SAVE_MESSAGES: o->engine.session.save_dir = optarg; break;
         case OPT_SAVE_MAX:
             if (!num_opt("--save-max", optarg, 1, 1L << 40, "bytes", &v))
@@ -390,6 +399,7 @@ static int parse_args(int argc, char **argv, struct options *o)
                             : o->summary      ? "--summary"
                             : o->html         ? "--html"
                             : o->top          ? "--top"
+                            : o->messages     ? "--messages"
                             : o->stats        ? "--stats"
                             : o->engine.max_sessions ? "-c" : NULL;
         if (clash) {
@@ -517,6 +527,11 @@ static int run_engine(struct options *o, FILE *out, int frame_fd)
                                         : NULL;
     if (summary)
         engine_add_sink(&e, summary);
+    struct sink *msgs = o->messages && frame_fd < 0 ? sink_messages_new(out, o->json) : NULL;
+    if (o->messages && frame_fd < 0 && !msgs)
+        return 3;
+    if (msgs)
+        engine_add_sink(&e, msgs);
     FILE *html_f = NULL;
     struct sink *html = NULL;
     if (o->html && frame_fd < 0) {
@@ -563,6 +578,8 @@ static int run_engine(struct options *o, FILE *out, int frame_fd)
         sink->destroy(sink);
     if (summary)
         summary->destroy(summary);
+    if (msgs)
+        msgs->destroy(msgs);
     if (html) {
         html->destroy(html);
         if (fclose(html_f) != 0) {

@@ -95,6 +95,9 @@ EXPECT = {
     "diag-forged-reset": dict(verdict="failed", failure=("DATA", None, None),
                               end_cause="reset-by-server", txns=1, accepted=0,
                               anomalies={"reset-suspicious"}),
+    # the last of four sessions: bob's message refused at the content filter
+    "diag-multi-hop": dict(verdict="failed", sessions=4, failure=("RCPT", 550, "5.1.1"),
+                           txns=1, accepted=0, helo=None, rcpt=[550]),
     "diag-slow-rcpt": dict(verdict="ok", txns=1, accepted=1, anomalies={"slow-reply"}),
     "diag-idle-gap": dict(verdict="ok", txns=1, accepted=1, anomalies={"idle-gap"}),
     "diag-slow-end-of-data": dict(verdict="ok", txns=1, accepted=1,

@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""messages_test.py - --messages: trails across hops.
+
+    python3 test/messages_test.py SMTPSCOPE
+
+1. captures/diag-multi-hop.pcap (real Postfix with an after-queue content
+   filter on 127.0.0.1:10025): two messages of two hops each, grouped by
+   Message-ID; bob's refused at the filter after the gateway accepted it:
+   bounce-risk, with the refusing code; delays between hops.
+2. A written capture of a relay R (198.51.100.5): a client hands R two
+   messages; R passes the first to the mailbox server S and never the
+   second, whose trail must be flagged stuck (R relays, this one never
+   left). No Message-ID header: grouped by envelope.
+"""
+import json
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+
+binary = sys.argv[1]
+failed = 0
+
+
+def check(cond, what):
+    global failed
+    print(("ok - " if cond else "not ok - ") + what)
+    failed += not cond
+    return cond
+
+
+def run(*args):
+    r = subprocess.run([binary, "-q", "-j", *args], capture_output=True, text=True)
+    return [json.loads(l) for l in r.stdout.splitlines()]
+
+
+recs = run("-p", "25,10025", "--messages", "-r", "captures/diag-multi-hop.pcap")
+msgs = [r for r in recs if r["type"] == "message"]
+check(len(msgs) == 2 and all(len(m["hops"]) == 2 for m in msgs),
+      f"two messages of two hops each ({[len(m['hops']) for m in msgs]})")
+check(all(m["matched_by"] == "message-id" for m in msgs), "grouped by Message-ID")
+ok = [m for m in msgs if not m["flags"]]
+bad = [m for m in msgs if m["flags"] == ["bounce-risk"]]
+check(len(ok) == 1 and [h["result"] for h in ok[0]["hops"]] == ["accepted", "accepted"],
+      "alice's message: accepted at the gateway and at the filter")
+check(len(bad) == 1 and [(h["result"], h["code"]) for h in bad[0]["hops"]] ==
+      [("accepted", 250), ("rejected", 550)], "bob's message: accepted, then refused 550: bounce-risk")
+check(all(m["hops"][1]["delay_ms"] > 0 for m in msgs), "delays between hops")
+check(ok and ok[0]["hops"][1]["bytes"] > ok[0]["hops"][0]["bytes"],
+      "the second hop is larger (Received: headers)")
+
+# -- a written capture: relay R passes one message on and keeps the other
+C, R, S = bytes([203, 0, 113, 9]), bytes([198, 51, 100, 5]), bytes([192, 0, 2, 30])
+
+
+def csum(b):
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+def pkt(src, dst, sp, dp, seq, ack, flags, data=b""):
+    tcp = struct.pack("!HHIIBBHHH", sp, dp, seq, ack, 5 << 4, flags, 65535, 0, 0)
+    ph = src + dst + struct.pack("!BBH", 0, 6, len(tcp) + len(data))
+    tcp = tcp[:16] + struct.pack("!H", csum(ph + tcp + data)) + tcp[18:]
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40 + len(data), 0, 0x4000, 64, 6, 0, src, dst)
+    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+    return ip + tcp + data
+
+
+frames, now = [], [1790000000.0]
+
+
+def add(p):
+    now[0] += 0.01
+    frames.append((now[0], p))
+
+
+def session(cl, sv, cport, rcpt, body, queue):
+    cs, ss = 1000, 5000
+    add(pkt(cl, sv, cport, 25, cs, 0, 0x02))
+    add(pkt(sv, cl, 25, cport, ss, cs + 1, 0x12))
+    cs += 1
+    ss += 1
+    add(pkt(cl, sv, cport, 25, cs, ss, 0x10))
+    for who, data in ((1, b"220 mx ESMTP\r\n"), (0, b"EHLO h\r\n"), (1, b"250 mx\r\n"),
+                      (0, b"MAIL FROM:<a@example.org>\r\n"), (1, b"250 ok\r\n"),
+                      (0, b"RCPT TO:<%s>\r\n" % rcpt), (1, b"250 ok\r\n"), (0, b"DATA\r\n"),
+                      (1, b"354 go\r\n"), (0, body + b"\r\n.\r\n"),
+                      (1, b"250 ok: queued as %s\r\n" % queue), (0, b"QUIT\r\n"),
+                      (1, b"221 bye\r\n")):
+        if who:
+            add(pkt(sv, cl, 25, cport, ss, cs, 0x18, data))
+            ss += len(data)
+        else:
+            add(pkt(cl, sv, cport, 25, cs, ss, 0x18, data))
+            cs += len(data)
+    add(pkt(cl, sv, cport, 25, cs, ss, 0x11))
+    add(pkt(sv, cl, 25, cport, ss, cs + 1, 0x11))
+    add(pkt(cl, sv, cport, 25, cs + 1, ss + 1, 0x10))
+
+
+session(C, R, 40001, b"u1@example.net", b"Subject: one\r\n\r\nfirst", b"R1")
+session(C, R, 40002, b"u2@example.net", b"Subject: two\r\n\r\nsecond", b"R2")
+session(R, S, 40003, b"u1@example.net", b"Received: by R\r\nSubject: one\r\n\r\nfirst", b"S1")
+tmp = tempfile.mkdtemp()
+cap = os.path.join(tmp, "relay.pcap")
+with open(cap, "wb") as f:
+    f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 101))
+    for t, p in frames:
+        f.write(struct.pack("<IIII", int(t), int((t % 1) * 1e6), len(p), len(p)) + p)
+msgs = [r for r in run("--messages", "-r", cap) if r["type"] == "message"]
+one = [m for m in msgs if len(m["hops"]) == 2]
+two = [m for m in msgs if len(m["hops"]) == 1]
+check(len(msgs) == 2 and one and one[0]["matched_by"] == "envelope" and not one[0]["flags"],
+      "without Message-ID, the relayed message's two hops are matched by envelope")
+check(two and two[0]["flags"] == ["stuck"] and two[0]["hops"][0]["server"] == "198.51.100.5",
+      "the message the relay kept is flagged stuck")
+text = subprocess.run([binary, "-q", "--messages", "-r", cap], capture_output=True,
+                      text=True).stdout
+check("stuck: accepted by a relay and never seen leaving it" in text and
+      "# message 2 (envelope match)" in text, "the text trail says so")
+os.unlink(cap)
+os.rmdir(tmp)
+sys.exit(1 if failed else 0)
