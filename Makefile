@@ -13,7 +13,7 @@
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -Iinclude -MMD -MP
-LDLIBS  = -lnids -lpcap -lresolv
+LDLIBS  = -lnids -lpcap -lresolv -lldns
 
 # src/report.html (the --html page) is compiled in as a C string.
 GEN     = build/gen/report_html.c

@@ -266,6 +266,37 @@ sleep 4 # the queue manager hands both to the filter
 lab_capture_stop
 echo "make_captures: diag-multi-hop.pcap" >&2
 
+# DNS on the wire: dnsmasq answers for example.net in the server's
+# namespace and dig asks (MX with two hosts, A, AAAA, CNAME, a name that
+# does not exist, a domain it does not serve); the last query goes out
+# after dnsmasq has stopped and gets no answer.
+if command -v dnsmasq >/dev/null 2>&1 && command -v dig >/dev/null 2>&1; then
+    ip netns exec "$LAB_NS_S" dnsmasq --no-daemon --no-resolv --no-hosts \
+        --listen-address="$S" --bind-interfaces --port=53 --local=/example.net/ \
+        --mx-host=example.net,mx1.example.net,10 --mx-host=example.net,mx2.example.net,20 \
+        --host-record=mx1.example.net,192.0.2.25,2001:db8::25 \
+        --host-record=mx2.example.net,192.0.2.26 \
+        --cname=mail.example.net,mx1.example.net >"$LAB_DIR/dnsmasq.log" 2>&1 &
+    dnsmasq_pid=$!
+    i=0; while [ $i -lt 50 ] && ! ip netns exec "$LAB_NS_S" ss -Huln "sport = :53" | grep -q .; do
+        sleep 0.1; i=$((i + 1)); done
+    CAPFILTER="udp port 53 or icmp" lab_capture_start "$out/dns-lookups.pcap" "udp port 53 or icmp" || exit 1
+    DIG="dig @$S +tries=1 +timeout=2"
+    for q in "example.net MX" "mx1.example.net A" "mx1.example.net AAAA" \
+             "mail.example.net A" "nosuch.example.net MX" "example.org MX"; do
+        # shellcheck disable=SC2086
+        lab_client $DIG $q >/dev/null
+    done
+    kill "$dnsmasq_pid"; wait "$dnsmasq_pid" 2>/dev/null
+    lab_client $DIG example.net MX >/dev/null
+    sleep 6 # past smtpscope's 5 s timeout, inside the capture
+    lab_capture_stop
+    echo "make_captures: dns-lookups.pcap" >&2
+else
+    echo "make_captures: dnsmasq or dig missing: dns-lookups.pcap not recorded" >&2
+    exit 1
+fi
+
 # GRO on the sniffing side: the capture holds super-packets far above the
 # MTU (up to 64 KiB), as tcpdump on a busy gateway records them.
 lab_postfix_stop

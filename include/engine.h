@@ -14,6 +14,7 @@
 
 #include "conntrack.h"
 #include "decode.h"
+#include "dns.h"
 #include "output.h"
 #include "session.h"
 
@@ -48,6 +49,7 @@ struct engine_stats {
     uint64_t conntrack_full;   /* SYNs not tracked: table full */
     uint64_t sessions;         /* sessions written */
     uint64_t sessions_open;    /* begun and not yet written */
+    uint64_t dns_lookups;      /* DNS queries seen (answered or not) */
     uint64_t by_verdict[5];
 };
 
@@ -66,6 +68,7 @@ struct engine {
     struct run_counters counters; /* filled at engine_finish, for sinks */
     struct endpoint *tls_servers; /* open addressing, family 0 = free */
     uint32_t ntls_servers;
+    struct dns_tracker *dns;      /* lookups on UDP port 53 */
 };
 
 void engine_config_defaults(struct engine_config *cfg);

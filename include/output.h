@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdio.h>
 
+#include "dns.h"
 #include "session.h"
 
 struct sink {
@@ -26,6 +27,8 @@ struct sink {
                  const char *text);
     /* Optional: called often by the capture loops (a live view redraws). */
     void (*tick)(struct sink *);
+    /* Optional: a DNS lookup seen on the wire (answered or timed out). */
+    void (*dns)(struct sink *, const struct dns_lookup *);
 };
 
 struct output_options {

@@ -200,7 +200,7 @@ void capture_default_filter(const struct engine_config *cfg, char *out,
                               i ? " or " : "", cfg->ports[i]);
     if (o < sizeof base)
         snprintf(base + o, sizeof base - o,
-                 " or icmp[0] == 3 or (icmp6 and ip6[40] == 1)"
+                 " or icmp[0] == 3 or (icmp6 and ip6[40] == 1) or udp port 53"
                  " or (ip and ip[6:2] & 0x3fff != 0)");
     snprintf(out, cap, "(%s) or (vlan and (%s)) or (vlan and vlan and (%s))",
              base, base, base);

@@ -271,6 +271,37 @@ int engine_init(struct engine *e, const struct engine_config *cfg, char *err,
     return reasm_init(cfg->max_streams, &reasm_cbs, e, err, errlen);
 }
 
+static void emit_dns(void *ctx, const struct dns_lookup *l)
+{
+    struct engine *e = ctx;
+    e->stats.dns_lookups++;
+    for (int i = 0; i < e->nsinks; i++)
+        if (e->sinks[i]->dns)
+            e->sinks[i]->dns(e->sinks[i], l);
+}
+
+/* UDP to or from port 53: a DNS message for the tracker. */
+static void observe_udp(struct engine *e, struct packet *p)
+{
+    if (!p->l4 || p->l4_caplen < 8)
+        return;
+    const uint8_t *u = p->l4;
+    uint16_t sport = (uint16_t)(u[0] << 8 | u[1]), dport = (uint16_t)(u[2] << 8 | u[3]);
+    size_t ulen = (size_t)(u[4] << 8 | u[5]);
+    if (sport != 53 && dport != 53)
+        return;
+    if (ulen < 8 || ulen > p->l4_caplen)
+        ulen = p->l4_caplen; /* a cut or lying length: what was captured */
+    p->src.port = sport;
+    p->dst.port = dport;
+    if (!in_shard(e, &p->src, &p->dst))
+        return;
+    if (!e->dns)
+        e->dns = dns_tracker_new(emit_dns, e);
+    if (e->dns)
+        dns_observe(e->dns, &p->src, &p->dst, u + 8, ulen - 8, p->ts);
+}
+
 void engine_add_sink(struct engine *e, struct sink *s)
 {
     if (e->nsinks < ENGINE_MAX_SINKS)
@@ -509,6 +540,8 @@ void engine_packet(struct engine *e, int dlt, smtp_time ts,
 
     if (st == DECODE_OK && (pkt.proto == 1 || pkt.proto == 58)) {
         observe_icmp(e, &pkt);
+    } else if (st == DECODE_OK && pkt.proto == 17) {
+        observe_udp(e, &pkt);
     } else if (st == DECODE_FRAGMENT) {
         e->stats.fragments++;
         if (pkt.ipver == 4)
@@ -531,6 +564,8 @@ void engine_packet(struct engine *e, int dlt, smtp_time ts,
     if (e->now - e->last_sweep >= SMTP_NS_PER_SEC) {
         e->last_sweep = e->now;
         sweep(e);
+        if (e->dns)
+            dns_expire(e->dns, e->now, false);
     }
 }
 
@@ -549,6 +584,8 @@ void engine_tick(struct engine *e, smtp_time now)
     if (e->now - e->last_sweep >= SMTP_NS_PER_SEC) {
         e->last_sweep = e->now;
         sweep(e);
+        if (e->dns)
+            dns_expire(e->dns, e->now, false);
     }
 }
 
@@ -585,6 +622,11 @@ static void fill_counters(struct engine *e)
 
 void engine_finish(struct engine *e)
 {
+    if (e->dns) { /* queries still unanswered when the capture ended */
+        dns_expire(e->dns, e->now, true);
+        dns_tracker_free(e->dns);
+        e->dns = NULL;
+    }
     reasm_finish(); /* established streams: NIDS_EXITING -> capture-ended */
     while (e->ct.oldest) {
         struct conn *c = e->ct.oldest;

@@ -283,6 +283,39 @@ static void json_session(struct sink *base, const struct session *s)
     fprintf(f, ",\"transcript_dropped\":%u}\n", s->log_dropped);
 }
 
+/* {"type":"dns", ...}: one lookup, answered or timed out. */
+static void json_dns(struct sink *base, const struct dns_lookup *l)
+{
+    FILE *f = ((struct json_sink *)base)->f;
+    char when[40];
+    time_iso8601(l->t_query, when, sizeof when);
+    fprintf(f, "{\"type\":\"dns\",\"id\":\"%08x\",\"t\":\"%s\",\"client\":",
+            session_id_for(&l->client, &l->server, l->t_query), when);
+    jendpoint(f, &l->client);
+    fputs(",\"server\":", f);
+    jendpoint(f, &l->server);
+    fprintf(f, ",\"dns_id\":%u,\"query\":", l->id);
+    jcstr(f, l->qname);
+    fprintf(f, ",\"qtype\":\"%s\",\"rcode\":\"%s\",\"response_ms\":",
+            dns_type_name(l->qtype), dns_rcode_name(l->rcode));
+    if (l->rcode >= 0)
+        jmillis(f, l->t_response - l->t_query);
+    else
+        fputs("null", f);
+    fprintf(f, ",\"answer_count\":%d,\"answers\":[", l->nanswers);
+    for (int i = 0; i < l->nkept; i++) {
+        const struct dns_answer *a = &l->an[i];
+        fprintf(f, "%s{\"type\":\"%s\",\"name\":", i ? "," : "", dns_type_name(a->type));
+        jcstr(f, a->name);
+        if (a->type == 15)
+            fprintf(f, ",\"pref\":%u", a->pref);
+        fputs(a->type == 1 || a->type == 28 ? ",\"address\":" : ",\"target\":", f);
+        jcstr(f, a->target);
+        fputc('}', f);
+    }
+    fputs("]}\n", f);
+}
+
 static void json_finish(struct sink *base)
 {
     fflush(((struct json_sink *)base)->f);
@@ -302,6 +335,7 @@ struct sink *sink_json_new(FILE *f, const struct output_options *o)
     j->base.session = json_session;
     j->base.finish = json_finish;
     j->base.destroy = json_destroy;
+    j->base.dns = json_dns;
     j->f = f;
     return &j->base;
 }

@@ -90,11 +90,11 @@ static bool open_files(struct logdir_sink *d, const char *day)
     return true;
 }
 
-static void logdir_session(struct sink *base, const struct session *s)
+/* The files of the day `t` falls in, opened (or reopened after SIGHUP). */
+static bool files_for(struct logdir_sink *d, smtp_time t)
 {
-    struct logdir_sink *d = (struct logdir_sink *)base;
     char clock[13], date[11], day[9];
-    time_clock(s->start, d->opt.localtime, clock, date);
+    time_clock(t, d->opt.localtime, clock, date);
     memcpy(day, date, 4);
     memcpy(day + 4, date + 5, 2);
     memcpy(day + 6, date + 8, 2);
@@ -106,8 +106,27 @@ static void logdir_session(struct sink *base, const struct session *s)
     if (strcmp(day, d->day) != 0) {
         close_files(d);
         if (!open_files(d, day))
-            return;
+            return false;
     }
+    return true;
+}
+
+static void logdir_dns(struct sink *base, const struct dns_lookup *l)
+{
+    struct logdir_sink *d = (struct logdir_sink *)base;
+    if (!files_for(d, l->t_query))
+        return;
+    for (int i = 0; i < 2; i++) {
+        d->inner[i]->dns(d->inner[i], l);
+        fflush(d->f[i]);
+    }
+}
+
+static void logdir_session(struct sink *base, const struct session *s)
+{
+    struct logdir_sink *d = (struct logdir_sink *)base;
+    if (!files_for(d, s->start))
+        return;
     for (int i = 0; i < 2; i++)
         d->inner[i]->session(d->inner[i], s);
     /* a gateway's log is read while it grows: each session goes out whole */
@@ -148,6 +167,7 @@ struct sink *sink_logdir_new(const char *dir, const struct output_options *o)
     }
     d->opt = *o;
     d->base.session = logdir_session;
+    d->base.dns = logdir_dns;
     d->base.finish = logdir_finish;
     d->base.destroy = logdir_destroy;
     return &d->base;

@@ -270,6 +270,39 @@ static void text_line(struct sink *base, const struct session *s,
     fflush(t->f);
 }
 
+/* "DNS query 'example.net' MX to 192.0.2.53 [NOERROR - 2 answers: 10
+ * mx1.example.net, 20 mx2.example.net] 1.2 ms", filed under the asking
+ * host, as mail servers log their lookups. */
+static void text_dns(struct sink *base, const struct dns_lookup *l)
+{
+    struct text_sink *t = (struct text_sink *)base;
+    if (t->opt.verbosity == 1)
+        return;
+    FILE *f = t->f;
+    char ip[ENDPOINT_STRLEN], sip[ENDPOINT_STRLEN];
+    endpoint_addr_str(&l->client, ip);
+    endpoint_addr_str(&l->server, sip);
+    prefix(t, ip, session_id_for(&l->client, &l->server, l->t_query), l->t_query);
+    fputs("DNS query '", f);
+    escape_write(f, l->qname, strlen(l->qname), ESCAPE_TEXT);
+    fprintf(f, "' %s to %s [%s", dns_type_name(l->qtype), sip, dns_rcode_name(l->rcode));
+    if (l->rcode < 0) {
+        fputs(" - no response seen]\n", f);
+        return;
+    }
+    fprintf(f, " - %d answer%s", l->nanswers, l->nanswers == 1 ? "" : "s");
+    for (int i = 0; i < l->nkept; i++) {
+        const struct dns_answer *a = &l->an[i];
+        fputs(i ? ", " : ": ", f);
+        if (a->type == 15)
+            fprintf(f, "%u ", a->pref);
+        else if (a->type == 5)
+            fputs("CNAME ", f);
+        escape_write(f, a->target, strlen(a->target), ESCAPE_TEXT);
+    }
+    fprintf(f, "] %.1f ms\n", (double)(l->t_response - l->t_query) / 1e6);
+}
+
 static void text_finish(struct sink *base)
 {
     struct text_sink *t = (struct text_sink *)base;
@@ -289,6 +322,7 @@ struct sink *sink_text_new(FILE *f, const struct output_options *o)
     t->base.session = text_session;
     t->base.finish = text_finish;
     t->base.destroy = text_destroy;
+    t->base.dns = text_dns;
     if (o->follow) {
         t->base.open = text_open;
         t->base.line = text_line;

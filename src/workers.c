@@ -84,6 +84,15 @@ static void fs_session(struct sink *s, const struct session *ss)
     send_frame(f, ss->end);
 }
 
+static void fs_dns(struct sink *s, const struct dns_lookup *l)
+{
+    struct frame_sink *f = (struct frame_sink *)s;
+    if (f->inner->dns) {
+        f->inner->dns(f->inner, l);
+        send_frame(f, l->t_query);
+    }
+}
+
 static void fs_finish(struct sink *s)
 {
     struct frame_sink *f = (struct frame_sink *)s;
@@ -120,6 +129,7 @@ struct sink *frame_sink_new(int fd, bool json, const struct output_options *o)
     }
     f->base.session = fs_session;
     f->base.finish = fs_finish;
+    f->base.dns = fs_dns;
     f->base.destroy = fs_destroy;
     f->fd = fd;
     return &f->base;

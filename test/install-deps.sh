@@ -9,12 +9,13 @@
 # or sudo when run as a user.
 set -eu
 
-BUILD="gcc make libc6-dev libpcap-dev libnids-dev"
+BUILD="gcc make libc6-dev libpcap-dev libnids-dev libldns-dev"
 TEST="clang llvm tcpdump tshark swaks postfix iproute2 nftables python3
       python3-jsonschema mandoc dovecot-core libidn12 valgrind ethtool ca-certificates openssl
       procps libnet-ssleay-perl libdigest-hmac-perl
       libio-socket-inet6-perl systemd man-db debhelper dpkg-dev lintian fakeroot
-      chromium tmux parallel"
+      chromium tmux parallel
+      dnsmasq-base bind9-dnsutils"
 
 case "${1:-}" in
 --build-only) WANT=$BUILD ;;

@@ -54,6 +54,7 @@ suite "make install / uninstall under DESTDIR" sh test/install_test.sh
 suite "relay and exposure audit (--local-domains)" sh test/audit_test.sh build/asan/smtpscope
 suite "--save-messages against tshark's IMF export (asan)" python3 test/save_messages_test.py build/asan/smtpscope
 suite "--messages: trails across hops (asan)" python3 test/messages_test.py build/asan/smtpscope
+suite "DNS lookups against tshark (asan)" python3 test/dns_test.py build/asan/smtpscope
 suite "--workers (asan)" python3 test/workers_test.py build/asan/smtpscope build/bench/gen_capture
 suite "make bench machinery (no timing asserted)" sh test/bench_smoke.sh
 suite "JSON schema" python3 test/json_schema_test.py ./smtpscope

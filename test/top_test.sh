@@ -20,11 +20,13 @@ wait_for() { # wait_for TEXT: up to 20 s for TEXT on the screen
     return 1
 }
 
-mergecap -F pcapng -w "$t/all.pcapng" captures/*.pcap 2>/dev/null
+# shellcheck disable=SC2046
+mergecap -F pcapng -w "$t/all.pcapng" $(python3 test/lib/ether_captures.py) 2>/dev/null
 "$bin" -q -j -r "$t/all.pcapng" > "$t/all.jsonl"
 read -r n ok failed c550 <<<"$(python3 -c "
 import json, sys
 r = [json.loads(l) for l in open('$t/all.jsonl')]
+r = [x for x in r if x['type'] == 'session']
 f = [x for x in r if x['verdict'] == 'failed']
 print(len(r), sum(x['verdict'] == 'ok' for x in r), len(f),
       sum(1 for x in f if x['failure']['code'] == 550))")"

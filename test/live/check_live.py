@@ -98,6 +98,13 @@ EXPECT = {
     # the last of four sessions: bob's message refused at the content filter
     "diag-multi-hop": dict(verdict="failed", sessions=4, failure=("RCPT", 550, "5.1.1"),
                            txns=1, accepted=0, helo=None, rcpt=[550]),
+    "dns-lookups": dict(dns=[("example.net", "MX", "NOERROR", 2),
+                             ("mx1.example.net", "A", "NOERROR", 1),
+                             ("mx1.example.net", "AAAA", "NOERROR", 1),
+                             ("mail.example.net", "A", "NOERROR", 2),
+                             ("nosuch.example.net", "MX", "NXDOMAIN", 0),
+                             ("example.org", "MX", "REFUSED", 0),
+                             ("example.net", "MX", "TIMEOUT", 0)]),
     "diag-slow-rcpt": dict(verdict="ok", txns=1, accepted=1, anomalies={"slow-reply"}),
     "diag-idle-gap": dict(verdict="ok", txns=1, accepted=1, anomalies={"idle-gap"}),
     "diag-slow-end-of-data": dict(verdict="ok", txns=1, accepted=1,
@@ -145,8 +152,13 @@ for name, e in EXPECT.items():
     args = open(args_file).read().split() if os.path.exists(args_file) else []
     out = subprocess.run([binary, "-q", "-j", *args, "-r", cap], capture_output=True,
                          text=True)
-    sessions = [json.loads(l) for l in out.stdout.splitlines()]
-    sessions = [r for r in sessions if r["type"] == "session"]
+    records = [json.loads(l) for l in out.stdout.splitlines()]
+    sessions = [r for r in records if r["type"] == "session"]
+    if "dns" in e: # lookups only: (query, qtype, rcode, answers) in order
+        got = [(r["query"], r["qtype"], r["rcode"], r["answer_count"])
+               for r in records if r["type"] == "dns"]
+        check(got == e["dns"], f"{name}: DNS lookups {got} == {e['dns']}")
+        continue
     want_n = e.get("sessions", 1)
     if not check(len(sessions) == want_n, f"{name}: {len(sessions)} sessions == {want_n}"):
         continue

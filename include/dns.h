@@ -1,0 +1,60 @@
+/* dns.h - DNS lookups on the wire (UDP port 53), parsed with ldns.
+ *
+ * Queries are paired with their responses by client address and port,
+ * server address and message id; a query without a response within
+ * DNS_TIMEOUT_S seconds is reported as a timeout. Each lookup is handed to
+ * a callback (the engine passes it to the sinks). Only what mail needs is
+ * kept: the question, the rcode, and MX, A, AAAA and CNAME answers.
+ */
+#ifndef SMTPSCOPE_DNS_H
+#define SMTPSCOPE_DNS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "endpoint.h"
+#include "timeval.h"
+
+#define DNS_TIMEOUT_S 5
+#define DNS_MAX_ANSWERS 16
+#define DNS_NAME_MAX 256
+#define DNS_PENDING_MAX 4096
+
+struct dns_answer {
+    uint16_t type;                 /* 1 A, 28 AAAA, 15 MX, 5 CNAME */
+    uint16_t pref;                 /* MX */
+    char name[DNS_NAME_MAX];       /* the owner */
+    char target[DNS_NAME_MAX];     /* MX exchange, CNAME target, or the address */
+    struct endpoint addr;          /* A / AAAA (port 0) */
+};
+
+struct dns_lookup {
+    struct endpoint client, server;
+    uint16_t id;
+    char qname[DNS_NAME_MAX];
+    uint16_t qtype;
+    smtp_time t_query, t_response; /* t_response 0: no response */
+    int rcode;                     /* -1: timeout */
+    int nanswers;                  /* all answers; at most DNS_MAX_ANSWERS kept */
+    int nkept;
+    struct dns_answer an[DNS_MAX_ANSWERS];
+};
+
+typedef void (*dns_emit_fn)(void *ctx, const struct dns_lookup *l);
+
+struct dns_tracker;
+
+struct dns_tracker *dns_tracker_new(dns_emit_fn emit, void *ctx);
+void dns_tracker_free(struct dns_tracker *t);
+/* A UDP datagram from src to dst (ports set) carrying `len` bytes. */
+void dns_observe(struct dns_tracker *t, const struct endpoint *src,
+                 const struct endpoint *dst, const uint8_t *msg, size_t len,
+                 smtp_time ts);
+/* Queries older than DNS_TIMEOUT_S at `now` are reported as timeouts;
+ * with `all`, every pending one is (end of capture). */
+void dns_expire(struct dns_tracker *t, smtp_time now, bool all);
+
+const char *dns_type_name(uint16_t type);
+const char *dns_rcode_name(int rcode);
+
+#endif

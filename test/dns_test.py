@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""dns_test.py - DNS lookups against tshark's own DNS dissector.
+
+    python3 test/dns_test.py SMTPSCOPE
+
+On captures/dns-lookups.pcap (dig asking dnsmasq, recorded in the lab):
+every response tshark sees is one of smtpscope's lookups with the same
+query name, type, rcode, answer count and response time (within 2 µs); the
+query tshark sees unanswered is smtpscope's one timeout; MX answers carry
+their preferences. A written capture with broken DNS payloads must not
+disturb anything.
+"""
+import json
+import subprocess
+import sys
+
+binary = sys.argv[1]
+cap = "captures/dns-lookups.pcap"
+failed = 0
+
+
+def check(cond, what):
+    global failed
+    print(("ok - " if cond else "not ok - ") + what)
+    failed += not cond
+    return cond
+
+
+QT = {"1": "A", "28": "AAAA", "15": "MX", "5": "CNAME"}
+RC = {"0": "NOERROR", "2": "SERVFAIL", "3": "NXDOMAIN", "5": "REFUSED"}
+ts = subprocess.run(["tshark", "-r", cap, "-Y", "dns.flags.response == 1", "-T", "fields",
+                     "-e", "dns.qry.name", "-e", "dns.qry.type", "-e", "dns.flags.rcode",
+                     "-e", "dns.count.answers", "-e", "dns.time"],
+                    capture_output=True, text=True).stdout
+theirs = []
+for line in ts.splitlines():
+    name, qt, rc, n, dt = line.split("\t")
+    theirs.append((name, QT.get(qt, qt), RC.get(rc, rc), int(n), float(dt) * 1000))
+recs = [json.loads(l) for l in subprocess.run([binary, "-q", "-j", "-r", cap],
+                                               capture_output=True, text=True).stdout.splitlines()]
+ours = [(r["query"], r["qtype"], r["rcode"], r["answer_count"], r["response_ms"])
+        for r in recs if r["type"] == "dns" and r["rcode"] != "TIMEOUT"]
+same = len(ours) == len(theirs) and all(
+    a[:4] == b[:4] and abs(a[4] - b[4]) < 0.002 for a, b in zip(ours, theirs))
+if not same:
+    print(f"#   smtpscope {ours}\n#   tshark    {theirs}")
+check(len(theirs) >= 6 and same,
+      f"{len(ours)} answered lookups: name, type, rcode, answers, time as tshark decodes them")
+# queries whose id never comes back in a response
+pairs = subprocess.run(["tshark", "-r", cap, "-Y", "dns && !icmp", "-T", "fields", "-e", "dns.id",
+                        "-e", "dns.flags.response", "-e", "dns.qry.name"],
+                       capture_output=True, text=True).stdout.splitlines()
+answered = {l.split("\t")[0] for l in pairs if l.split("\t")[1] in ("1", "True")}
+unanswered = [l.split("\t")[2] for l in pairs
+              if l.split("\t")[1] in ("0", "False") and l.split("\t")[0] not in answered]
+timeouts = [r["query"] for r in recs if r["type"] == "dns" and r["rcode"] == "TIMEOUT"]
+check(timeouts == unanswered and len(timeouts) == 1,
+      f"the query without a response is the one timeout ({timeouts} == {unanswered})")
+mx = next(r for r in recs if r["type"] == "dns" and r["qtype"] == "MX" and r["answer_count"])
+check(sorted((a["pref"], a["target"]) for a in mx["answers"]) ==
+      [(10, "mx1.example.net"), (20, "mx2.example.net")], "MX answers with their preferences")
+cn = next(r for r in recs if r["type"] == "dns" and r["query"] == "mail.example.net")
+check([a["type"] for a in cn["answers"]] == ["CNAME", "A"] and cn["answers"][1]["address"] ==
+      "192.0.2.25", "a CNAME and the address it leads to")
+text = subprocess.run([binary, "-q", "-r", cap], capture_output=True, text=True).stdout
+check("DNS query 'example.net' MX to 192.0.2.25 [NOERROR - 2 answers: 20 mx2.example.net, "
+      "10 mx1.example.net]" in text, "the text log's lookup line")
+sys.exit(1 if failed else 0)
