@@ -30,7 +30,7 @@ for cap in "$t/all.pcapng" "$t/gen.pcap"; do
         fi
     done
     # xargs interleaves the outputs of its jobs: each shard writes a file
-    seq 0 2 | xargs -P 3 -I K "$bin" -q -j --shard K/3 -r "$cap" -o "$t/shard.K"
+    seq 0 2 | xargs -P 3 -I{} "$bin" -q -j --shard {}/3 -r "$cap" -o "$t/shard.{}"
     cat "$t"/shard.? | sort > "$t/union"
     if cmp -s "$t/full" "$t/union"; then
         echo "ok - $name: 3 shards under xargs -P equal one run"
