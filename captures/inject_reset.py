@@ -10,12 +10,15 @@ import sys
 import time
 
 iface, server, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+ready = sys.argv[4] if len(sys.argv) > 4 else None
 srv = socket.inet_aton(server)
 sniff = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.ntohs(0x0800))
 sniff.bind((iface, 0))
 sniff.settimeout(1)
 raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
 deadline = time.time() + 20
+if ready:  # the recorder waits for this: watching before the client starts
+    open(ready, "w").close()
 
 
 def csum(data):

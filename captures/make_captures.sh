@@ -204,9 +204,11 @@ record diag-mailbox-full $SWAKS --to bob@example.net
 # in the server's name but its own TTL (200; the server's packets have 64)
 lab_postfix_stop
 lab_postfix_start || exit 1
-ip netns exec "$LAB_NS_S" python3 "$here/inject_reset.py" "${LAB_ID}b" "$S" 25 &
+rm -f "$LAB_DIR/injector.ready"
+ip netns exec "$LAB_NS_S" python3 "$here/inject_reset.py" "${LAB_ID}b" "$S" 25 \
+    "$LAB_DIR/injector.ready" &
 inj=$!
-sleep 0.5
+i=0; while [ $i -lt 100 ] && [ ! -e "$LAB_DIR/injector.ready" ]; do sleep 0.1; i=$((i + 1)); done
 record diag-forged-reset $SHORT
 kill "$inj" 2>/dev/null; wait "$inj" 2>/dev/null
 
@@ -262,7 +264,12 @@ lab_wait_port "$LAB_NS_S" 10025 || exit 1
 LAB_CAP_IF=any lab_capture_start "$out/diag-multi-hop.pcap" "tcp port 25 or tcp port 10025" || exit 1
 lab_client $SWAKS --to alice@example.net --body "two hops"
 lab_client $SWAKS --to bob@example.net --body "refused at the second hop"
-sleep 4 # the queue manager hands both to the filter
+# the queue manager hands both to the filter: wait for both outcomes
+i=0
+while [ $i -lt 200 ] && [ "$(grep -c 'relay=127.0.0.1\[127.0.0.1\]:10025' "$LAB_DIR/postfix/maillog" 2>/dev/null)" -lt 2 ]; do
+    sleep 0.1; i=$((i + 1))
+done
+sleep 0.5
 lab_capture_stop
 echo "make_captures: diag-multi-hop.pcap" >&2
 
@@ -296,6 +303,41 @@ else
     echo "make_captures: dnsmasq or dig missing: dns-lookups.pcap not recorded" >&2
     exit 1
 fi
+
+# Outgoing deliveries and their lookups: a client that delivers as an MTA
+# does (client_mx.py: MX lookup, then the hosts in order of preference,
+# 3 s connection timeout) against dnsmasq on the server's side.
+# example.net: MX 10 mx1 (192.0.2.26, where port 25 is dropped) and MX 20
+# mx2 (the lab's Postfix, named mx2.example.net): a fallback. example.org:
+# MX 10 relay.example.org (192.0.2.28), which a DNAT rule hands to that
+# same Postfix: its banner names another host, a mismatch. Read with
+# --local-net 192.0.2.10 (our host is the sender).
+lab_postfix_stop
+lab_postfix_start "myhostname = mx2.example.net" || exit 1
+lab_in_s ip addr add 192.0.2.26/24 dev "${LAB_ID}b"
+lab_in_s ip addr add 192.0.2.28/24 dev "${LAB_ID}b"
+lab_in_s nft -f - <<NFT || exit 1
+table ip smtplab_mx {
+    chain pre { type nat hook prerouting priority -100; ip daddr 192.0.2.28 tcp dport 25 dnat to 192.0.2.25; }
+    chain in { type filter hook input priority 0; ip daddr 192.0.2.26 tcp dport 25 drop; }
+}
+NFT
+ip netns exec "$LAB_NS_S" dnsmasq --no-daemon --no-resolv --no-hosts \
+    --listen-address="$S" --bind-interfaces --port=53 --local=/example.net/ --local=/example.org/ \
+    --mx-host=example.net,mx1.example.net,10 --mx-host=example.net,mx2.example.net,20 \
+    --mx-host=example.org,relay.example.org,10 \
+    --host-record=mx1.example.net,192.0.2.26 --host-record=mx2.example.net,192.0.2.25 \
+    --host-record=relay.example.org,192.0.2.28 >"$LAB_DIR/dnsmasq-mx.log" 2>&1 &
+dnsmasq_pid=$!
+i=0; while [ $i -lt 50 ] && ! ip netns exec "$LAB_NS_S" ss -Huln "sport = :53" | grep -q .; do
+    sleep 0.1; i=$((i + 1)); done
+lab_capture_start "$out/diag-mx-fallback.pcap" "tcp port 25 or udp port 53" || exit 1
+lab_client python3 "$here/client_mx.py" "$S" alice@example.net
+lab_client python3 "$here/client_mx.py" "$S" someone@example.org
+lab_capture_stop
+echo "make_captures: diag-mx-fallback.pcap" >&2
+kill "$dnsmasq_pid"; wait "$dnsmasq_pid" 2>/dev/null
+lab_in_s nft delete table ip smtplab_mx
 
 # GRO on the sniffing side: the capture holds super-packets far above the
 # MTU (up to 64 KiB), as tcpdump on a busy gateway records them.

@@ -15,6 +15,7 @@
 #include "conntrack.h"
 #include "decode.h"
 #include "dns.h"
+#include "mailflow.h"
 #include "output.h"
 #include "session.h"
 
@@ -69,6 +70,7 @@ struct engine {
     struct endpoint *tls_servers; /* open addressing, family 0 = free */
     uint32_t ntls_servers;
     struct dns_tracker *dns;      /* lookups on UDP port 53 */
+    struct mailflow *flow;        /* with --local-net: deliveries and lookups */
 };
 
 void engine_config_defaults(struct engine_config *cfg);

@@ -175,6 +175,12 @@ struct session_config {
     uint64_t save_max;
 };
 
+/* An outgoing session's route from DNS (mailflow.h). */
+struct mx_link {
+    char domain[256], host[256];
+    int pref;                /* -1: implicit MX (the domain's own address) */
+};
+
 struct session {
     uint32_t id;
     struct endpoint client, server;
@@ -185,6 +191,7 @@ struct session {
     char tcp_detail[120];    /* e.g. the ICMP message that ended it */
     int closed_by;           /* SMTP_FROM_* that sent the first FIN, or -1 */
     enum direction direction;
+    struct mx_link *mx;      /* outgoing: the lookup that led here, or NULL */
     int save_fd;             /* the message being saved, or -1 */
     uint64_t save_bytes;
     bool save_cut;           /* longer than save_max: the rest not saved */

@@ -84,6 +84,8 @@ static void check_starttls_path(struct engine *e, struct session *s)
 static void emit(struct engine *e, struct session *s)
 {
     check_starttls_path(e, s);
+    if (e->flow)
+        mailflow_session(e->flow, s);
     e->stats.sessions++;
     if (e->stats.sessions_open)
         e->stats.sessions_open--;
@@ -192,6 +194,8 @@ static void *on_open(void *ctx, const struct endpoint *client,
     if (!c->session)
         return NULL;
     e->stats.sessions_open++;
+    if (e->flow)
+        mailflow_connected(e->flow, client, server);
     if (e->cfg.session.on_line) { /* live following: announce it now */
         c->session->followed = true;
         for (int i = 0; i < e->nsinks; i++)
@@ -268,6 +272,11 @@ int engine_init(struct engine *e, const struct engine_config *cfg, char *err,
         snprintf(err, errlen, "out of memory for the connection table");
         return -1;
     }
+    /* Deliveries are linked to lookups only where outgoing means something */
+    if (cfg->session.local && !(e->flow = mailflow_new())) {
+        snprintf(err, errlen, "out of memory for the mail flow tables");
+        return -1;
+    }
     return reasm_init(cfg->max_streams, &reasm_cbs, e, err, errlen);
 }
 
@@ -275,6 +284,8 @@ static void emit_dns(void *ctx, const struct dns_lookup *l)
 {
     struct engine *e = ctx;
     e->stats.dns_lookups++;
+    if (e->flow)
+        mailflow_dns(e->flow, l);
     for (int i = 0; i < e->nsinks; i++)
         if (e->sinks[i]->dns)
             e->sinks[i]->dns(e->sinks[i], l);
@@ -490,6 +501,8 @@ static struct conn *observe_tcp(struct engine *e, const struct packet *p)
                 return NULL;
             }
             e->stats.connections++;
+            if (e->flow)
+                mailflow_attempt(e->flow, &p->src, &p->dst, e->now);
             c->isn = p->seq;
             c->syn_count = 1;
             c->syn_times[0] = e->now;
@@ -651,4 +664,6 @@ void engine_finish(struct engine *e)
     e->tls_servers = NULL;
     for (int i = 0; i < e->nsinks; i++)
         e->sinks[i]->finish(e->sinks[i]);
+    mailflow_free(e->flow);
+    e->flow = NULL;
 }

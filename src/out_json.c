@@ -201,6 +201,16 @@ static void json_session(struct sink *base, const struct session *s)
     fputs(",\"server\":", f);
     jendpoint(f, &s->server);
     fprintf(f, ",\"direction\":\"%s\"", direction_name(s->direction));
+    if (s->mx) { /* outgoing, linked to its lookups (mailflow.h) */
+        fputs(",\"mx\":{\"domain\":", f);
+        jcstr(f, s->mx->domain);
+        fputs(",\"host\":", f);
+        jcstr(f, s->mx->host);
+        if (s->mx->pref >= 0)
+            fprintf(f, ",\"pref\":%d,\"implicit\":false}", s->mx->pref);
+        else
+            fputs(",\"pref\":null,\"implicit\":true}", f);
+    }
     fputs(",\"start\":", f);
     jtime(f, s->start);
     fputs(",\"end\":", f);

@@ -949,6 +949,7 @@ void session_free(struct session *s)
     free(s->rcpts);
     free(s->anomalies);
     free(s->failure.hint);
+    free(s->mx);
     if (s->save_fd >= 0)
         close(s->save_fd);
     free(s);

@@ -76,7 +76,11 @@ lab_wait_port() { # lab_wait_port NS PORT [ADDRESS]: up to 5 s for a listener
 # Extra main.cf lines may be passed as arguments ("smtpd_tls_... = ...").
 lab_postfix_start() {
     lab_need /usr/sbin/postfix /usr/lib/postfix/sbin/master || return 1
-    pf=$LAB_DIR/postfix
+    # LAB_PF_DIR and LAB_PF_NS start a second instance elsewhere (an
+    # outgoing MTA in the client's namespace); later main.cf lines given
+    # as arguments override the template's.
+    pf=${LAB_PF_DIR:-$LAB_DIR/postfix}
+    pf_ns=${LAB_PF_NS:-$LAB_NS_S}
     rm -rf "$pf"
     mkdir -p "$pf/etc" "$pf/spool" "$pf/data"
     chown postfix "$pf/data"
@@ -143,12 +147,14 @@ CF
     done
     /usr/sbin/postfix -c "$pf/etc" check >"$pf/check.log" 2>&1 ||
         { cat "$pf/check.log" >&2; lab_die "postfix check failed"; return 1; }
-    # started directly (not through a shell function) so $! is master's PID
-    ip netns exec "$LAB_NS_S" /usr/lib/postfix/sbin/master -c "$pf/etc" -d \
+    # started directly (not through a shell function) so $! is master's PID,
+    # in a session of its own: the master signals its whole process group
+    # when it stops, which must not reach this script or another instance
+    setsid ip netns exec "$pf_ns" /usr/lib/postfix/sbin/master -c "$pf/etc" -d \
         >"$pf/master.log" 2>&1 &
     LAB_POSTFIX_PID=$!
     LAB_PIDS="$LAB_PIDS $!"
-    lab_wait_port "$LAB_NS_S" 25 || { cat "$pf/master.log" "$pf/maillog" >&2 2>/dev/null; return 1; }
+    lab_wait_port "$pf_ns" 25 || { cat "$pf/master.log" "$pf/maillog" >&2 2>/dev/null; return 1; }
 }
 
 # Stops the lab's Postfix (the last master started) and its children.
@@ -343,6 +349,8 @@ lab_capture_stop() {
 
 lab_down() {
     lab_capture_stop
+    # a resolver configuration for our namespaces (ip netns exec reads it)
+    rm -rf "/etc/netns/$LAB_NS_C" "/etc/netns/$LAB_NS_S"
     for pid in $LAB_PIDS; do
         kill -TERM "$pid" 2>/dev/null
     done

@@ -105,6 +105,11 @@ EXPECT = {
                              ("nosuch.example.net", "MX", "NXDOMAIN", 0),
                              ("example.org", "MX", "REFUSED", 0),
                              ("example.net", "MX", "TIMEOUT", 0)]),
+    # an MTA-like client: MX 10 dropped, MX 20 takes it; a redirected MX
+    "diag-mx-fallback": dict(per_server={
+        "192.0.2.26": ("failed", 10, []),
+        "192.0.2.25": ("ok", 20, ["mx-fallback"]),
+        "192.0.2.28": ("failed", 10, ["mx-mismatch", "relay-denied"])}),
     "diag-slow-rcpt": dict(verdict="ok", txns=1, accepted=1, anomalies={"slow-reply"}),
     "diag-idle-gap": dict(verdict="ok", txns=1, accepted=1, anomalies={"idle-gap"}),
     "diag-slow-end-of-data": dict(verdict="ok", txns=1, accepted=1,
@@ -154,6 +159,12 @@ for name, e in EXPECT.items():
                          text=True)
     records = [json.loads(l) for l in out.stdout.splitlines()]
     sessions = [r for r in records if r["type"] == "session"]
+    if "per_server" in e: # outgoing deliveries: each server's verdict, MX and findings
+        got = {r["server"]["ip"]: (r["verdict"], (r.get("mx") or {}).get("pref"),
+                                   sorted(a["name"] for a in r["anomalies"]))
+               for r in sessions}
+        check(got == e["per_server"], f"{name}: per server {got} == {e['per_server']}")
+        continue
     if "dns" in e: # lookups only: (query, qtype, rcode, answers) in order
         got = [(r["query"], r["qtype"], r["rcode"], r["answer_count"])
                for r in records if r["type"] == "dns"]
