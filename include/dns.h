@@ -10,6 +10,7 @@
 #define SMTPSCOPE_DNS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "endpoint.h"
@@ -53,6 +54,11 @@ void dns_observe(struct dns_tracker *t, const struct endpoint *src,
 /* Queries older than DNS_TIMEOUT_S at `now` are reported as timeouts;
  * with `all`, every pending one is (end of capture). */
 void dns_expire(struct dns_tracker *t, smtp_time now, bool all);
+
+/* The lookup's findings, comma-separated into out ("" when none): on the
+ * lookups mail needs (MX, A, AAAA) nxdomain, servfail, dns-timeout (a
+ * delivery cannot follow), and slow-dns above slow_ms (0: off). */
+void dns_findings(const struct dns_lookup *l, int slow_ms, char *out, size_t cap);
 
 const char *dns_type_name(uint16_t type);
 const char *dns_rcode_name(int rcode);

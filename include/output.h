@@ -37,6 +37,7 @@ struct output_options {
                        3 also system notes such as message headers */
     bool color;     /* text: failures red, findings yellow (terminals only) */
     bool follow;    /* text: write each line as it happens (live tail) */
+    int slow_dns_ms; /* DNS answers slower than this are findings (0: off) */
 };
 
 struct sink *sink_text_new(FILE *f, const struct output_options *o);

@@ -4,6 +4,7 @@
 #include "dns.h"
 
 #include <ldns/ldns.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -144,6 +145,22 @@ void dns_expire(struct dns_tracker *t, smtp_time now, bool all)
         }
         i++;
     }
+}
+
+void dns_findings(const struct dns_lookup *l, int slow_ms, char *out, size_t cap)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    bool mail = l->qtype == 15 || l->qtype == 1 || l->qtype == 28;
+    const char *f = !mail            ? NULL
+                    : l->rcode == 3  ? "nxdomain"
+                    : l->rcode == 2  ? "servfail"
+                    : l->rcode == -1 ? "dns-timeout" : NULL;
+    if (f)
+        n += (size_t)snprintf(out + n, cap - n, "%s", f);
+    if (slow_ms > 0 && l->rcode >= 0 && n < cap &&
+        l->t_response - l->t_query > (smtp_time)slow_ms * 1000000)
+        snprintf(out + n, cap - n, "%sslow-dns", n ? "," : "");
 }
 
 const char *dns_type_name(uint16_t type)

@@ -113,6 +113,7 @@ static void usage(FILE *f)
 "      --max-transcript B transcript bytes kept per session (default 1048576)\n"
 "      --slow MS          replies slower than MS are findings (default 10000)\n"
 "      --idle-gap MS      client silences longer than MS are findings (default 60000)\n"
+"      --slow-dns MS      DNS answers slower than MS are findings (default 1000)\n"
 "\n"
 "  -h, --help             this help\n"
 "  -V, --version          version of smtpscope, libpcap and libnids\n"
@@ -160,7 +161,7 @@ static bool num_opt(const char *opt, const char *arg, long min, long max,
     return false;
 }
 
-enum { OPT_LOCALTIME = 256, OPT_SHOW_SECRETS, OPT_HEADERS, OPT_SUMMARY, OPT_STATS, OPT_WORKERS, OPT_LOG_DIR, OPT_HTML, OPT_TOP, OPT_REALTIME, OPT_LOCAL_NET, OPT_LOCAL_DOMAINS, OPT_SAVE_MESSAGES, OPT_SAVE_MAX, OPT_MESSAGES, OPT_MAX_STREAMS,
+enum { OPT_LOCALTIME = 256, OPT_SHOW_SECRETS, OPT_HEADERS, OPT_SUMMARY, OPT_STATS, OPT_WORKERS, OPT_LOG_DIR, OPT_HTML, OPT_TOP, OPT_REALTIME, OPT_LOCAL_NET, OPT_LOCAL_DOMAINS, OPT_SAVE_MESSAGES, OPT_SAVE_MAX, OPT_MESSAGES, OPT_SLOW_DNS, OPT_MAX_STREAMS,
        OPT_IDLE_TIMEOUT, OPT_MAX_TRANSCRIPT, OPT_SLOW, OPT_IDLE_GAP, OPT_COLOR,
        OPT_SHARD, OPT_FOLLOW };
 
@@ -191,6 +192,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"save-messages", required_argument, NULL, OPT_SAVE_MESSAGES},
         {"save-max", required_argument, NULL, OPT_SAVE_MAX},
         {"messages", no_argument, NULL, OPT_MESSAGES},
+        {"slow-dns", required_argument, NULL, OPT_SLOW_DNS},
         {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
         {"max-transcript", required_argument, NULL, OPT_MAX_TRANSCRIPT},
         {"slow", required_argument, NULL, OPT_SLOW},
@@ -297,6 +299,11 @@ static int parse_args(int argc, char **argv, struct options *o)
             o->engine.session.local = &o->local;
             break;
         }
+        case OPT_SLOW_DNS:
+            if (!num_opt("--slow-dns", optarg, 0, 600000, "milliseconds", &v))
+                return 1;
+            o->out.slow_dns_ms = (int)v;
+            break;
         case OPT_MESSAGES:
             o->messages = true;
             o->engine.session.extract_headers = true; /* Message-ID */
@@ -604,6 +611,7 @@ int main(int argc, char **argv)
     memset(&o, 0, sizeof o);
     engine_config_defaults(&o.engine);
     o.out.verbosity = 2;
+    o.out.slow_dns_ms = 1000;
     int rc = parse_args(argc, argv, &o);
     if (rc) {
         free(o.files);

@@ -16,6 +16,7 @@
 struct json_sink {
     struct sink base;
     FILE *f;
+    int slow_dns_ms;
 };
 
 static void jstr(FILE *f, const char *s, size_t n)
@@ -323,6 +324,15 @@ static void json_dns(struct sink *base, const struct dns_lookup *l)
         jcstr(f, a->target);
         fputc('}', f);
     }
+    char fnd[64];
+    dns_findings(l, ((struct json_sink *)base)->slow_dns_ms, fnd, sizeof fnd);
+    fputs("],\"findings\":[", f);
+    for (char *p = fnd, *c; *p; p = c ? c + 1 : p + strlen(p)) {
+        c = strchr(p, ',');
+        fprintf(f, "%s\"%.*s\"", p == fnd ? "" : ",", (int)(c ? c - p : (long)strlen(p)), p);
+        if (!c)
+            break;
+    }
     fputs("]}\n", f);
 }
 
@@ -338,10 +348,10 @@ static void json_destroy(struct sink *base)
 
 struct sink *sink_json_new(FILE *f, const struct output_options *o)
 {
-    (void)o;
     struct json_sink *j = calloc(1, sizeof *j);
     if (!j)
         return NULL;
+    j->slow_dns_ms = o->slow_dns_ms;
     j->base.session = json_session;
     j->base.finish = json_finish;
     j->base.destroy = json_destroy;

@@ -287,7 +287,10 @@ static void text_dns(struct sink *base, const struct dns_lookup *l)
     escape_write(f, l->qname, strlen(l->qname), ESCAPE_TEXT);
     fprintf(f, "' %s to %s [%s", dns_type_name(l->qtype), sip, dns_rcode_name(l->rcode));
     if (l->rcode < 0) {
-        fputs(" - no response seen]\n", f);
+        char fnd[64];
+        dns_findings(l, t->opt.slow_dns_ms, fnd, sizeof fnd);
+        fprintf(f, " - no response seen]%s%s%s\n", fnd[0] ? " (finding: " : "", fnd,
+                fnd[0] ? ")" : "");
         return;
     }
     fprintf(f, " - %d answer%s", l->nanswers, l->nanswers == 1 ? "" : "s");
@@ -300,7 +303,12 @@ static void text_dns(struct sink *base, const struct dns_lookup *l)
             fputs("CNAME ", f);
         escape_write(f, a->target, strlen(a->target), ESCAPE_TEXT);
     }
-    fprintf(f, "] %.1f ms\n", (double)(l->t_response - l->t_query) / 1e6);
+    fprintf(f, "] %.1f ms", (double)(l->t_response - l->t_query) / 1e6);
+    char fnd[64];
+    dns_findings(l, t->opt.slow_dns_ms, fnd, sizeof fnd);
+    if (fnd[0])
+        fprintf(f, " (finding: %s)", fnd);
+    fputc('\n', f);
 }
 
 static void text_finish(struct sink *base)

@@ -65,4 +65,12 @@ check([a["type"] for a in cn["answers"]] == ["CNAME", "A"] and cn["answers"][1][
 text = subprocess.run([binary, "-q", "-r", cap], capture_output=True, text=True).stdout
 check("DNS query 'example.net' MX to 192.0.2.25 [NOERROR - 2 answers: 20 mx2.example.net, "
       "10 mx1.example.net]" in text, "the text log's lookup line")
+f = {r["query"] + "/" + r["rcode"]: r["findings"] for r in recs if r["type"] == "dns"}
+check(f.get("nosuch.example.net/NXDOMAIN") == ["nxdomain"] and
+      f.get("example.net/TIMEOUT") == ["dns-timeout"] and f.get("example.org/REFUSED") == [],
+      "findings: nxdomain, dns-timeout; REFUSED is not one")
+slow = [json.loads(l) for l in subprocess.run([binary, "-q", "-j", "--slow-dns", "2", "-r", cap],
+                                              capture_output=True, text=True).stdout.splitlines()]
+flagged = [r["query"] for r in slow if "slow-dns" in r.get("findings", [])]
+check(flagged == ["mx1.example.net"], f"--slow-dns 2 flags the one 3.7 ms answer ({flagged})")
 sys.exit(1 if failed else 0)
