@@ -201,9 +201,12 @@ lab_postfix_start \
 record diag-mailbox-full $SWAKS --to bob@example.net
 
 # a forged reset: a "middlebox" on the server's link answers DATA with a RST
-# in the server's name but its own TTL (200; the server's packets have 64)
+# in the server's name but its own TTL (200; the server's packets have 64).
+# The server holds its 354 for two seconds, so the forged RST always comes
+# first and in the client's window (a fast machine otherwise answered DATA
+# before the injector, and the late RST was out of window)
 lab_postfix_stop
-lab_postfix_start || exit 1
+lab_postfix_start "smtpd_data_restrictions = sleep 2, permit" || exit 1
 rm -f "$LAB_DIR/injector.ready"
 ip netns exec "$LAB_NS_S" python3 "$here/inject_reset.py" "${LAB_ID}b" "$S" 25 \
     "$LAB_DIR/injector.ready" &
