@@ -44,6 +44,40 @@ static bool same_addr(const struct endpoint *a, const struct endpoint *b)
     return a->family == b->family && memcmp(a->addr, b->addr, a->family == 6 ? 16 : 4) == 0;
 }
 
+/* A gateway asks for the same domains all day: an answer seen before is
+ * kept once, with the time it was first seen (valid for every session
+ * after it), so the tables hold distinct records and searches stay short. */
+static void add_mx(struct mailflow *m, const char *domain, const char *host,
+                   uint16_t pref, smtp_time t)
+{
+    for (unsigned i = 0; i < kept(m->nmx); i++) {
+        struct mf_mx *x = &m->mx[i];
+        if (strcasecmp(x->domain, domain) == 0 && strcasecmp(x->host, host) == 0) {
+            x->pref = pref;
+            return;
+        }
+    }
+    struct mf_mx *x = &m->mx[m->nmx++ % MF_KEEP];
+    snprintf(x->domain, sizeof x->domain, "%s", domain);
+    snprintf(x->host, sizeof x->host, "%s", host);
+    x->pref = pref;
+    x->t = t;
+}
+
+static void add_addr(struct mailflow *m, const char *host, const struct endpoint *a,
+                     smtp_time t)
+{
+    for (unsigned i = 0; i < kept(m->naddr); i++) {
+        struct mf_addr *x = &m->addr[i];
+        if (same_addr(&x->addr, a) && strcasecmp(x->host, host) == 0)
+            return;
+    }
+    struct mf_addr *x = &m->addr[m->naddr++ % MF_KEEP];
+    snprintf(x->host, sizeof x->host, "%s", host);
+    x->addr = *a;
+    x->t = t;
+}
+
 void mailflow_dns(struct mailflow *m, const struct dns_lookup *l)
 {
     if (l->rcode != 0)
@@ -51,23 +85,13 @@ void mailflow_dns(struct mailflow *m, const struct dns_lookup *l)
     for (int i = 0; i < l->nkept; i++) {
         const struct dns_answer *a = &l->an[i];
         if (a->type == 15) {
-            struct mf_mx *x = &m->mx[m->nmx++ % MF_KEEP];
-            snprintf(x->domain, sizeof x->domain, "%s", a->name);
-            snprintf(x->host, sizeof x->host, "%s", a->target);
-            x->pref = a->pref;
-            x->t = l->t_response;
+            add_mx(m, a->name, a->target, a->pref, l->t_response);
         } else if (a->type == 1 || a->type == 28) {
             /* under the record's owner and under the name asked for (a
              * CNAME in between) */
-            for (int k = 0; k < 2; k++) {
-                const char *h = k ? l->qname : a->name;
-                if (k && strcasecmp(l->qname, a->name) == 0)
-                    break;
-                struct mf_addr *x = &m->addr[m->naddr++ % MF_KEEP];
-                snprintf(x->host, sizeof x->host, "%s", h);
-                x->addr = a->addr;
-                x->t = l->t_response;
-            }
+            add_addr(m, a->name, &a->addr, l->t_response);
+            if (strcasecmp(l->qname, a->name) != 0)
+                add_addr(m, l->qname, &a->addr, l->t_response);
         }
     }
 }
@@ -195,46 +219,56 @@ void mailflow_session(struct mailflow *m, struct session *s)
     if (!via)
         return;
 
-    /* the earlier attempts of this client at the domain's other MX hosts */
+    /* the domain's more preferred MX hosts and their addresses, gathered
+     * once; then the client's earlier attempts are checked against them */
+    struct better {
+        const struct mf_mx *mx;
+        struct endpoint addr[8];
+        int naddr;
+    } better[16];
+    int nb = 0;
+    for (unsigned j = 0; j < kept(m->nmx) && nb < 16; j++) {
+        const struct mf_mx *y = &m->mx[j];
+        if (strcasecmp(y->domain, via->domain) != 0 || y->pref >= via->pref ||
+            y->t > s->start)
+            continue;
+        struct better *b = &better[nb++];
+        b->mx = y;
+        b->naddr = 0;
+        for (unsigned k = 0; k < kept(m->naddr) && b->naddr < 8; k++)
+            if (m->addr[k].t <= s->start && strcasecmp(m->addr[k].host, y->host) == 0)
+                b->addr[b->naddr++] = m->addr[k].addr;
+    }
     char chain[512];
     size_t cl = 0;
     bool before_better = false, failed_better = false;
     chain[0] = '\0';
-    for (unsigned i = kept(m->nat); i-- > 0;) {
+    for (unsigned i = kept(m->nat); nb && i-- > 0;) {
         const struct mf_attempt *x = &m->at[(m->nat - 1 - i) % MF_KEEP];
         if (x == self || x->t > s->start || !same_addr(&x->client, &s->client) ||
             s->start - x->t > 600LL * SMTP_NS_PER_SEC)
             continue;
-        for (unsigned j = 0; j < kept(m->nmx); j++) {
-            const struct mf_mx *y = &m->mx[(m->nmx - 1 - j) % MF_KEEP];
-            if (strcasecmp(y->domain, via->domain) != 0 || y->pref >= via->pref ||
-                !host_has_addr(m, y->host, &x->server, s->start))
-                continue;
-            before_better = true;
-            char xip[ENDPOINT_STRLEN];
-            endpoint_addr_str(&x->server, xip);
-            bool failed = !x->connected || x->reply >= 400;
-            failed_better |= failed;
-            if (cl < sizeof chain)
-                cl += (size_t)snprintf(chain + cl, sizeof chain - cl, "%u %s (%s): %s, ",
-                                       y->pref, y->host, xip,
-                                       !x->connected ? "no connection" : "refused");
-            break;
-        }
+        const struct mf_mx *y = NULL;
+        for (int b = 0; b < nb && !y; b++)
+            for (int k = 0; k < better[b].naddr && !y; k++)
+                if (same_addr(&better[b].addr[k], &x->server))
+                    y = better[b].mx;
+        if (!y)
+            continue;
+        before_better = true;
+        char xip[ENDPOINT_STRLEN];
+        endpoint_addr_str(&x->server, xip);
+        failed_better |= !x->connected || x->reply >= 400;
+        if (cl < sizeof chain)
+            cl += (size_t)snprintf(chain + cl, sizeof chain - cl, "%u %s (%s): %s, ",
+                                   y->pref, y->host, xip,
+                                   !x->connected ? "no connection" : "refused");
     }
     if (failed_better)
         session_anomaly(s, "mx-fallback", s->start, "%sthen %u %s (%s)", chain,
                         via->pref, via->host, sip);
-    else if (!before_better) {
-        for (unsigned j = 0; j < kept(m->nmx); j++) {
-            const struct mf_mx *y = &m->mx[(m->nmx - 1 - j) % MF_KEEP];
-            if (strcasecmp(y->domain, via->domain) == 0 && y->pref < via->pref &&
-                y->t <= s->start) {
-                session_anomaly(s, "mx-order", s->start,
-                                "%u %s tried first while %u %s was preferred",
-                                via->pref, via->host, y->pref, y->host);
-                break;
-            }
-        }
-    }
+    else if (!before_better && nb)
+        session_anomaly(s, "mx-order", s->start,
+                        "%u %s tried first while %u %s was preferred",
+                        via->pref, via->host, better[0].mx->pref, better[0].mx->host);
 }
