@@ -12,18 +12,14 @@ disturb anything.
 """
 import json
 import subprocess
+import os
 import sys
 
 binary = sys.argv[1]
 cap = "captures/dns-lookups.pcap"
-failed = 0
-
-
-def check(cond, what):
-    global failed
-    print(("ok - " if cond else "not ok - ") + what)
-    failed += not cond
-    return cond
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import tap  # noqa: E402
+from tap import check  # noqa: E402
 
 
 QT = {"1": "A", "28": "AAAA", "15": "MX", "5": "CNAME"}
@@ -73,4 +69,4 @@ slow = [json.loads(l) for l in subprocess.run([binary, "-q", "-j", "--slow-dns",
                                               capture_output=True, text=True).stdout.splitlines()]
 flagged = [r["query"] for r in slow if "slow-dns" in r.get("findings", [])]
 check(flagged == ["mx1.example.net"], f"--slow-dns 2 flags the one 3.7 ms answer ({flagged})")
-sys.exit(1 if failed else 0)
+tap.finish()

@@ -26,14 +26,9 @@ from collections import Counter
 
 binary, outdir = sys.argv[1], sys.argv[2]
 os.makedirs(outdir, exist_ok=True)
-failed = 0
-
-
-def check(cond, what):
-    global failed
-    print(("ok - " if cond else "not ok - ") + what)
-    failed += not cond
-    return cond
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import tap  # noqa: E402
+from tap import check  # noqa: E402
 
 
 browser = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -140,4 +135,4 @@ check("&lt;img src=x" in dom, "the markup is shown as text")
 check(open(hrep, encoding="utf-8").read().count("</script>") == 1,
       "the report holds exactly one </script> (its own)")
 shutil.rmtree(tmp, ignore_errors=True)
-sys.exit(1 if failed else 0)
+tap.finish()

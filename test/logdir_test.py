@@ -23,14 +23,9 @@ import time
 from collections import Counter
 
 binary, gen = sys.argv[1], sys.argv[2]
-failed = 0
-
-
-def check(cond, what):
-    global failed
-    print(("ok - " if cond else "not ok - ") + what)
-    failed += not cond
-    return cond
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import tap  # noqa: E402
+from tap import check  # noqa: E402
 
 
 def read(path):
@@ -38,15 +33,6 @@ def read(path):
         return f.read()
 
 
-def sessions_of_text(text):
-    """The multiset of (date, line) of a text log."""
-    date, out = None, Counter()
-    for line in text.splitlines():
-        if line.startswith("# date: "):
-            date = line
-        else:
-            out[(date, line)] += 1
-    return out
 
 
 tmp = tempfile.mkdtemp()
@@ -69,10 +55,10 @@ got_t = Counter()
 got_j = Counter()
 for n in names:
     if n.endswith(".log"):
-        got_t += sessions_of_text(read(os.path.join(logs, n)))
+        got_t += tap.dated_lines(read(os.path.join(logs, n)))
     else:
         got_j += Counter(read(os.path.join(logs, n)).splitlines())
-check(got_t == sessions_of_text(plain_t), "the daily text logs hold the plain run's lines")
+check(got_t == tap.dated_lines(plain_t), "the daily text logs hold the plain run's lines")
 check(got_j == Counter(plain_j.splitlines()), "the daily JSON files hold the plain run's records")
 ok = True
 for n in names:
@@ -122,8 +108,8 @@ new_j = read(os.path.join(rot, "smtp-20261124.jsonl")).splitlines() \
     if os.path.exists(os.path.join(rot, "smtp-20261124.jsonl")) else []
 check(new_t.count("***") > 0 and len(old_j) > 0,
       f"sessions on both sides of the rotation ({len(old_j)} before, {len(new_j)} after)")
-both = sessions_of_text(read(os.path.join(rot, "old.log"))) + sessions_of_text(new_t)
-check(both == sessions_of_text(plain_t), "old + new text logs: every line once")
+both = tap.dated_lines(read(os.path.join(rot, "old.log"))) + tap.dated_lines(new_t)
+check(both == tap.dated_lines(plain_t), "old + new text logs: every line once")
 check(Counter(old_j + new_j) == Counter(plain_j.splitlines()),
       "old + new JSON: every session once, none lost, none twice")
 check(new_t.startswith("# date: "), "the new file starts with its date line")
@@ -133,4 +119,4 @@ r = subprocess.run([binary, "--log-dir", os.path.join(tmp, "missing"), "-r", noo
 check(r.returncode == 2 and "--log-dir" in r.stderr and "missing" in r.stderr,
       "a missing log directory is named in the error, exit 2")
 subprocess.run(["rm", "-rf", tmp])
-sys.exit(1 if failed else 0)
+tap.finish()

@@ -20,14 +20,9 @@ import sys
 import tempfile
 
 binary = sys.argv[1]
-failed = 0
-
-
-def check(cond, what):
-    global failed
-    print(("ok - " if cond else "not ok - ") + what)
-    failed += not cond
-    return cond
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import tap  # noqa: E402
+from tap import check  # noqa: E402
 
 
 def run(*args):
@@ -126,4 +121,4 @@ check("stuck: accepted by a relay and never seen leaving it" in text and
       "# message 2 (envelope match)" in text, "the text trail says so")
 os.unlink(cap)
 os.rmdir(tmp)
-sys.exit(1 if failed else 0)
+tap.finish()

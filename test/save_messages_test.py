@@ -23,14 +23,9 @@ import sys
 import tempfile
 
 binary = sys.argv[1]
-failed = 0
-
-
-def check(cond, what):
-    global failed
-    print(("ok - " if cond else "not ok - ") + what)
-    failed += not cond
-    return cond
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import tap  # noqa: E402
+from tap import check  # noqa: E402
 
 
 def unstuff(data):
@@ -103,4 +98,4 @@ check(len(files) == 1 and os.path.getsize(os.path.join(d, files[0])) == 100 and
 r = subprocess.run([binary, "-q", "-r", "captures/core-success.pcap"], capture_output=True, text=True)
 check("saved" not in r.stdout and "warning" not in r.stderr, "nothing is saved without the option")
 shutil.rmtree(tmp)
-sys.exit(1 if failed else 0)
+tap.finish()

@@ -19,14 +19,9 @@ import tempfile
 from collections import Counter
 
 binary, gen = sys.argv[1], sys.argv[2]
-failed = 0
-
-
-def check(cond, what):
-    global failed
-    print(("ok - " if cond else "not ok - ") + what)
-    failed += not cond
-    return cond
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import tap  # noqa: E402
+from tap import check  # noqa: E402
 
 
 def run(args):
@@ -36,14 +31,6 @@ def run(args):
     return r.stdout.decode("utf-8", "replace")
 
 
-def dated_lines(text):
-    date, out = None, Counter()
-    for line in text.splitlines():
-        if line.startswith("# date: "):
-            date = line
-        else:
-            out[(date, line)] += 1
-    return out
 
 
 tmp = tempfile.mkdtemp()
@@ -60,7 +47,7 @@ for cap in caps:
     for n in (2, 3):
         t = run(["--workers", str(n), "-r", cap])
         j = run(["--workers", str(n), "-j", "-r", cap])
-        same_t = dated_lines(t) == dated_lines(one_t)
+        same_t = tap.dated_lines(t) == tap.dated_lines(one_t)
         same_j = Counter(j.splitlines()) == Counter(one_j.splitlines())
         check(same_t and same_j,
               f"{name}: --workers {n} text and JSON hold the single run's records")
@@ -77,5 +64,5 @@ check(r.returncode == 1 and "--workers cannot be combined with --summary" in r.s
       "--workers with --summary is refused with a message")
 os.unlink(big)
 os.rmdir(tmp)
-print(f"# workers: {failed} failed")
-sys.exit(1 if failed else 0)
+print(f"# workers: {tap.failed} failed")
+tap.finish()
