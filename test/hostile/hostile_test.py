@@ -15,14 +15,9 @@ sanitized = sys.argv[2] if len(sys.argv) > 2 else None
 work = tempfile.mkdtemp()
 subprocess.run([sys.executable, os.path.join(here, "make_hostile.py"), work], check=True)
 RSS_LIMIT_KB = 64 * 1024
-failed = 0
-
-
-def check(cond, what):
-    global failed
-    print(("ok - " if cond else "not ok - ") + what)
-    failed += not cond
-    return cond
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import tap  # noqa: E402
+from tap import check  # noqa: E402
 
 
 class Result:
@@ -82,4 +77,4 @@ for name, e in cases.items():
         ps, _ = run(sanitized, name)
         check(ps.returncode == e.get("rc", 0) and b"Sanitizer" not in ps.stderr,
               f"{name}: clean under ASan+UBSan")
-sys.exit(1 if failed else 0)
+tap.finish()

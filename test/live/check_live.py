@@ -137,14 +137,9 @@ EXPECT = {
 # reach an output without --show-secrets.
 SECRETS = ("secret", "c2VjcmV0", "AGFsaWNlQGV4YW1wbGUubmV0AHNlY3JldA")
 
-failed = 0
-
-
-def check(cond, what):
-    global failed
-    print(("ok - " if cond else "not ok - ") + what)
-    failed += not cond
-    return cond
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import tap  # noqa: E402
+from tap import check  # noqa: E402
 
 
 for name, e in EXPECT.items():
@@ -246,4 +241,4 @@ for name, e in EXPECT.items():
     names = {a["name"] for a in s["anomalies"]}
     want_a = e.get("anomalies", set())
     check(names == want_a, f"{name}: anomalies {sorted(names)} == {sorted(want_a)}")
-sys.exit(1 if failed else 0)
+tap.finish()
