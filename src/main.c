@@ -453,6 +453,9 @@ static void print_stats(const struct engine *e, const struct capture_result *r)
             (unsigned long long)s->decode[DECODE_BAD_HEADER],
             (unsigned long long)s->decode[DECODE_NOT_IP],
             (unsigned long long)s->fragments, (unsigned long long)s->payload_cut);
+    if (s->dns_lookups)
+        fprintf(stderr, "smtpscope: %llu DNS lookups on UDP port 53\n",
+                (unsigned long long)s->dns_lookups);
     for (int i = 1; i < 16; i++)
         if (rs->warnings[i])
             fprintf(stderr, "smtpscope: libnids: %llu x %s\n",
