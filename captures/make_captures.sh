@@ -351,3 +351,8 @@ lab_in_s ethtool -K "${LAB_ID}b" gro on >/dev/null 2>&1
 lab_in_c ethtool -K "${LAB_ID}a" tso on gso on tx on sg on >/dev/null 2>&1
 record proto-gro-superpackets $SWAKS --to alice@example.net --body "$LAB_DIR/big-body.txt"
 lab_in_s ethtool -K "${LAB_ID}b" gro off >/dev/null 2>&1
+
+if [ -n "$LAB_CAP_LOST" ]; then
+    echo "make_captures: incomplete captures (packets dropped by the kernel):$LAB_CAP_LOST" >&2
+    exit 1
+fi

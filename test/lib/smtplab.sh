@@ -20,6 +20,8 @@ LAB_NS_S=${LAB_ID}s
 LAB_DIR=
 LAB_PIDS=
 LAB_CAP_PID=
+LAB_CAP_FILE=
+LAB_CAP_LOST=  # captures the kernel dropped packets from
 LAB_POSTFIX_PID=
 LAB_CLIENT4=192.0.2.10
 LAB_SERVER4=192.0.2.25
@@ -320,11 +322,17 @@ lab_make_cert() {
 lab_capture_start() { # lab_capture_start FILE [FILTER]
     lab_need tcpdump || return 1
     rm -f "$1"
+    LAB_CAP_FILE=$1
     : > "$LAB_DIR/tcpdump.log"
     # LAB_CAP_IF=any captures every interface of the server's namespace
     # (Linux cooked SLL2 frames), loopback included.
-    ip netns exec "$LAB_NS_S" tcpdump -Z root --immediate-mode -i "${LAB_CAP_IF:-${LAB_ID}b}" \
-        -s 0 -U -w "$1" \
+    # Immediate mode uses one ring slot per packet, sized by the snapshot
+    # length: -s 0 (256 KiB) in the default 2 MiB buffer is 8 slots, and a
+    # busy machine then drops packets before tcpdump reads them. 65600
+    # bytes hold the largest IP packet (a GRO or loopback super-packet)
+    # with its link header; 128 MiB of them is ~2000 slots.
+    ip netns exec "$LAB_NS_S" tcpdump -Z root --immediate-mode -B 131072 -i "${LAB_CAP_IF:-${LAB_ID}b}" \
+        -s 65600 -U -w "$1" \
         "${2:-tcp port 25}" >"$LAB_DIR/tcpdump.log" 2>&1 &
     LAB_CAP_PID=$!
     i=0
@@ -345,6 +353,13 @@ lab_capture_stop() {
     kill -KILL "$LAB_CAP_PID" 2>/dev/null
     wait "$LAB_CAP_PID" 2>/dev/null
     LAB_CAP_PID=
+    # a capture with holes would test the lab, not smtpscope: say so
+    dropped=$(sed -n 's/^\([0-9]*\) packets dropped by kernel$/\1/p' "$LAB_DIR/tcpdump.log")
+    if [ "${dropped:-0}" -gt 0 ]; then
+        echo "smtplab: the kernel dropped $dropped packets from $LAB_CAP_FILE" >&2
+        LAB_CAP_LOST="$LAB_CAP_LOST $LAB_CAP_FILE"
+        return 1
+    fi
 }
 
 lab_down() {
