@@ -307,6 +307,33 @@ else
     exit 1
 fi
 
+# DNS over TCP: dig asks over TCP (IPv4 and IPv6), asks two questions on
+# one kept-open connection, and asks without EDNS for an MX set too large
+# for 512 bytes: dnsmasq truncates the UDP answer and dig asks again over
+# TCP, so the capture holds the truncated answer and the whole one.
+mx_many=
+for n in $(seq -w 1 30); do
+    mx_many="$mx_many --mx-host=big.example.net,mx$n.a-rather-long-exchanger-name.example.net,$n"
+done
+# shellcheck disable=SC2086
+ip netns exec "$LAB_NS_S" dnsmasq --no-daemon --no-resolv --no-hosts \
+    --listen-address="$S" --listen-address="$LAB_SERVER6" --bind-interfaces --port=53 \
+    --local=/example.net/ --mx-host=example.net,mx1.example.net,10 \
+    --host-record=mx1.example.net,192.0.2.25,2001:db8::25 \
+    --host-record=mx2.example.net,192.0.2.26 $mx_many >"$LAB_DIR/dnsmasq.log" 2>&1 &
+dnsmasq_pid=$!
+i=0; while [ $i -lt 50 ] && ! ip netns exec "$LAB_NS_S" ss -Htln "sport = :53" | grep -q "$S"; do
+    sleep 0.1; i=$((i + 1)); done
+lab_capture_start "$out/dns-tcp.pcap" "port 53" || exit 1
+DIG="dig @$S +tries=1 +timeout=2"
+lab_client $DIG +tcp example.net MX >/dev/null
+lab_client $DIG +tcp +keepopen mx1.example.net A mx2.example.net A >/dev/null
+lab_client dig @"$LAB_SERVER6" +tries=1 +timeout=2 +tcp mx1.example.net AAAA >/dev/null
+lab_client $DIG +noedns big.example.net MX >/dev/null
+lab_capture_stop
+kill "$dnsmasq_pid"; wait "$dnsmasq_pid" 2>/dev/null
+echo "make_captures: dns-tcp.pcap" >&2
+
 # Outgoing deliveries and their lookups: a client that delivers as an MTA
 # does (client_mx.py: MX lookup, then the hosts in order of preference,
 # 3 s connection timeout) against dnsmasq on the server's side.

@@ -1,7 +1,7 @@
-/* dns.h - DNS lookups on the wire (UDP port 53), parsed with ldns.
+/* dns.h - DNS lookups on the wire (UDP and TCP port 53), parsed with ldns.
  *
- * Queries are paired with their responses by client address and port,
- * server address and message id; a query without a response within
+ * Queries are paired with their responses by transport, client address and
+ * port, server address and message id; a query without a response within
  * DNS_TIMEOUT_S seconds is reported as a timeout. Each lookup is handed to
  * a callback (the engine passes it to the sinks). Only what mail needs is
  * kept: the question, the rcode, and MX, A, AAAA and CNAME answers.
@@ -35,6 +35,8 @@ struct dns_lookup {
     char qname[DNS_NAME_MAX];
     uint16_t qtype;
     smtp_time t_query, t_response; /* t_response 0: no response */
+    bool tcp;                      /* over TCP (else UDP) */
+    bool truncated;                /* TC set: the answer did not fit (UDP) */
     int rcode;                     /* -1: timeout */
     int nanswers;                  /* all answers; at most DNS_MAX_ANSWERS kept */
     int nkept;
@@ -47,10 +49,28 @@ struct dns_tracker;
 
 struct dns_tracker *dns_tracker_new(dns_emit_fn emit, void *ctx);
 void dns_tracker_free(struct dns_tracker *t);
-/* A UDP datagram from src to dst (ports set) carrying `len` bytes. */
+/* One DNS message from src to dst (ports set): a UDP datagram's payload,
+ * or a message framed out of a TCP stream. */
 void dns_observe(struct dns_tracker *t, const struct endpoint *src,
                  const struct endpoint *dst, const uint8_t *msg, size_t len,
-                 smtp_time ts);
+                 bool tcp, smtp_time ts);
+
+/* DNS over TCP (RFC 1035 4.2.2, RFC 7766): each message behind a two-byte
+ * length, several per connection, pipelined. A stream frames both
+ * directions of one reassembled connection; at most DNS_STREAMS_MAX are
+ * followed at once (NULL beyond: the tracker counts them), each holding at
+ * most one message per direction (64 KiB). */
+#define DNS_STREAMS_MAX 256
+struct dns_stream;
+struct dns_stream *dns_stream_new(struct dns_tracker *t, const struct endpoint *client,
+                                  const struct endpoint *server);
+void dns_stream_feed(struct dns_stream *s, bool from_client, const uint8_t *p,
+                     size_t n, smtp_time ts);
+void dns_stream_endpoints(const struct dns_stream *s, struct endpoint *client,
+                          struct endpoint *server);
+void dns_stream_free(struct dns_stream *s);
+/* TCP connections to port 53 not followed: DNS_STREAMS_MAX were open. */
+uint64_t dns_streams_refused(const struct dns_tracker *t);
 /* Queries older than DNS_TIMEOUT_S at `now` are reported as timeouts;
  * with `all`, every pending one is (end of capture). */
 void dns_expire(struct dns_tracker *t, smtp_time now, bool all);

@@ -51,6 +51,7 @@ struct engine_stats {
     uint64_t sessions;         /* sessions written */
     uint64_t sessions_open;    /* begun and not yet written */
     uint64_t dns_lookups;      /* DNS queries seen (answered or not) */
+    uint64_t dns_streams_refused; /* DNS over TCP connections not followed */
     uint64_t by_verdict[5];
 };
 
@@ -69,7 +70,7 @@ struct engine {
     struct run_counters counters; /* filled at engine_finish, for sinks */
     struct endpoint *tls_servers; /* open addressing, family 0 = free */
     uint32_t ntls_servers;
-    struct dns_tracker *dns;      /* lookups on UDP port 53 */
+    struct dns_tracker *dns;      /* lookups on UDP and TCP port 53 */
     struct mailflow *flow;        /* with --local-net: deliveries and lookups */
 };
 

@@ -26,7 +26,7 @@ struct reasm_callbacks {
     void (*data)(void *ctx, void *user, enum smtp_dir dir, const char *p,
                  size_t n);
     /* Bytes of one direction that libnids still held out of order when the
-     * stream ended: data after a gap the capture never filled. */
+     * stream ended: data after a gap the capture never filled (optional). */
     void (*gap)(void *ctx, void *user, enum smtp_dir dir, size_t held);
     /* The stream is gone from libnids after this. */
     void (*end)(void *ctx, void *user, enum tcp_end how);
@@ -45,6 +45,10 @@ struct reasm_stats {
 /* Returns 0, or -1 with a message in err. */
 int reasm_init(int max_streams, const struct reasm_callbacks *cb, void *ctx,
                char *err, size_t errlen);
+/* Another reader of the same streams (DNS over TCP beside SMTP): its open
+ * is asked about every established stream too, and a stream it takes is
+ * reported to it alone. Returns -1 when the two slots are taken. */
+int reasm_add_listener(const struct reasm_callbacks *cb, void *ctx);
 /* A raw IPv4 packet (pkt->l3 .. pkt->l3_caplen) for libnids, as captured:
  * for fragments, which libnids reassembles itself. */
 void reasm_feed_ipv4(const struct packet *pkt);

@@ -13,6 +13,8 @@ struct dns_tracker {
     void *ctx;
     struct dns_lookup *pending; /* unordered; small */
     int npending;
+    int nstreams;               /* DNS over TCP connections followed */
+    uint64_t streams_refused;
 };
 
 struct dns_tracker *dns_tracker_new(dns_emit_fn emit, void *ctx)
@@ -89,7 +91,7 @@ static void take_answers(struct dns_lookup *l, const ldns_pkt *p)
 
 void dns_observe(struct dns_tracker *t, const struct endpoint *src,
                  const struct endpoint *dst, const uint8_t *msg, size_t len,
-                 smtp_time ts)
+                 bool tcp, smtp_time ts)
 {
     ldns_pkt *p = NULL;
     if (len < 12 || ldns_wire2pkt(&p, msg, len) != LDNS_STATUS_OK || !p)
@@ -109,6 +111,7 @@ void dns_observe(struct dns_tracker *t, const struct endpoint *src,
             l->client = *src;
             l->server = *dst;
             l->id = id;
+            l->tcp = tcp;
             l->qtype = (uint16_t)ldns_rr_get_type(q0);
             name_of(ldns_rr_owner(q0), l->qname, sizeof l->qname);
             l->t_query = ts;
@@ -119,16 +122,126 @@ void dns_observe(struct dns_tracker *t, const struct endpoint *src,
     }
     for (int i = 0; i < t->npending; i++) {
         struct dns_lookup *l = &t->pending[i];
-        if (l->id != id || !endpoint_eq(&l->client, dst) || !endpoint_eq(&l->server, src))
+        if (l->id != id || l->tcp != tcp || !endpoint_eq(&l->client, dst) ||
+            !endpoint_eq(&l->server, src))
             continue;
         l->t_response = ts;
         l->rcode = (int)ldns_pkt_get_rcode(p);
+        l->truncated = ldns_pkt_tc(p);
         take_answers(l, p);
         t->emit(t->ctx, l);
         t->pending[i] = t->pending[--t->npending];
         break;
     }
     ldns_pkt_free(p);
+}
+
+/* ---- DNS over TCP ---------------------------------------------------------- */
+
+struct dns_half {
+    uint8_t *buf;   /* a message begun in one segment, ended in a later one */
+    size_t len, cap;
+    bool broken;    /* out of memory once: its framing is lost, ignored */
+};
+
+struct dns_stream {
+    struct dns_tracker *t;
+    struct endpoint client, server;
+    struct dns_half half[2]; /* 0: from the client, 1: from the server */
+};
+
+static size_t rd16(const uint8_t *p)
+{
+    return (size_t)p[0] << 8 | p[1];
+}
+
+struct dns_stream *dns_stream_new(struct dns_tracker *t, const struct endpoint *client,
+                                  const struct endpoint *server)
+{
+    if (t->nstreams >= DNS_STREAMS_MAX) {
+        t->streams_refused++;
+        return NULL;
+    }
+    struct dns_stream *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->t = t;
+    s->client = *client;
+    s->server = *server;
+    t->nstreams++;
+    return s;
+}
+
+void dns_stream_endpoints(const struct dns_stream *s, struct endpoint *client,
+                          struct endpoint *server)
+{
+    *client = s->client;
+    *server = s->server;
+}
+
+void dns_stream_free(struct dns_stream *s)
+{
+    if (!s)
+        return;
+    s->t->nstreams--;
+    free(s->half[0].buf);
+    free(s->half[1].buf);
+    free(s);
+}
+
+uint64_t dns_streams_refused(const struct dns_tracker *t)
+{
+    return t ? t->streams_refused : 0;
+}
+
+static void deliver(struct dns_stream *s, bool from_client, const uint8_t *m,
+                    size_t n, smtp_time ts)
+{
+    if (from_client)
+        dns_observe(s->t, &s->client, &s->server, m, n, true, ts);
+    else
+        dns_observe(s->t, &s->server, &s->client, m, n, true, ts);
+}
+
+void dns_stream_feed(struct dns_stream *s, bool from_client, const uint8_t *p,
+                     size_t n, smtp_time ts)
+{
+    struct dns_half *h = &s->half[from_client ? 0 : 1];
+    while (n && !h->broken) {
+        if (h->len == 0) { /* whole messages in this segment: read in place */
+            while (n >= 2 && n - 2 >= rd16(p)) {
+                size_t m = rd16(p);
+                deliver(s, from_client, p + 2, m, ts);
+                p += 2 + m;
+                n -= 2 + m;
+            }
+            if (!n)
+                return;
+        }
+        /* the rest of the length prefix, or of the message it announces */
+        size_t want = h->len < 2 ? 2 : 2 + rd16(h->buf);
+        size_t k = want - h->len < n ? want - h->len : n;
+        if (h->len + k > h->cap) {
+            size_t cap = h->len < 2 ? 2 + 512 : want; /* never above 65537 */
+            if (cap < h->len + k)
+                cap = h->len + k;
+            uint8_t *b = realloc(h->buf, cap);
+            if (!b) {
+                h->broken = true;
+                return;
+            }
+            h->buf = b;
+            h->cap = cap;
+        }
+        memcpy(h->buf + h->len, p, k);
+        h->len += k;
+        p += k;
+        n -= k;
+        if (h->len >= 2 && h->len == 2 + rd16(h->buf)) {
+            deliver(s, from_client, h->buf + 2, h->len - 2, ts);
+            h->len = 0;
+        }
+    }
 }
 
 void dns_expire(struct dns_tracker *t, smtp_time now, bool all)

@@ -248,6 +248,38 @@ static void on_gap(void *ctx, void *user, enum smtp_dir dir, size_t held)
 static const struct reasm_callbacks reasm_cbs = {on_open, on_data, on_gap,
                                                  on_end};
 
+/* DNS over TCP: a second reader of libnids' streams, for port 53 only. */
+static struct dns_tracker *dns_of(struct engine *e);
+
+static void *dns_open(void *ctx, const struct endpoint *client,
+                      const struct endpoint *server, void *stream)
+{
+    struct engine *e = ctx;
+    (void)stream;
+    if (server->port != 53 || !in_shard(e, client, server) || !dns_of(e))
+        return NULL;
+    return dns_stream_new(e->dns, client, server);
+}
+
+static void dns_data(void *ctx, void *user, enum smtp_dir dir, const char *p,
+                     size_t n)
+{
+    struct engine *e = ctx;
+    dns_stream_feed(user, dir == SMTP_FROM_CLIENT, (const uint8_t *)p, n, e->now);
+}
+
+static void dns_end(void *ctx, void *user, enum tcp_end how)
+{
+    struct endpoint client, server;
+    (void)ctx;
+    (void)how;
+    dns_stream_endpoints(user, &client, &server);
+    reasm_forget(&client, &server); /* an IPv6 flow's alias */
+    dns_stream_free(user);
+}
+
+static const struct reasm_callbacks dns_cbs = {dns_open, dns_data, NULL, dns_end};
+
 /* ---- setup ------------------------------------------------------------------ */
 
 static void follow_line(void *ctx, const struct session *s,
@@ -277,7 +309,10 @@ int engine_init(struct engine *e, const struct engine_config *cfg, char *err,
         snprintf(err, errlen, "out of memory for the mail flow tables");
         return -1;
     }
-    return reasm_init(cfg->max_streams, &reasm_cbs, e, err, errlen);
+    if (reasm_init(cfg->max_streams, &reasm_cbs, e, err, errlen) < 0)
+        return -1;
+    reasm_add_listener(&dns_cbs, e);
+    return 0;
 }
 
 static void emit_dns(void *ctx, const struct dns_lookup *l)
@@ -305,12 +340,16 @@ static void observe_udp(struct engine *e, struct packet *p)
         ulen = p->l4_caplen; /* a cut or lying length: what was captured */
     p->src.port = sport;
     p->dst.port = dport;
-    if (!in_shard(e, &p->src, &p->dst))
-        return;
+    if (in_shard(e, &p->src, &p->dst) && dns_of(e))
+        dns_observe(e->dns, &p->src, &p->dst, u + 8, ulen - 8, false, p->ts);
+}
+
+/* The lookup tracker, made on the first DNS message. */
+static struct dns_tracker *dns_of(struct engine *e)
+{
     if (!e->dns)
         e->dns = dns_tracker_new(emit_dns, e);
-    if (e->dns)
-        dns_observe(e->dns, &p->src, &p->dst, u + 8, ulen - 8, p->ts);
+    return e->dns;
 }
 
 void engine_add_sink(struct engine *e, struct sink *s)
@@ -573,6 +612,9 @@ void engine_packet(struct engine *e, int dlt, smtp_time ts,
             refused->refused = true;
             finish_conn(e, refused, TCP_END_REFUSED, e->now);
         }
+    } else if (st == DECODE_OK && pkt.proto == 6 &&
+               (pkt.src.port == 53 || pkt.dst.port == 53)) {
+        reasm_feed(&pkt); /* DNS over TCP: dns_open takes the stream */
     }
     if (e->now - e->last_sweep >= SMTP_NS_PER_SEC) {
         e->last_sweep = e->now;
@@ -635,12 +677,14 @@ static void fill_counters(struct engine *e)
 
 void engine_finish(struct engine *e)
 {
-    if (e->dns) { /* queries still unanswered when the capture ended */
+    if (e->dns) /* queries still unanswered when the capture ended */
         dns_expire(e->dns, e->now, true);
+    reasm_finish(); /* established streams: NIDS_EXITING -> capture-ended */
+    if (e->dns) { /* after its TCP streams, which reasm_finish ended */
+        e->stats.dns_streams_refused = dns_streams_refused(e->dns);
         dns_tracker_free(e->dns);
         e->dns = NULL;
     }
-    reasm_finish(); /* established streams: NIDS_EXITING -> capture-ended */
     while (e->ct.oldest) {
         struct conn *c = e->ct.oldest;
         if (c->dead) {

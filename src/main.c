@@ -454,8 +454,12 @@ static void print_stats(const struct engine *e, const struct capture_result *r)
             (unsigned long long)s->decode[DECODE_NOT_IP],
             (unsigned long long)s->fragments, (unsigned long long)s->payload_cut);
     if (s->dns_lookups)
-        fprintf(stderr, "smtpscope: %llu DNS lookups on UDP port 53\n",
+        fprintf(stderr, "smtpscope: %llu DNS lookups on port 53\n",
                 (unsigned long long)s->dns_lookups);
+    if (s->dns_streams_refused)
+        fprintf(stderr, "smtpscope: %llu DNS-over-TCP connections not followed "
+                "(%d were open)\n", (unsigned long long)s->dns_streams_refused,
+                DNS_STREAMS_MAX);
     for (int i = 1; i < 16; i++)
         if (rs->warnings[i])
             fprintf(stderr, "smtpscope: libnids: %llu x %s\n",

@@ -305,7 +305,8 @@ static void json_dns(struct sink *base, const struct dns_lookup *l)
     jendpoint(f, &l->client);
     fputs(",\"server\":", f);
     jendpoint(f, &l->server);
-    fprintf(f, ",\"dns_id\":%u,\"query\":", l->id);
+    fprintf(f, ",\"transport\":\"%s\",\"dns_id\":%u,\"query\":", l->tcp ? "tcp" : "udp",
+            l->id);
     jcstr(f, l->qname);
     fprintf(f, ",\"qtype\":\"%s\",\"rcode\":\"%s\",\"response_ms\":",
             dns_type_name(l->qtype), dns_rcode_name(l->rcode));
@@ -313,7 +314,8 @@ static void json_dns(struct sink *base, const struct dns_lookup *l)
         jmillis(f, l->t_response - l->t_query);
     else
         fputs("null", f);
-    fprintf(f, ",\"answer_count\":%d,\"answers\":[", l->nanswers);
+    fprintf(f, ",\"truncated\":%s,\"answer_count\":%d,\"answers\":[",
+            l->truncated ? "true" : "false", l->nanswers);
     for (int i = 0; i < l->nkept; i++) {
         const struct dns_answer *a = &l->an[i];
         fprintf(f, "%s{\"type\":\"%s\",\"name\":", i ? "," : "", dns_type_name(a->type));

@@ -272,7 +272,8 @@ static void text_line(struct sink *base, const struct session *s,
 
 /* "DNS query 'example.net' MX to 192.0.2.53 [NOERROR - 2 answers: 10
  * mx1.example.net, 20 mx2.example.net] 1.2 ms", filed under the asking
- * host, as mail servers log their lookups. */
+ * host, as mail servers log their lookups ("to ... over TCP" for TCP, and
+ * "truncated, " before the count when the answer did not fit). */
 static void text_dns(struct sink *base, const struct dns_lookup *l)
 {
     struct text_sink *t = (struct text_sink *)base;
@@ -285,7 +286,8 @@ static void text_dns(struct sink *base, const struct dns_lookup *l)
     prefix(t, ip, session_id_for(&l->client, &l->server, l->t_query), l->t_query);
     fputs("DNS query '", f);
     escape_write(f, l->qname, strlen(l->qname), ESCAPE_TEXT);
-    fprintf(f, "' %s to %s [%s", dns_type_name(l->qtype), sip, dns_rcode_name(l->rcode));
+    fprintf(f, "' %s to %s%s [%s", dns_type_name(l->qtype), sip, l->tcp ? " over TCP" : "",
+            dns_rcode_name(l->rcode));
     if (l->rcode < 0) {
         char fnd[64];
         dns_findings(l, t->opt.slow_dns_ms, fnd, sizeof fnd);
@@ -293,7 +295,8 @@ static void text_dns(struct sink *base, const struct dns_lookup *l)
                 fnd[0] ? ")" : "");
         return;
     }
-    fprintf(f, " - %d answer%s", l->nanswers, l->nanswers == 1 ? "" : "s");
+    fprintf(f, " - %s%d answer%s", l->truncated ? "truncated, " : "", l->nanswers,
+            l->nanswers == 1 ? "" : "s");
     for (int i = 0; i < l->nkept; i++) {
         const struct dns_answer *a = &l->an[i];
         fputs(i ? ", " : ": ", f);

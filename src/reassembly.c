@@ -16,8 +16,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const struct reasm_callbacks *cbs;
-static void *cb_ctx;
+/* Readers of the streams (SMTP; DNS over TCP): libnids keeps a user
+ * pointer per stream for each registered callback that collects. */
+#define REASM_MAX_LISTENERS 2
+static struct listener {
+    const struct reasm_callbacks *cb;
+    void *ctx;
+} listeners[REASM_MAX_LISTENERS];
+static int nlisteners;
 static pcap_t *dead;
 static const struct packet *cur;
 static struct reasm_stats stats;
@@ -161,23 +167,24 @@ static void endpoints_of(const struct tcp_stream *t, struct endpoint *c,
 
 /* Out-of-order data libnids still holds: the capture missed the bytes
  * before it (half `server` holds what the client sent). */
-static void report_gaps(struct tcp_stream *t, void *user)
+static void report_gaps(const struct listener *l, struct tcp_stream *t, void *user)
 {
-    if (!cbs->gap)
+    if (!l->cb->gap)
         return;
     if (t->server.rmem_alloc > 0)
-        cbs->gap(cb_ctx, user, SMTP_FROM_CLIENT, (size_t)t->server.rmem_alloc);
+        l->cb->gap(l->ctx, user, SMTP_FROM_CLIENT, (size_t)t->server.rmem_alloc);
     if (t->client.rmem_alloc > 0)
-        cbs->gap(cb_ctx, user, SMTP_FROM_SERVER, (size_t)t->client.rmem_alloc);
+        l->cb->gap(l->ctx, user, SMTP_FROM_SERVER, (size_t)t->client.rmem_alloc);
 }
 
-static void tcp_callback(struct tcp_stream *t, void **user)
+static void stream_event(const struct listener *l, struct tcp_stream *t, void **user)
 {
+    const struct reasm_callbacks *cb = l->cb;
     switch (t->nids_state) {
     case NIDS_JUST_EST: {
         struct endpoint c, s;
         endpoints_of(t, &c, &s);
-        void *u = cbs->open(cb_ctx, &c, &s, t);
+        void *u = cb->open(l->ctx, &c, &s, t);
         if (u) {
             *user = u;
             t->client.collect++;
@@ -188,15 +195,15 @@ static void tcp_callback(struct tcp_stream *t, void **user)
     case NIDS_DATA:
         /* client.count_new: bytes the server sent to the client */
         if (t->client.count_new)
-            cbs->data(cb_ctx, *user, SMTP_FROM_SERVER, t->client.data,
-                      (size_t)t->client.count_new);
+            cb->data(l->ctx, *user, SMTP_FROM_SERVER, t->client.data,
+                     (size_t)t->client.count_new);
         if (t->server.count_new)
-            cbs->data(cb_ctx, *user, SMTP_FROM_CLIENT, t->server.data,
-                      (size_t)t->server.count_new);
+            cb->data(l->ctx, *user, SMTP_FROM_CLIENT, t->server.data,
+                     (size_t)t->server.count_new);
         return;
     case NIDS_CLOSE:
-        report_gaps(t, *user);
-        cbs->end(cb_ctx, *user, TCP_END_CLOSED);
+        report_gaps(l, t, *user);
+        cb->end(l->ctx, *user, TCP_END_CLOSED);
         return;
     case NIDS_RESET: {
         enum tcp_end how = TCP_END_RESET_BY_SERVER;
@@ -204,23 +211,38 @@ static void tcp_callback(struct tcp_stream *t, void **user)
         endpoints_of(t, &c, &s);
         if (cur && endpoint_eq(&cur->src, &c))
             how = TCP_END_RESET_BY_CLIENT;
-        report_gaps(t, *user);
-        cbs->end(cb_ctx, *user, how);
+        report_gaps(l, t, *user);
+        cb->end(l->ctx, *user, how);
         return;
     }
     case NIDS_TIMED_OUT: /* with tcp_workarounds off: only table eviction */
         stats.evicted++;
-        report_gaps(t, *user);
-        cbs->end(cb_ctx, *user, TCP_END_EVICTED);
+        report_gaps(l, t, *user);
+        cb->end(l->ctx, *user, TCP_END_EVICTED);
         return;
     case NIDS_EXITING:
-        report_gaps(t, *user);
-        cbs->end(cb_ctx, *user, TCP_END_CAPTURE_ENDED);
+        report_gaps(l, t, *user);
+        cb->end(l->ctx, *user, TCP_END_CAPTURE_ENDED);
         return;
     default:
         return;
     }
 }
+
+/* libnids passes no context: one entry point per listener slot. */
+static void tcp_callback0(struct tcp_stream *t, void **user)
+{
+    stream_event(&listeners[0], t, user);
+}
+
+static void tcp_callback1(struct tcp_stream *t, void **user)
+{
+    stream_event(&listeners[1], t, user);
+}
+
+static void (*const entry_points[REASM_MAX_LISTENERS])(struct tcp_stream *, void **) = {
+    tcp_callback0, tcp_callback1,
+};
 
 static const char *const warn_names[] = {
     "undefined", "ip-oversized", "ip-invalid-fragment-list", "ip-overlap",
@@ -255,8 +277,8 @@ static void nids_out_of_memory(char *where)
 int reasm_init(int max_streams, const struct reasm_callbacks *cb, void *ctx,
                char *err, size_t errlen)
 {
-    cbs = cb;
-    cb_ctx = ctx;
+    listeners[0] = (struct listener){cb, ctx};
+    nlisteners = 1;
     memset(&stats, 0, sizeof stats);
     dead = pcap_open_dead(DLT_RAW, 262144);
     if (!dead) {
@@ -294,7 +316,17 @@ int reasm_init(int max_streams, const struct reasm_callbacks *cb, void *ctx,
      * libnids drop packets silently: verify nothing. */
     static struct nids_chksum_ctl no_checksums = {0, 0, NIDS_DONT_CHKSUM, 0};
     nids_register_chksum_ctl(&no_checksums, 1);
-    nids_register_tcp((void *)tcp_callback);
+    nids_register_tcp((void *)entry_points[0]);
+    return 0;
+}
+
+int reasm_add_listener(const struct reasm_callbacks *cb, void *ctx)
+{
+    if (nlisteners == REASM_MAX_LISTENERS)
+        return -1;
+    listeners[nlisteners] = (struct listener){cb, ctx};
+    nids_register_tcp((void *)entry_points[nlisteners]);
+    nlisteners++;
     return 0;
 }
 
@@ -509,7 +541,9 @@ void reasm_finish(void)
     nids_exit();
     /* nids_exit leaves the callback list alone: unregister, which frees
      * its node, so a later reasm_init (tests, fuzzing) leaks nothing. */
-    nids_unregister_tcp((void *)tcp_callback);
+    for (int i = 0; i < nlisteners; i++)
+        nids_unregister_tcp((void *)entry_points[i]);
+    nlisteners = 0;
     free(aliases);
     free(alias_buckets);
     aliases = NULL;

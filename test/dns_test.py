@@ -3,6 +3,10 @@
 
     python3 test/dns_test.py SMTPSCOPE
 
+On captures/dns-tcp.pcap (dig over TCP, IPv4 and IPv6, two queries on one
+connection, an answer truncated over UDP and asked again over TCP): every
+response tshark decodes is one lookup of smtpscope's, with the same
+transport, name, answer count, TC flag and response time.
 On captures/dns-lookups.pcap (dig asking dnsmasq, recorded in the lab):
 every response tshark sees is one of smtpscope's lookups with the same
 query name, type, rcode, answer count and response time (within 2 µs); the
@@ -69,4 +73,37 @@ slow = [json.loads(l) for l in subprocess.run([binary, "-q", "-j", "--slow-dns",
                                               capture_output=True, text=True).stdout.splitlines()]
 flagged = [r["query"] for r in slow if "slow-dns" in r.get("findings", [])]
 check(flagged == ["mx1.example.net"], f"--slow-dns 2 flags the one 3.7 ms answer ({flagged})")
+
+# DNS over TCP
+tcap = "captures/dns-tcp.pcap"
+ts = subprocess.run(["tshark", "-r", tcap, "-Y", "dns.flags.response == 1", "-T", "fields",
+                     "-e", "tcp.stream", "-e", "dns.qry.name", "-e", "dns.count.answers",
+                     "-e", "dns.flags.truncated", "-e", "dns.time"],
+                    capture_output=True, text=True).stdout
+theirs = []
+for line in ts.splitlines():
+    stream, name, n, tc, dt = line.split("\t")
+    theirs.append(("tcp" if stream else "udp", name, int(n), tc in ("1", "True"),
+                   float(dt) * 1000))
+recs = [json.loads(l) for l in subprocess.run([binary, "-q", "-j", "-r", tcap],
+                                               capture_output=True, text=True).stdout.splitlines()]
+ours = [(r["transport"], r["query"], r["answer_count"], r["truncated"], r["response_ms"])
+        for r in recs if r["type"] == "dns"]
+same = len(ours) == len(theirs) and all(
+    a[:4] == b[:4] and abs(a[4] - b[4]) < 0.002 for a, b in zip(sorted(ours), sorted(theirs)))
+if not same:
+    print(f"#   smtpscope {ours}\n#   tshark    {theirs}")
+check(len(theirs) == 6 and same,
+      f"{len(ours)} lookups over TCP and UDP: transport, name, answers, TC, time as tshark has them")
+check(sum(1 for r in recs if r["transport"] == "tcp") == 5 and
+      any(r["client"]["ip"] == "2001:db8::10" and r["transport"] == "tcp" for r in recs),
+      "five over TCP, one of them over IPv6")
+big = [r for r in recs if r["query"] == "big.example.net"]
+check([(r["transport"], r["truncated"], r["answer_count"]) for r in big] ==
+      [("udp", True, 7), ("tcp", False, 30)],
+      "the truncated UDP answer, then the whole one over TCP")
+text = subprocess.run([binary, "-q", "-r", tcap], capture_output=True, text=True).stdout
+check("DNS query 'big.example.net' MX to 192.0.2.25 [NOERROR - truncated, 7 answers:" in text and
+      "DNS query 'mx2.example.net' A to 192.0.2.25 over TCP [NOERROR - 1 answer: 192.0.2.26]"
+      in text, "the text log says over TCP, and truncated")
 tap.finish()
