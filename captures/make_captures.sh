@@ -276,6 +276,26 @@ sleep 0.5
 lab_capture_stop
 echo "make_captures: diag-multi-hop.pcap" >&2
 
+# A gateway Postfix relaying to an internal Exim (port 2525 on the same
+# host): the gateway takes any address at example.net, Exim knows only
+# alice and bob. alice's message crosses both hops under one Message-ID;
+# nobody's is accepted by the gateway and refused inside (bounce-risk).
+lab_postfix_stop
+LAB_EXIM_PORT=2525 lab_exim_start || exit 1
+lab_postfix_start "content_filter = smtp:[127.0.0.1]:2525" "local_recipient_maps =" \
+    "master:smtp unix - - n - - smtp" || exit 1
+LAB_CAP_IF=any lab_capture_start "$out/diag-gateway-exim.pcap" "tcp port 25 or tcp port 2525" || exit 1
+lab_client $SWAKS --to alice@example.net --body "through the gateway to Exim"
+lab_client $SWAKS --to nobody@example.net --body "unknown inside"
+i=0
+while [ $i -lt 200 ] && [ "$(grep -c 'relay=127.0.0.1\[127.0.0.1\]:2525' "$LAB_DIR/postfix/maillog" 2>/dev/null)" -lt 2 ]; do
+    sleep 0.1; i=$((i + 1))
+done
+sleep 0.5
+lab_capture_stop
+lab_exim_stop
+echo "make_captures: diag-gateway-exim.pcap" >&2
+
 # DNS on the wire: dnsmasq answers for example.net in the server's
 # namespace and dig asks (MX with two hosts, A, AAAA, CNAME, a name that
 # does not exist, a domain it does not serve); the last query goes out

@@ -7,7 +7,9 @@
    filter on 127.0.0.1:10025): two messages of two hops each, grouped by
    Message-ID; bob's refused at the filter after the gateway accepted it:
    bounce-risk, with the refusing code; delays between hops.
-2. A written capture of a relay R (198.51.100.5): a client hands R two
+2. captures/diag-gateway-exim.pcap: a gateway Postfix relaying to an
+   internal Exim; the same two outcomes, Exim's queue id on the inner hop.
+3. A written capture of a relay R (198.51.100.5): a client hands R two
    messages; R passes the first to the mailbox server S and never the
    second, whose trail must be flagged stuck (R relays, this one never
    left). No Message-ID header: grouped by envelope.
@@ -44,6 +46,17 @@ check(len(bad) == 1 and [(h["result"], h["code"]) for h in bad[0]["hops"]] ==
 check(all(m["hops"][1]["delay_ms"] > 0 for m in msgs), "delays between hops")
 check(ok and ok[0]["hops"][1]["bytes"] > ok[0]["hops"][0]["bytes"],
       "the second hop is larger (Received: headers)")
+
+# -- a gateway Postfix relaying to an internal Exim (port 2525, same host)
+recs = run("--messages", "-r", "captures/diag-gateway-exim.pcap")
+msgs = [r for r in recs if r["type"] == "message"]
+trails = [([(h["result"], h["code"]) for h in m["hops"]], m["flags"], m["matched_by"]) for m in msgs]
+check(trails == [([("accepted", 250), ("accepted", 250)], [], "message-id"),
+                 ([("accepted", 250), ("rejected", 550)], ["bounce-risk"], "message-id")],
+      f"Postfix to Exim: alice's message over both hops, nobody's refused inside ({trails})")
+exim_ids = [m["hops"][1].get("queue_id") for m in msgs[:1]]
+check(exim_ids and exim_ids[0] and "-" in exim_ids[0],
+      f"the second hop's queue id is Exim's ({exim_ids})")
 
 # -- a written capture: relay R passes one message on and keeps the other
 C, R, S = bytes([203, 0, 113, 9]), bytes([198, 51, 100, 5]), bytes([192, 0, 2, 30])

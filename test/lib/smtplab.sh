@@ -288,10 +288,14 @@ login:
   server_prompts = Username:: : Password::
   server_condition = \${if and {{eq{\$auth1}{alice@example.net}}{eq{\$auth2}{secret}}}}
 CF
-    ip netns exec "$LAB_NS_S" "$exim" -C "$ex/exim.conf" -bdf -oX 25 >"$ex/stdout.log" 2>&1 &
+    # LAB_EXIM_PORT: another port than 25 (an internal server behind a
+    # gateway on the same host)
+    ip netns exec "$LAB_NS_S" "$exim" -C "$ex/exim.conf" -bdf -oX "${LAB_EXIM_PORT:-25}" \
+        >"$ex/stdout.log" 2>&1 &
     LAB_EXIM_PID=$!
     LAB_PIDS="$LAB_PIDS $!"
-    lab_wait_port "$LAB_NS_S" 25 || { cat "$ex/stdout.log" "$ex/log/"* >&2 2>/dev/null; return 1; }
+    lab_wait_port "$LAB_NS_S" "${LAB_EXIM_PORT:-25}" ||
+        { cat "$ex/stdout.log" "$ex/log/"* >&2 2>/dev/null; return 1; }
 }
 
 # nftables in the server's namespace: one rule in an input chain of a

@@ -98,6 +98,9 @@ EXPECT = {
     # two messages across the content filter; bob's refused at the second hop
     "diag-multi-hop": dict(messages=[("accepted,accepted", []),
                                      ("accepted,rejected", ["bounce-risk"])]),
+    # a gateway Postfix relaying to an internal Exim; nobody unknown inside
+    "diag-gateway-exim": dict(messages=[("accepted,accepted", []),
+                                        ("accepted,rejected", ["bounce-risk"])]),
     "dns-lookups": dict(dns=[("example.net", "MX", "NOERROR", 2),
                              ("mx1.example.net", "A", "NOERROR", 1),
                              ("mx1.example.net", "AAAA", "NOERROR", 1),
