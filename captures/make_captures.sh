@@ -389,6 +389,25 @@ echo "make_captures: diag-mx-fallback.pcap" >&2
 kill "$dnsmasq_pid"; wait "$dnsmasq_pid" 2>/dev/null
 lab_in_s nft delete table ip smtplab_mx
 
+# Outgoing deliveries without an MX record: aonly.example.org has only an
+# address (the implicit MX: the lab's Postfix, which takes its mail), and
+# nosuch.example.org does not exist (NXDOMAIN for MX and for A: the
+# delivery never happens). Read with --local-net 192.0.2.10.
+lab_postfix_stop
+lab_postfix_start "mydestination = example.net, aonly.example.org" || exit 1
+ip netns exec "$LAB_NS_S" dnsmasq --no-daemon --no-resolv --no-hosts \
+    --listen-address="$S" --bind-interfaces --port=53 --local=/example.org/ \
+    --host-record=aonly.example.org,192.0.2.25 >"$LAB_DIR/dnsmasq-implicit.log" 2>&1 &
+dnsmasq_pid=$!
+i=0; while [ $i -lt 50 ] && ! ip netns exec "$LAB_NS_S" ss -Huln "sport = :53" | grep -q .; do
+    sleep 0.1; i=$((i + 1)); done
+lab_capture_start "$out/diag-mx-implicit.pcap" "tcp port 25 or udp port 53" || exit 1
+lab_client python3 "$here/client_mx.py" "$S" alice@aonly.example.org
+lab_client python3 "$here/client_mx.py" "$S" alice@nosuch.example.org # fails: no such domain
+lab_capture_stop
+kill "$dnsmasq_pid"; wait "$dnsmasq_pid" 2>/dev/null
+echo "make_captures: diag-mx-implicit.pcap" >&2
+
 # GRO on the sniffing side: the capture holds super-packets far above the
 # MTU (up to 64 KiB), as tcpdump on a busy gateway records them.
 lab_postfix_stop
