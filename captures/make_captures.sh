@@ -200,6 +200,15 @@ lab_postfix_start \
     "smtpd_recipient_restrictions = check_recipient_access inline:{ { bob@example.net = 552 5.2.2 Mailbox full } }, permit_mynetworks, reject_unauth_destination" || exit 1
 record diag-mailbox-full $SWAKS --to bob@example.net
 
+# an open relay: a Postfix whose mynetworks is the whole internet (the
+# classic mistake; Postfix refuses to start with relay restrictions that
+# merely permit) takes mail for a foreign domain from an outside client, no
+# AUTH (the closed one beside it is core-relay-denied); read with
+# --local-net 192.0.2.25 --local-domains example.net
+lab_postfix_stop
+lab_postfix_start "mynetworks = 0.0.0.0/0" || exit 1
+record diag-open-relay $SWAKS --to someone@example.org --body "relayed for a stranger"
+
 # a forged reset: a "middlebox" on the server's link answers DATA with a RST
 # in the server's name but its own TTL (200; the server's packets have 64).
 # The server holds its 354 for two seconds, so the forged RST always comes

@@ -25,6 +25,11 @@ check '[ "$(names core-relay-denied $AUD)" = "banner-disclosure relay-denied" ]'
     "relay refused: relay-denied, not open-relay"
 check '[ "$(names proto-auth-plain --local-net 192.0.2.25 --local-domains example.net)" = "auth-cleartext banner-disclosure" ]' \
     "AUTH PLAIN without TLS, then relayed: auth-cleartext, and no open-relay (authenticated)"
+OPEN="--local-net 192.0.2.25 --local-domains example.net"
+check '[ "$(names diag-open-relay $OPEN)" = "banner-disclosure open-relay" ]' \
+    "a real open relay (Postfix, mynetworks 0.0.0.0/0) takes mail for example.org: open-relay"
+check '[ "$(names core-relay-denied $OPEN)" = "banner-disclosure relay-denied" ]' \
+    "the closed Postfix beside it refuses the same: relay-denied, no open-relay"
 check '[ "$(names core-success)" = "" ]' "no audit findings without --local-domains"
 d=$("$bin" -q -j $AUD -r captures/exim-success.pcap | grep -o '"name":"banner-disclosure"[^}]*' )
 check 'echo "$d" | grep -q "Exim version 4.96"' "banner-disclosure names the software and version (Exim 4.96)"

@@ -92,6 +92,9 @@ EXPECT = {
                               accepted=0, anomalies={"auth-required"}),
     "diag-mailbox-full": dict(verdict="failed", failure=("RCPT", 552, "5.2.2"), txns=1,
                               accepted=0, anomalies={"mailbox-full"}),
+    # mynetworks 0.0.0.0/0: mail for a foreign domain taken from anyone
+    "diag-open-relay": dict(verdict="ok", txns=1, accepted=1,
+                            anomalies={"banner-disclosure", "open-relay"}),
     "diag-forged-reset": dict(verdict="failed", failure=("DATA", None, None),
                               end_cause="reset-by-server", txns=1, accepted=0,
                               anomalies={"reset-suspicious"}),
