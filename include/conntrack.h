@@ -5,7 +5,8 @@
  * the SYN was retried, whether it was answered, refused or never answered,
  * and who sent the first FIN. Entries are kept in a hash table (symmetric
  * hash: both directions find the same entry) and in a list ordered by last
- * activity, so idle sweeps touch only the entries that are old.
+ * activity (to the second), so idle sweeps touch only the entries that are
+ * old.
  */
 #ifndef SMTPSCOPE_CONNTRACK_H
 #define SMTPSCOPE_CONNTRACK_H
@@ -27,6 +28,7 @@ struct conn_notes {
 struct conn {
     struct endpoint client, server;
     smtp_time syn_ts, last_ts;
+    smtp_time linked_ts;     /* when it was last moved to the list's end */
     uint32_t isn, syn_count;
     bool synack_seen, refused;
     bool midstream;          /* no SYN seen: picked up mid-stream */

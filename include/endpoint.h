@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "timeval.h"
 
@@ -36,7 +37,15 @@ enum tcp_end {
 /* The address as text ("192.0.2.1", "2001:db8::1"). */
 void endpoint_addr_str(const struct endpoint *e, char out[ENDPOINT_STRLEN]);
 
-bool endpoint_eq(const struct endpoint *a, const struct endpoint *b);
+/* Inline, with constant-size compares: the connection table calls it for
+ * every packet. */
+static inline bool endpoint_eq(const struct endpoint *a, const struct endpoint *b)
+{
+    if (a->port != b->port || a->family != b->family)
+        return false;
+    return a->family == 6 ? memcmp(a->addr, b->addr, 16) == 0
+                          : memcmp(a->addr, b->addr, 4) == 0;
+}
 
 /* A hash of a connection's two endpoints that is the same in both
  * directions: for hash tables, and for splitting work between processes. */

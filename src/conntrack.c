@@ -82,7 +82,7 @@ struct conn *conntrack_add(struct conntrack *ct, const struct endpoint *client,
         return NULL;
     c->client = *client;
     c->server = *server;
-    c->syn_ts = c->last_ts = ts;
+    c->syn_ts = c->last_ts = c->linked_ts = ts;
     size_t b = bucket_of(ct, client, server);
     c->hnext = ct->buckets[b];
     ct->buckets[b] = c;
@@ -91,12 +91,16 @@ struct conn *conntrack_add(struct conntrack *ct, const struct endpoint *client,
     return c;
 }
 
+/* The activity list is ordered to the second, not to the packet: moving an
+ * entry touches its two neighbours, cache misses on every packet of a busy
+ * capture. An entry's last_ts is at most a second past its linked_ts. */
 void conntrack_touch(struct conntrack *ct, struct conn *c, smtp_time ts)
 {
     c->last_ts = ts;
-    if (ct->newest != c) {
+    if (ts - c->linked_ts >= SMTP_NS_PER_SEC && ct->newest != c) {
         list_unlink(ct, c);
         list_append(ct, c);
+        c->linked_ts = ts;
     }
 }
 

@@ -11,11 +11,6 @@ void endpoint_addr_str(const struct endpoint *e, char out[ENDPOINT_STRLEN])
         strcpy(out, "?");
 }
 
-bool endpoint_eq(const struct endpoint *a, const struct endpoint *b)
-{
-    return a->family == b->family && a->port == b->port &&
-           memcmp(a->addr, b->addr, a->family == 6 ? 16 : 4) == 0;
-}
 
 static uint32_t fnv1a(uint32_t h, const void *data, size_t n)
 {

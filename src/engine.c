@@ -366,7 +366,8 @@ static void sweep(struct engine *e)
     smtp_time syn = (smtp_time)e->cfg.syn_timeout * SMTP_NS_PER_SEC;
     smtp_time horizon = idle < syn ? idle : syn;
     struct conn *c = e->ct.oldest, *next;
-    for (; c && e->now - c->last_ts > horizon; c = next) {
+    /* the list is in linked_ts order; last_ts says whether one is idle */
+    for (; c && e->now - c->linked_ts > horizon; c = next) {
         next = c->newer;
         if (c->dead) {
             conntrack_remove(&e->ct, c);

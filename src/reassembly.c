@@ -456,12 +456,27 @@ void reasm_feed(const struct packet *pkt)
     bool syn = (pkt->tcp_flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN;
     if (!v4_addrs(&pkt->src, &pkt->dst, syn, s4, d4))
         return;
-    /* Every segment is handed over rebuilt: a plain IPv4 header, the TCP
+    size_t tcp_len = pkt->l4_len, have = pkt->l4_caplen;
+    /* The common case, a whole IPv4 segment with a plain header and no
+     * SYN, is handed over where it lies, its window opened in place: no
+     * copy. The capture buffer is libpcap's own, writable memory (a stdio
+     * buffer, or the mmap ring it maps read-write); nothing reads the
+     * window field after this. */
+    if (pkt->ipver == 4 && !syn && !(pkt->tcp_flags & TCPF_SYN) && pkt->l3[0] == 0x45 &&
+        pkt->l4 == pkt->l3 + 20 && have >= tcp_len && tcp_len >= 20 &&
+        (size_t)(pkt->l3[2] << 8 | pkt->l3[3]) == 20 + tcp_len) {
+        uint8_t *t = (uint8_t *)(uintptr_t)pkt->l4;
+        wr16(t + 14, 65535);
+        cur = pkt;
+        feed_raw(pkt->l3, 20 + tcp_len, pkt->ts);
+        cur = NULL;
+        return;
+    }
+    /* Otherwise the segment is handed over rebuilt: a plain IPv4 header, the TCP
      * segment with its window opened (see open_window), and the bytes the
      * snap length cut off given as NULs, so the stream keeps its sequence
      * space and the dialogue after a cut stays in step (the engine marks
      * the session). */
-    size_t tcp_len = pkt->l4_len, have = pkt->l4_caplen;
     if (tcp_len > sizeof rebuilt - 24)
         tcp_len = sizeof rebuilt - 24;
     if (have > tcp_len)

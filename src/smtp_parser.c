@@ -17,6 +17,9 @@
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h> /* AVX2, used only where the CPU has it */
+#endif
 
 #include <stdlib.h>
 #include <string.h>
@@ -477,7 +480,7 @@ static void end_of_data(struct smtp_parser *p, smtp_time ts)
  * buffer, counting them; returns the bytes consumed (len: no line ended,
  * or the last one ended exactly at len). Sixteen bytes at a time where
  * SSE2 is there, since a message body is most of what SMTP carries. */
-static size_t body_lines_bulk(const char *buf, size_t len, uint64_t *lines)
+static size_t body_lines_sse2(const char *buf, size_t len, uint64_t *lines)
 {
     size_t i = 0;
 #ifdef __SSE2__
@@ -503,6 +506,54 @@ static size_t body_lines_bulk(const char *buf, size_t len, uint64_t *lines)
     }
     return len;
 }
+
+#if defined(__x86_64__) && defined(__GNUC__)
+/* The same, 64 bytes at a time and without a branch per line: a mask of the
+ * line ends, a mask of the dots one byte further on; their AND is where to
+ * stop, and lines are counted by popcount. Chosen at run time where the CPU
+ * has AVX2 (Debian's baseline is SSE2). */
+__attribute__((target("avx2,popcnt"))) static size_t
+body_lines_avx2(const char *buf, size_t len, uint64_t *lines)
+{
+    const __m256i lf = _mm256_set1_epi8('\n'), dot = _mm256_set1_epi8('.');
+    size_t i = 0;
+    for (; i + 65 <= len; i += 64) { /* byte i + 64 is read: the one after */
+        const char *b = buf + i;
+        __m256i a0 = _mm256_loadu_si256((const __m256i *)(const void *)b);
+        __m256i a1 = _mm256_loadu_si256((const __m256i *)(const void *)(b + 32));
+        __m256i d0 = _mm256_loadu_si256((const __m256i *)(const void *)(b + 1));
+        __m256i d1 = _mm256_loadu_si256((const __m256i *)(const void *)(b + 33));
+        uint64_t nl = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(a0, lf)) |
+                      (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(a1, lf)) << 32;
+        uint64_t dt = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(d0, dot)) |
+                      (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(d1, dot)) << 32;
+        uint64_t stop = nl & dt;
+        if (stop) {
+            unsigned at = (unsigned)__builtin_ctzll(stop);
+            uint64_t upto = at == 63 ? ~0ull : (2ull << at) - 1;
+            *lines += (uint64_t)__builtin_popcountll(nl & upto);
+            return i + at + 1;
+        }
+        *lines += (uint64_t)__builtin_popcountll(nl);
+    }
+    return i + body_lines_sse2(buf + i, len - i, lines);
+}
+
+static size_t body_lines_pick(const char *buf, size_t len, uint64_t *lines);
+static size_t (*body_lines_bulk)(const char *, size_t, uint64_t *) = body_lines_pick;
+
+/* The first call chooses for all later ones. */
+static size_t body_lines_pick(const char *buf, size_t len, uint64_t *lines)
+{
+    __builtin_cpu_init();
+    body_lines_bulk = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt")
+                          ? body_lines_avx2
+                          : body_lines_sse2;
+    return body_lines_bulk(buf, len, lines);
+}
+#else
+#define body_lines_bulk body_lines_sse2
+#endif
 
 static size_t body_scan(struct smtp_parser *p, const char *buf, size_t len,
                         smtp_time ts)

@@ -603,6 +603,67 @@ static void test_parse_path(void)
           "keyword must be followed by a colon");
 }
 
+/* Long bodies of random lines (lengths 0 to 300, dots anywhere, lines that
+ * begin with one or two dots, line ends at every offset of the 64-byte
+ * blocks the bulk scan reads): bytes and lines as a plain byte-by-byte
+ * model of RFC 5321 4.5.2 counts them, whole and in random pieces. */
+static void test_random_bodies(void)
+{
+    static char body[200000];
+    static const char alphabet[] = "abc .\r\t=xyz0123456789";
+    uint64_t rng = 42;
+    int bad = 0, cases = 0;
+    for (int round = 0; round < 60; round++) {
+        size_t n = 0;
+        uint64_t want_bytes = 0, want_lines = 0;
+        while (n < sizeof body - 400) {
+            rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+            size_t len = (size_t)(rng >> 33) % (round < 30 ? 90 : 300);
+            bool dotted = ((rng >> 20) & 7) == 0;
+            size_t start = n;
+            if (dotted) /* stuffed: one dot on the wire is dropped */
+                body[n++] = '.';
+            for (size_t k = 0; k < len; k++) {
+                rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+                char c = alphabet[(rng >> 40) % (sizeof alphabet - 1)];
+                if (c == '\r' || (c == '.' && n == start && !dotted))
+                    c = 'r'; /* no CR inside a line; a leading dot is stuffed */
+                body[n++] = c;
+            }
+            if (dotted && n - start == 1)
+                body[n++] = 'x'; /* not the lone dot that ends the body */
+            body[n++] = '\r';
+            body[n++] = '\n';
+            want_bytes += n - start - (dotted ? 1 : 0);
+            want_lines++;
+            if (((rng >> 50) & 63) == 0)
+                break;
+        }
+        memcpy(body + n, ".\r\n", 3);
+        n += 3;
+        struct turn conv[] = {
+            {S, "220 mx\r\n", 0}, {C, "MAIL FROM:<a@b>\r\n", 0}, {S, "250 ok\r\n", 0},
+            {C, "RCPT TO:<c@d>\r\n", 0}, {S, "250 ok\r\n", 0}, {C, "DATA\r\n", 0},
+            {S, "354 go\r\n", 0}, {C, body, n}, {S, "250 queued\r\n", 0}, END};
+        char want[128];
+        snprintf(want, sizeof want, "B bytes=%llu lines=%llu ",
+                 (unsigned long long)want_bytes, (unsigned long long)want_lines);
+        struct evlog got = {0};
+        for (uint64_t seed = 0; seed < 4; seed++, cases++) {
+            struct splitter s = {.kind = seed ? SPLIT_RANDOM : SPLIT_WHOLE, .rng = seed + round};
+            run(conv, &s, &got);
+            if (!has(got.p, want) || !has(got.p, "R 250 cmd=(end-of-data)")) {
+                if (!bad++)
+                    printf("#   round %d seed %llu: want \"%s\"\n%s", round,
+                           (unsigned long long)seed, want, got.p);
+            }
+        }
+        free(got.p);
+    }
+    CHECK(bad == 0, "random bodies: bytes and lines as the byte-by-byte model counts (%d of %d wrong)",
+          bad, cases);
+}
+
 int main(void)
 {
     test_full_session();
@@ -618,5 +679,6 @@ int main(void)
     test_headers();
     test_tunnel();
     test_parse_path();
+    test_random_bodies();
     return tap_done();
 }
