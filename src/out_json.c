@@ -58,12 +58,21 @@ static void jseconds(FILE *f, smtp_time d, int decimals)
 /* A duration in milliseconds with microsecond digits. */
 static void jmillis(FILE *f, smtp_time d)
 {
+    char b[32];
+    size_t i = sizeof b;
     if (d < 0) {
         fputc('-', f);
         d = d == INT64_MIN ? INT64_MAX : -d;
     }
-    fprintf(f, "%lld.%03lld", (long long)(d / 1000000),
-            (long long)(d % 1000000 / 1000));
+    uint64_t us = (uint64_t)(d % 1000000 / 1000), ms = (uint64_t)(d / 1000000);
+    b[--i] = '\0';
+    for (int k = 0; k < 3; k++, us /= 10) /* by hand: once per reply line */
+        b[--i] = (char)('0' + us % 10);
+    b[--i] = '.';
+    do
+        b[--i] = (char)('0' + ms % 10);
+    while (ms /= 10);
+    fputs(b + i, f);
 }
 
 static void jendpoint(FILE *f, const struct endpoint *e)
@@ -142,7 +151,7 @@ static void write_transcript(FILE *f, const struct session *s)
         fputs(first ? "{\"t\":" : ",{\"t\":", f);
         first = false;
         jseconds(f, l->ts - s->start, 6);
-        fprintf(f, ",\"dir\":\"%c\",\"line\":", l->kind == TL_SERVER ? 'S' : 'C');
+        fputs(l->kind == TL_SERVER ? ",\"dir\":\"S\",\"line\":" : ",\"dir\":\"C\",\"line\":", f);
         jstr(f, text, l->len);
         if (l->kind == TL_BODY)
             fprintf(f, ",\"event\":\"body\",\"bytes\":%llu",

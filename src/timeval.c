@@ -2,6 +2,7 @@
 #include "timeval.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 static void split(smtp_time t, time_t *sec, int64_t *ns)
@@ -74,14 +75,28 @@ void time_clock(smtp_time t, int local, char out[13], char date[11])
 
 size_t time_seconds(smtp_time d, int decimals, char *out, size_t cap)
 {
+    /* by hand, right to left: every JSON transcript line has one, and
+     * snprintf's format parsing cost more than the digits */
+    char b[48];
+    size_t i = sizeof b;
     int neg = d < 0;
     uint64_t a = neg ? (uint64_t)(-(d + 1)) + 1 : (uint64_t)d;
     uint64_t div = decimals == 6 ? 1000 : 1000000;
-    uint64_t frac = (a % SMTP_NS_PER_SEC) / div;
-    int n = snprintf(out, cap, "%s%llu.%0*llu", neg ? "-" : "",
-                     (unsigned long long)(a / SMTP_NS_PER_SEC),
-                     decimals == 6 ? 6 : 3, (unsigned long long)frac);
-    return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+    uint64_t frac = (a % SMTP_NS_PER_SEC) / div, whole = a / SMTP_NS_PER_SEC;
+    for (int k = decimals == 6 ? 6 : 3; k > 0; k--, frac /= 10)
+        b[--i] = (char)('0' + frac % 10);
+    b[--i] = '.';
+    do
+        b[--i] = (char)('0' + whole % 10);
+    while (whole /= 10);
+    if (neg)
+        b[--i] = '-';
+    if (!cap)
+        return 0;
+    size_t n = sizeof b - i < cap ? sizeof b - i : cap - 1;
+    memcpy(out, b + i, n);
+    out[n] = '\0';
+    return n;
 }
 
 smtp_time time_from_parts(int64_t sec, int64_t nsec)

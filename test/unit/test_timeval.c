@@ -1,0 +1,49 @@
+/* test_timeval.c - durations written by hand read exactly as printf's. */
+#include <stdio.h>
+#include <string.h>
+
+#include "tap.h"
+#include "timeval.h"
+
+static void reference(smtp_time d, int decimals, char *out, size_t cap)
+{
+    int neg = d < 0;
+    uint64_t a = neg ? (uint64_t)(-(d + 1)) + 1 : (uint64_t)d;
+    uint64_t frac = (a % SMTP_NS_PER_SEC) / (decimals == 6 ? 1000 : 1000000);
+    snprintf(out, cap, "%s%llu.%0*llu", neg ? "-" : "",
+             (unsigned long long)(a / SMTP_NS_PER_SEC), decimals == 6 ? 6 : 3,
+             (unsigned long long)frac);
+}
+
+int main(void)
+{
+    static const smtp_time fixed[] = {0, 1, 999, 1000, 999999999, 1000000000, -1, -1000,
+                                      -1000000001, INT64_MAX, INT64_MIN, 86400 * SMTP_NS_PER_SEC};
+    int bad = 0, n = 0;
+    uint64_t rng = 7;
+    for (int i = 0; i < 20000; i++) {
+        smtp_time d;
+        if (i < (int)(sizeof fixed / sizeof fixed[0])) {
+            d = fixed[i];
+        } else {
+            rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+            d = (smtp_time)(rng >> (rng & 31)) * ((rng >> 7) & 1 ? -1 : 1);
+        }
+        for (int dec = 3; dec <= 6; dec += 3) {
+            for (size_t cap = 1; cap <= 40; cap += 13) {
+                char got[48], want[48];
+                memset(got, 'x', sizeof got);
+                size_t len = time_seconds(d, dec, got, cap);
+                reference(d, dec, want, cap);
+                n++;
+                if (strcmp(got, want) != 0 || len != strlen(want)) {
+                    if (!bad++)
+                        printf("#   %lld, %d decimals, cap %zu: \"%s\" want \"%s\"\n",
+                               (long long)d, dec, cap, got, want);
+                }
+            }
+        }
+    }
+    CHECK(bad == 0, "time_seconds matches snprintf on %d cases (%d differ)", n, bad);
+    return tap_done();
+}
