@@ -332,11 +332,11 @@ lab_capture_start() { # lab_capture_start FILE [FILTER]
     # (Linux cooked SLL2 frames), loopback included.
     # Immediate mode uses one ring slot per packet, sized by the snapshot
     # length: -s 0 (256 KiB) in the default 2 MiB buffer is 8 slots, and a
-    # busy machine then drops packets before tcpdump reads them. 65600
-    # bytes hold the largest IP packet (a GRO or loopback super-packet)
-    # with its link header; 128 MiB of them is ~2000 slots.
-    ip netns exec "$LAB_NS_S" tcpdump -Z root --immediate-mode -B 131072 -i "${LAB_CAP_IF:-${LAB_ID}b}" \
-        -s 65600 -U -w "$1" \
+    # busy machine then drops packets before tcpdump reads them. 256 MiB is
+    # ~1000 slots. (The snapshot length stays tcpdump's default: libpcap
+    # will not read a pcapng merged from interfaces with different ones.)
+    ip netns exec "$LAB_NS_S" tcpdump -Z root --immediate-mode -B 262144 -i "${LAB_CAP_IF:-${LAB_ID}b}" \
+        -s 0 -U -w "$1" \
         "${2:-tcp port 25}" >"$LAB_DIR/tcpdump.log" 2>&1 &
     LAB_CAP_PID=$!
     i=0
