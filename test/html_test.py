@@ -134,5 +134,16 @@ check("<img" not in dom and "<b>no</b>" not in dom, "no element injected from th
 check("&lt;img src=x" in dom, "the markup is shown as text")
 check(open(hrep, encoding="utf-8").read().count("</script>") == 1,
       "the report holds exactly one </script> (its own)")
+
+# a capture without one SMTP session still renders
+empty = os.path.join(tmp, "empty.pcap")
+with open(empty, "wb") as f:
+    f.write(bytes.fromhex("d4c3b2a1020004000000000000000000ffff000001000000"))
+erep = os.path.join(outdir, "empty.html")
+subprocess.run([binary, "-q", "--html", erep, "-r", empty], check=True, capture_output=True)
+dom, console = chrome("file://" + os.path.abspath(erep))
+check(any("smtpscope report: rendered" in l for l in console) and
+      not [l for l in console if "Uncaught" in l] and "no sessions in this capture" in dom,
+      "a report of a capture without sessions renders, says so, and throws nothing")
 shutil.rmtree(tmp, ignore_errors=True)
 tap.finish()

@@ -248,6 +248,9 @@ lab_exim_start() {
     lab_need "$exim" || return 1
     getent passwd Debian-exim >/dev/null || { lab_die "missing user Debian-exim (test/install-deps.sh)"; return 1; }
     ex=$LAB_DIR/exim
+    # afresh each time: the files left chowned to Debian-exim by an earlier
+    # start would make Exim refuse its configuration (not owned by root)
+    rm -rf "$ex"
     mkdir -p "$ex/spool" "$ex/log"
     chown -R Debian-exim "$ex"
     cat > "$ex/exim.conf" <<CF
