@@ -4,8 +4,8 @@
     python3 bench/run_bench.py [--size MB] [--repeat N] [--workers N] [--no-memory]
 
 Generates (once, then reused) a benchmark capture of about --size MB with
-bench/gen_capture, then runs on the same file, one after another and
---repeat times each, reporting the median:
+bench/gen_capture, then runs on the same file --repeat rounds, each row once
+per round in turn, reporting each row's median:
 
   1. floor: a bare libpcap read loop (bench/floor_pcap)
   2. design floor: libnids reassembly of the port-25 streams, bytes counted
@@ -110,9 +110,24 @@ def main():
     else:
         print("# tshark not installed: row 6 left out")
 
+    # Rows 1-5 take turns, one run each per round: a virtual machine's speed
+    # drifts over minutes, and a row run all at once would carry the drift
+    # of its minute into its comparison with the others.
+    times = {name: [] for name, _, _ in rows}
+    peak = {name: 0 for name, _, _ in rows}
+    for _ in range(a.repeat):
+        for name, argv, rep in rows:
+            if rep != a.repeat:
+                continue
+            dt, kib, _ = run_once(argv)
+            times[name].append(dt)
+            peak[name] = max(peak[name], kib)
     results = []
     for name, argv, rep in rows:
-        dt, rss = measure(argv, rep)
+        if rep != a.repeat:
+            dt, rss = measure(argv, rep)
+        else:
+            dt, rss = statistics.median(times[name]), peak[name]
         results.append((name, dt, rss))
         print(f"#   {name}: {dt:.3f} s", flush=True)
 
