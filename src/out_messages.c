@@ -150,15 +150,97 @@ static bool same_host(const struct endpoint *a, const struct endpoint *b)
     return a->family == b->family && memcmp(a->addr, b->addr, a->family == 6 ? 16 : 4) == 0;
 }
 
+/* ---- grouping in one pass over the hops, with three hash tables -------- */
+
+/* Open addressing; slot count a power of two, at least twice the entries. */
+struct grouping {
+    struct group {
+        size_t first, last; /* its first and latest hops */
+        int next;           /* the next message with the same sender, -1 */
+    } *msgs;
+    int nmsgs;
+    size_t mask;
+    int *by_id;             /* message whose first hop had this Message-ID */
+    struct sender {
+        const char *from;   /* NULL: free */
+        int head, tail;     /* its messages, oldest first, stale ones pruned */
+    } *by_from;
+    struct endpoint *relays; /* hosts that pass mail to another host */
+};
+
+static uint32_t str_hash(const char *s, bool fold)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        h = (h ^ (fold && c >= 'A' && c <= 'Z' ? c + 32u : c)) * 16777619u;
+    }
+    return h;
+}
+
+static int *id_slot(struct grouping *g, const struct hop *hops, const char *id)
+{
+    size_t i = str_hash(id, false) & g->mask;
+    while (g->by_id[i] >= 0 && strcmp(hops[g->msgs[g->by_id[i]].first].message_id, id) != 0)
+        i = (i + 1) & g->mask;
+    return &g->by_id[i];
+}
+
+static struct sender *from_slot(struct grouping *g, const char *from)
+{
+    size_t i = str_hash(from, true) & g->mask;
+    while (g->by_from[i].from && strcasecmp(g->by_from[i].from, from) != 0)
+        i = (i + 1) & g->mask;
+    return &g->by_from[i];
+}
+
+static size_t host_slot(const struct grouping *g, const struct endpoint *e)
+{
+    size_t i = addr_pair_hash_symmetric(e, e) & g->mask;
+    while (g->relays[i].family && !same_host(&g->relays[i], e))
+        i = (i + 1) & g->mask;
+    return i;
+}
+
 /* Does this host pass mail on to another host somewhere in the capture?
  * (A host talking to itself, filter on loopback, does not count.) */
-static bool relays(const struct messages_sink *m, const struct endpoint *server)
+static bool relays(const struct grouping *g, const struct endpoint *server)
 {
-    for (size_t i = 0; i < m->n; i++)
-        if (same_host(&m->hops[i].client, server) &&
-            !same_host(&m->hops[i].server, server))
-            return true;
-    return false;
+    return g->relays[host_slot(g, server)].family != 0;
+}
+
+/* The message hop j belongs to: by Message-ID where both have one (a
+ * message's id is its first hop's); a hop without one (refused before
+ * DATA, headers not read) joins the oldest message of its sender whose
+ * latest hop its envelope follows. Else it starts a message. */
+static int group_of(struct grouping *g, const struct hop *hops, size_t j)
+{
+    const struct hop *h = &hops[j];
+    if (h->message_id) {
+        int *slot = id_slot(g, hops, h->message_id);
+        if (*slot >= 0)
+            return *slot;
+    } else {
+        struct sender *snd = from_slot(g, h->from);
+        for (int x = snd->from ? snd->head : -1, prev = -1; x >= 0;) {
+            const struct hop *last = &hops[g->msgs[x].last];
+            int next = g->msgs[x].next;
+            if (h->t - last->t > MSG_WINDOW_NS) { /* stale for good: hops come in time order */
+                if (prev >= 0)
+                    g->msgs[prev].next = next;
+                else
+                    snd->head = next;
+                if (snd->tail == x)
+                    snd->tail = prev;
+            } else if (envelope_follows(last, h)) {
+                return x;
+            } else {
+                prev = x;
+            }
+            x = next;
+        }
+    }
+    return -1;
 }
 
 static void write_str(FILE *f, const char *s, bool json)
@@ -172,14 +254,15 @@ static void write_str(FILE *f, const char *s, bool json)
     }
 }
 
-static void write_message(struct messages_sink *m, const size_t *idx, size_t k, int no)
+static void write_message(struct messages_sink *m, const struct grouping *g, const size_t *idx,
+                          size_t k, int no)
 {
     FILE *f = m->f;
     const struct hop *first = &m->hops[idx[0]];
     bool by_id = first->message_id != NULL;
     bool stuck = false, bounce = false, accepted_before = false;
     const struct hop *last = &m->hops[idx[k - 1]];
-    if (last->result == TXN_ACCEPTED && relays(m, &last->server))
+    if (last->result == TXN_ACCEPTED && relays(g, &last->server))
         stuck = true;
     for (size_t i = 0; i < k; i++) {
         const struct hop *h = &m->hops[idx[i]];
@@ -256,38 +339,69 @@ static void write_message(struct messages_sink *m, const size_t *idx, size_t k, 
 static void messages_finish(struct sink *base)
 {
     struct messages_sink *m = (struct messages_sink *)base;
-    if (m->n)
-        qsort(m->hops, m->n, sizeof *m->hops, cmp_time);
-    size_t *idx = malloc((m->n ? m->n : 1) * sizeof *idx);
-    if (!idx)
-        return;
-    int no = 0;
-    for (size_t i = 0; i < m->n; i++) {
-        if (m->hops[i].msg >= 0)
-            continue;
-        size_t k = 0;
-        m->hops[i].msg = no;
-        idx[k++] = i;
-        for (size_t j = i + 1; j < m->n; j++) {
-            struct hop *h = &m->hops[j];
-            if (h->msg >= 0)
-                continue;
-            const struct hop *prev = &m->hops[idx[k - 1]];
-            /* by Message-ID where both have one; a hop without (refused
-             * before DATA, headers not read) joins by its envelope */
-            bool same = m->hops[i].message_id && h->message_id
-                            ? strcmp(h->message_id, m->hops[i].message_id) == 0
-                            : !h->message_id && envelope_follows(prev, h);
-            if (same) {
-                h->msg = no;
-                idx[k++] = j;
+    size_t n = m->n, slots = 16;
+    if (n)
+        qsort(m->hops, n, sizeof *m->hops, cmp_time);
+    while (slots < 2 * n)
+        slots *= 2;
+    struct grouping g = {
+        .msgs = malloc((n ? n : 1) * sizeof *g.msgs), .mask = slots - 1,
+        .by_id = malloc(slots * sizeof *g.by_id), .by_from = calloc(slots, sizeof *g.by_from),
+        .relays = calloc(slots, sizeof *g.relays),
+    };
+    size_t *idx = malloc((n ? n : 1) * sizeof *idx), *start = calloc(n + 1, sizeof *start);
+    if (!g.msgs || !g.by_id || !g.by_from || !g.relays || !idx || !start)
+        goto out;
+    for (size_t i = 0; i < slots; i++)
+        g.by_id[i] = -1;
+    for (size_t j = 0; j < n; j++) {
+        struct hop *h = &m->hops[j];
+        if (!same_host(&h->client, &h->server))
+            g.relays[host_slot(&g, &h->client)] = h->client;
+        int x = group_of(&g, m->hops, j);
+        if (x < 0) { /* a new message */
+            x = g.nmsgs++;
+            g.msgs[x].first = j;
+            g.msgs[x].next = -1;
+            if (h->message_id)
+                *id_slot(&g, m->hops, h->message_id) = x;
+            struct sender *snd = from_slot(&g, h->from);
+            if (!snd->from) {
+                snd->from = h->from;
+                snd->head = x;
+            } else if (snd->tail >= 0) {
+                g.msgs[snd->tail].next = x;
+            } else {
+                snd->head = x;
             }
+            snd->tail = x;
         }
-        write_message(m, idx, k, ++no);
+        g.msgs[x].last = j;
+        h->msg = x;
+        start[x + 1]++;
     }
+    /* hops by message, each message's in time order; messages in the order
+     * of their first hops */
+    for (int x = 0; x < g.nmsgs; x++)
+        start[x + 1] += start[x];
+    size_t *fill = malloc((g.nmsgs ? (size_t)g.nmsgs : 1) * sizeof *fill);
+    if (!fill)
+        goto out;
+    memcpy(fill, start, (size_t)g.nmsgs * sizeof *fill);
+    for (size_t j = 0; j < n; j++)
+        idx[fill[m->hops[j].msg]++] = j;
+    free(fill);
+    for (int x = 0; x < g.nmsgs; x++)
+        write_message(m, &g, idx + start[x], start[x + 1] - start[x], x + 1);
     if (m->full)
         fputs(m->json ? "" : "# messages: too many hops; the rest are not tracked\n", m->f);
+out:
+    free(g.msgs);
+    free(g.by_id);
+    free(g.by_from);
+    free(g.relays);
     free(idx);
+    free(start);
     fflush(m->f);
 }
 

@@ -88,7 +88,7 @@ def add(p):
     frames.append((now[0], p))
 
 
-def session(cl, sv, cport, rcpt, body, queue):
+def session(cl, sv, cport, rcpt, body, queue, sender=b"a@example.org"):
     cs, ss = 1000, 5000
     add(pkt(cl, sv, cport, 25, cs, 0, 0x02))
     add(pkt(sv, cl, 25, cport, ss, cs + 1, 0x12))
@@ -96,7 +96,7 @@ def session(cl, sv, cport, rcpt, body, queue):
     ss += 1
     add(pkt(cl, sv, cport, 25, cs, ss, 0x10))
     for who, data in ((1, b"220 mx ESMTP\r\n"), (0, b"EHLO h\r\n"), (1, b"250 mx\r\n"),
-                      (0, b"MAIL FROM:<a@example.org>\r\n"), (1, b"250 ok\r\n"),
+                      (0, b"MAIL FROM:<%s>\r\n" % sender), (1, b"250 ok\r\n"),
                       (0, b"RCPT TO:<%s>\r\n" % rcpt), (1, b"250 ok\r\n"), (0, b"DATA\r\n"),
                       (1, b"354 go\r\n"), (0, body + b"\r\n.\r\n"),
                       (1, b"250 ok: queued as %s\r\n" % queue), (0, b"QUIT\r\n"),
@@ -132,6 +132,35 @@ text = subprocess.run([binary, "-q", "--messages", "-r", cap], capture_output=Tr
                       text=True).stdout
 check("stuck: accepted by a relay and never seen leaving it" in text and
       "# message 2 (envelope match)" in text, "the text trail says so")
+os.unlink(cap)
+
+# -- at scale: 600 messages of one sender through R to S, interleaved (all
+# of them reach R before the first leaves it), every other one with a
+# Message-ID; 40 more that R keeps. Grouping is one pass with hash tables:
+# each message must come out whole, in the order of its first hop.
+frames.clear()
+N, KEPT = 600, 40
+def body(i):
+    mid = b"Message-ID: <m%d@example.org>\r\n" % i if i % 2 == 0 else b""
+    return mid + b"Subject: n%d\r\n\r\nmessage %d" % (i, i)
+for i in range(N + KEPT):
+    session(C, R, 20000 + i, b"u%d@example.net" % i, body(i), b"R%d" % i, sender=b"bulk@example.org")
+for i in range(N):
+    session(R, S, 40000 + i, b"u%d@example.net" % i, b"Received: by R\r\n" + body(i), b"S%d" % i,
+            sender=b"bulk@example.org")
+with open(cap, "wb") as f:
+    f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 101))
+    for t, p in frames:
+        f.write(struct.pack("<IIII", int(t), int((t % 1) * 1e6), len(p), len(p)) + p)
+msgs = [r for r in run("--messages", "-r", cap) if r["type"] == "message"]
+shape = [(len(m["hops"]), m["matched_by"], m["flags"]) for m in msgs]
+want = [(2, "message-id" if i % 2 == 0 else "envelope", []) for i in range(N)] + \
+       [(1, "message-id" if i % 2 == 0 else "envelope", ["stuck"]) for i in range(N, N + KEPT)]
+check(shape == want, f"{N + KEPT} messages of one sender: {N} whole over two hops, {KEPT} stuck, "
+      f"in order ({sum(1 for a, b in zip(shape, want) if a != b)} differ)")
+queues = [[h["queue_id"] for h in m["hops"]] for m in msgs[:N]]
+check(queues == [["R%d" % i, "S%d" % i] for i in range(N)],
+      "each trail pairs R's queue id with S's for the same message")
 os.unlink(cap)
 os.rmdir(tmp)
 tap.finish()
