@@ -150,49 +150,74 @@ static bool same_host(const struct endpoint *a, const struct endpoint *b)
     return a->family == b->family && memcmp(a->addr, b->addr, a->family == 6 ? 16 : 4) == 0;
 }
 
-/* ---- grouping in one pass over the hops, with three hash tables -------- */
+/* ---- grouping in one pass over the hops, with hash tables --------------- */
 
-/* Open addressing; slot count a power of two, at least twice the entries. */
+/* Open addressing; slot counts are powers of two, at least twice the
+ * entries. */
 struct grouping {
     struct group {
         size_t first, last; /* its first and latest hops */
-        int next;           /* the next message with the same sender, -1 */
     } *msgs;
     int nmsgs;
-    size_t mask;
+    size_t mask;            /* of by_id and relays */
     int *by_id;             /* message whose first hop had this Message-ID */
-    struct sender {
-        const char *from;   /* NULL: free */
-        int head, tail;     /* its messages, oldest first, stale ones pruned */
-    } *by_from;
     struct endpoint *relays; /* hosts that pass mail to another host */
+    /* "sender\nrecipient" (case folded) -> messages whose hops carried that
+     * pair, oldest first; pruned of the stale as they are read */
+    struct pair {
+        char *key;          /* NULL: free */
+        int *msgs;
+        size_t n, cap;
+    } *pairs;
+    size_t pmask;
+    char *scratch;          /* a key being looked up */
+    size_t scratch_cap;
 };
 
-static uint32_t str_hash(const char *s, bool fold)
+static uint32_t str_hash(const char *s, size_t n)
 {
     uint32_t h = 2166136261u;
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        h = (h ^ (fold && c >= 'A' && c <= 'Z' ? c + 32u : c)) * 16777619u;
-    }
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
     return h;
 }
 
 static int *id_slot(struct grouping *g, const struct hop *hops, const char *id)
 {
-    size_t i = str_hash(id, false) & g->mask;
+    size_t i = str_hash(id, strlen(id)) & g->mask;
     while (g->by_id[i] >= 0 && strcmp(hops[g->msgs[g->by_id[i]].first].message_id, id) != 0)
         i = (i + 1) & g->mask;
     return &g->by_id[i];
 }
 
-static struct sender *from_slot(struct grouping *g, const char *from)
+/* The slot of sender + recipient (rcpt: n bytes), its key in g->scratch. */
+static struct pair *pair_slot(struct grouping *g, const char *from, const char *rcpt, size_t n)
 {
-    size_t i = str_hash(from, true) & g->mask;
-    while (g->by_from[i].from && strcasecmp(g->by_from[i].from, from) != 0)
-        i = (i + 1) & g->mask;
-    return &g->by_from[i];
+    size_t f = strlen(from), len = f + 1 + n;
+    if (len + 1 > g->scratch_cap) {
+        char *p = realloc(g->scratch, len + 1);
+        if (!p)
+            return NULL;
+        g->scratch = p;
+        g->scratch_cap = len + 1;
+    }
+    char *k = g->scratch;
+    for (size_t i = 0; i < f; i++)
+        k[i] = (char)(from[i] >= 'A' && from[i] <= 'Z' ? from[i] + 32 : from[i]);
+    k[f] = '\n';
+    for (size_t i = 0; i < n; i++)
+        k[f + 1 + i] = (char)(rcpt[i] >= 'A' && rcpt[i] <= 'Z' ? rcpt[i] + 32 : rcpt[i]);
+    k[len] = '\0';
+    size_t i = str_hash(k, len) & g->pmask;
+    while (g->pairs[i].key && strcmp(g->pairs[i].key, k) != 0)
+        i = (i + 1) & g->pmask;
+    return &g->pairs[i];
 }
+
+/* Each recipient of a hop: rcpts is '\n'-separated. */
+#define FOR_EACH_RCPT(p, n, rcpts)                                                  \
+    for (const char *p = (rcpts), *p##_nl; *p; p += n + (p##_nl != NULL))           \
+        if ((p##_nl = strchr(p, '\n')), (n = p##_nl ? (size_t)(p##_nl - p) : strlen(p)), 1)
 
 static size_t host_slot(const struct grouping *g, const struct endpoint *e)
 {
@@ -211,36 +236,59 @@ static bool relays(const struct grouping *g, const struct endpoint *server)
 
 /* The message hop j belongs to: by Message-ID where both have one (a
  * message's id is its first hop's); a hop without one (refused before
- * DATA, headers not read) joins the oldest message of its sender whose
- * latest hop its envelope follows. Else it starts a message. */
+ * DATA, headers not read) joins the oldest message whose latest hop its
+ * envelope follows, found through the sender and recipient pairs they
+ * share. -1: it starts a message. */
 static int group_of(struct grouping *g, const struct hop *hops, size_t j)
 {
     const struct hop *h = &hops[j];
     if (h->message_id) {
         int *slot = id_slot(g, hops, h->message_id);
-        if (*slot >= 0)
-            return *slot;
-    } else {
-        struct sender *snd = from_slot(g, h->from);
-        for (int x = snd->from ? snd->head : -1, prev = -1; x >= 0;) {
-            const struct hop *last = &hops[g->msgs[x].last];
-            int next = g->msgs[x].next;
-            if (h->t - last->t > MSG_WINDOW_NS) { /* stale for good: hops come in time order */
-                if (prev >= 0)
-                    g->msgs[prev].next = next;
-                else
-                    snd->head = next;
-                if (snd->tail == x)
-                    snd->tail = prev;
-            } else if (envelope_follows(last, h)) {
-                return x;
-            } else {
-                prev = x;
-            }
-            x = next;
-        }
+        return *slot;
     }
-    return -1;
+    int best = -1;
+    size_t n;
+    FOR_EACH_RCPT(r, n, h->rcpts) {
+        struct pair *pr = pair_slot(g, h->from, r, n);
+        if (!pr || !pr->key)
+            continue;
+        size_t keep = 0;
+        for (size_t k = 0; k < pr->n; k++) {
+            int x = pr->msgs[k];
+            const struct hop *last = &hops[g->msgs[x].last];
+            if (h->t - last->t > MSG_WINDOW_NS)
+                continue; /* stale for good: hops come in time order */
+            pr->msgs[keep++] = x;
+            if ((best < 0 || x < best) && envelope_follows(last, h))
+                best = x;
+        }
+        pr->n = keep;
+    }
+    return best;
+}
+
+/* Hop j went to message x: x is found through each of its pairs. */
+static void index_hop(struct grouping *g, const struct hop *h, int x)
+{
+    size_t n;
+    FOR_EACH_RCPT(r, n, h->rcpts) {
+        struct pair *pr = pair_slot(g, h->from, r, n);
+        if (!pr)
+            return;
+        if (!pr->key && !(pr->key = strdup(g->scratch)))
+            return;
+        if (pr->n && pr->msgs[pr->n - 1] == x)
+            continue;
+        if (pr->n == pr->cap) {
+            size_t cap = pr->cap ? 2 * pr->cap : 2;
+            int *p = realloc(pr->msgs, cap * sizeof *p);
+            if (!p)
+                return;
+            pr->msgs = p;
+            pr->cap = cap;
+        }
+        pr->msgs[pr->n++] = x;
+    }
 }
 
 static void write_str(FILE *f, const char *s, bool json)
@@ -339,18 +387,26 @@ static void write_message(struct messages_sink *m, const struct grouping *g, con
 static void messages_finish(struct sink *base)
 {
     struct messages_sink *m = (struct messages_sink *)base;
-    size_t n = m->n, slots = 16;
+    size_t n = m->n, slots = 16, pslots = 16, npairs = 0;
     if (n)
         qsort(m->hops, n, sizeof *m->hops, cmp_time);
+    for (size_t j = 0; j < n; j++) {
+        size_t k;
+        FOR_EACH_RCPT(r, k, m->hops[j].rcpts)
+            npairs++;
+    }
     while (slots < 2 * n)
         slots *= 2;
+    while (pslots < 2 * npairs)
+        pslots *= 2;
     struct grouping g = {
         .msgs = malloc((n ? n : 1) * sizeof *g.msgs), .mask = slots - 1,
-        .by_id = malloc(slots * sizeof *g.by_id), .by_from = calloc(slots, sizeof *g.by_from),
-        .relays = calloc(slots, sizeof *g.relays),
+        .by_id = malloc(slots * sizeof *g.by_id), .relays = calloc(slots, sizeof *g.relays),
+        .pairs = calloc(pslots, sizeof *g.pairs), .pmask = pslots - 1,
     };
     size_t *idx = malloc((n ? n : 1) * sizeof *idx), *start = calloc(n + 1, sizeof *start);
-    if (!g.msgs || !g.by_id || !g.by_from || !g.relays || !idx || !start)
+    size_t *fill = NULL;
+    if (!g.msgs || !g.by_id || !g.relays || !g.pairs || !idx || !start)
         goto out;
     for (size_t i = 0; i < slots; i++)
         g.by_id[i] = -1;
@@ -362,44 +418,38 @@ static void messages_finish(struct sink *base)
         if (x < 0) { /* a new message */
             x = g.nmsgs++;
             g.msgs[x].first = j;
-            g.msgs[x].next = -1;
             if (h->message_id)
                 *id_slot(&g, m->hops, h->message_id) = x;
-            struct sender *snd = from_slot(&g, h->from);
-            if (!snd->from) {
-                snd->from = h->from;
-                snd->head = x;
-            } else if (snd->tail >= 0) {
-                g.msgs[snd->tail].next = x;
-            } else {
-                snd->head = x;
-            }
-            snd->tail = x;
         }
         g.msgs[x].last = j;
         h->msg = x;
+        index_hop(&g, h, x);
         start[x + 1]++;
     }
     /* hops by message, each message's in time order; messages in the order
      * of their first hops */
     for (int x = 0; x < g.nmsgs; x++)
         start[x + 1] += start[x];
-    size_t *fill = malloc((g.nmsgs ? (size_t)g.nmsgs : 1) * sizeof *fill);
-    if (!fill)
+    if (!(fill = malloc((g.nmsgs ? (size_t)g.nmsgs : 1) * sizeof *fill)))
         goto out;
     memcpy(fill, start, (size_t)g.nmsgs * sizeof *fill);
     for (size_t j = 0; j < n; j++)
         idx[fill[m->hops[j].msg]++] = j;
-    free(fill);
     for (int x = 0; x < g.nmsgs; x++)
         write_message(m, &g, idx + start[x], start[x + 1] - start[x], x + 1);
     if (m->full)
         fputs(m->json ? "" : "# messages: too many hops; the rest are not tracked\n", m->f);
 out:
+    for (size_t i = 0; g.pairs && i < pslots; i++) {
+        free(g.pairs[i].key);
+        free(g.pairs[i].msgs);
+    }
+    free(g.pairs);
+    free(g.scratch);
     free(g.msgs);
     free(g.by_id);
-    free(g.by_from);
     free(g.relays);
+    free(fill);
     free(idx);
     free(start);
     fflush(m->f);
