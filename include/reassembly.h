@@ -38,6 +38,7 @@ struct reasm_stats {
     uint64_t evicted;            /* streams dropped because the table was full */
     uint64_t v6_flows;           /* IPv6 connections given an IPv4 alias */
     uint64_t alias_full;         /* IPv6 segments dropped: no alias left */
+    uint64_t alias_reaped;       /* aliases of handshakes never completed, taken back */
     uint64_t alias_range_dropped; /* IPv4 segments from/to 0.0.0.0/8 */
     uint64_t synthesized;        /* handshake packets made up */
 };

@@ -456,6 +456,9 @@ static void print_stats(const struct engine *e, const struct capture_result *r)
     if (s->dns_lookups)
         fprintf(stderr, "smtpscope: %llu DNS lookups on port 53\n",
                 (unsigned long long)s->dns_lookups);
+    if (rs->alias_reaped)
+        fprintf(stderr, "smtpscope: %llu IPv6 handshakes never completed: their aliases "
+                "taken back\n", (unsigned long long)rs->alias_reaped);
     if (s->dns_streams_refused)
         fprintf(stderr, "smtpscope: %llu DNS-over-TCP connections not followed "
                 "(%d were open)\n", (unsigned long long)s->dns_streams_refused,

@@ -39,7 +39,15 @@ struct alias {
     struct endpoint client, server;
     uint32_t hnext;  /* hash chain, or free list when unused */
     bool used;
+    bool opened;     /* libnids established a stream on it */
+    smtp_time last_ts; /* its last segment */
 };
+
+/* An alias whose handshake never completed (a SYN nobody answered, one
+ * answered by a reset) is released by its owner's timeout: the connection
+ * table's for SMTP. DNS over TCP keeps no such table, so when the aliases
+ * run out, the ones never opened and idle this long are taken back. */
+#define ALIAS_REAP_NS (120 * SMTP_NS_PER_SEC)
 
 static struct alias *aliases;
 static uint32_t alias_cap, alias_free = ALIAS_NIL, alias_limit;
@@ -80,9 +88,22 @@ static uint32_t alias_find(const struct endpoint *a, const struct endpoint *b,
     return ALIAS_NIL;
 }
 
-static uint32_t alias_add(const struct endpoint *client,
-                          const struct endpoint *server)
+static void alias_remove(uint32_t i);
+
+static void alias_reap(smtp_time now)
 {
+    for (uint32_t i = 0; i < alias_cap; i++)
+        if (aliases[i].used && !aliases[i].opened && now - aliases[i].last_ts > ALIAS_REAP_NS) {
+            alias_remove(i);
+            stats.alias_reaped++;
+        }
+}
+
+static uint32_t alias_add(const struct endpoint *client,
+                          const struct endpoint *server, smtp_time ts)
+{
+    if (alias_free == ALIAS_NIL && alias_cap >= alias_limit)
+        alias_reap(ts);
     if (alias_free == ALIAS_NIL) {
         if (alias_cap >= alias_limit)
             return ALIAS_NIL;
@@ -106,6 +127,8 @@ static uint32_t alias_add(const struct endpoint *client,
     al->client = *client;
     al->server = *server;
     al->used = true;
+    al->opened = false;
+    al->last_ts = ts;
     uint32_t b = alias_bucket(client, server);
     al->hnext = alias_buckets[b];
     alias_buckets[b] = i;
@@ -184,6 +207,11 @@ static void stream_event(const struct listener *l, struct tcp_stream *t, void **
     case NIDS_JUST_EST: {
         struct endpoint c, s;
         endpoints_of(t, &c, &s);
+        if (is_alias((const uint8_t *)&t->addr.saddr)) {
+            uint32_t i = alias_of_addr(&t->addr.saddr);
+            if (i != ALIAS_NIL)
+                aliases[i].opened = true;
+        }
         void *u = cb->open(l->ctx, &c, &s, t);
         if (u) {
             *user = u;
@@ -377,7 +405,7 @@ static void feed_raw(const uint8_t *ip, size_t len, smtp_time ts)
 
 /* The IPv4 addresses libnids knows the connection of a and b by. */
 static bool v4_addrs(const struct endpoint *src, const struct endpoint *dst,
-                     bool create, uint8_t s4[4], uint8_t d4[4])
+                     bool create, smtp_time ts, uint8_t s4[4], uint8_t d4[4])
 {
     if (src->family == 4) {
         memcpy(s4, src->addr, 4);
@@ -389,12 +417,13 @@ static bool v4_addrs(const struct endpoint *src, const struct endpoint *dst,
     if (i == ALIAS_NIL) {
         if (!create)
             return false;
-        i = alias_add(src, dst);
+        i = alias_add(src, dst, ts);
         if (i == ALIAS_NIL) {
             stats.alias_full++;
             return false;
         }
     }
+    aliases[i].last_ts = ts;
     uint8_t c4[4], sv4[4];
     alias_addrs(i, c4, sv4);
     memcpy(s4, src_is_client ? c4 : sv4, 4);
@@ -454,7 +483,7 @@ void reasm_feed(const struct packet *pkt)
      * reasm_synthesize, which creates its alias). */
     uint8_t s4[4], d4[4];
     bool syn = (pkt->tcp_flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN;
-    if (!v4_addrs(&pkt->src, &pkt->dst, syn, s4, d4))
+    if (!v4_addrs(&pkt->src, &pkt->dst, syn, pkt->ts, s4, d4))
         return;
     size_t tcp_len = pkt->l4_len, have = pkt->l4_caplen;
     /* The common case, a whole IPv4 segment with a plain header and no
@@ -495,7 +524,7 @@ void reasm_synthesize(const struct endpoint *client,
                       uint32_t server_isn, unsigned which, smtp_time ts)
 {
     uint8_t c4[4], s4[4];
-    if (!v4_addrs(client, server, true, c4, s4))
+    if (!v4_addrs(client, server, true, ts, c4, s4))
         return;
     /* Window scaling 2^14 on both sides: the real scale is unknown, and a
      * window read too small would make libnids drop in-window data. No

@@ -106,4 +106,51 @@ text = subprocess.run([binary, "-q", "-r", tcap], capture_output=True, text=True
 check("DNS query 'big.example.net' MX to 192.0.2.25 [NOERROR - truncated, 7 answers:" in text and
       "DNS query 'mx2.example.net' A to 192.0.2.25 over TCP [NOERROR - 1 answer: 192.0.2.26]"
       in text, "the text log says over TCP, and truncated")
+
+# IPv6 TCP SYNs to port 53 that nobody answers hold IPv6 aliases no
+# connection table releases: 300 of them (one a second), then an IPv6 SMTP
+# session, with --max-streams 64 (256 aliases). The idle ones are taken
+# back when the aliases run out, and the session is reconstructed.
+import struct  # noqa: E402
+import tempfile  # noqa: E402
+flood = os.path.join(tempfile.mkdtemp(), "v6-syn-flood-53.pcap")
+def eth6(src, dst, sp, dp, seq, ack, flags, data=b""):
+    tcp = struct.pack("!HHIIBBHHH", sp, dp, seq, ack, 5 << 4, flags, 65535, 0, 0) + data
+    ip6 = struct.pack("!IHBB16s16s", 6 << 28, len(tcp), 6, 64, src, dst) + tcp
+    return b"\x02\0\0\0\0\x01\x02\0\0\0\0\x02\x86\xdd" + ip6
+def a6(last):
+    return bytes.fromhex("20010db8000000000000000000000000")[:14] + struct.pack("!H", last)
+frames = []
+t0 = 1790000000.0
+for i in range(300):
+    frames.append((t0 + i, eth6(a6(0x1000 + i), a6(0x53), 40000 + i, 53, 1000, 0, 0x02)))
+c, s = a6(0x10), a6(0x25)
+t = t0 + 400
+cs, ss = 5000, 9000
+seq = [(c, s, 41000, 25, cs, 0, 0x02, b""), (s, c, 25, 41000, ss, cs + 1, 0x12, b""),
+       (c, s, 41000, 25, cs + 1, ss + 1, 0x10, b"")]
+cs += 1; ss += 1
+for who, data in ((1, b"220 mx ESMTP\r\n"), (0, b"QUIT\r\n"), (1, b"221 bye\r\n")):
+    if who:
+        seq.append((s, c, 25, 41000, ss, cs, 0x18, data)); ss += len(data)
+    else:
+        seq.append((c, s, 41000, 25, cs, ss, 0x18, data)); cs += len(data)
+seq.append((s, c, 25, 41000, ss, cs, 0x11, b""))
+seq.append((c, s, 41000, 25, cs, ss + 1, 0x11, b""))
+seq.append((s, c, 25, 41000, ss + 1, cs + 1, 0x10, b""))
+for k, p in enumerate(seq):
+    frames.append((t + k * 0.01, eth6(*p)))
+with open(flood, "wb") as f:
+    f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+    for ts, p in frames:
+        f.write(struct.pack("<IIII", int(ts), int(round((ts % 1) * 1e6)), len(p), len(p)) + p)
+
+recs = [json.loads(l) for l in subprocess.run([binary, "-q", "-j", "--max-streams", "64", "-r", flood],
+                                               capture_output=True, text=True).stdout.splitlines()]
+ses = [r for r in recs if r["type"] == "session"]
+check(len(ses) == 1 and ses[0]["verdict"] == "ok" and
+      [t["line"] for t in ses[0]["transcript"]] == ["220 mx ESMTP", "QUIT", "221 bye"],
+      "after 300 unanswered IPv6 SYNs to port 53, an IPv6 SMTP session is still reconstructed")
+os.unlink(flood)
+os.rmdir(os.path.dirname(flood))
 tap.finish()
