@@ -645,7 +645,9 @@ static void parse_bdat(struct smtp_command *c)
     size_t j = i;
     while (j < n && s[j] == ' ') j++;
     if (j < n) {
-        if (j == i || !word_eq(s + j, 4, "LAST"))
+        /* "LAST" must fit in what is left: the argument need not be
+         * NUL-terminated (a line cut by the end of the capture) */
+        if (j == i || n - j < 4 || !word_eq(s + j, 4, "LAST"))
             return;
         size_t k = j + 4;
         while (k < n && s[k] == ' ') k++;
