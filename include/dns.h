@@ -66,8 +66,6 @@ struct dns_stream *dns_stream_new(struct dns_tracker *t, const struct endpoint *
                                   const struct endpoint *server);
 void dns_stream_feed(struct dns_stream *s, bool from_client, const uint8_t *p,
                      size_t n, smtp_time ts);
-void dns_stream_endpoints(const struct dns_stream *s, struct endpoint *client,
-                          struct endpoint *server);
 void dns_stream_free(struct dns_stream *s);
 /* TCP connections to port 53 not followed: DNS_STREAMS_MAX were open. */
 uint64_t dns_streams_refused(const struct dns_tracker *t);

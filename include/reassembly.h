@@ -74,7 +74,9 @@ void reasm_synthesize(const struct endpoint *client,
 
 /* Forget a stream without callbacks (idle timeout, port reuse). */
 void reasm_drop(void *stream);
-/* The connection is over for the caller: release its IPv6 alias, if any. */
+/* The connection is over for the caller: release its IPv6 alias, if any.
+ * (A stream's alias goes when the stream ends; this is for connections
+ * that never got one, or were dropped with reasm_drop.) */
 void reasm_forget(const struct endpoint *client, const struct endpoint *server);
 /* End of input: every open stream gets its end callback. */
 void reasm_finish(void);

@@ -172,13 +172,6 @@ struct dns_stream *dns_stream_new(struct dns_tracker *t, const struct endpoint *
     return s;
 }
 
-void dns_stream_endpoints(const struct dns_stream *s, struct endpoint *client,
-                          struct endpoint *server)
-{
-    *client = s->client;
-    *server = s->server;
-}
-
 void dns_stream_free(struct dns_stream *s)
 {
     if (!s)

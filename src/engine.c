@@ -248,9 +248,26 @@ static void on_gap(void *ctx, void *user, enum smtp_dir dir, size_t held)
 static const struct reasm_callbacks reasm_cbs = {on_open, on_data, on_gap,
                                                  on_end};
 
-/* DNS over TCP: a second reader of libnids' streams, for port 53 only. */
-static struct dns_tracker *dns_of(struct engine *e);
+static void emit_dns(void *ctx, const struct dns_lookup *l)
+{
+    struct engine *e = ctx;
+    e->stats.dns_lookups++;
+    if (e->flow)
+        mailflow_dns(e->flow, l);
+    for (int i = 0; i < e->nsinks; i++)
+        if (e->sinks[i]->dns)
+            e->sinks[i]->dns(e->sinks[i], l);
+}
 
+/* The lookup tracker, made on the first DNS message. */
+static struct dns_tracker *dns_of(struct engine *e)
+{
+    if (!e->dns)
+        e->dns = dns_tracker_new(emit_dns, e);
+    return e->dns;
+}
+
+/* DNS over TCP: a second reader of libnids' streams, for port 53 only. */
 static void *dns_open(void *ctx, const struct endpoint *client,
                       const struct endpoint *server, void *stream)
 {
@@ -270,11 +287,8 @@ static void dns_data(void *ctx, void *user, enum smtp_dir dir, const char *p,
 
 static void dns_end(void *ctx, void *user, enum tcp_end how)
 {
-    struct endpoint client, server;
     (void)ctx;
     (void)how;
-    dns_stream_endpoints(user, &client, &server);
-    reasm_forget(&client, &server); /* an IPv6 flow's alias */
     dns_stream_free(user);
 }
 
@@ -315,17 +329,6 @@ int engine_init(struct engine *e, const struct engine_config *cfg, char *err,
     return 0;
 }
 
-static void emit_dns(void *ctx, const struct dns_lookup *l)
-{
-    struct engine *e = ctx;
-    e->stats.dns_lookups++;
-    if (e->flow)
-        mailflow_dns(e->flow, l);
-    for (int i = 0; i < e->nsinks; i++)
-        if (e->sinks[i]->dns)
-            e->sinks[i]->dns(e->sinks[i], l);
-}
-
 /* UDP to or from port 53: a DNS message for the tracker. */
 static void observe_udp(struct engine *e, struct packet *p)
 {
@@ -342,14 +345,6 @@ static void observe_udp(struct engine *e, struct packet *p)
     p->dst.port = dport;
     if (in_shard(e, &p->src, &p->dst) && dns_of(e))
         dns_observe(e->dns, &p->src, &p->dst, u + 8, ulen - 8, false, p->ts);
-}
-
-/* The lookup tracker, made on the first DNS message. */
-static struct dns_tracker *dns_of(struct engine *e)
-{
-    if (!e->dns)
-        e->dns = dns_tracker_new(emit_dns, e);
-    return e->dns;
 }
 
 void engine_add_sink(struct engine *e, struct sink *s)
@@ -389,6 +384,17 @@ static void sweep(struct engine *e)
  * the middlebox, not of the endpoint whose address it forges, and an IPv4
  * ID out of that endpoint's sequence. Compare each RST with the earlier
  * packets of the same side. */
+/* Idle sessions and unanswered lookups end as capture time passes. */
+static void every_second(struct engine *e)
+{
+    if (e->now - e->last_sweep < SMTP_NS_PER_SEC)
+        return;
+    e->last_sweep = e->now;
+    sweep(e);
+    if (e->dns)
+        dns_expire(e->dns, e->now, false);
+}
+
 static void check_sender(struct conn *c, const struct packet *p, int side)
 {
     if ((p->tcp_flags & TCPF_RST) && c->seen[side] &&
@@ -614,15 +620,10 @@ void engine_packet(struct engine *e, int dlt, smtp_time ts,
             finish_conn(e, refused, TCP_END_REFUSED, e->now);
         }
     } else if (st == DECODE_OK && pkt.proto == 6 &&
-               (pkt.src.port == 53 || pkt.dst.port == 53)) {
+               (pkt.src.port == 53 || pkt.dst.port == 53) && in_shard(e, &pkt.src, &pkt.dst)) {
         reasm_feed(&pkt); /* DNS over TCP: dns_open takes the stream */
     }
-    if (e->now - e->last_sweep >= SMTP_NS_PER_SEC) {
-        e->last_sweep = e->now;
-        sweep(e);
-        if (e->dns)
-            dns_expire(e->dns, e->now, false);
-    }
+    every_second(e);
 }
 
 void engine_poll_sinks(struct engine *e)
@@ -637,12 +638,7 @@ void engine_tick(struct engine *e, smtp_time now)
     if (now <= e->now)
         return;
     e->now = now;
-    if (e->now - e->last_sweep >= SMTP_NS_PER_SEC) {
-        e->last_sweep = e->now;
-        sweep(e);
-        if (e->dns)
-            dns_expire(e->dns, e->now, false);
-    }
+    every_second(e);
 }
 
 void engine_note_drops(struct engine *e, unsigned n)

@@ -200,9 +200,21 @@ static void report_gaps(const struct listener *l, struct tcp_stream *t, void *us
         l->cb->gap(l->ctx, user, SMTP_FROM_SERVER, (size_t)t->client.rmem_alloc);
 }
 
+/* The stream is gone: an IPv6 connection's alias goes with it (whoever
+ * read the stream; a second call for the same stream finds it free). */
+static void release_alias(const struct tcp_stream *t)
+{
+    if (!is_alias((const uint8_t *)&t->addr.saddr))
+        return;
+    uint32_t i = alias_of_addr(&t->addr.saddr);
+    if (i != ALIAS_NIL && aliases[i].used)
+        alias_remove(i);
+}
+
 static void stream_event(const struct listener *l, struct tcp_stream *t, void **user)
 {
     const struct reasm_callbacks *cb = l->cb;
+    enum tcp_end how;
     switch (t->nids_state) {
     case NIDS_JUST_EST: {
         struct endpoint c, s;
@@ -230,31 +242,29 @@ static void stream_event(const struct listener *l, struct tcp_stream *t, void **
                      (size_t)t->server.count_new);
         return;
     case NIDS_CLOSE:
-        report_gaps(l, t, *user);
-        cb->end(l->ctx, *user, TCP_END_CLOSED);
-        return;
+        how = TCP_END_CLOSED;
+        break;
     case NIDS_RESET: {
-        enum tcp_end how = TCP_END_RESET_BY_SERVER;
+        how = TCP_END_RESET_BY_SERVER;
         struct endpoint c, s;
         endpoints_of(t, &c, &s);
         if (cur && endpoint_eq(&cur->src, &c))
             how = TCP_END_RESET_BY_CLIENT;
-        report_gaps(l, t, *user);
-        cb->end(l->ctx, *user, how);
-        return;
+        break;
     }
     case NIDS_TIMED_OUT: /* with tcp_workarounds off: only table eviction */
         stats.evicted++;
-        report_gaps(l, t, *user);
-        cb->end(l->ctx, *user, TCP_END_EVICTED);
-        return;
+        how = TCP_END_EVICTED;
+        break;
     case NIDS_EXITING:
-        report_gaps(l, t, *user);
-        cb->end(l->ctx, *user, TCP_END_CAPTURE_ENDED);
-        return;
+        how = TCP_END_CAPTURE_ENDED;
+        break;
     default:
         return;
     }
+    report_gaps(l, t, *user);
+    cb->end(l->ctx, *user, how);
+    release_alias(t);
 }
 
 /* libnids passes no context: one entry point per listener slot. */
@@ -491,7 +501,7 @@ void reasm_feed(const struct packet *pkt)
      * copy. The capture buffer is libpcap's own, writable memory (a stdio
      * buffer, or the mmap ring it maps read-write); nothing reads the
      * window field after this. */
-    if (pkt->ipver == 4 && !syn && !(pkt->tcp_flags & TCPF_SYN) && pkt->l3[0] == 0x45 &&
+    if (pkt->ipver == 4 && !(pkt->tcp_flags & TCPF_SYN) && pkt->l3[0] == 0x45 &&
         pkt->l4 == pkt->l3 + 20 && have >= tcp_len && tcp_len >= 20 &&
         (size_t)(pkt->l3[2] << 8 | pkt->l3[3]) == 20 + tcp_len) {
         uint8_t *t = (uint8_t *)(uintptr_t)pkt->l4;
