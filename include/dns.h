@@ -73,10 +73,10 @@ uint64_t dns_streams_refused(const struct dns_tracker *t);
  * with `all`, every pending one is (end of capture). */
 void dns_expire(struct dns_tracker *t, smtp_time now, bool all);
 
-/* The lookup's findings, comma-separated into out ("" when none): on the
- * lookups mail needs (MX, A, AAAA) nxdomain, servfail, dns-timeout (a
+/* The lookup's findings, their names into names[], how many (0 to 2): on
+ * the lookups mail needs (MX, A, AAAA) nxdomain, servfail, dns-timeout (a
  * delivery cannot follow), and slow-dns above slow_ms (0: off). */
-void dns_findings(const struct dns_lookup *l, int slow_ms, char *out, size_t cap);
+int dns_findings(const struct dns_lookup *l, int slow_ms, const char *names[2]);
 
 const char *dns_type_name(uint16_t type);
 const char *dns_rcode_name(int rcode);

@@ -253,20 +253,20 @@ void dns_expire(struct dns_tracker *t, smtp_time now, bool all)
     }
 }
 
-void dns_findings(const struct dns_lookup *l, int slow_ms, char *out, size_t cap)
+int dns_findings(const struct dns_lookup *l, int slow_ms, const char *names[2])
 {
-    size_t n = 0;
-    out[0] = '\0';
+    int n = 0;
     bool mail = l->qtype == 15 || l->qtype == 1 || l->qtype == 28;
     const char *f = !mail            ? NULL
                     : l->rcode == 3  ? "nxdomain"
                     : l->rcode == 2  ? "servfail"
                     : l->rcode == -1 ? "dns-timeout" : NULL;
     if (f)
-        n += (size_t)snprintf(out + n, cap - n, "%s", f);
-    if (slow_ms > 0 && l->rcode >= 0 && n < cap &&
+        names[n++] = f;
+    if (slow_ms > 0 && l->rcode >= 0 &&
         l->t_response - l->t_query > (smtp_time)slow_ms * 1000000)
-        snprintf(out + n, cap - n, "%sslow-dns", n ? "," : "");
+        names[n++] = "slow-dns";
+    return n;
 }
 
 const char *dns_type_name(uint16_t type)

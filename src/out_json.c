@@ -335,15 +335,11 @@ static void json_dns(struct sink *base, const struct dns_lookup *l)
         jcstr(f, a->target);
         fputc('}', f);
     }
-    char fnd[64];
-    dns_findings(l, ((struct json_sink *)base)->slow_dns_ms, fnd, sizeof fnd);
+    const char *fnd[2];
+    int nf = dns_findings(l, ((struct json_sink *)base)->slow_dns_ms, fnd);
     fputs("],\"findings\":[", f);
-    for (char *p = fnd, *c; *p; p = c ? c + 1 : p + strlen(p)) {
-        c = strchr(p, ',');
-        fprintf(f, "%s\"%.*s\"", p == fnd ? "" : ",", (int)(c ? c - p : (long)strlen(p)), p);
-        if (!c)
-            break;
-    }
+    for (int i = 0; i < nf; i++)
+        fprintf(f, "%s\"%s\"", i ? "," : "", fnd[i]);
     fputs("]}\n", f);
 }
 

@@ -289,29 +289,26 @@ static void text_dns(struct sink *base, const struct dns_lookup *l)
     fprintf(f, "' %s to %s%s [%s", dns_type_name(l->qtype), sip, l->tcp ? " over TCP" : "",
             dns_rcode_name(l->rcode));
     if (l->rcode < 0) {
-        char fnd[64];
-        dns_findings(l, t->opt.slow_dns_ms, fnd, sizeof fnd);
-        fprintf(f, " - no response seen]%s%s%s\n", fnd[0] ? " (finding: " : "", fnd,
-                fnd[0] ? ")" : "");
-        return;
+        fputs(" - no response seen]", f);
+    } else {
+        fprintf(f, " - %s%d answer%s", l->truncated ? "truncated, " : "", l->nanswers,
+                l->nanswers == 1 ? "" : "s");
+        for (int i = 0; i < l->nkept; i++) {
+            const struct dns_answer *a = &l->an[i];
+            fputs(i ? ", " : ": ", f);
+            if (a->type == 15)
+                fprintf(f, "%u ", a->pref);
+            else if (a->type == 5)
+                fputs("CNAME ", f);
+            escape_write(f, a->target, strlen(a->target), ESCAPE_TEXT);
+        }
+        fprintf(f, "] %.1f ms", (double)(l->t_response - l->t_query) / 1e6);
     }
-    fprintf(f, " - %s%d answer%s", l->truncated ? "truncated, " : "", l->nanswers,
-            l->nanswers == 1 ? "" : "s");
-    for (int i = 0; i < l->nkept; i++) {
-        const struct dns_answer *a = &l->an[i];
-        fputs(i ? ", " : ": ", f);
-        if (a->type == 15)
-            fprintf(f, "%u ", a->pref);
-        else if (a->type == 5)
-            fputs("CNAME ", f);
-        escape_write(f, a->target, strlen(a->target), ESCAPE_TEXT);
-    }
-    fprintf(f, "] %.1f ms", (double)(l->t_response - l->t_query) / 1e6);
-    char fnd[64];
-    dns_findings(l, t->opt.slow_dns_ms, fnd, sizeof fnd);
-    if (fnd[0])
-        fprintf(f, " (finding: %s)", fnd);
-    fputc('\n', f);
+    const char *fnd[2];
+    int nf = dns_findings(l, t->opt.slow_dns_ms, fnd);
+    for (int i = 0; i < nf; i++)
+        fprintf(f, "%s%s", i ? "," : " (finding: ", fnd[i]);
+    fputs(nf ? ")\n" : "\n", f);
 }
 
 static void text_finish(struct sink *base)
