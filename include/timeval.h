@@ -27,5 +27,8 @@ void time_clock(smtp_time t, int local, char out[13], char date[11]);
 
 /* A duration as seconds with `decimals` digits (3 or 6), e.g. "1.250". */
 size_t time_seconds(smtp_time d, int decimals, char *out, size_t cap);
+/* The same in any unit of nanoseconds (SMTP_NS_PER_SEC / 1000: milliseconds),
+ * decimals 3 or 6, truncated. */
+size_t time_fixed(smtp_time d, smtp_time unit, int decimals, char *out, size_t cap);
 
 #endif

@@ -58,21 +58,9 @@ static void jseconds(FILE *f, smtp_time d, int decimals)
 /* A duration in milliseconds with microsecond digits. */
 static void jmillis(FILE *f, smtp_time d)
 {
-    char b[32];
-    size_t i = sizeof b;
-    if (d < 0) {
-        fputc('-', f);
-        d = d == INT64_MIN ? INT64_MAX : -d;
-    }
-    uint64_t us = (uint64_t)(d % 1000000 / 1000), ms = (uint64_t)(d / 1000000);
-    b[--i] = '\0';
-    for (int k = 0; k < 3; k++, us /= 10) /* by hand: once per reply line */
-        b[--i] = (char)('0' + us % 10);
-    b[--i] = '.';
-    do
-        b[--i] = (char)('0' + ms % 10);
-    while (ms /= 10);
-    fputs(b + i, f);
+    char buf[40];
+    time_fixed(d, SMTP_NS_PER_SEC / 1000, 3, buf, sizeof buf);
+    fputs(buf, f);
 }
 
 static void jendpoint(FILE *f, const struct endpoint *e)

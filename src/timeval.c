@@ -73,16 +73,16 @@ void time_clock(smtp_time t, int local, char out[13], char date[11])
     }
 }
 
-size_t time_seconds(smtp_time d, int decimals, char *out, size_t cap)
+size_t time_fixed(smtp_time d, smtp_time unit, int decimals, char *out, size_t cap)
 {
-    /* by hand, right to left: every JSON transcript line has one, and
-     * snprintf's format parsing cost more than the digits */
+    /* by hand, right to left: every JSON transcript line has one or two,
+     * and snprintf's format parsing cost more than the digits */
     char b[48];
     size_t i = sizeof b;
     int neg = d < 0;
-    uint64_t a = neg ? (uint64_t)(-(d + 1)) + 1 : (uint64_t)d;
-    uint64_t div = decimals == 6 ? 1000 : 1000000;
-    uint64_t frac = (a % SMTP_NS_PER_SEC) / div, whole = a / SMTP_NS_PER_SEC;
+    uint64_t a = neg ? (uint64_t)(-(d + 1)) + 1 : (uint64_t)d, u = (uint64_t)unit;
+    uint64_t div = u / (decimals == 6 ? 1000000 : 1000);
+    uint64_t frac = (a % u) / div, whole = a / u;
     for (int k = decimals == 6 ? 6 : 3; k > 0; k--, frac /= 10)
         b[--i] = (char)('0' + frac % 10);
     b[--i] = '.';
@@ -97,6 +97,11 @@ size_t time_seconds(smtp_time d, int decimals, char *out, size_t cap)
     memcpy(out, b + i, n);
     out[n] = '\0';
     return n;
+}
+
+size_t time_seconds(smtp_time d, int decimals, char *out, size_t cap)
+{
+    return time_fixed(d, SMTP_NS_PER_SEC, decimals, out, cap);
 }
 
 smtp_time time_from_parts(int64_t sec, int64_t nsec)

@@ -45,5 +45,19 @@ int main(void)
         }
     }
     CHECK(bad == 0, "time_seconds matches snprintf on %d cases (%d differ)", n, bad);
+
+    /* milliseconds with microsecond digits, as JSON latencies are written */
+    bad = 0;
+    for (int i = 0; i < 20000; i++) {
+        rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+        smtp_time d = (smtp_time)(rng >> (1 + (rng & 31)));
+        char got[48], want[48];
+        time_fixed(d, SMTP_NS_PER_SEC / 1000, 3, got, sizeof got);
+        snprintf(want, sizeof want, "%lld.%03lld", (long long)(d / 1000000),
+                 (long long)(d % 1000000 / 1000));
+        if (strcmp(got, want) != 0 && !bad++)
+            printf("#   %lld: \"%s\" want \"%s\"\n", (long long)d, got, want);
+    }
+    CHECK(bad == 0, "milliseconds match snprintf on 20000 durations (%d differ)", bad);
     return tap_done();
 }
