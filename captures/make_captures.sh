@@ -277,10 +277,7 @@ LAB_CAP_IF=any lab_capture_start "$out/diag-multi-hop.pcap" "tcp port 25 or tcp 
 lab_client $SWAKS --to alice@example.net --body "two hops"
 lab_client $SWAKS --to bob@example.net --body "refused at the second hop"
 # the queue manager hands both to the filter: wait for both outcomes
-i=0
-while [ $i -lt 200 ] && [ "$(grep -c 'relay=127.0.0.1\[127.0.0.1\]:10025' "$LAB_DIR/postfix/maillog" 2>/dev/null)" -lt 2 ]; do
-    sleep 0.1; i=$((i + 1))
-done
+lab_wait_maillog 'relay=127.0.0.1[127.0.0.1]:10025' 2
 sleep 0.5
 lab_capture_stop
 echo "make_captures: diag-multi-hop.pcap" >&2
@@ -296,10 +293,7 @@ lab_postfix_start "content_filter = smtp:[127.0.0.1]:2525" "local_recipient_maps
 LAB_CAP_IF=any lab_capture_start "$out/diag-gateway-exim.pcap" "tcp port 25 or tcp port 2525" || exit 1
 lab_client $SWAKS --to alice@example.net --body "through the gateway to Exim"
 lab_client $SWAKS --to nobody@example.net --body "unknown inside"
-i=0
-while [ $i -lt 200 ] && [ "$(grep -c 'relay=127.0.0.1\[127.0.0.1\]:2525' "$LAB_DIR/postfix/maillog" 2>/dev/null)" -lt 2 ]; do
-    sleep 0.1; i=$((i + 1))
-done
+lab_wait_maillog 'relay=127.0.0.1[127.0.0.1]:2525' 2
 sleep 0.5
 lab_capture_stop
 lab_exim_stop

@@ -65,6 +65,13 @@ lab_up() {
     done
 }
 
+lab_wait_maillog() { # lab_wait_maillog TEXT N: up to 20 s for N lines with TEXT
+    i=0
+    while [ $i -lt 200 ] && [ "$(grep -cF "$1" "$LAB_DIR/postfix/maillog" 2>/dev/null)" -lt "$2" ]; do
+        sleep 0.1; i=$((i + 1))
+    done
+}
+
 lab_wait_port() { # lab_wait_port NS PORT [ADDRESS]: up to 5 s for a listener
     i=0
     while [ $i -lt 50 ]; do
