@@ -15,7 +15,9 @@ their preferences. A written capture with broken DNS payloads must not
 disturb anything.
 """
 import json
+import struct
 import subprocess
+import tempfile
 import os
 import sys
 
@@ -23,21 +25,35 @@ binary = sys.argv[1]
 cap = "captures/dns-lookups.pcap"
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import tap  # noqa: E402
+from pcapw import eth_tcp6, write_pcap  # noqa: E402
 from tap import check  # noqa: E402
+
+
+def tshark(capture, display_filter, *fields):
+    """tshark's decoding of the capture: one list of fields per packet."""
+    out = subprocess.run(["tshark", "-r", capture, "-Y", display_filter, "-T", "fields",
+                          *[x for f in fields for x in ("-e", f)]],
+                         capture_output=True, text=True).stdout
+    return [line.split("\t") for line in out.splitlines()]
+
+
+def records(*args):
+    """smtpscope's JSON records for these arguments."""
+    out = subprocess.run([binary, "-q", "-j", *args], capture_output=True, text=True).stdout
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def text_log(capture):
+    return subprocess.run([binary, "-q", "-r", capture], capture_output=True, text=True).stdout
 
 
 QT = {"1": "A", "28": "AAAA", "15": "MX", "5": "CNAME"}
 RC = {"0": "NOERROR", "2": "SERVFAIL", "3": "NXDOMAIN", "5": "REFUSED"}
-ts = subprocess.run(["tshark", "-r", cap, "-Y", "dns.flags.response == 1", "-T", "fields",
-                     "-e", "dns.qry.name", "-e", "dns.qry.type", "-e", "dns.flags.rcode",
-                     "-e", "dns.count.answers", "-e", "dns.time"],
-                    capture_output=True, text=True).stdout
-theirs = []
-for line in ts.splitlines():
-    name, qt, rc, n, dt = line.split("\t")
-    theirs.append((name, QT.get(qt, qt), RC.get(rc, rc), int(n), float(dt) * 1000))
-recs = [json.loads(l) for l in subprocess.run([binary, "-q", "-j", "-r", cap],
-                                               capture_output=True, text=True).stdout.splitlines()]
+theirs = [(name, QT.get(qt, qt), RC.get(rc, rc), int(n), float(dt) * 1000)
+          for name, qt, rc, n, dt in tshark(cap, "dns.flags.response == 1", "dns.qry.name",
+                                            "dns.qry.type", "dns.flags.rcode",
+                                            "dns.count.answers", "dns.time")]
+recs = records("-r", cap)
 ours = [(r["query"], r["qtype"], r["rcode"], r["answer_count"], r["response_ms"])
         for r in recs if r["type"] == "dns" and r["rcode"] != "TIMEOUT"]
 same = len(ours) == len(theirs) and all(
@@ -47,12 +63,9 @@ if not same:
 check(len(theirs) >= 6 and same,
       f"{len(ours)} answered lookups: name, type, rcode, answers, time as tshark decodes them")
 # queries whose id never comes back in a response
-pairs = subprocess.run(["tshark", "-r", cap, "-Y", "dns && !icmp", "-T", "fields", "-e", "dns.id",
-                        "-e", "dns.flags.response", "-e", "dns.qry.name"],
-                       capture_output=True, text=True).stdout.splitlines()
-answered = {l.split("\t")[0] for l in pairs if l.split("\t")[1] in ("1", "True")}
-unanswered = [l.split("\t")[2] for l in pairs
-              if l.split("\t")[1] in ("0", "False") and l.split("\t")[0] not in answered]
+pairs = tshark(cap, "dns && !icmp", "dns.id", "dns.flags.response", "dns.qry.name")
+answered = {i for i, resp, _ in pairs if resp in ("1", "True")}
+unanswered = [name for i, resp, name in pairs if resp in ("0", "False") and i not in answered]
 timeouts = [r["query"] for r in recs if r["type"] == "dns" and r["rcode"] == "TIMEOUT"]
 check(timeouts == unanswered and len(timeouts) == 1,
       f"the query without a response is the one timeout ({timeouts} == {unanswered})")
@@ -62,31 +75,24 @@ check(sorted((a["pref"], a["target"]) for a in mx["answers"]) ==
 cn = next(r for r in recs if r["type"] == "dns" and r["query"] == "mail.example.net")
 check([a["type"] for a in cn["answers"]] == ["CNAME", "A"] and cn["answers"][1]["address"] ==
       "192.0.2.25", "a CNAME and the address it leads to")
-text = subprocess.run([binary, "-q", "-r", cap], capture_output=True, text=True).stdout
+text = text_log(cap)
 check("DNS query 'example.net' MX to 192.0.2.25 [NOERROR - 2 answers: 20 mx2.example.net, "
       "10 mx1.example.net]" in text, "the text log's lookup line")
 f = {r["query"] + "/" + r["rcode"]: r["findings"] for r in recs if r["type"] == "dns"}
 check(f.get("nosuch.example.net/NXDOMAIN") == ["nxdomain"] and
       f.get("example.net/TIMEOUT") == ["dns-timeout"] and f.get("example.org/REFUSED") == [],
       "findings: nxdomain, dns-timeout; REFUSED is not one")
-slow = [json.loads(l) for l in subprocess.run([binary, "-q", "-j", "--slow-dns", "2", "-r", cap],
-                                              capture_output=True, text=True).stdout.splitlines()]
+slow = records("--slow-dns", "2", "-r", cap)
 flagged = [r["query"] for r in slow if "slow-dns" in r.get("findings", [])]
 check(flagged == ["mx1.example.net"], f"--slow-dns 2 flags the one 3.7 ms answer ({flagged})")
 
 # DNS over TCP
 tcap = "captures/dns-tcp.pcap"
-ts = subprocess.run(["tshark", "-r", tcap, "-Y", "dns.flags.response == 1", "-T", "fields",
-                     "-e", "tcp.stream", "-e", "dns.qry.name", "-e", "dns.count.answers",
-                     "-e", "dns.flags.truncated", "-e", "dns.time"],
-                    capture_output=True, text=True).stdout
-theirs = []
-for line in ts.splitlines():
-    stream, name, n, tc, dt = line.split("\t")
-    theirs.append(("tcp" if stream else "udp", name, int(n), tc in ("1", "True"),
-                   float(dt) * 1000))
-recs = [json.loads(l) for l in subprocess.run([binary, "-q", "-j", "-r", tcap],
-                                               capture_output=True, text=True).stdout.splitlines()]
+theirs = [("tcp" if stream else "udp", name, int(n), tc in ("1", "True"), float(dt) * 1000)
+          for stream, name, n, tc, dt in tshark(tcap, "dns.flags.response == 1", "tcp.stream",
+                                                "dns.qry.name", "dns.count.answers",
+                                                "dns.flags.truncated", "dns.time")]
+recs = records("-r", tcap)
 ours = [(r["transport"], r["query"], r["answer_count"], r["truncated"], r["response_ms"])
         for r in recs if r["type"] == "dns"]
 same = len(ours) == len(theirs) and all(
@@ -102,7 +108,7 @@ big = [r for r in recs if r["query"] == "big.example.net"]
 check([(r["transport"], r["truncated"], r["answer_count"]) for r in big] ==
       [("udp", True, 7), ("tcp", False, 30)],
       "the truncated UDP answer, then the whole one over TCP")
-text = subprocess.run([binary, "-q", "-r", tcap], capture_output=True, text=True).stdout
+text = text_log(tcap)
 check("DNS query 'big.example.net' MX to 192.0.2.25 [NOERROR - truncated, 7 answers:" in text and
       "DNS query 'mx2.example.net' A to 192.0.2.25 over TCP [NOERROR - 1 answer: 192.0.2.26]"
       in text, "the text log says over TCP, and truncated")
@@ -111,19 +117,13 @@ check("DNS query 'big.example.net' MX to 192.0.2.25 [NOERROR - truncated, 7 answ
 # connection table releases: 300 of them (one a second), then an IPv6 SMTP
 # session, with --max-streams 64 (256 aliases). The idle ones are taken
 # back when the aliases run out, and the session is reconstructed.
-import struct  # noqa: E402
-import tempfile  # noqa: E402
 flood = os.path.join(tempfile.mkdtemp(), "v6-syn-flood-53.pcap")
-def eth6(src, dst, sp, dp, seq, ack, flags, data=b""):
-    tcp = struct.pack("!HHIIBBHHH", sp, dp, seq, ack, 5 << 4, flags, 65535, 0, 0) + data
-    ip6 = struct.pack("!IHBB16s16s", 6 << 28, len(tcp), 6, 64, src, dst) + tcp
-    return b"\x02\0\0\0\0\x01\x02\0\0\0\0\x02\x86\xdd" + ip6
 def a6(last):
     return bytes.fromhex("20010db8000000000000000000000000")[:14] + struct.pack("!H", last)
 frames = []
 t0 = 1790000000.0
 for i in range(300):
-    frames.append((t0 + i, eth6(a6(0x1000 + i), a6(0x53), 40000 + i, 53, 1000, 0, 0x02)))
+    frames.append((t0 + i, eth_tcp6(a6(0x1000 + i), a6(0x53), 40000 + i, 53, 1000, 0, 0x02)))
 c, s = a6(0x10), a6(0x25)
 t = t0 + 400
 cs, ss = 5000, 9000
@@ -139,14 +139,9 @@ seq.append((s, c, 25, 41000, ss, cs, 0x11, b""))
 seq.append((c, s, 41000, 25, cs, ss + 1, 0x11, b""))
 seq.append((s, c, 25, 41000, ss + 1, cs + 1, 0x10, b""))
 for k, p in enumerate(seq):
-    frames.append((t + k * 0.01, eth6(*p)))
-with open(flood, "wb") as f:
-    f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
-    for ts, p in frames:
-        f.write(struct.pack("<IIII", int(ts), int(round((ts % 1) * 1e6)), len(p), len(p)) + p)
-
-recs = [json.loads(l) for l in subprocess.run([binary, "-q", "-j", "--max-streams", "64", "-r", flood],
-                                               capture_output=True, text=True).stdout.splitlines()]
+    frames.append((t + k * 0.01, eth_tcp6(*p)))
+write_pcap(flood, frames, 1)
+recs = records("--max-streams", "64", "-r", flood)
 ses = [r for r in recs if r["type"] == "session"]
 check(len(ses) == 1 and ses[0]["verdict"] == "ok" and
       [t["line"] for t in ses[0]["transcript"]] == ["220 mx ESMTP", "QUIT", "221 bye"],

@@ -16,7 +16,6 @@
 """
 import json
 import os
-import struct
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,7 @@ import tempfile
 binary = sys.argv[1]
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import tap  # noqa: E402
+from pcapw import tcp4, write_pcap  # noqa: E402
 from tap import check  # noqa: E402
 
 
@@ -62,24 +62,6 @@ check(exim_ids and exim_ids[0] and "-" in exim_ids[0],
 C, R, S = bytes([203, 0, 113, 9]), bytes([198, 51, 100, 5]), bytes([192, 0, 2, 30])
 
 
-def csum(b):
-    if len(b) % 2:
-        b += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
-
-
-def pkt(src, dst, sp, dp, seq, ack, flags, data=b""):
-    tcp = struct.pack("!HHIIBBHHH", sp, dp, seq, ack, 5 << 4, flags, 65535, 0, 0)
-    ph = src + dst + struct.pack("!BBH", 0, 6, len(tcp) + len(data))
-    tcp = tcp[:16] + struct.pack("!H", csum(ph + tcp + data)) + tcp[18:]
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40 + len(data), 0, 0x4000, 64, 6, 0, src, dst)
-    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
-    return ip + tcp + data
-
-
 frames, now = [], [1790000000.0]
 
 
@@ -90,11 +72,11 @@ def add(p):
 
 def session(cl, sv, cport, rcpt, body, queue, sender=b"a@example.org"):
     cs, ss = 1000, 5000
-    add(pkt(cl, sv, cport, 25, cs, 0, 0x02))
-    add(pkt(sv, cl, 25, cport, ss, cs + 1, 0x12))
+    add(tcp4(cl, sv, cport, 25, cs, 0, 0x02))
+    add(tcp4(sv, cl, 25, cport, ss, cs + 1, 0x12))
     cs += 1
     ss += 1
-    add(pkt(cl, sv, cport, 25, cs, ss, 0x10))
+    add(tcp4(cl, sv, cport, 25, cs, ss, 0x10))
     for who, data in ((1, b"220 mx ESMTP\r\n"), (0, b"EHLO h\r\n"), (1, b"250 mx\r\n"),
                       (0, b"MAIL FROM:<%s>\r\n" % sender), (1, b"250 ok\r\n"),
                       (0, b"RCPT TO:<%s>\r\n" % rcpt), (1, b"250 ok\r\n"), (0, b"DATA\r\n"),
@@ -102,14 +84,14 @@ def session(cl, sv, cport, rcpt, body, queue, sender=b"a@example.org"):
                       (1, b"250 ok: queued as %s\r\n" % queue), (0, b"QUIT\r\n"),
                       (1, b"221 bye\r\n")):
         if who:
-            add(pkt(sv, cl, 25, cport, ss, cs, 0x18, data))
+            add(tcp4(sv, cl, 25, cport, ss, cs, 0x18, data))
             ss += len(data)
         else:
-            add(pkt(cl, sv, cport, 25, cs, ss, 0x18, data))
+            add(tcp4(cl, sv, cport, 25, cs, ss, 0x18, data))
             cs += len(data)
-    add(pkt(cl, sv, cport, 25, cs, ss, 0x11))
-    add(pkt(sv, cl, 25, cport, ss, cs + 1, 0x11))
-    add(pkt(cl, sv, cport, 25, cs + 1, ss + 1, 0x10))
+    add(tcp4(cl, sv, cport, 25, cs, ss, 0x11))
+    add(tcp4(sv, cl, 25, cport, ss, cs + 1, 0x11))
+    add(tcp4(cl, sv, cport, 25, cs + 1, ss + 1, 0x10))
 
 
 session(C, R, 40001, b"u1@example.net", b"Subject: one\r\n\r\nfirst", b"R1")
@@ -117,10 +99,7 @@ session(C, R, 40002, b"u2@example.net", b"Subject: two\r\n\r\nsecond", b"R2")
 session(R, S, 40003, b"u1@example.net", b"Received: by R\r\nSubject: one\r\n\r\nfirst", b"S1")
 tmp = tempfile.mkdtemp()
 cap = os.path.join(tmp, "relay.pcap")
-with open(cap, "wb") as f:
-    f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 101))
-    for t, p in frames:
-        f.write(struct.pack("<IIII", int(t), int((t % 1) * 1e6), len(p), len(p)) + p)
+write_pcap(cap, frames, 101)
 msgs = [r for r in run("--messages", "-r", cap) if r["type"] == "message"]
 one = [m for m in msgs if len(m["hops"]) == 2]
 two = [m for m in msgs if len(m["hops"]) == 1]
@@ -148,10 +127,7 @@ for i in range(N + KEPT):
 for i in range(N):
     session(R, S, 40000 + i, b"u%d@example.net" % i, b"Received: by R\r\n" + body(i), b"S%d" % i,
             sender=b"bulk@example.org")
-with open(cap, "wb") as f:
-    f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 101))
-    for t, p in frames:
-        f.write(struct.pack("<IIII", int(t), int((t % 1) * 1e6), len(p), len(p)) + p)
+write_pcap(cap, frames, 101)
 msgs = [r for r in run("--messages", "-r", cap) if r["type"] == "message"]
 shape = [(len(m["hops"]), m["matched_by"], m["flags"]) for m in msgs]
 want = [(2, "message-id" if i % 2 == 0 else "envelope", []) for i in range(N)] + \
