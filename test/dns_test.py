@@ -11,8 +11,9 @@ On captures/dns-lookups.pcap (dig asking dnsmasq, recorded in the lab):
 every response tshark sees is one of smtpscope's lookups with the same
 query name, type, rcode, answer count and response time (within 2 µs); the
 query tshark sees unanswered is smtpscope's one timeout; MX answers carry
-their preferences. A written capture with broken DNS payloads must not
-disturb anything.
+their preferences. Written captures: broken DNS payloads on UDP and TCP
+are skipped without disturbing a good lookup after them; unanswered IPv6
+SYNs to port 53 do not starve IPv6 SMTP reassembly.
 """
 import json
 import struct
@@ -25,7 +26,7 @@ binary = sys.argv[1]
 cap = "captures/dns-lookups.pcap"
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import tap  # noqa: E402
-from pcapw import eth_tcp6, write_pcap  # noqa: E402
+from pcapw import eth_tcp6, tcp4, udp4, write_pcap  # noqa: E402
 from tap import check  # noqa: E402
 
 
@@ -146,6 +147,32 @@ ses = [r for r in recs if r["type"] == "session"]
 check(len(ses) == 1 and ses[0]["verdict"] == "ok" and
       [t["line"] for t in ses[0]["transcript"]] == ["220 mx ESMTP", "QUIT", "221 bye"],
       "after 300 unanswered IPv6 SYNs to port 53, an IPv6 SMTP session is still reconstructed")
+
+# Broken DNS payloads on UDP and TCP port 53 (too short, a header claiming
+# 65535 questions, a name pointer into itself, random bytes, a TCP length
+# prefix promising more than comes) are skipped; a good query and answer
+# after them are still paired.
+CL, SV = bytes([192, 0, 2, 10]), bytes([192, 0, 2, 53])
+good_q = bytes.fromhex("beef01000001000000000000") + b"\x07example\x03net\x00\x00\x0f\x00\x01"
+good_a = bytes.fromhex("beef81800001000000000000") + b"\x07example\x03net\x00\x00\x0f\x00\x01"
+bad = [b"", b"\x12", bytes.fromhex("0001010000000000000000"),
+       bytes.fromhex("0002010000ffffffffffffff") + b"\x01a\x00",
+       bytes.fromhex("000301000001000000000000") + b"\xc0\x0c\x00\x0f\x00\x01",
+       bytes(range(256)) * 4]
+frames = [(1790000000 + i * 0.01, udp4(CL, SV, 30000 + i, 53, b)) for i, b in enumerate(bad)]
+frames += [(1790000001.0, udp4(CL, SV, 31000, 53, good_q)),
+           (1790000001.001, udp4(SV, CL, 53, 31000, good_a))]
+frames += [(1790000002.0 + k * 0.001, tcp4(CL, SV, 32000, 53, seq, ack, fl, data))
+           for k, (seq, ack, fl, data) in enumerate([
+               (100, 0, 0x02, b""), (500, 101, 0x12, b""), (101, 501, 0x10, b""),
+               (101, 501, 0x18, b"\x00\x05ab"), (105, 501, 0x18, bytes(range(200))),
+               (305, 501, 0x18, b"\xff\xff" + b"x" * 100), (407, 501, 0x11, b"")])]
+write_pcap(flood, frames, 101)
+r = subprocess.run([binary, "-q", "-j", "-r", flood], capture_output=True, text=True)
+got = [(x["query"], x["rcode"], x["transport"]) for x in map(json.loads, r.stdout.splitlines())
+       if x["type"] == "dns"]
+check(r.returncode == 0 and got == [("example.net", "NOERROR", "udp")],
+      f"broken DNS on UDP and TCP skipped, the good lookup after it paired ({got}, exit {r.returncode})")
 os.unlink(flood)
 os.rmdir(os.path.dirname(flood))
 tap.finish()

@@ -30,6 +30,14 @@ def eth_tcp6(src, dst, sp, dp, seq, ack, flags, data=b""):
     return b"\x02\0\0\0\0\x01\x02\0\0\0\0\x02\x86\xdd" + ip6
 
 
+def udp4(src, dst, sp, dp, data):
+    """A raw IPv4 packet carrying one UDP datagram (link type 101)."""
+    udp = struct.pack("!HHHH", sp, dp, 8 + len(data), 0) + data
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0x4000, 64, 17, 0, src, dst)
+    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+    return ip + udp
+
+
 def write_pcap(path, frames, dlt):
     """frames: (seconds as a float, bytes) in capture order."""
     with open(path, "wb") as f:
