@@ -6,6 +6,7 @@
  * MTAs actually use (Postfix, Exim, Sendmail, Exchange, Cisco).
  */
 #include "findings.h"
+#include "textfind.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -13,11 +14,7 @@
 
 static bool has_word(struct smtp_span t, const char *w)
 {
-    size_t n = strlen(w);
-    for (size_t i = 0; i + n <= t.len; i++)
-        if (strncasecmp(t.p + i, w, n) == 0)
-            return true;
-    return false;
+    return text_has_ci(t.p, t.len, w);
 }
 
 /* True when s is at least `min` characters, all of them `ch` (any case). */
@@ -88,25 +85,24 @@ static void banner_disclosure(struct session *s, const struct smtp_reply_line *l
 {
     for (size_t k = 0; k < sizeof mta_names / sizeof mta_names[0]; k++) {
         size_t n = strlen(mta_names[k]);
-        for (size_t i = 0; i + n <= l->text.len; i++) {
-            if (strncasecmp(l->text.p + i, mta_names[k], n) != 0)
-                continue;
-            size_t j = i + n;
-            while (j < l->text.len && j < i + n + 12 &&
-                   !(l->text.p[j] >= '0' && l->text.p[j] <= '9'))
-                j++;
-            size_t v = j;
-            while (v < l->text.len && v < j + 24 &&
-                   ((l->text.p[v] >= '0' && l->text.p[v] <= '9') || l->text.p[v] == '.'))
-                v++;
-            if (v > j && j < l->text.len)
-                session_anomaly(s, "banner-disclosure", l->ts, "%s names %s version %.*s",
-                                where, mta_names[k], (int)(v - j), l->text.p + j);
-            else
-                session_anomaly(s, "banner-disclosure", l->ts, "%s names %s", where,
-                                mta_names[k]);
-            return;
-        }
+        long at = text_find_ci(l->text.p, l->text.len, mta_names[k], n);
+        if (at < 0)
+            continue;
+        size_t i = (size_t)at, j = i + n;
+        while (j < l->text.len && j < i + n + 12 &&
+               !(l->text.p[j] >= '0' && l->text.p[j] <= '9'))
+            j++;
+        size_t v = j;
+        while (v < l->text.len && v < j + 24 &&
+               ((l->text.p[v] >= '0' && l->text.p[v] <= '9') || l->text.p[v] == '.'))
+            v++;
+        if (v > j && j < l->text.len)
+            session_anomaly(s, "banner-disclosure", l->ts, "%s names %s version %.*s",
+                            where, mta_names[k], (int)(v - j), l->text.p + j);
+        else
+            session_anomaly(s, "banner-disclosure", l->ts, "%s names %s", where,
+                            mta_names[k]);
+        return;
     }
 }
 

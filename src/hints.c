@@ -5,6 +5,7 @@
  * with the later entries of the IANA enhanced status code registry.
  */
 #include "hints.h"
+#include "textfind.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -240,14 +241,6 @@ static const struct text_cause text_causes[] = {
                  "messages): retry later or spread the load"},
 };
 
-static bool contains_ci(const char *hay, const char *needle)
-{
-    size_t n = strlen(needle);
-    for (; *hay; hay++)
-        if (strncasecmp(hay, needle, n) == 0)
-            return true;
-    return false;
-}
 
 struct phase_cause {
     const char *phase;
@@ -298,7 +291,7 @@ const char *hint_cause(const char *phase, int code, const char *text)
 {
     if (code >= 400 && text)
         for (size_t i = 0; i < sizeof text_causes / sizeof *text_causes; i++)
-            if (contains_ci(text, text_causes[i].word))
+            if (text_has_ci(text, strlen(text), text_causes[i].word))
                 return text_causes[i].cause;
     if (code >= 500 && code <= 504)
         return "a client protocol error: a command unknown, malformed or out "

@@ -8,6 +8,7 @@
  * fallback, a second AUTH), because the dialogue recovered from them.
  */
 #include "session.h"
+#include "textfind.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -251,10 +252,11 @@ static void find_queue_id(struct session *s, struct txn *t,
     static const char *const markers[] = {"queued as ", "id=", "queued as"};
     for (size_t m = 0; m < sizeof markers / sizeof markers[0]; m++) {
         size_t ml = strlen(markers[m]);
-        for (size_t i = 0; i + ml <= text.len; i++) {
-            if (strncasecmp(text.p + i, markers[m], ml) != 0)
-                continue;
-            size_t b = i + ml, e = b;
+        long at;
+        for (size_t from = 0;
+             (at = text_find_ci(text.p + from, text.len - from, markers[m], ml)) >= 0;
+             from += (size_t)at + 1) {
+            size_t b = from + (size_t)at + ml, e = b;
             while (e < text.len && text.p[e] != ' ' && text.p[e] != ')' &&
                    text.p[e] != ',' && text.p[e] != ';' && e - b < 64)
                 e++;
