@@ -8,29 +8,15 @@ import os
 import struct
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from pcapw import tcp4  # noqa: E402
+
 out = sys.argv[1]
 os.makedirs(out, exist_ok=True)
 C, S = bytes([192, 0, 2, 10]), bytes([192, 0, 2, 25])
 
 
-def csum(data):
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    s = (s >> 16) + (s & 0xFFFF)
-    s += s >> 16
-    return ~s & 0xFFFF
-
-
-def pkt(src, dst, sp, dp, seq, ack, flags, data=b"", ttl=64):
-    tcp = struct.pack("!HHIIBBHHH", sp, dp, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF,
-                      5 << 4, flags, 65535, 0, 0)
-    ph = src + dst + struct.pack("!BBH", 0, 6, len(tcp) + len(data))
-    tcp = tcp[:16] + struct.pack("!H", csum(ph + tcp + data)) + tcp[18:]
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp) + len(data), 0, 0x4000,
-                     ttl, 6, 0, src, dst)
-    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
-    return ip + tcp + data
+pkt = tcp4
 
 
 class Pcap:

@@ -13,12 +13,14 @@ def csum(b):
     return ~s & 0xFFFF
 
 
-def tcp4(src, dst, sp, dp, seq, ack, flags, data=b""):
-    """A raw IPv4 packet carrying one TCP segment (link type 101)."""
-    tcp = struct.pack("!HHIIBBHHH", sp, dp, seq, ack, 5 << 4, flags, 65535, 0, 0)
+def tcp4(src, dst, sp, dp, seq, ack, flags, data=b"", ttl=64):
+    """A raw IPv4 packet carrying one TCP segment (link type 101); sequence
+    numbers wrap."""
+    tcp = struct.pack("!HHIIBBHHH", sp, dp, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF,
+                      5 << 4, flags, 65535, 0, 0)
     ph = src + dst + struct.pack("!BBH", 0, 6, len(tcp) + len(data))
     tcp = tcp[:16] + struct.pack("!H", csum(ph + tcp + data)) + tcp[18:]
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40 + len(data), 0, 0x4000, 64, 6, 0, src, dst)
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40 + len(data), 0, 0x4000, ttl, 6, 0, src, dst)
     ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
     return ip + tcp + data
 
