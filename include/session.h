@@ -192,10 +192,7 @@ struct session {
     int closed_by;           /* SMTP_FROM_* that sent the first FIN, or -1 */
     enum direction direction;
     struct mx_link *mx;      /* outgoing: the lookup that led here, or NULL */
-    int save_fd;             /* the message being saved, or -1 */
-    uint64_t save_bytes;
-    bool save_cut;           /* longer than save_max: the rest not saved */
-    char save_name[32];
+    struct message_save *save; /* --save-messages, from the first body byte */
     const struct session_config *cfg;
 
     struct smtp_parser parser;

@@ -785,61 +785,80 @@ static void on_tunnel(struct smtp_parser *p, struct smtp_span what, smtp_time ts
 }
 
 /* --save-messages: the content goes to DIR/<id>-<n>.eml, created anew
- * (never over an existing file), mode 0600, cut at save_max. */
+ * (never over an existing file), mode 0600, cut at save_max. Its state is
+ * allocated by the first body byte to save, so sessions that save nothing
+ * do not carry it. */
+struct message_save {
+    int fd;        /* the message being saved, -1 none, -2 failed to open */
+    uint64_t bytes;
+    bool cut;      /* longer than save_max: the rest not saved */
+    char name[32];
+};
+
 static void on_body_data(struct smtp_parser *p, const char *data, size_t n)
 {
     struct session *s = p->data;
-    if (s->save_fd == -1) {
-        snprintf(s->save_name, sizeof s->save_name, "%08x-%u.eml", s->id,
+    if (!s->save) {
+        s->save = malloc(sizeof *s->save);
+        if (!s->save)
+            return;
+        s->save->fd = -1;
+    }
+    struct message_save *m = s->save;
+    if (m->fd == -1) {
+        snprintf(m->name, sizeof m->name, "%08x-%u.eml", s->id,
                  s->ntxn ? s->ntxn : 1);
-        s->save_fd = openat(s->cfg->save_dirfd, s->save_name,
-                            O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-        s->save_bytes = 0;
-        s->save_cut = false;
-        if (s->save_fd < 0) {
+        m->fd = openat(s->cfg->save_dirfd, m->name,
+                       O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        m->bytes = 0;
+        m->cut = false;
+        if (m->fd < 0) {
             session_note(s, s->last_activity, "message not saved: %s/%s: %s",
-                         s->cfg->save_dir, s->save_name, strerror(errno));
-            s->save_fd = -2; /* not again for this message */
+                         s->cfg->save_dir, m->name, strerror(errno));
+            m->fd = -2; /* not again for this message */
             return;
         }
     }
-    if (s->save_fd < 0)
+    if (m->fd < 0)
         return;
-    uint64_t room = s->cfg->save_max - s->save_bytes;
+    uint64_t room = s->cfg->save_max - m->bytes;
     if (n > room) {
         n = (size_t)room;
-        s->save_cut = true;
+        m->cut = true;
     }
     while (n) {
-        ssize_t w = write(s->save_fd, data, n);
+        ssize_t w = write(m->fd, data, n);
         if (w <= 0) {
-            s->save_cut = true;
+            m->cut = true;
             return;
         }
         data += w;
         n -= (size_t)w;
-        s->save_bytes += (uint64_t)w;
+        m->bytes += (uint64_t)w;
     }
 }
 
 /* The message ended (or the connection did): its file is complete. */
 static void save_close(struct session *s, struct txn *t, smtp_time ts)
 {
-    if (s->save_fd == -2)
-        s->save_fd = -1;
-    if (s->save_fd < 0)
+    struct message_save *m = s->save;
+    if (!m)
         return;
-    close(s->save_fd);
-    s->save_fd = -1;
+    if (m->fd == -2)
+        m->fd = -1;
+    if (m->fd < 0)
+        return;
+    close(m->fd);
+    m->fd = -1;
     char path[PATH_MAX];
-    int n = snprintf(path, sizeof path, "%s/%s", s->cfg->save_dir, s->save_name);
+    int n = snprintf(path, sizeof path, "%s/%s", s->cfg->save_dir, m->name);
     if (n < 0 || (size_t)n >= sizeof path)
         return;
     if (t)
         t->saved_as = store_str(s, path, (size_t)n);
     session_note(s, ts, "message saved as %s (%llu bytes%s)", path,
-                 (unsigned long long)s->save_bytes,
-                 s->save_cut ? ", cut at the --save-max limit" : "");
+                 (unsigned long long)m->bytes,
+                 m->cut ? ", cut at the --save-max limit" : "");
 }
 
 /* The same callbacks with and without header extraction and message
@@ -889,7 +908,6 @@ struct session *session_new(const struct session_config *cfg,
     }
     bytebuf_init(&s->log, cfg->max_transcript);
     bytebuf_init(&s->strings, cfg->max_strings);
-    s->save_fd = -1;
     bool save = cfg->save_dirfd >= 0 && cfg->save_dir;
     smtp_parser_init(&s->parser,
                      cfg->extract_headers ? (save ? &parser_settings_headers_save
@@ -952,7 +970,8 @@ void session_free(struct session *s)
     free(s->anomalies);
     free(s->failure.hint);
     free(s->mx);
-    if (s->save_fd >= 0)
-        close(s->save_fd);
+    if (s->save && s->save->fd >= 0)
+        close(s->save->fd);
+    free(s->save);
     free(s);
 }
