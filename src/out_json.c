@@ -251,7 +251,9 @@ static void json_session(struct sink *base, const struct session *s)
     bool firstkw = true;
     for (unsigned i = 0; i < KW__COUNT; i++)
         if (s->ehlo_keywords & (1u << i)) {
-            fprintf(f, "%s\"%s\"", firstkw ? "" : ",", esmtp_kw_name(i));
+            fputs(firstkw ? "\"" : ",\"", f); /* not printf: ~10 per session */
+            fputs(esmtp_kw_name(i), f);
+            fputc('"', f);
             firstkw = false;
         }
     fputs("],\"size\":", f);

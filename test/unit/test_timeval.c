@@ -1,6 +1,8 @@
-/* test_timeval.c - durations written by hand read exactly as printf's. */
+/* test_timeval.c - durations and instants written by hand read exactly as
+ * printf's. */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "tap.h"
 #include "timeval.h"
@@ -59,5 +61,32 @@ int main(void)
             printf("#   %lld: \"%s\" want \"%s\"\n", (long long)d, got, want);
     }
     CHECK(bad == 0, "milliseconds match snprintf on 20000 durations (%d differ)", bad);
+    /* ISO 8601 instants, as JSON records start and end: every field against
+     * gmtime_r and snprintf, from before 1970 to the end of int64 ns */
+    bad = 0;
+    for (int i = 0; i < 20000; i++) {
+        rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+        smtp_time t = i == 0 ? 0 : i == 1 ? INT64_MAX : i == 2 ? INT64_MIN
+                    : (smtp_time)rng >> (rng & 15);
+        int64_t sec = t / SMTP_NS_PER_SEC, ns = t % SMTP_NS_PER_SEC;
+        if (ns < 0) {
+            ns += SMTP_NS_PER_SEC;
+            sec--;
+        }
+        time_t ts = (time_t)sec;
+        struct tm tm;
+        gmtime_r(&ts, &tm);
+        char got[48], want[48];
+        snprintf(want, sizeof want, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ",
+                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                 tm.tm_min, tm.tm_sec, (long long)(ns / 1000));
+        size_t cap = i % 3 == 0 ? 20 : sizeof got; /* cut short, too */
+        if (cap < sizeof got)
+            want[cap - 1] = '\0';
+        size_t len = time_iso8601(t, got, cap);
+        if ((strcmp(got, want) != 0 || len != strlen(want)) && !bad++)
+            printf("#   %lld cap %zu: \"%s\" want \"%s\"\n", (long long)t, cap, got, want);
+    }
+    CHECK(bad == 0, "ISO 8601 instants match snprintf on 20000 times (%d differ)", bad);
     return tap_done();
 }
