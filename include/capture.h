@@ -31,16 +31,29 @@ void capture_files(const char *const *files, int nfiles, struct engine *e,
                    bool quiet, bool realtime, struct capture_result *res);
 
 /* Returns 0, or -1 when the interface could not be opened or privileges
- * could not be dropped (message printed). drop_user: the user to become
- * once the device is open (NULL: stay); jail: the directory to confine
- * the process to (NULL: an empty one). */
+ * could not be dropped (message printed). filter: the user's BPF
+ * expression, or NULL for capture_default_filter's; with e's shard set
+ * (--shard, --workers) it is narrowed by capture_shard_filter. drop_user:
+ * the user to become once the device is open (NULL: stay); jail: the
+ * directory to confine the process to (NULL: an empty one). */
 int capture_live(const char *iface, const char *filter, const char *drop_user,
                  const char *jail, struct engine *e, bool quiet,
                  struct capture_result *res);
 
-/* "tcp port 25 or tcp port 587 ..." for the configured ports, plus IPv4
- * fragments (which carry no ports until reassembled). */
-void capture_default_filter(const struct engine_config *cfg, char *out,
+/* "tcp port 25 or tcp port 587 ..." for the configured ports, plus ICMP
+ * unreachables, DNS and IPv4 fragments (which carry no ports until
+ * reassembled); on Ethernet (dlt DLT_EN10MB) the same inside one and two
+ * VLAN tags, which libpcap refuses for other link types. */
+void capture_default_filter(const struct engine_config *cfg, int dlt, char *out,
                             size_t cap);
+
+/* For shard k of n (--shard, --workers) on a live interface: "(the shard's
+ * IPv4 and IPv6 address pairs, computed as shard_hash does) and (filter)",
+ * so the kernel hands each worker only its share. What the filter cannot
+ * place (ICMP, whose quoted segment decides; frames with VLAN tags still
+ * in them; anything not IP) goes to every worker, whose own check decides.
+ * Returns false when out is too small. */
+bool capture_shard_filter(uint32_t k, uint32_t n, const char *filter,
+                          char *out, size_t cap);
 
 #endif

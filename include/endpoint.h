@@ -50,10 +50,16 @@ static inline bool endpoint_eq(const struct endpoint *a, const struct endpoint *
 /* A hash of a connection's two endpoints that is the same in both
  * directions: for hash tables, and for splitting work between processes. */
 uint32_t flow_hash_symmetric(const struct endpoint *a, const struct endpoint *b);
-/* The same for both directions and every port of an address pair: shards
- * keep all the sessions between two hosts together (findings that compare
- * sessions, such as a stripped STARTTLS, need them side by side). */
+/* The same for both directions and every port of an address pair. */
 uint32_t addr_pair_hash_symmetric(const struct endpoint *a, const struct endpoint *b);
+
+/* The --shard and --workers split: by address pair, so shards keep all the
+ * sessions between two hosts together (findings that compare sessions,
+ * such as a stripped STARTTLS, need them side by side). Simple enough for
+ * a classic-BPF filter to compute the same value in the kernel
+ * (capture_shard_filter): a live worker then receives only its share. */
+uint32_t shard_hash(const struct endpoint *a, const struct endpoint *b);
+#define SHARD_HASH_MULT 2654435761u /* Knuth's multiplicative constant */
 
 /* A 32-bit session id from the connection's addresses, ports and start
  * time: stable across runs, shards and workers, unlike a counter. */

@@ -185,13 +185,13 @@ void capture_files(const char *const *files, int nfiles, struct engine *e,
         fputs("\r\033[K", stderr); /* the line goes: the log stays clean */
 }
 
-void capture_default_filter(const struct engine_config *cfg, char *out,
+void capture_default_filter(const struct engine_config *cfg, int dlt, char *out,
                             size_t cap)
 {
     /* SMTP ports, ICMP unreachables (they end connection attempts) and IPv4
-     * fragments; the same again inside one and two VLAN tags, because BPF
-     * offsets do not look through tags unless told to ("vlan" shifts them
-     * for what follows it). */
+     * fragments; on Ethernet the same again inside one and two VLAN tags,
+     * because BPF offsets do not look through tags unless told to ("vlan"
+     * shifts them for what follows it). */
     char base[600];
     size_t o = 0;
     base[0] = '\0';
@@ -202,8 +202,27 @@ void capture_default_filter(const struct engine_config *cfg, char *out,
         snprintf(base + o, sizeof base - o,
                  " or icmp[0] == 3 or (icmp6 and ip6[40] == 1) or udp port 53"
                  " or (ip and ip[6:2] & 0x3fff != 0)");
-    snprintf(out, cap, "(%s) or (vlan and (%s)) or (vlan and vlan and (%s))",
-             base, base, base);
+    if (dlt == DLT_EN10MB)
+        snprintf(out, cap, "(%s) or (vlan and (%s)) or (vlan and vlan and (%s))",
+                 base, base, base);
+    else
+        snprintf(out, cap, "%s", base);
+}
+
+bool capture_shard_filter(uint32_t k, uint32_t n, const char *filter,
+                          char *out, size_t cap)
+{
+    /* the shard expression first: a "vlan" in the filter shifts the offsets
+     * of everything after it */
+    int len = snprintf(
+        out, cap,
+        "(not (ip or ip6) or icmp or icmp6"
+        " or (ip and ((((ip[12:4] ^ ip[16:4]) * %u) >> 16) %% %u == %u))"
+        " or (ip6 and ((((ip6[8:4] ^ ip6[12:4] ^ ip6[16:4] ^ ip6[20:4]"
+        " ^ ip6[24:4] ^ ip6[28:4] ^ ip6[32:4] ^ ip6[36:4]) * %u) >> 16) %% %u == %u)))"
+        " and (%s)",
+        SHARD_HASH_MULT, n, k, SHARD_HASH_MULT, n, k, filter);
+    return len > 0 && (size_t)len < cap;
 }
 
 struct live_ctx {
@@ -253,6 +272,16 @@ int capture_live(const char *iface, const char *filter, const char *drop_user,
         pcap_close(p);
         return -1;
     }
+    char def[2048], sharded[4096];
+    if (!filter) {
+        capture_default_filter(&e->cfg, pcap_datalink(p), def, sizeof def);
+        filter = def;
+    }
+    /* a shard of the interface: the kernel keeps the other shards' packets
+     * (a filter too long to narrow is used whole: the engine still splits) */
+    if (e->cfg.nshards && capture_shard_filter(e->cfg.shard, e->cfg.nshards, filter,
+                                               sharded, sizeof sharded))
+        filter = sharded;
     struct bpf_program prog;
     if (pcap_compile(p, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) < 0 ||
         pcap_setfilter(p, &prog) < 0) {

@@ -84,6 +84,19 @@ uint32_t addr_pair_hash_symmetric(const struct endpoint *a, const struct endpoin
     return flow_hash_symmetric(&x, &y);
 }
 
+uint32_t shard_hash(const struct endpoint *a, const struct endpoint *b)
+{
+    /* the XOR of the addresses' 32-bit big-endian words (symmetric), spread
+     * by a multiply; the upper 16 bits, as BPF's "* K >> 16" leaves them */
+    uint32_t x = 0;
+    for (int i = 0; i < (a->family == 6 ? 16 : 4); i += 4)
+        x ^= ((uint32_t)a->addr[i] << 24 | (uint32_t)a->addr[i + 1] << 16 |
+              (uint32_t)a->addr[i + 2] << 8 | a->addr[i + 3]) ^
+             ((uint32_t)b->addr[i] << 24 | (uint32_t)b->addr[i + 1] << 16 |
+              (uint32_t)b->addr[i + 2] << 8 | b->addr[i + 3]);
+    return (uint32_t)(x * SHARD_HASH_MULT) >> 16;
+}
+
 uint32_t session_id_for(const struct endpoint *client,
                         const struct endpoint *server, smtp_time start)
 {

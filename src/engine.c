@@ -29,12 +29,13 @@ void engine_config_defaults(struct engine_config *cfg)
 
 /* --shard and --workers: a hash that is the same for both directions and
  * all ports of an address pair, so a connection (and every other one
- * between the same two hosts) always lands in one shard. */
+ * between the same two hosts) always lands in one shard. On a live
+ * interface the kernel's filter has already made the same choice
+ * (capture_shard_filter); this decides for what it let through to all. */
 static bool in_shard(const struct engine *e, const struct endpoint *a,
                      const struct endpoint *b)
 {
-    return e->cfg.nshards == 0 ||
-           addr_pair_hash_symmetric(a, b) % e->cfg.nshards == e->cfg.shard;
+    return e->cfg.nshards == 0 || shard_hash(a, b) % e->cfg.nshards == e->cfg.shard;
 }
 
 static bool smtp_port(const struct engine *e, uint16_t port)

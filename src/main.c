@@ -407,7 +407,6 @@ static int parse_args(int argc, char **argv, struct options *o)
                             : o->html         ? "--html"
                             : o->top          ? "--top"
                             : o->messages     ? "--messages"
-                            : o->stats        ? "--stats"
                             : o->engine.max_sessions ? "-c" : NULL;
         if (clash) {
             fprintf(stderr, "smtpscope: --workers cannot be combined with %s "
@@ -430,14 +429,15 @@ static void on_signal(int sig)
         capture_stop = 1;
 }
 
-static void print_stats(const struct engine *e, const struct capture_result *r)
+static void print_stats(FILE *f, const char *who, const struct engine *e,
+                        const struct capture_result *r)
 {
     const struct engine_stats *s = &e->stats;
     const struct reasm_stats *rs = reasm_get_stats();
-    fprintf(stderr,
-            "smtpscope: %llu frames, %llu SMTP packets, %llu connections, "
+    fprintf(f,
+            "%s%llu frames, %llu SMTP packets, %llu connections, "
             "%llu sessions written (%llu OK, %llu failed, %llu incomplete, "
-            "%llu encrypted, %llu not SMTP); %llu picked up mid-stream\n",
+            "%llu encrypted, %llu not SMTP); %llu picked up mid-stream\n", who,
             (unsigned long long)s->frames, (unsigned long long)s->smtp_packets,
             (unsigned long long)s->connections, (unsigned long long)s->sessions,
             (unsigned long long)s->by_verdict[VERDICT_OK],
@@ -446,30 +446,30 @@ static void print_stats(const struct engine *e, const struct capture_result *r)
             (unsigned long long)s->by_verdict[VERDICT_ENCRYPTED],
             (unsigned long long)s->by_verdict[VERDICT_NOT_SMTP],
             (unsigned long long)s->midstream);
-    fprintf(stderr,
-            "smtpscope: decode: %llu truncated, %llu bad header, %llu not IP, "
-            "%llu fragments; %llu segments cut by snap length\n",
+    fprintf(f,
+            "%sdecode: %llu truncated, %llu bad header, %llu not IP, "
+            "%llu fragments; %llu segments cut by snap length\n", who,
             (unsigned long long)s->decode[DECODE_TRUNCATED],
             (unsigned long long)s->decode[DECODE_BAD_HEADER],
             (unsigned long long)s->decode[DECODE_NOT_IP],
             (unsigned long long)s->fragments, (unsigned long long)s->payload_cut);
     if (s->dns_lookups)
-        fprintf(stderr, "smtpscope: %llu DNS lookups on port 53\n",
+        fprintf(f, "%s%llu DNS lookups on port 53\n", who,
                 (unsigned long long)s->dns_lookups);
     if (rs->alias_reaped)
-        fprintf(stderr, "smtpscope: %llu IPv6 handshakes never completed: their aliases "
-                "taken back\n", (unsigned long long)rs->alias_reaped);
+        fprintf(f, "%s%llu IPv6 handshakes never completed: their aliases "
+                "taken back\n", who, (unsigned long long)rs->alias_reaped);
     if (s->dns_streams_refused)
-        fprintf(stderr, "smtpscope: %llu DNS-over-TCP connections not followed "
-                "(%d were open)\n", (unsigned long long)s->dns_streams_refused,
+        fprintf(f, "%s%llu DNS-over-TCP connections not followed "
+                "(%d were open)\n", who, (unsigned long long)s->dns_streams_refused,
                 DNS_STREAMS_MAX);
     for (int i = 1; i < 16; i++)
         if (rs->warnings[i])
-            fprintf(stderr, "smtpscope: libnids: %llu x %s\n",
+            fprintf(f, "%slibnids: %llu x %s\n", who,
                     (unsigned long long)rs->warnings[i], reasm_warning_name(i));
     if (r->kernel_received || r->kernel_dropped)
-        fprintf(stderr, "smtpscope: kernel: %llu received, %llu dropped, "
-                        "%llu dropped by interface\n",
+        fprintf(f, "%skernel: %llu received, %llu dropped, "
+                        "%llu dropped by interface\n", who,
                 (unsigned long long)r->kernel_received,
                 (unsigned long long)r->kernel_dropped,
                 (unsigned long long)r->iface_dropped);
@@ -569,13 +569,11 @@ static int run_engine(struct options *o, FILE *out, int frame_fd)
     /* Input problems are the same for every worker: the first one says. */
     bool quiet_input = o->quiet || (frame_fd >= 0 && o->engine.shard != 0);
     if (o->iface) {
-        char filter[2048];
-        capture_default_filter(&o->engine, filter, sizeof filter);
         if (o->duration)
             alarm((unsigned)o->duration);
         const char *user = o->drop_user ? o->drop_user : "nobody";
-        if (capture_live(o->iface, o->filter ? o->filter : filter, user,
-                         o->log_dir, &e, quiet_input, &res) < 0)
+        if (capture_live(o->iface, o->filter, user, o->log_dir, &e, quiet_input,
+                         &res) < 0)
             status = 2;
     } else {
         capture_files(o->files, o->nfiles, &e, quiet_input || o->top, o->realtime, &res);
@@ -589,8 +587,21 @@ static int run_engine(struct options *o, FILE *out, int frame_fd)
     }
     if (!o->quiet)
         warn_losses(&e, &res);
-    if (o->stats)
-        print_stats(&e, &res);
+    if (o->stats && frame_fd < 0) {
+        print_stats(stderr, "smtpscope: ", &e, &res);
+    } else if (o->stats) { /* a worker's block in one write, lines named */
+        char who[48], *buf = NULL;
+        size_t len = 0;
+        snprintf(who, sizeof who, "smtpscope: worker %u of %u: ",
+                 o->engine.shard + 1, o->engine.nshards);
+        FILE *m = open_memstream(&buf, &len);
+        if (m) {
+            print_stats(m, who, &e, &res);
+            if (fclose(m) == 0)
+                fwrite(buf, 1, len, stderr);
+        }
+        free(buf);
+    }
     if (sink)
         sink->destroy(sink);
     if (summary)
