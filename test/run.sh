@@ -63,6 +63,7 @@ suite "zeek public traces (asan)" env SMTPSCOPE=build/asan/smtpscope python3 tes
 suite "link types, pcapng, rotated files" python3 test/linktypes_test.py ./smtpscope
 suite "live postfix in namespaces" sh test/live/test_postfix_live.sh
 suite "live capture with -i" bash test/live/test_live_capture.sh
+suite "live --workers: the kernel splits the packets" bash test/live/test_live_workers.sh
 suite "systemd unit: verify, CAP_NET_RAW only, SIGHUP rotation" bash test/live/test_service.sh
 suite "Debian package: build, lintian, install, run, purge" sh test/deb_test.sh
 suite "fuzz regression inputs and a ${FUZZ_TIME:-60} s run per target" sh test/fuzz/smoke.sh

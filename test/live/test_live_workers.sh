@@ -1,0 +1,73 @@
+#!/bin/bash
+# test_live_workers.sh - smtpscope --workers 2 -i on the lab's link: the
+# kernel hands each worker only its shard's packets (the two workers'
+# received counts add up to what one process beside them receives, and
+# neither is empty), and together they report exactly the sessions that
+# one process reports. Clients from 192.0.2.10 and 2001:db8::10 fall in
+# shard 1 of 2, from 192.0.2.13 in shard 2 (shard_hash with 192.0.2.25).
+set -u
+cd "$(dirname "$0")/../.."
+bin=$(pwd)/${SMTPSCOPE:-smtpscope}
+if [ "$(id -u)" -ne 0 ]; then
+    echo "not ok - live workers test: needs root (network namespaces)"
+    exit 1
+fi
+. test/lib/smtplab.sh
+lab_up && lab_postfix_start || { echo "not ok - live workers test: lab did not start"; exit 1; }
+lab_in_c ip addr add 192.0.2.13/24 dev "${LAB_ID}a"
+one=$LAB_DIR/one.jsonl; two=$LAB_DIR/two.jsonl
+ip netns exec "$LAB_NS_S" "$bin" -j --stats -i "${LAB_ID}b" -o "$one" 2> "$LAB_DIR/one.err" &
+p1=$!
+ip netns exec "$LAB_NS_S" "$bin" -j --stats --workers 2 -i "${LAB_ID}b" -o "$two" 2> "$LAB_DIR/two.err" &
+p2=$!
+sleep 2 # both devices open
+SW="swaks --helo client.example.com --from sender@example.com --hide-all --timeout 10"
+for i in 1 2; do
+    lab_client $SW --server "$LAB_SERVER4" --to alice@example.net >/dev/null
+    lab_client $SW --server "$LAB_SERVER4" --local-interface 192.0.2.13 --to bob@example.net >/dev/null
+done
+lab_client $SW --server "$LAB_SERVER6" --to alice@example.net >/dev/null
+sleep 1.5
+kill -INT "$p1" "$p2"
+for p in "$p1" "$p2"; do
+    i=0; while [ $i -lt 50 ] && kill -0 "$p" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
+    kill -0 "$p" 2>/dev/null && { echo "not ok - smtpscope $p did not stop on SIGINT"; kill -KILL "$p"; }
+done
+wait "$p1"; rc1=$?
+wait "$p2"; rc2=$?
+python3 - "$one" "$two" "$LAB_DIR/one.err" "$LAB_DIR/two.err" "$rc1" "$rc2" <<'PY'
+import json, re, sys
+one, two, e1, e2 = sys.argv[1:5]
+rc1, rc2 = int(sys.argv[5]), int(sys.argv[6])
+fails = 0
+def check(c, what):
+    global fails
+    print(("ok - " if c else "not ok - ") + what)
+    fails += not c
+def sessions(path):
+    return sorted((r["client"]["ip"], r["client"]["port"], r["verdict"])
+                  for r in map(json.loads, open(path)) if r.get("type") == "session")
+check(rc1 == 0 and rc2 == 0, f"both runs exit 0 after SIGINT ({rc1}, {rc2})")
+s1, s2 = sessions(one), sessions(two)
+check(len(s1) == 5 and all(v == "ok" for _, _, v in s1),
+      f"one process: the 5 delivered sessions ({[v for _, _, v in s1]})")
+check(s1 == s2, f"two workers report the same sessions ({len(s2)})")
+t1, t2 = open(e1).read(), open(e2).read()
+def received(text, prefix):
+    m = re.search(re.escape(prefix) + r"kernel: (\d+) received", text)
+    return int(m.group(1)) if m else None
+def connections(text, prefix):
+    m = re.search(re.escape(prefix) + r"\d+ frames, \d+ SMTP packets, (\d+) connections", text)
+    return int(m.group(1)) if m else None
+r = received(t1, "smtpscope: ")
+w = [received(t2, f"smtpscope: worker {k} of 2: ") for k in (1, 2)]
+c = [connections(t2, f"smtpscope: worker {k} of 2: ") for k in (1, 2)]
+print(f"# kernel received: one process {r}, workers {w}; worker connections {c}")
+check(r is not None and None not in w, "every process reports what the kernel handed it")
+if r is not None and None not in w:
+    check(w[0] > 0 and w[1] > 0, f"each worker receives packets ({w[0]}, {w[1]})")
+    check(w[0] + w[1] == r, f"the kernel hands each packet to one worker only "
+          f"({w[0]} + {w[1]} == {r})")
+check(c == [3, 2], f"worker 1 follows the 3 connections of its shard, worker 2 the 2 of its ({c})")
+sys.exit(1 if fails else 0)
+PY
