@@ -3,7 +3,8 @@
 # kernel hands each worker only its shard's packets (the two workers'
 # received counts add up to what one process beside them receives, and
 # neither is empty), and together they report exactly the sessions that
-# one process reports. Clients from 192.0.2.10 and 2001:db8::10 fall in
+# one process reports; so does a third on "-i any" (Linux cooked capture,
+# where the VLAN clauses of the Ethernet filter do not compile). Clients from 192.0.2.10 and 2001:db8::10 fall in
 # shard 1 of 2, from 192.0.2.13 in shard 2 (shard_hash with 192.0.2.25).
 set -u
 cd "$(dirname "$0")/../.."
@@ -15,11 +16,13 @@ fi
 . test/lib/smtplab.sh
 lab_up && lab_postfix_start || { echo "not ok - live workers test: lab did not start"; exit 1; }
 lab_in_c ip addr add 192.0.2.13/24 dev "${LAB_ID}a"
-one=$LAB_DIR/one.jsonl; two=$LAB_DIR/two.jsonl
+one=$LAB_DIR/one.jsonl; two=$LAB_DIR/two.jsonl; any=$LAB_DIR/any.jsonl
 ip netns exec "$LAB_NS_S" "$bin" -j --stats -i "${LAB_ID}b" -o "$one" 2> "$LAB_DIR/one.err" &
 p1=$!
 ip netns exec "$LAB_NS_S" "$bin" -j --stats --workers 2 -i "${LAB_ID}b" -o "$two" 2> "$LAB_DIR/two.err" &
 p2=$!
+ip netns exec "$LAB_NS_S" "$bin" -q -j -i any -o "$any" &
+p3=$!
 sleep 2 # both devices open
 SW="swaks --helo client.example.com --from sender@example.com --hide-all --timeout 10"
 for i in 1 2; do
@@ -28,17 +31,19 @@ for i in 1 2; do
 done
 lab_client $SW --server "$LAB_SERVER6" --to alice@example.net >/dev/null
 sleep 1.5
-kill -INT "$p1" "$p2"
-for p in "$p1" "$p2"; do
+kill -INT "$p1" "$p2" "$p3"
+for p in "$p1" "$p2" "$p3"; do
     i=0; while [ $i -lt 50 ] && kill -0 "$p" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
     kill -0 "$p" 2>/dev/null && { echo "not ok - smtpscope $p did not stop on SIGINT"; kill -KILL "$p"; }
 done
 wait "$p1"; rc1=$?
 wait "$p2"; rc2=$?
-python3 - "$one" "$two" "$LAB_DIR/one.err" "$LAB_DIR/two.err" "$rc1" "$rc2" <<'PY'
+wait "$p3"; rc3=$?
+python3 - "$one" "$two" "$LAB_DIR/one.err" "$LAB_DIR/two.err" "$rc1" "$rc2" "$any" "$rc3" <<'PY'
 import json, re, sys
 one, two, e1, e2 = sys.argv[1:5]
 rc1, rc2 = int(sys.argv[5]), int(sys.argv[6])
+anyf, rc3 = sys.argv[7], int(sys.argv[8])
 fails = 0
 def check(c, what):
     global fails
@@ -52,6 +57,8 @@ s1, s2 = sessions(one), sessions(two)
 check(len(s1) == 5 and all(v == "ok" for _, _, v in s1),
       f"one process: the 5 delivered sessions ({[v for _, _, v in s1]})")
 check(s1 == s2, f"two workers report the same sessions ({len(s2)})")
+check(rc3 == 0 and sessions(anyf) == s1,
+      f"-i any reports the same sessions (exit {rc3}, {len(sessions(anyf))} sessions)")
 t1, t2 = open(e1).read(), open(e2).read()
 def received(text, prefix):
     m = re.search(re.escape(prefix) + r"kernel: (\d+) received", text)
