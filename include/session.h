@@ -192,7 +192,7 @@ struct session {
     int closed_by;           /* SMTP_FROM_* that sent the first FIN, or -1 */
     enum direction direction;
     struct mx_link *mx;      /* outgoing: the lookup that led here, or NULL */
-    struct message_save *save; /* --save-messages, from the first body byte */
+    struct message_save *save; /* --save-messages only, else NULL */
     const struct session_config *cfg;
 
     struct smtp_parser parser;

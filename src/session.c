@@ -786,8 +786,8 @@ static void on_tunnel(struct smtp_parser *p, struct smtp_span what, smtp_time ts
 
 /* --save-messages: the content goes to DIR/<id>-<n>.eml, created anew
  * (never over an existing file), mode 0600, cut at save_max. Its state is
- * allocated by the first body byte to save, so sessions that save nothing
- * do not carry it. */
+ * allocated with the session only when the option is on (this callback
+ * runs only then). */
 struct message_save {
     int fd;        /* the message being saved, -1 none, -2 failed to open */
     uint64_t bytes;
@@ -798,12 +798,6 @@ struct message_save {
 static void on_body_data(struct smtp_parser *p, const char *data, size_t n)
 {
     struct session *s = p->data;
-    if (!s->save) {
-        s->save = malloc(sizeof *s->save);
-        if (!s->save)
-            return;
-        s->save->fd = -1;
-    }
     struct message_save *m = s->save;
     if (m->fd == -1) {
         snprintf(m->name, sizeof m->name, "%08x-%u.eml", s->id,
@@ -909,6 +903,13 @@ struct session *session_new(const struct session_config *cfg,
     bytebuf_init(&s->log, cfg->max_transcript);
     bytebuf_init(&s->strings, cfg->max_strings);
     bool save = cfg->save_dirfd >= 0 && cfg->save_dir;
+    if (save) {
+        if (!(s->save = malloc(sizeof *s->save))) {
+            free(s);
+            return NULL;
+        }
+        s->save->fd = -1;
+    }
     smtp_parser_init(&s->parser,
                      cfg->extract_headers ? (save ? &parser_settings_headers_save
                                                   : &parser_settings_headers)
