@@ -381,10 +381,6 @@ static void sweep(struct engine *e)
     }
 }
 
-/* A reset injected by a middlebox usually carries the TTL (hop limit) of
- * the middlebox, not of the endpoint whose address it forges, and an IPv4
- * ID out of that endpoint's sequence. Compare each RST with the earlier
- * packets of the same side. */
 /* Idle sessions and unanswered lookups end as capture time passes. */
 static void every_second(struct engine *e)
 {
@@ -396,6 +392,10 @@ static void every_second(struct engine *e)
         dns_expire(e->dns, e->now, false);
 }
 
+/* A reset injected by a middlebox usually carries the TTL (hop limit) of
+ * the middlebox, not of the endpoint whose address it forges, and an IPv4
+ * ID out of that endpoint's sequence. Compare each RST with the earlier
+ * packets of the same side. */
 static void check_sender(struct conn *c, const struct packet *p, int side)
 {
     if ((p->tcp_flags & TCPF_RST) && c->seen[side] &&

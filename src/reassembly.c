@@ -50,6 +50,8 @@ struct alias {
 #define ALIAS_REAP_NS (120 * SMTP_NS_PER_SEC)
 
 static struct alias *aliases;
+static smtp_time last_reap; /* alias_reap's last scan, when reaped */
+static bool reaped;
 static uint32_t alias_cap, alias_free = ALIAS_NIL, alias_limit;
 static uint32_t *alias_buckets;
 static uint32_t alias_nbuckets;
@@ -92,6 +94,13 @@ static void alias_remove(uint32_t i);
 
 static void alias_reap(smtp_time now)
 {
+    /* a scan of the whole table: at most once a second of capture time, or
+     * a flood of SYNs into a table full of live aliases would pay it for
+     * every packet */
+    if (reaped && now >= last_reap && now - last_reap < SMTP_NS_PER_SEC)
+        return;
+    reaped = true;
+    last_reap = now;
     for (uint32_t i = 0; i < alias_cap; i++)
         if (aliases[i].used && !aliases[i].opened && now - aliases[i].last_ts > ALIAS_REAP_NS) {
             alias_remove(i);
@@ -603,6 +612,7 @@ void reasm_finish(void)
     aliases = NULL;
     alias_buckets = NULL;
     alias_cap = 0;
+    reaped = false;
     alias_free = ALIAS_NIL;
     if (dead) {
         pcap_close(dead);
