@@ -17,13 +17,8 @@ binary = sys.argv[1] if len(sys.argv) > 1 else "./smtpscope"
 SRC = ["captures/core-two-transactions.pcap", "captures/proto-pipelining.pcap",
        "captures/diag-syn-dropped.pcap"]
 work = tempfile.mkdtemp()
-failed = 0
-
-
-def check(cond, what):
-    global failed
-    print(("ok - " if cond else "not ok - ") + what)
-    failed += not cond
+sys.path.insert(0, "test/lib")
+from tap import check, finish  # noqa: E402
 
 
 def read_pcap(path):
@@ -93,4 +88,4 @@ for src in SRC:
         out = subprocess.run([binary, "-q", *sum((["-r", f] for f in files), [])],
                              capture_output=True).stdout
         check(out == ref and len(ref) > 0, f"{base} as {name}: same transcript as Ethernet")
-sys.exit(1 if failed else 0)
+finish()

@@ -38,6 +38,22 @@ lab_need() { # lab_need what...: each must be present
     done
 }
 
+# For a test: the lab with Postfix, or the test's "not ok" line and exit.
+lab_test_up() { # lab_test_up NAME
+    [ "$(id -u)" -eq 0 ] || { echo "not ok - $1: needs root (network namespaces)"; exit 1; }
+    lab_up && lab_postfix_start || { echo "not ok - $1: lab did not start"; exit 1; }
+}
+
+# SIGINT to each, up to 5 s each to end; one still running is a failure
+# and is killed.
+lab_interrupt() { # lab_interrupt PID...
+    kill -INT "$@" 2>/dev/null
+    for p in "$@"; do
+        i=0; while [ $i -lt 50 ] && kill -0 "$p" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
+        kill -0 "$p" 2>/dev/null && { echo "not ok - process $p did not stop on SIGINT"; kill -KILL "$p"; }
+    done
+}
+
 lab_in_c() { ip netns exec "$LAB_NS_C" "$@"; }
 lab_in_s() { ip netns exec "$LAB_NS_S" "$@"; }
 lab_client() { lab_in_c "$@"; }

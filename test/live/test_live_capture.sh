@@ -6,12 +6,8 @@
 set -u
 cd "$(dirname "$0")/../.."
 bin=$(pwd)/${SMTPSCOPE:-smtpscope}
-if [ "$(id -u)" -ne 0 ]; then
-    echo "not ok - live capture test: needs root (network namespaces)"
-    exit 1
-fi
 . test/lib/smtplab.sh
-lab_up && lab_postfix_start || { echo "not ok - live capture test: lab did not start"; exit 1; }
+lab_test_up "live capture test"
 out=$LAB_DIR/live.jsonl
 ip netns exec "$LAB_NS_S" "$bin" -q -j -i "${LAB_ID}b" -o "$out" &
 scope=$!
@@ -28,20 +24,15 @@ s = socket.create_connection(('$LAB_SERVER4', 25), timeout=5)
 s.recv(1000); s.sendall(b'EHLO open.example.com\r\n'); s.recv(1000); time.sleep(4)" &
 open_client=$!
 sleep 1.5
-kill -INT "$scope"
-i=0; while [ $i -lt 50 ] && kill -0 "$scope" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
-kill -0 "$scope" 2>/dev/null && { echo "not ok - smtpscope did not stop on SIGINT"; kill -KILL "$scope"; }
+lab_interrupt "$scope"
 wait "$scope"; rc=$?
 wait "$open_client" 2>/dev/null
 python3 - "$out" "$rc" "$user" "$root" <<'PY'
 import json, sys
+sys.path.insert(0, "test/lib")
+from tap import check, finish
 recs = [json.loads(l) for l in open(sys.argv[1])]
 rc, user, root = int(sys.argv[2]), sys.argv[3], sys.argv[4]
-fails = 0
-def check(c, what):
-    global fails
-    print(("ok - " if c else "not ok - ") + what)
-    fails += not c
 check(rc == 0, f"smtpscope -i exits 0 after SIGINT ({rc})")
 check(user == "nobody", f"smtpscope -i runs as nobody once the device is open ({user})")
 check(root.endswith("(deleted)"), f"confined to an empty deleted directory ({root})")
@@ -52,5 +43,5 @@ op = [r for r in recs if r["helo"] == "open.example.com"]
 check(len(v4) == 1 and v4[0]["transactions"][0]["result"] == "accepted", "IPv4 session delivered")
 check(len(v6) == 1 and v6[0]["verdict"] == "ok", "IPv6 session delivered")
 check(len(op) == 1 and op[0]["end_cause"] == "capture-ended", "open session written at SIGINT as capture-ended")
-sys.exit(1 if fails else 0)
+finish()
 PY

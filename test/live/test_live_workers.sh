@@ -4,17 +4,14 @@
 # received counts add up to what one process beside them receives, and
 # neither is empty), and together they report exactly the sessions that
 # one process reports; so does a third on "-i any" (Linux cooked capture,
-# where the VLAN clauses of the Ethernet filter do not compile). Clients from 192.0.2.10 and 2001:db8::10 fall in
-# shard 1 of 2, from 192.0.2.13 in shard 2 (shard_hash with 192.0.2.25).
+# where the VLAN clauses of the Ethernet filter do not compile). Clients
+# from 192.0.2.10 and 2001:db8::10 fall in shard 1 of 2, from 192.0.2.13
+# in shard 2 (shard_hash with 192.0.2.25).
 set -u
 cd "$(dirname "$0")/../.."
 bin=$(pwd)/${SMTPSCOPE:-smtpscope}
-if [ "$(id -u)" -ne 0 ]; then
-    echo "not ok - live workers test: needs root (network namespaces)"
-    exit 1
-fi
 . test/lib/smtplab.sh
-lab_up && lab_postfix_start || { echo "not ok - live workers test: lab did not start"; exit 1; }
+lab_test_up "live workers test"
 lab_in_c ip addr add 192.0.2.13/24 dev "${LAB_ID}a"
 one=$LAB_DIR/one.jsonl; two=$LAB_DIR/two.jsonl; any=$LAB_DIR/any.jsonl
 ip netns exec "$LAB_NS_S" "$bin" -j --stats -i "${LAB_ID}b" -o "$one" 2> "$LAB_DIR/one.err" &
@@ -31,24 +28,17 @@ for i in 1 2; do
 done
 lab_client $SW --server "$LAB_SERVER6" --to alice@example.net >/dev/null
 sleep 1.5
-kill -INT "$p1" "$p2" "$p3"
-for p in "$p1" "$p2" "$p3"; do
-    i=0; while [ $i -lt 50 ] && kill -0 "$p" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
-    kill -0 "$p" 2>/dev/null && { echo "not ok - smtpscope $p did not stop on SIGINT"; kill -KILL "$p"; }
-done
+lab_interrupt "$p1" "$p2" "$p3"
 wait "$p1"; rc1=$?
 wait "$p2"; rc2=$?
 wait "$p3"; rc3=$?
 python3 - "$one" "$two" "$LAB_DIR/one.err" "$LAB_DIR/two.err" "$rc1" "$rc2" "$any" "$rc3" <<'PY'
 import json, re, sys
+sys.path.insert(0, "test/lib")
+from tap import check, finish
 one, two, e1, e2 = sys.argv[1:5]
 rc1, rc2 = int(sys.argv[5]), int(sys.argv[6])
 anyf, rc3 = sys.argv[7], int(sys.argv[8])
-fails = 0
-def check(c, what):
-    global fails
-    print(("ok - " if c else "not ok - ") + what)
-    fails += not c
 def sessions(path):
     try:
         recs = [json.loads(l) for l in open(path)]
@@ -81,5 +71,5 @@ if r is not None and None not in w:
     check(w[0] + w[1] == r, f"the kernel hands each packet to one worker only "
           f"({w[0]} + {w[1]} == {r})")
 check(c == [3, 2], f"worker 1 follows the 3 connections of its shard, worker 2 the 2 of its ({c})")
-sys.exit(1 if fails else 0)
+finish()
 PY
