@@ -61,6 +61,11 @@ uint32_t addr_pair_hash_symmetric(const struct endpoint *a, const struct endpoin
 uint32_t shard_hash(const struct endpoint *a, const struct endpoint *b);
 #define SHARD_HASH_MULT 2654435761u /* Knuth's multiplicative constant */
 
+/* FNV-1a over n bytes, continuing from h (FNV1A_INIT to start): session
+ * ids, and the string tables of --messages. */
+#define FNV1A_INIT 2166136261u
+uint32_t fnv1a(uint32_t h, const void *data, size_t n);
+
 /* A 32-bit session id from the connection's addresses, ports and start
  * time: stable across runs, shards and workers, unlike a counter. */
 uint32_t session_id_for(const struct endpoint *client,

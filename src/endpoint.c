@@ -27,7 +27,7 @@ void endpoint_addr_str(const struct endpoint *e, char out[ENDPOINT_STRLEN])
 }
 
 
-static uint32_t fnv1a(uint32_t h, const void *data, size_t n)
+uint32_t fnv1a(uint32_t h, const void *data, size_t n)
 {
     const uint8_t *p = data;
     for (size_t i = 0; i < n; i++) {
@@ -100,7 +100,7 @@ uint32_t shard_hash(const struct endpoint *a, const struct endpoint *b)
 uint32_t session_id_for(const struct endpoint *client,
                         const struct endpoint *server, smtp_time start)
 {
-    uint32_t h = endpoint_hash(endpoint_hash(2166136261u, client), server);
+    uint32_t h = endpoint_hash(endpoint_hash(FNV1A_INIT, client), server);
     uint8_t t[8];
     for (int i = 0; i < 8; i++)
         t[i] = (uint8_t)((uint64_t)start >> (56 - 8 * i));

@@ -174,17 +174,9 @@ struct grouping {
     size_t scratch_cap;
 };
 
-static uint32_t str_hash(const char *s, size_t n)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 16777619u;
-    return h;
-}
-
 static int *id_slot(struct grouping *g, const struct hop *hops, const char *id)
 {
-    size_t i = str_hash(id, strlen(id)) & g->mask;
+    size_t i = fnv1a(FNV1A_INIT, id, strlen(id)) & g->mask;
     while (g->by_id[i] >= 0 && strcmp(hops[g->msgs[g->by_id[i]].first].message_id, id) != 0)
         i = (i + 1) & g->mask;
     return &g->by_id[i];
@@ -208,7 +200,7 @@ static struct pair *pair_slot(struct grouping *g, const char *from, const char *
     for (size_t i = 0; i < n; i++)
         k[f + 1 + i] = (char)(rcpt[i] >= 'A' && rcpt[i] <= 'Z' ? rcpt[i] + 32 : rcpt[i]);
     k[len] = '\0';
-    size_t i = str_hash(k, len) & g->pmask;
+    size_t i = fnv1a(FNV1A_INIT, k, len) & g->pmask;
     while (g->pairs[i].key && strcmp(g->pairs[i].key, k) != 0)
         i = (i + 1) & g->pmask;
     return &g->pairs[i];
