@@ -22,11 +22,11 @@ import sys
 
 os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 binary = (sys.argv[1] if len(sys.argv) > 1 else os.environ.get("SMTPSCOPE", "./smtpscope"))
-root = os.environ.get("ZEEK_TRACES", "../shared/public-captures/zeek")
-if not os.path.isdir(root) and os.path.isdir("/work/shared/public-captures/zeek"):
-    root = "/work/shared/public-captures/zeek"
-if not os.path.isdir(root):
-    print(f"not ok - Zeek traces not found at {root} (set ZEEK_TRACES)")
+sys.path.insert(0, "test/lib")
+from tap import zeek_traces  # noqa: E402
+root = zeek_traces()
+if not root:
+    print("not ok - Zeek traces not found at ../shared/public-captures/zeek (set ZEEK_TRACES)")
     sys.exit(1)
 
 allow = {}

@@ -1,6 +1,8 @@
 """tap.py - what the Python tests share: TAP-like "ok -" / "not ok -"
-lines, the count of failures, and reading a text log's lines with their
-dates (so merged or rotated logs can be compared with a plain run)."""
+lines, the count of failures, reading a text log's lines with their dates
+(so merged or rotated logs can be compared with a plain run), and where
+Zeek's public traces are."""
+import os
 import sys
 from collections import Counter
 
@@ -27,3 +29,14 @@ def dated_lines(text):
         else:
             out[(date, line)] += 1
     return out
+
+
+def zeek_traces():
+    """The directory of Zeek's public SMTP traces (used by path, never
+    copied): $ZEEK_TRACES, ../shared/public-captures/zeek beside the
+    checkout, or the project machine's /work/shared; None when absent."""
+    for d in (os.environ.get("ZEEK_TRACES"), "../shared/public-captures/zeek",
+              "/work/shared/public-captures/zeek"):
+        if d and os.path.isdir(d):
+            return d
+    return None
