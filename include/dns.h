@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "endpoint.h"
+#include "finding.h"
 #include "timeval.h"
 
 #define DNS_TIMEOUT_S 5
@@ -73,10 +74,10 @@ uint64_t dns_streams_refused(const struct dns_tracker *t);
  * with `all`, every pending one is (end of capture). */
 void dns_expire(struct dns_tracker *t, smtp_time now, bool all);
 
-/* The lookup's findings, their names into names[], how many (0 to 2): on
+/* The lookup's findings, their ids into ids[], how many (0 to 2): on
  * the lookups mail needs (MX, A, AAAA) nxdomain, servfail, dns-timeout (a
  * delivery cannot follow), and slow-dns above slow_ms (0: off). */
-int dns_findings(const struct dns_lookup *l, int slow_ms, const char *names[2]);
+int dns_findings(const struct dns_lookup *l, int slow_ms, enum finding_id ids[2]);
 
 const char *dns_type_name(uint16_t type);
 const char *dns_rcode_name(int rcode);

@@ -13,6 +13,7 @@
 
 #include "bytebuf.h"
 #include "endpoint.h"
+#include "finding.h"
 #include "netlist.h"
 #include "smtp_parser.h"
 #include "timeval.h"
@@ -142,11 +143,11 @@ struct tline {
                            TL_SERVER first line: enum smtp_cmd answered */
 };
 
-/* A named finding about the session (protocol anomaly, interference
- * signature, capture problem). Names are static strings, stable in JSON. */
+/* A finding about the session (finding.h: protocol anomaly, interference
+ * signature, capture problem, ...), as first seen. */
 #define SESSION_MAX_ANOMALIES 24
 struct anomaly {
-    const char *name;
+    uint16_t id;       /* enum finding_id */
     uint32_t count;
     smtp_time ts;      /* first occurrence */
     char detail[120];  /* of the first occurrence */
@@ -231,6 +232,7 @@ struct session {
     bool txn_open;           /* the last txn is open */
 
     uint32_t ncommands, nreplies;
+    struct finding_set found;  /* every finding in anomalies[] */
     struct anomaly *anomalies; /* grown on the first one: most sessions have none */
     uint32_t nanomalies, anomaly_cap;
 
@@ -250,10 +252,15 @@ void session_feed(struct session *s, enum smtp_dir dir, const char *data,
                   size_t len, smtp_time ts);
 void session_note_fin(struct session *s, enum smtp_dir dir, smtp_time ts);
 /* Records a finding; its first occurrence is also a transcript line. */
-void session_anomaly(struct session *s, const char *name, smtp_time ts,
-                     const char *detail_fmt, ...)
+void session_find(struct session *s, enum finding_id id, smtp_time ts,
+                  const char *detail_fmt, ...)
     __attribute__((format(printf, 4, 5)));
-bool session_has_anomaly(const struct session *s, const char *name);
+static inline bool session_found(const struct session *s, enum finding_id id)
+{
+    return finding_set_has(&s->found, id);
+}
+/* The finding's record, or NULL when it was not found. */
+struct anomaly *session_finding(struct session *s, enum finding_id id);
 /* A system line in the transcript (not from the wire). */
 void session_note(struct session *s, smtp_time ts, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

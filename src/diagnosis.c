@@ -134,7 +134,7 @@ static void diagnose(struct session *s)
         diagnose_unconnected(s);
         return;
     }
-    if (s->parser.not_smtp && session_has_anomaly(s, "snaplen-cut")) {
+    if (s->parser.not_smtp && session_found(s, FINDING_SNAPLEN_CUT)) {
         /* NULs where the snap length cut the payload: no verdict possible */
         s->end_phase = PHASE_GREETING;
         s->verdict = VERDICT_INCOMPLETE;
@@ -185,7 +185,7 @@ static void diagnose(struct session *s)
         s->verdict = VERDICT_OK; /* delivered; then hung up or capture ended */
         return;
     }
-    if (session_has_anomaly(s, "capture-gap")) {
+    if (session_found(s, FINDING_CAPTURE_GAP)) {
         s->verdict = VERDICT_INCOMPLETE;
         s->incomplete_why = "a gap in the capture: the dialogue after it is unknown";
         return;

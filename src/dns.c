@@ -253,19 +253,19 @@ void dns_expire(struct dns_tracker *t, smtp_time now, bool all)
     }
 }
 
-int dns_findings(const struct dns_lookup *l, int slow_ms, const char *names[2])
+int dns_findings(const struct dns_lookup *l, int slow_ms, enum finding_id ids[2])
 {
     int n = 0;
     bool mail = l->qtype == 15 || l->qtype == 1 || l->qtype == 28;
-    const char *f = !mail            ? NULL
-                    : l->rcode == 3  ? "nxdomain"
-                    : l->rcode == 2  ? "servfail"
-                    : l->rcode == -1 ? "dns-timeout" : NULL;
-    if (f)
-        names[n++] = f;
+    if (mail && l->rcode == 3)
+        ids[n++] = FINDING_NXDOMAIN;
+    else if (mail && l->rcode == 2)
+        ids[n++] = FINDING_SERVFAIL;
+    else if (mail && l->rcode == -1)
+        ids[n++] = FINDING_DNS_TIMEOUT;
     if (slow_ms > 0 && l->rcode >= 0 &&
         l->t_response - l->t_query > (smtp_time)slow_ms * 1000000)
-        names[n++] = "slow-dns";
+        ids[n++] = FINDING_SLOW_DNS;
     return n;
 }
 

@@ -76,8 +76,8 @@ static void check_starttls_path(struct engine *e, struct session *s)
     if (s->ehlo_keywords & KW_STARTTLS)
         tls_server(e, &s->server, true);
     else if (tls_server(e, &s->server, false) &&
-             !session_has_anomaly(s, "starttls-masked"))
-        session_anomaly(s, "starttls-stripped", s->end,
+             !session_found(s, FINDING_STARTTLS_MASKED))
+        session_find(s, FINDING_STARTTLS_STRIPPED, s->end,
                         "this server offered STARTTLS in an earlier session; "
                         "not in this EHLO reply");
 }
@@ -132,16 +132,16 @@ static void finish_conn(struct engine *e, struct conn *c, enum tcp_end how,
     if (c->notes && c->notes->end_detail[0])
         memcpy(s->tcp_detail, c->notes->end_detail, sizeof s->tcp_detail);
     if (c->notes && c->notes->rst_finding[0])
-        session_anomaly(s, "reset-suspicious", ts, "%s", c->notes->rst_finding);
+        session_find(s, FINDING_RESET_SUSPICIOUS, ts, "%s", c->notes->rst_finding);
     if (c->syn_count > 1 && (how == TCP_END_NO_ANSWER || !c->synack_seen))
         note_syn_spacing(s, c, ts);
     if (c->cut_segments) {
-        session_anomaly(s, "snaplen-cut", ts,
+        session_find(s, FINDING_SNAPLEN_CUT, ts,
                         "segments cut short by the capture's snap length; "
                         "missing bytes read as NUL");
-        for (uint32_t i = 0; i < s->nanomalies; i++)
-            if (strcmp(s->anomalies[i].name, "snaplen-cut") == 0)
-                s->anomalies[i].count = c->cut_segments;
+        struct anomaly *a = session_finding(s, FINDING_SNAPLEN_CUT);
+        if (a)
+            a->count = c->cut_segments;
     }
     session_end(s, how, ts);
     emit(e, s);
@@ -240,7 +240,7 @@ static void on_gap(void *ctx, void *user, enum smtp_dir dir, size_t held)
     struct engine *e = ctx;
     struct conn *c = user;
     e->stats.gaps++;
-    session_anomaly(c->session, "capture-gap", e->now,
+    session_find(c->session, FINDING_CAPTURE_GAP, e->now,
                     "bytes from the %s missing from the capture; %zu bytes "
                     "after the gap could not be placed",
                     dir == SMTP_FROM_CLIENT ? "client" : "server", held);
@@ -460,12 +460,12 @@ static void observe_icmp(struct engine *e, const struct packet *p)
          * stall when these are filtered somewhere. */
         n->end_detail[0] = '\0';
         if (c->session)
-            session_anomaly(c->session, "icmp-frag-needed", e->now,
+            session_find(c->session, FINDING_ICMP_FRAG_NEEDED, e->now,
                             "path MTU %u from %s", u.mtu, router);
         return;
     }
     if (c->session) {
-        session_anomaly(c->session, "icmp-unreachable", e->now, "%s",
+        session_find(c->session, FINDING_ICMP_UNREACHABLE, e->now, "%s",
                         n->end_detail);
         n->end_detail[0] = '\0';
         return;
@@ -569,7 +569,7 @@ static struct conn *observe_tcp(struct engine *e, const struct packet *p)
     if (!c)
         return NULL;
     if (p->payload_cut && c->cut_segments++ == 0 && c->session)
-        session_anomaly(c->session, "snaplen-cut", e->now,
+        session_find(c->session, FINDING_SNAPLEN_CUT, e->now,
                         "segments cut short by the capture's snap length; "
                         "missing bytes read as NUL");
     conntrack_touch(&e->ct, c, e->now);
@@ -647,7 +647,7 @@ void engine_note_drops(struct engine *e, unsigned n)
     e->stats.kernel_drops += n;
     for (struct conn *c = e->ct.oldest; c; c = c->newer)
         if (c->session)
-            session_anomaly(c->session, "kernel-drops", e->now,
+            session_find(c->session, FINDING_KERNEL_DROPS, e->now,
                             "the capture dropped packets while this session "
                             "was open: it may be incomplete");
 }

@@ -53,11 +53,11 @@ void findings_command(struct session *s, const struct smtp_command *c)
     while (v < c->line.len && c->line.p[v] != ' ')
         v++;
     if (c->cmd == SMTP_CMD_UNKNOWN && all_of(c->line.p, v, 'X', 4))
-        session_anomaly(s, "command-masked", c->ts_first,
+        session_find(s, FINDING_COMMAND_MASKED, c->ts_first,
                         "a command replaced by X characters (command "
                         "filtering firewall)");
     if (c->cmd == SMTP_CMD_HELO && s->helo_code >= 500 && s->ehlo_tried)
-        session_anomaly(s, "ehlo-rejected-helo-fallback", c->ts_first,
+        session_find(s, FINDING_EHLO_REJECTED_HELO_FALLBACK, c->ts_first,
                         "EHLO refused with %d, the client fell back to HELO",
                         s->helo_code);
     if (c->cmd == SMTP_CMD_EHLO)
@@ -65,7 +65,7 @@ void findings_command(struct session *s, const struct smtp_command *c)
     /* Silence before the client spoke again. */
     smtp_time idle = (smtp_time)s->cfg->idle_gap_ms * 1000000;
     if (idle > 0 && s->last_line_ts && c->ts_first - s->last_line_ts > idle)
-        session_anomaly(s, "idle-gap", c->ts_first,
+        session_find(s, FINDING_IDLE_GAP, c->ts_first,
                         "%.1f s of silence before %s", secs(c->ts_first - s->last_line_ts),
                         smtp_cmd_name(c->cmd));
     s->last_line_ts = c->ts_last;
@@ -97,10 +97,10 @@ static void banner_disclosure(struct session *s, const struct smtp_reply_line *l
                ((l->text.p[v] >= '0' && l->text.p[v] <= '9') || l->text.p[v] == '.'))
             v++;
         if (v > j && j < l->text.len)
-            session_anomaly(s, "banner-disclosure", l->ts, "%s names %s version %.*s",
+            session_find(s, FINDING_BANNER_DISCLOSURE, l->ts, "%s names %s version %.*s",
                             where, mta_names[k], (int)(v - j), l->text.p + j);
         else
-            session_anomaly(s, "banner-disclosure", l->ts, "%s names %s", where,
+            session_find(s, FINDING_BANNER_DISCLOSURE, l->ts, "%s names %s", where,
                             mta_names[k]);
         return;
     }
@@ -119,7 +119,7 @@ void findings_reply_line(struct session *s, const struct smtp_reply_line *l)
         for (size_t i = 0; i < l->text.len; i++)
             stars += l->text.p[i] == '*';
         if (stars >= 4 && stars * 2 >= l->text.len)
-            session_anomaly(s, "banner-masked", l->ts,
+            session_find(s, FINDING_BANNER_MASKED, l->ts,
                             "greeting text replaced by asterisks (Cisco "
                             "PIX/ASA SMTP fixup or similar)");
         const char *w;
@@ -134,7 +134,7 @@ void findings_reply_line(struct session *s, const struct smtp_reply_line *l)
         size_t n = first_word(l->text, &w);
         if (n && memchr(w, '.', n) &&
             (strlen(s->banner_host) != n || strncasecmp(s->banner_host, w, n) != 0))
-            session_anomaly(s, "banner-host-mismatch", l->ts,
+            session_find(s, FINDING_BANNER_HOST_MISMATCH, l->ts,
                             "greeting names %s, EHLO reply names %.*s "
                             "(a proxy in between?)", s->banner_host,
                             (int)(n < 60 ? n : 60), w);
@@ -144,7 +144,7 @@ void findings_reply_line(struct session *s, const struct smtp_reply_line *l)
         const char *w;
         size_t n = first_word(l->text, &w);
         if (n == 8 && all_of(w, 7, 'X', 7) && (w[7] | 0x20) == 'a')
-            session_anomaly(s, "starttls-masked", l->ts,
+            session_find(s, FINDING_STARTTLS_MASKED, l->ts,
                             "STARTTLS in the EHLO reply overwritten as %.8s "
                             "(a firewall strips TLS)", w);
     }
@@ -158,30 +158,30 @@ static void policy_findings(struct session *s, const struct smtp_reply *r)
     if (r->code >= 400 && r->code < 500 &&
         (has_word(t, "greylist") || has_word(t, "graylist") ||
          has_word(t, "try again later")))
-        session_anomaly(s, "greylisted", r->ts_first, "%d %.*s", r->code,
+        session_find(s, FINDING_GREYLISTED, r->ts_first, "%d %.*s", r->code,
                         (int)(t.len < 80 ? t.len : 80), t.p);
     if (has_word(t, "blocked using") || has_word(t, "dnsbl") ||
         has_word(t, "spamhaus") || has_word(t, "blacklist") ||
         has_word(t, "blocklist") || has_word(t, " rbl"))
-        session_anomaly(s, "dnsbl-rejection", r->ts_first, "%d %.*s", r->code,
+        session_find(s, FINDING_DNSBL_REJECTION, r->ts_first, "%d %.*s", r->code,
                         (int)(t.len < 80 ? t.len : 80), t.p);
     if (has_word(t, "relay") &&
         (has_word(t, "denied") || has_word(t, "not permitted") ||
          has_word(t, "not allowed") || has_word(t, "refused")))
-        session_anomaly(s, "relay-denied", r->ts_first, "%d at %s", r->code,
+        session_find(s, FINDING_RELAY_DENIED, r->ts_first, "%d at %s", r->code,
                         smtp_cmd_name(r->cmd));
     if (r->code == 530 || (enh && e.p[0] != '2' && strncmp(e.p + 1, ".7.0", 4) == 0 &&
                            has_word(t, "authentication required")))
-        session_anomaly(s, "auth-required", r->ts_first, "%d at %s", r->code,
+        session_find(s, FINDING_AUTH_REQUIRED, r->ts_first, "%d at %s", r->code,
                         smtp_cmd_name(r->cmd));
     if ((r->code == 552 && (!enh || strncmp(e.p + 1, ".2.2", 4) != 0)) ||
         (enh && e.p[0] != '2' && (strncmp(e.p + 1, ".3.4", 4) == 0 ||
                                   strncmp(e.p + 1, ".2.3", 4) == 0)))
-        session_anomaly(s, "message-too-large", r->ts_first, "%d %.*s", r->code,
+        session_find(s, FINDING_MESSAGE_TOO_LARGE, r->ts_first, "%d %.*s", r->code,
                         (int)e.len, e.p);
     if ((enh && e.p[0] != '2' && strncmp(e.p + 1, ".2.2", 4) == 0) ||
         (r->code >= 400 && (has_word(t, "mailbox full") || has_word(t, "over quota"))))
-        session_anomaly(s, "mailbox-full", r->ts_first, "%d %.*s", r->code,
+        session_find(s, FINDING_MAILBOX_FULL, r->ts_first, "%d %.*s", r->code,
                         (int)e.len, e.p);
 }
 
@@ -192,21 +192,21 @@ void findings_reply(struct session *s, const struct smtp_reply *r)
     if (r->cmd == SMTP_CMD_CONNECT) {
         lat = r->ts_first - s->start;
         if (slow > 0 && lat > slow)
-            session_anomaly(s, "slow-greeting", r->ts_first,
+            session_find(s, FINDING_SLOW_GREETING, r->ts_first,
                             "greeting after %.1f s (tarpit or overloaded "
                             "server)", secs(lat));
     } else if (r->cmd == SMTP_CMD_END_OF_DATA) {
         if (slow > 0 && lat > slow)
-            session_anomaly(s, "slow-end-of-data", r->ts_first,
+            session_find(s, FINDING_SLOW_END_OF_DATA, r->ts_first,
                             "reply to the final dot after %.1f s (content "
                             "scanning proxy or filter)", secs(lat));
     } else if (r->cmd != SMTP_CMD_NONE && slow > 0 && lat > slow) {
-        session_anomaly(s, "slow-reply", r->ts_first,
+        session_find(s, FINDING_SLOW_REPLY, r->ts_first,
                         "%s answered after %.1f s (tarpit?)",
                         smtp_cmd_name(r->cmd), secs(lat));
     }
     if (r->cmd == SMTP_CMD_STARTTLS && r->code >= 400)
-        session_anomaly(s, "starttls-refused", r->ts_first,
+        session_find(s, FINDING_STARTTLS_REFUSED, r->ts_first,
                         "STARTTLS answered %d", r->code);
     if (r->code >= 400)
         policy_findings(s, r);
@@ -218,7 +218,7 @@ void findings_audit(struct session *s)
     if (!cfg->local_domains)
         return;
     if (s->auth_mech[0] && !s->tls && !s->parser.implicit_tls)
-        session_anomaly(s, "auth-cleartext", s->end,
+        session_find(s, FINDING_AUTH_CLEARTEXT, s->end,
                         "AUTH %s on a connection without TLS: the credentials "
                         "crossed the network readable", s->auth_mech);
     /* An open relay: a client that is not ours, not authenticated, had a
@@ -235,7 +235,7 @@ void findings_audit(struct session *s)
             const char *a = session_str(s, rc->addr);
             if (rc->code >= 200 && rc->code < 300 &&
                 !domainlist_has_addr(cfg->local_domains, a, rc->addr.len)) {
-                session_anomaly(s, "open-relay", s->end,
+                session_find(s, FINDING_OPEN_RELAY, s->end,
                                 "message for %.*s (not a local domain) accepted "
                                 "from an outside client without AUTH",
                                 (int)(rc->addr.len > 100 ? 100 : rc->addr.len), a);

@@ -209,11 +209,11 @@ void mailflow_session(struct mailflow *m, struct session *s)
     char sip[ENDPOINT_STRLEN];
     endpoint_addr_str(&s->server, sip);
     if (has_mx && !addr_in_mx)
-        session_anomaly(s, "mx-mismatch", s->start,
+        session_find(s, FINDING_MX_MISMATCH, s->start,
                         "connected to %s, not an address of %s's MX hosts "
                         "(a proxy or a redirect of port 25?)", sip, d);
     else if (via && s->banner_host[0] && strcasecmp(s->banner_host, via->host) != 0)
-        session_anomaly(s, "mx-mismatch", s->start,
+        session_find(s, FINDING_MX_MISMATCH, s->start,
                         "the banner names %s, the MX host is %s (a proxy in between?)",
                         s->banner_host, via->host);
     if (!via)
@@ -265,10 +265,10 @@ void mailflow_session(struct mailflow *m, struct session *s)
                                    !x->connected ? "no connection" : "refused");
     }
     if (failed_better)
-        session_anomaly(s, "mx-fallback", s->start, "%sthen %u %s (%s)", chain,
+        session_find(s, FINDING_MX_FALLBACK, s->start, "%sthen %u %s (%s)", chain,
                         via->pref, via->host, sip);
     else if (!before_better && nb)
-        session_anomaly(s, "mx-order", s->start,
+        session_find(s, FINDING_MX_ORDER, s->start,
                         "%u %s tried first while %u %s was preferred",
                         via->pref, via->host, better[0].mx->pref, better[0].mx->host);
 }

@@ -183,7 +183,7 @@ static void write_anomalies(FILE *f, const struct session *s)
     for (uint32_t i = 0; i < s->nanomalies; i++) {
         const struct anomaly *a = &s->anomalies[i];
         fprintf(f, "%s{\"name\":\"%s\",\"count\":%u,\"t\":%.6f,\"detail\":",
-                i ? "," : "", a->name, a->count,
+                i ? "," : "", finding_name(a->id), a->count,
                 (double)(a->ts - s->start) / 1e9);
         jcstr(f, a->detail);
         fputc('}', f);
@@ -325,11 +325,11 @@ static void json_dns(struct sink *base, const struct dns_lookup *l)
         jcstr(f, a->target);
         fputc('}', f);
     }
-    const char *fnd[2];
+    enum finding_id fnd[2];
     int nf = dns_findings(l, ((struct json_sink *)base)->slow_dns_ms, fnd);
     fputs("],\"findings\":[", f);
     for (int i = 0; i < nf; i++)
-        fprintf(f, "%s\"%s\"", i ? "," : "", fnd[i]);
+        fprintf(f, "%s\"%s\"", i ? "," : "", finding_name(fnd[i]));
     fputs("]}\n", f);
 }
 

@@ -18,7 +18,6 @@
 #define SUM_MAX_HOSTS 4096
 #define SUM_MAX_SAMPLES 20000
 #define SUM_MAX_IDS 12
-#define SUM_MAX_FINDINGS 64
 #define SUM_TOP 5
 
 struct host_count {
@@ -27,7 +26,6 @@ struct host_count {
 };
 
 struct finding_count {
-    const char *name;
     uint64_t sessions;
     uint32_t ids[SUM_MAX_IDS];
 };
@@ -47,7 +45,8 @@ struct summary_sink {
     struct host_count *servers, *clients;
     uint32_t nservers, nclients;
     uint64_t other_hosts;
-    struct finding_count findings[SUM_MAX_FINDINGS];
+    struct finding_count findings[FINDING__COUNT]; /* by enum finding_id */
+    uint16_t order[FINDING__COUNT]; /* the ids found, first seen first */
     uint32_t nfindings;
     struct latency_set lat[SMTP_CMD__COUNT];
     uint64_t rng;
@@ -122,16 +121,12 @@ static void summary_session(struct sink *base, const struct session *s)
         h->failures += failed;
     }
     for (uint32_t i = 0; i < s->nanomalies; i++) {
-        const char *name = s->anomalies[i].name;
-        uint32_t k = 0;
-        while (k < m->nfindings && strcmp(m->findings[k].name, name) != 0)
-            k++;
-        if (k == m->nfindings) {
-            if (m->nfindings == SUM_MAX_FINDINGS)
-                continue;
-            m->findings[m->nfindings++].name = name;
-        }
-        struct finding_count *fc = &m->findings[k];
+        uint16_t id = s->anomalies[i].id;
+        if (id >= FINDING__COUNT)
+            continue;
+        struct finding_count *fc = &m->findings[id];
+        if (fc->sessions == 0)
+            m->order[m->nfindings++] = id;
         if (fc->sessions < SUM_MAX_IDS)
             fc->ids[fc->sessions] = s->id;
         fc->sessions++;
@@ -299,16 +294,17 @@ static void summary_finish(struct sink *base)
     else
         fputs("# findings:\n", f);
     for (uint32_t i = 0; i < m->nfindings; i++) {
-        struct finding_count *fc = &m->findings[i];
+        const char *name = finding_name(m->order[i]);
+        struct finding_count *fc = &m->findings[m->order[i]];
         uint32_t k = fc->sessions < SUM_MAX_IDS ? (uint32_t)fc->sessions : SUM_MAX_IDS;
         if (m->json) {
             fprintf(f, "%s{\"name\":\"%s\",\"sessions\":%" PRIu64 ",\"ids\":[",
-                    i ? "," : "", fc->name, fc->sessions);
+                    i ? "," : "", name, fc->sessions);
             for (uint32_t j = 0; j < k; j++)
                 fprintf(f, "%s\"%08x\"", j ? "," : "", fc->ids[j]);
             fputs("]}", f);
         } else {
-            fprintf(f, "#   %-28s %6" PRIu64 " sessions:", fc->name, fc->sessions);
+            fprintf(f, "#   %-28s %6" PRIu64 " sessions:", name, fc->sessions);
             for (uint32_t j = 0; j < k; j++)
                 fprintf(f, " %08x", fc->ids[j]);
             fputs(fc->sessions > k ? " ...\n" : "\n", f);

@@ -304,10 +304,10 @@ static void text_dns(struct sink *base, const struct dns_lookup *l)
         }
         fprintf(f, "] %.1f ms", (double)(l->t_response - l->t_query) / 1e6);
     }
-    const char *fnd[2];
+    enum finding_id fnd[2];
     int nf = dns_findings(l, t->opt.slow_dns_ms, fnd);
     for (int i = 0; i < nf; i++)
-        fprintf(f, "%s%s", i ? "," : " (finding: ", fnd[i]);
+        fprintf(f, "%s%s", i ? "," : " (finding: ", finding_name(fnd[i]));
     fputs(nf ? ")\n" : "\n", f);
 }
 

@@ -167,7 +167,7 @@ static struct txn *last_txn(struct session *s)
 static struct txn *new_txn(struct session *s, smtp_time ts)
 {
     if (s->ntxn >= SESSION_MAX_TXN) {
-        session_anomaly(s, "model-limit", ts, "more than %d transactions: "
+        session_find(s, FINDING_MODEL_LIMIT, ts, "more than %d transactions: "
                         "the rest are not modelled", SESSION_MAX_TXN);
         return NULL;
     }
@@ -191,7 +191,7 @@ static struct txn *new_txn(struct session *s, smtp_time ts)
 static uint32_t add_rcpt(struct session *s, struct txn *t, struct smtp_span a)
 {
     if (s->nrcpt >= SESSION_MAX_RCPT) {
-        session_anomaly(s, "model-limit", t->start, "more than %d recipients: "
+        session_find(s, FINDING_MODEL_LIMIT, t->start, "more than %d recipients: "
                         "the rest are not modelled", SESSION_MAX_RCPT);
         return 0;
     }
@@ -617,7 +617,7 @@ static void on_reply(struct smtp_parser *p, const struct smtp_reply *r)
          * connection the client left idle. */
         if (failed(r->code)) {
             if (!s->txn_open && s->ntxn && last_txn(s)->result == TXN_ACCEPTED)
-                session_anomaly(s, "server-closed-idle", r->ts_first,
+                session_find(s, FINDING_SERVER_CLOSED_IDLE, r->ts_first,
                                 "%d after the mail was accepted (client "
                                 "did not QUIT)", r->code);
             else
@@ -661,14 +661,15 @@ static void on_tls(struct smtp_parser *p, smtp_time ts)
     log_add(s, TL_TLS, ts, -1, 0, 0, 0, text, strlen(text), NULL, 0);
 }
 
-void session_anomaly(struct session *s, const char *name, smtp_time ts,
-                     const char *detail_fmt, ...)
+void session_find(struct session *s, enum finding_id id, smtp_time ts,
+                  const char *detail_fmt, ...)
 {
-    for (uint32_t i = 0; i < s->nanomalies; i++)
-        if (strcmp(s->anomalies[i].name, name) == 0) {
-            s->anomalies[i].count++;
-            return;
-        }
+    if (finding_set_has(&s->found, id)) {
+        struct anomaly *a = session_finding(s, id);
+        if (a)
+            a->count++;
+        return;
+    }
     if (s->nanomalies == s->anomaly_cap) {
         uint32_t cap = s->anomaly_cap ? s->anomaly_cap * 2 : 4;
         if (cap > SESSION_MAX_ANOMALIES)
@@ -680,8 +681,9 @@ void session_anomaly(struct session *s, const char *name, smtp_time ts,
         s->anomalies = n;
         s->anomaly_cap = cap;
     }
+    finding_set_add(&s->found, id);
     struct anomaly *a = &s->anomalies[s->nanomalies++];
-    a->name = name;
+    a->id = (uint16_t)id;
     a->count = 1;
     a->ts = ts;
     va_list ap;
@@ -689,7 +691,7 @@ void session_anomaly(struct session *s, const char *name, smtp_time ts,
     vsnprintf(a->detail, sizeof a->detail, detail_fmt, ap);
     va_end(ap);
     char text[200];
-    int n = snprintf(text, sizeof text, "anomaly: %s%s%s%s", name,
+    int n = snprintf(text, sizeof text, "anomaly: %s%s%s%s", finding_name(id),
                      a->detail[0] ? " (" : "", a->detail, a->detail[0] ? ")" : "");
     if (n > (int)sizeof text - 1)
         n = (int)sizeof text - 1;
@@ -697,12 +699,24 @@ void session_anomaly(struct session *s, const char *name, smtp_time ts,
             (size_t)n, NULL, 0);
 }
 
-bool session_has_anomaly(const struct session *s, const char *name)
+struct anomaly *session_finding(struct session *s, enum finding_id id)
 {
+    if (!finding_set_has(&s->found, id))
+        return NULL;
     for (uint32_t i = 0; i < s->nanomalies; i++)
-        if (strcmp(s->anomalies[i].name, name) == 0)
-            return true;
-    return false;
+        if (s->anomalies[i].id == id)
+            return &s->anomalies[i];
+    return NULL;
+}
+
+/* Forgets a finding (its transcript line stays: the caller clears it). */
+static void session_unfind(struct session *s, enum finding_id id)
+{
+    struct anomaly *a = session_finding(s, id);
+    if (!a)
+        return;
+    *a = s->anomalies[--s->nanomalies];
+    finding_set_del(&s->found, id);
 }
 
 void session_note(struct session *s, smtp_time ts, const char *fmt, ...)
@@ -719,10 +733,26 @@ void session_note(struct session *s, smtp_time ts, const char *fmt, ...)
     log_add(s, TL_NOTE, ts, -1, 0, 0, 0, text, (size_t)n, NULL, 0);
 }
 
+/* The parser's anomalies are findings of the registry. */
+static const enum finding_id parser_finding[SMTP_ANOM__COUNT] = {
+    [SMTP_ANOM_LINE_TOO_LONG] = FINDING_LINE_TOO_LONG,
+    [SMTP_ANOM_BARE_LF] = FINDING_BARE_LF,
+    [SMTP_ANOM_NUL_BYTE] = FINDING_NUL_BYTE,
+    [SMTP_ANOM_MALFORMED_REPLY] = FINDING_MALFORMED_REPLY,
+    [SMTP_ANOM_REPLY_CODE_RANGE] = FINDING_REPLY_CODE_RANGE,
+    [SMTP_ANOM_REPLY_CODE_CHANGED] = FINDING_REPLY_CODE_CHANGED,
+    [SMTP_ANOM_UNSOLICITED_REPLY] = FINDING_UNSOLICITED_REPLY,
+    [SMTP_ANOM_EARLY_TALKER] = FINDING_EARLY_TALKER,
+    [SMTP_ANOM_PENDING_OVERFLOW] = FINDING_PENDING_OVERFLOW,
+    [SMTP_ANOM_HOLD_OVERFLOW] = FINDING_HOLD_OVERFLOW,
+    [SMTP_ANOM_BDAT_MALFORMED] = FINDING_BDAT_MALFORMED,
+    [SMTP_ANOM_MIDSTREAM_SKIP] = FINDING_MIDSTREAM_SKIPPED,
+};
+
 static void on_anomaly(struct smtp_parser *p, enum smtp_anomaly a,
                        enum smtp_dir dir, smtp_time ts)
 {
-    session_anomaly(p->data, smtp_anomaly_name(a), ts, "%s",
+    session_find(p->data, parser_finding[a], ts, "%s",
                     dir == SMTP_FROM_CLIENT ? "client" : "server");
 }
 
@@ -735,9 +765,7 @@ static void on_not_smtp(struct smtp_parser *p, enum smtp_dir dir,
      * HTTP request, a TLS hello): forget it as commands, show its bytes. */
     s->log.len = 0;
     s->log_lines = s->ncommands = s->ntxn = s->nrcpt = 0;
-    for (uint32_t i = 0; i < s->nanomalies; i++) /* it was no early talk */
-        if (strcmp(s->anomalies[i].name, "early-talker") == 0)
-            s->anomalies[i] = s->anomalies[--s->nanomalies];
+    session_unfind(s, FINDING_EARLY_TALKER); /* it was no early talk */
     s->txn_open = false;
     s->helo.len = 0;
     if (p->nfirst[SMTP_FROM_CLIENT]) {
@@ -780,7 +808,7 @@ static void on_tunnel(struct smtp_parser *p, struct smtp_span what, smtp_time ts
     const char *head = status ? "HTTP proxy answered: " : "HTTP CONNECT tunnel to ";
     log_add(s, TL_NOTE, ts, -1, 0, 0, 0, head, strlen(head), what.p, what.len);
     if (!status)
-        session_anomaly(s, "http-connect-tunnel", ts,
+        session_find(s, FINDING_HTTP_CONNECT_TUNNEL, ts,
                         "the dialogue runs through an HTTP proxy (CONNECT)");
 }
 

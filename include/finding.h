@@ -1,0 +1,165 @@
+/* finding.h - the registry of every finding smtpscope can report.
+ *
+ * One X-macro table says, per finding: its id, its stable name (JSON,
+ * text log, --summary), its kind (what a user filters on), its severity
+ * and one line of documentation. The enum, the name table, the README and
+ * man page lists and the JSON Schema's enum are all made from it
+ * (`make docs` rewrites the documents; a test fails when they differ).
+ * Code refers to findings by id only: no strcmp on names anywhere.
+ */
+#ifndef SMTPSCOPE_FINDING_H
+#define SMTPSCOPE_FINDING_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* X(ID, "name", KIND, SEVERITY, "doc") */
+#define FINDING_TABLE(X)                                                        \
+    X(BANNER_MASKED, "banner-masked", INTERFERENCE, WARNING,                    \
+      "greeting text replaced by asterisks (Cisco PIX/ASA SMTP fixup)")         \
+    X(COMMAND_MASKED, "command-masked", INTERFERENCE, WARNING,                  \
+      "a client command overwritten with X characters by a filtering device")   \
+    X(STARTTLS_MASKED, "starttls-masked", INTERFERENCE, ALERT,                  \
+      "STARTTLS in the EHLO reply overwritten as XXXXXXXA: TLS stripped")       \
+    X(STARTTLS_STRIPPED, "starttls-stripped", INTERFERENCE, ALERT,              \
+      "a server that offered STARTTLS in an earlier session does not now")      \
+    X(BANNER_HOST_MISMATCH, "banner-host-mismatch", INTERFERENCE, WARNING,      \
+      "greeting and EHLO reply name different hosts (a proxy in between?)")     \
+    X(EHLO_REJECTED_HELO_FALLBACK, "ehlo-rejected-helo-fallback",               \
+      INTERFERENCE, WARNING, "EHLO refused, the client fell back to HELO")      \
+    X(RESET_SUSPICIOUS, "reset-suspicious", INTERFERENCE, ALERT,                \
+      "a RST whose TTL or IP ID does not match the endpoint it claims")         \
+    X(HTTP_CONNECT_TUNNEL, "http-connect-tunnel", INTERFERENCE, INFO,           \
+      "the dialogue runs through an HTTP proxy (CONNECT)")                      \
+    X(ICMP_UNREACHABLE, "icmp-unreachable", NETWORK, WARNING,                   \
+      "an ICMP destination unreachable about an established session")          \
+    X(ICMP_FRAG_NEEDED, "icmp-frag-needed", NETWORK, INFO,                      \
+      "path MTU discovery: fragmentation needed (large segments may stall)")    \
+    X(STARTTLS_REFUSED, "starttls-refused", POLICY, WARNING,                    \
+      "STARTTLS answered with a 4xx or 5xx")                                    \
+    X(GREYLISTED, "greylisted", POLICY, INFO,                                   \
+      "a 4xx naming greylisting or asking to try again later")                  \
+    X(DNSBL_REJECTION, "dnsbl-rejection", POLICY, WARNING,                      \
+      "refused naming a DNS block list")                                        \
+    X(RELAY_DENIED, "relay-denied", POLICY, WARNING,                            \
+      "refused because the server does not relay for this client")              \
+    X(AUTH_REQUIRED, "auth-required", POLICY, WARNING,                          \
+      "refused until the client authenticates (530, x.7.0)")                    \
+    X(MESSAGE_TOO_LARGE, "message-too-large", POLICY, WARNING,                  \
+      "refused for its size (552, x.3.4, x.2.3)")                               \
+    X(MAILBOX_FULL, "mailbox-full", POLICY, WARNING,                            \
+      "the recipient's mailbox is full (x.2.2, over quota)")                    \
+    X(SERVER_CLOSED_IDLE, "server-closed-idle", POLICY, INFO,                   \
+      "the server closed a session the client left idle after delivery")        \
+    X(SLOW_GREETING, "slow-greeting", TIMING, WARNING,                          \
+      "the greeting came later than --slow-ms (tarpit or overloaded server)")   \
+    X(SLOW_REPLY, "slow-reply", TIMING, WARNING,                                \
+      "a reply came later than --slow-ms")                                      \
+    X(SLOW_END_OF_DATA, "slow-end-of-data", TIMING, WARNING,                    \
+      "the reply to the final dot came later than --slow-ms (content filter)")  \
+    X(IDLE_GAP, "idle-gap", TIMING, INFO,                                       \
+      "the client was silent longer than --idle-gap-ms")                        \
+    X(SNAPLEN_CUT, "snaplen-cut", CAPTURE, WARNING,                             \
+      "segments cut short by the capture's snap length")                        \
+    X(CAPTURE_GAP, "capture-gap", CAPTURE, WARNING,                             \
+      "bytes of a direction missing from the capture")                          \
+    X(KERNEL_DROPS, "kernel-drops", CAPTURE, WARNING,                           \
+      "the kernel dropped packets while the session was open")                  \
+    X(MODEL_LIMIT, "model-limit", CAPTURE, INFO,                                \
+      "more transactions or recipients than are modelled")                      \
+    X(MIDSTREAM_SKIPPED, "midstream-skipped", CAPTURE, INFO,                    \
+      "bytes before the first placeable line of a session picked up late")      \
+    X(LINE_TOO_LONG, "line-too-long", PROTOCOL, WARNING,                        \
+      "a line longer than the line bound (cut)")                                \
+    X(BARE_LF, "bare-lf", PROTOCOL, WARNING,                                    \
+      "a line ended by LF without CR")                                          \
+    X(NUL_BYTE, "nul-byte", PROTOCOL, WARNING,                                  \
+      "a NUL byte inside a command or reply line")                              \
+    X(MALFORMED_REPLY, "malformed-reply", PROTOCOL, WARNING,                    \
+      "a server line that is not \"ddd[ -]text\"")                              \
+    X(REPLY_CODE_RANGE, "reply-code-out-of-range", PROTOCOL, WARNING,           \
+      "a reply code outside 200..599")                                          \
+    X(REPLY_CODE_CHANGED, "reply-code-changed", PROTOCOL, WARNING,              \
+      "the code changes inside a multi-line reply")                             \
+    X(UNSOLICITED_REPLY, "unsolicited-reply", PROTOCOL, WARNING,                \
+      "a reply with no command waiting for it")                                 \
+    X(EARLY_TALKER, "early-talker", PROTOCOL, WARNING,                          \
+      "the client spoke before the greeting")                                   \
+    X(PENDING_OVERFLOW, "pending-overflow", PROTOCOL, WARNING,                  \
+      "too many unanswered commands queued")                                    \
+    X(HOLD_OVERFLOW, "hold-overflow", PROTOCOL, WARNING,                        \
+      "the client sent too much before a mode-changing answer")                 \
+    X(BDAT_MALFORMED, "bdat-malformed", PROTOCOL, WARNING,                      \
+      "BDAT without a valid chunk size")                                        \
+    X(OPEN_RELAY, "open-relay", AUDIT, ALERT,                                   \
+      "mail for a foreign domain accepted from an outside client without AUTH") \
+    X(AUTH_CLEARTEXT, "auth-cleartext", AUDIT, ALERT,                           \
+      "AUTH on a connection without TLS")                                       \
+    X(BANNER_DISCLOSURE, "banner-disclosure", AUDIT, INFO,                      \
+      "the greeting or EHLO reply names the MTA software (and version)")       \
+    X(MX_FALLBACK, "mx-fallback", DNS, INFO,                                    \
+      "an outgoing delivery went to a lower-preference MX after failures")      \
+    X(MX_ORDER, "mx-order", DNS, WARNING,                                       \
+      "an outgoing delivery skipped a more preferred MX")                       \
+    X(MX_MISMATCH, "mx-mismatch", DNS, ALERT,                                   \
+      "an outgoing delivery went to an address DNS did not give for the MX")    \
+    X(NXDOMAIN, "nxdomain", DNS, WARNING,                                       \
+      "a mail-related lookup (MX, A, AAAA) answered NXDOMAIN")                  \
+    X(SERVFAIL, "servfail", DNS, WARNING,                                       \
+      "a mail-related lookup answered SERVFAIL")                                \
+    X(DNS_TIMEOUT, "dns-timeout", DNS, WARNING,                                 \
+      "a mail-related lookup never answered")                                   \
+    X(SLOW_DNS, "slow-dns", DNS, INFO,                                          \
+      "a lookup answered later than --slow-dns-ms")
+
+enum finding_id {
+#define FINDING_ENUM(id, name, kind, sev, doc) FINDING_##id,
+    FINDING_TABLE(FINDING_ENUM)
+#undef FINDING_ENUM
+    FINDING__COUNT
+};
+
+/* What a finding is about, in the order --summary groups them. */
+#define FINDING_KINDS(X)                                                       \
+    X(INTERFERENCE, "interference") X(NETWORK, "network")                      \
+    X(POLICY, "policy") X(TIMING, "timing") X(CAPTURE, "capture")              \
+    X(PROTOCOL, "protocol") X(AUDIT, "audit") X(DNS, "dns")
+
+enum finding_kind {
+#define FINDING_KIND_ENUM(k, name) FKIND_##k,
+    FINDING_KINDS(FINDING_KIND_ENUM)
+#undef FINDING_KIND_ENUM
+    FKIND__COUNT
+};
+
+enum finding_severity { FSEV_INFO = 0, FSEV_WARNING, FSEV_ALERT };
+
+const char *finding_name(enum finding_id id);
+enum finding_kind finding_kind(enum finding_id id);
+enum finding_severity finding_severity(enum finding_id id);
+const char *finding_doc(enum finding_id id);
+const char *finding_kind_name(enum finding_kind k);
+const char *finding_severity_name(enum finding_severity s);
+
+/* A set of findings, one bit each. */
+#define FINDING_SET_WORDS ((FINDING__COUNT + 63) / 64)
+struct finding_set {
+    uint64_t w[FINDING_SET_WORDS];
+};
+
+static inline bool finding_set_has(const struct finding_set *s, enum finding_id id)
+{
+    return (s->w[id / 64] >> (id % 64)) & 1;
+}
+
+static inline void finding_set_add(struct finding_set *s, enum finding_id id)
+{
+    s->w[id / 64] |= (uint64_t)1 << (id % 64);
+}
+
+static inline void finding_set_del(struct finding_set *s, enum finding_id id)
+{
+    s->w[id / 64] &= ~((uint64_t)1 << (id % 64));
+}
+
+#endif
