@@ -6,6 +6,7 @@
 #                   public-trace and live tests, also under ASan+UBSan
 #   make asan       build ./build/asan/smtpscope with AddressSanitizer + UBSan
 #   make regen      rewrite the golden outputs (read the diff before committing!)
+#   make docs       rewrite the finding lists of README, man page and schema
 #   make deps       install Debian build/test dependencies (root)
 #   make bench      benchmark beside libpcap/libnids floors and tshark
 #                   (BENCH_SIZE=MB, default 1024; BENCH_REPEAT=N, default 3)
@@ -25,7 +26,7 @@ ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sa
 
 UNIT_TESTS = $(wildcard test/unit/test_*.c)
 
-.PHONY: all demo test asan unit regen deps clean install uninstall fuzz fuzz-build fuzz-regress bench bench-build
+.PHONY: all demo test asan unit regen docs deps clean install uninstall fuzz fuzz-build fuzz-regress bench bench-build
 
 all: smtpscope
 
@@ -108,11 +109,21 @@ demo:
 
 test:
 	@sh test/install-deps.sh
-	$(MAKE) smtpscope asan unit bench-build
+	$(MAKE) smtpscope asan unit bench-build $(TOOLS)
 	sh test/run.sh
 
 regen: smtpscope
 	sh test/regen.sh
+
+# The finding registry (include/finding.h) printed, for the documents that
+# list the findings: `make docs` rewrites them, the tests compare.
+TOOLS = build/tools/finding_table
+build/tools/finding_table: tools/finding_table.c src/finding.c include/finding.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ tools/finding_table.c src/finding.c
+
+docs: $(TOOLS)
+	python3 test/finding_docs.py build/tools/finding_table --write
 
 # The benchmark (bench/run_bench.py): its generator and the two floors.
 BENCH_BIN = build/bench/gen_capture build/bench/floor_pcap build/bench/floor_nids

@@ -182,8 +182,9 @@ static void write_anomalies(FILE *f, const struct session *s)
     fputs(",\"anomalies\":[", f);
     for (uint32_t i = 0; i < s->nanomalies; i++) {
         const struct anomaly *a = &s->anomalies[i];
-        fprintf(f, "%s{\"name\":\"%s\",\"count\":%u,\"t\":%.6f,\"detail\":",
-                i ? "," : "", finding_name(a->id), a->count,
+        fprintf(f, "%s{\"name\":\"%s\",\"kind\":\"%s\",\"count\":%u,"
+                "\"t\":%.6f,\"detail\":", i ? "," : "", finding_name(a->id),
+                finding_kind_name(finding_kind(a->id)), a->count,
                 (double)(a->ts - s->start) / 1e9);
         jcstr(f, a->detail);
         fputc('}', f);

@@ -162,6 +162,27 @@ static double pct(const struct latency_set *l, double p)
 }
 
 /* A command's reply latencies: count, p50, p90, p99 in ms. */
+/* One finding of --summary: its sessions and the first of their ids. */
+static void finding_line(struct summary_sink *m, uint16_t id, bool comma)
+{
+    FILE *f = m->f;
+    const struct finding_count *fc = &m->findings[id];
+    uint32_t k = fc->sessions < SUM_MAX_IDS ? (uint32_t)fc->sessions : SUM_MAX_IDS;
+    if (m->json) {
+        fprintf(f, "%s{\"name\":\"%s\",\"kind\":\"%s\",\"sessions\":%" PRIu64
+                ",\"ids\":[", comma ? "," : "", finding_name(id),
+                finding_kind_name(finding_kind(id)), fc->sessions);
+        for (uint32_t j = 0; j < k; j++)
+            fprintf(f, "%s\"%08x\"", j ? "," : "", fc->ids[j]);
+        fputs("]}", f);
+        return;
+    }
+    fprintf(f, "#     %-26s %6" PRIu64 " sessions:", finding_name(id), fc->sessions);
+    for (uint32_t j = 0; j < k; j++)
+        fprintf(f, " %08x", fc->ids[j]);
+    fputs(fc->sessions > k ? " ...\n" : "\n", f);
+}
+
 static void latency_line(struct summary_sink *m, int c, bool first)
 {
     struct latency_set *l = &m->lat[c];
@@ -293,21 +314,17 @@ static void summary_finish(struct sink *base)
         fputs("},\"findings\":[", f);
     else
         fputs("# findings:\n", f);
-    for (uint32_t i = 0; i < m->nfindings; i++) {
-        const char *name = finding_name(m->order[i]);
-        struct finding_count *fc = &m->findings[m->order[i]];
-        uint32_t k = fc->sessions < SUM_MAX_IDS ? (uint32_t)fc->sessions : SUM_MAX_IDS;
-        if (m->json) {
-            fprintf(f, "%s{\"name\":\"%s\",\"sessions\":%" PRIu64 ",\"ids\":[",
-                    i ? "," : "", name, fc->sessions);
-            for (uint32_t j = 0; j < k; j++)
-                fprintf(f, "%s\"%08x\"", j ? "," : "", fc->ids[j]);
-            fputs("]}", f);
-        } else {
-            fprintf(f, "#   %-28s %6" PRIu64 " sessions:", name, fc->sessions);
-            for (uint32_t j = 0; j < k; j++)
-                fprintf(f, " %08x", fc->ids[j]);
-            fputs(fc->sessions > k ? " ...\n" : "\n", f);
+    /* grouped by kind, in the registry's kind order; first seen first */
+    uint32_t listed = 0;
+    for (int k = 0; k < FKIND__COUNT; k++) {
+        bool header = false;
+        for (uint32_t i = 0; i < m->nfindings; i++) {
+            if (finding_kind(m->order[i]) != (enum finding_kind)k)
+                continue;
+            if (!m->json && !header)
+                fprintf(f, "#   %s:\n", finding_kind_name((enum finding_kind)k));
+            header = true;
+            finding_line(m, m->order[i], listed++ > 0);
         }
     }
     if (m->json)

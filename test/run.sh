@@ -58,6 +58,7 @@ suite "DNS lookups against tshark (asan)" python3 test/dns_test.py build/asan/sm
 suite "--workers (asan)" python3 test/workers_test.py build/asan/smtpscope build/bench/gen_capture
 suite "make bench machinery (no timing asserted)" sh test/bench_smoke.sh
 suite "JSON schema" python3 test/json_schema_test.py ./smtpscope
+suite "finding lists == the registry" python3 test/finding_docs.py build/tools/finding_table --check
 suite "tshark cross-check" python3 test/tshark_crosscheck.py
 suite "zeek public traces (asan)" env SMTPSCOPE=build/asan/smtpscope python3 test/zeek_compare.py
 suite "link types, pcapng, rotated files" python3 test/linktypes_test.py ./smtpscope
