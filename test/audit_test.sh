@@ -34,8 +34,8 @@ check '[ "$(names core-success)" = "" ]' "no audit findings without --local-doma
 d=$("$bin" -q -j $AUD -r captures/exim-success.pcap | grep -o '"name":"banner-disclosure"[^}]*' )
 check 'echo "$d" | grep -q "Exim version 4.96"' "banner-disclosure names the software and version (Exim 4.96)"
 s=$("$bin" -q --summary $AUD -r captures/core-success.pcap -r captures/proto-auth-plain.pcap)
-check 'echo "$s" | grep -A2 "^#   audit:" | grep -q "^#     open-relay  *1 sessions" &&
-       echo "$s" | grep -A2 "^#   audit:" | grep -q "^#     auth-cleartext  *1 sessions"' \
+check 'echo "$s" | grep -A3 "^#   audit:" | grep -q "^#     open-relay  *1 sessions" &&
+       echo "$s" | grep -A3 "^#   audit:" | grep -q "^#     auth-cleartext  *1 sessions"' \
     "--summary counts open-relay and auth-cleartext, under the audit kind"
 err=$("$bin" --local-domains "a@b" -r captures/core-success.pcap 2>&1 >/dev/null); rc=$?
 check '[ $rc -eq 1 ] && echo "$err" | grep -q "local-domains"' "a bad domain is refused, exit 1"
