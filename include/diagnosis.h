@@ -9,11 +9,13 @@
 #ifndef SMTPSCOPE_DIAGNOSIS_H
 #define SMTPSCOPE_DIAGNOSIS_H
 
+#include "observer.h"
 #include "session.h"
 
-/* Sets s->verdict, s->end_phase and, for connection-level failures,
- * s->failure. Called once by session_end. */
-void diagnose_session(struct session *s);
+/* An observer whose end hook sets s->verdict, s->end_phase and, for
+ * connection-level failures, s->failure. It must run last: it reads what
+ * the other observers found. */
+extern const struct observer diagnosis_observer;
 
 const char *failure_class_name(enum failure_class c);
 const char *verdict_name(enum verdict v);

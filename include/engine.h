@@ -18,6 +18,7 @@
 #include "mailflow.h"
 #include "output.h"
 #include "session.h"
+#include "tls_path.h"
 
 #define ENGINE_MAX_PORTS 32
 #define ENGINE_MAX_SINKS 4
@@ -55,10 +56,6 @@ struct engine_stats {
     uint64_t by_verdict[5];
 };
 
-/* Servers seen offering STARTTLS (bounded set), to tell when a later
- * session to the same server does not see it offered: stripped on the way. */
-#define ENGINE_TLS_SERVERS 4096
-
 struct engine {
     struct engine_config cfg;
     struct conntrack ct;
@@ -68,8 +65,8 @@ struct engine {
     bool stop;              /* max_sessions reached: input should stop */
     struct engine_stats stats;
     struct run_counters counters; /* filled at engine_finish, for sinks */
-    struct endpoint *tls_servers; /* open addressing, family 0 = free */
-    uint32_t ntls_servers;
+    struct tls_path *tls_path;    /* servers seen offering STARTTLS */
+    struct observer_set observers; /* what every session goes through */
     struct dns_tracker *dns;      /* lookups on UDP and TCP port 53 */
     struct mailflow *flow;        /* with --local-net: deliveries and lookups */
 };

@@ -1,25 +1,17 @@
 /* findings.h - interference signatures and policy findings in a dialogue.
  *
- * Called by the session model as lines arrive; each finding becomes a named
- * session anomaly (JSON `anomalies`, an "Anomaly:" line in the text log):
- *   banner-masked, command-masked, ehlo-rejected-helo-fallback,
- *   starttls-masked, starttls-refused, banner-host-mismatch,
- *   slow-greeting, slow-reply, slow-end-of-data, idle-gap,
- *   greylisted, dnsbl-rejection, relay-denied, auth-required,
- *   message-too-large, mailbox-full; with --local-domains also
- *   open-relay, auth-cleartext, banner-disclosure.
+ * An observer (observer.h) that looks at each line and reply as it
+ * arrives and keeps a little state of its own, so nothing is re-read after
+ * the fact; at the end it runs the relay and exposure audit
+ * (--local-domains). Every finding it makes is in the registry
+ * (finding.h): interference, policy and timing findings as the dialogue
+ * runs, audit findings at its end.
  */
 #ifndef SMTPSCOPE_FINDINGS_H
 #define SMTPSCOPE_FINDINGS_H
 
-#include "session.h"
-#include "smtp_parser.h"
+#include "observer.h"
 
-void findings_command(struct session *s, const struct smtp_command *c);
-void findings_reply_line(struct session *s, const struct smtp_reply_line *l);
-void findings_reply(struct session *s, const struct smtp_reply *r);
-/* The relay and exposure audit (--local-domains), once the session ended:
- * open-relay, auth-cleartext; banner-disclosure is found as replies come. */
-void findings_audit(struct session *s);
+extern const struct observer findings_observer;
 
 #endif

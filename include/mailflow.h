@@ -17,6 +17,7 @@
 #define SMTPSCOPE_MAILFLOW_H
 
 #include "dns.h"
+#include "observer.h"
 #include "session.h"
 
 struct mailflow;
@@ -28,7 +29,7 @@ void mailflow_attempt(struct mailflow *m, const struct endpoint *client,
                       const struct endpoint *server, smtp_time t);
 void mailflow_connected(struct mailflow *m, const struct endpoint *client,
                         const struct endpoint *server);
-/* Before the session is written: link it and add its findings. */
-void mailflow_session(struct mailflow *m, struct session *s);
+/* The observer that links each ended session and adds its findings. */
+struct observer mailflow_observer(struct mailflow *m);
 
 #endif

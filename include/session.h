@@ -15,6 +15,7 @@
 #include "endpoint.h"
 #include "finding.h"
 #include "netlist.h"
+#include "observer.h"
 #include "smtp_parser.h"
 #include "timeval.h"
 
@@ -174,6 +175,9 @@ struct session_config {
     int save_dirfd;
     const char *save_dir;
     uint64_t save_max;
+    /* the analyses run over every session's events (observer.h); NULL:
+     * none, the session is only modelled */
+    const struct observer_set *observers;
 };
 
 /* An outgoing session's route from DNS (mailflow.h). */
@@ -193,7 +197,6 @@ struct session {
     int closed_by;           /* SMTP_FROM_* that sent the first FIN, or -1 */
     enum direction direction;
     struct mx_link *mx;      /* outgoing: the lookup that led here, or NULL */
-    struct message_save *save; /* --save-messages only, else NULL */
     const struct session_config *cfg;
 
     struct smtp_parser parser;
@@ -221,8 +224,6 @@ struct session {
     enum smtp_cmd last_cmd;  /* the client's last command */
     char banner_host[72];    /* first word of the greeting, if a host name */
     bool ehlo_tried;
-    smtp_time last_line_ts;  /* for idle gaps */
-    unsigned reply_line_no;
     enum smtp_phase phase;   /* the phase expected next */
 
     struct txn *txns;
@@ -272,6 +273,19 @@ void session_set_no_greeting(struct session *s);
 /* Ends the session: flushes the parser and computes the verdict. */
 void session_end(struct session *s, enum tcp_end how, smtp_time ts);
 void session_free(struct session *s);
+
+/* The first word of a reply text (a host name in banners and EHLO). */
+size_t session_first_word(struct smtp_span t, const char **w);
+/* Keeps a copy of p[0..n) in the session's string arena (NUL-terminated;
+ * empty when the arena is full). */
+struct strref session_keep_str(struct session *s, const char *p, size_t n);
+/* The observers' states follow the session in its allocation. */
+#define SESSION_STATE_BASE ((sizeof(struct session) + 15) & ~(size_t)15)
+/* The state observer i of the session's set keeps for it. */
+static inline void *session_observer_state(struct session *s, int i)
+{
+    return (char *)s + SESSION_STATE_BASE + s->cfg->observers->offset[i];
+}
 
 static inline const char *session_str(const struct session *s, struct strref r)
 {

@@ -115,8 +115,10 @@ static void diagnose_unconnected(struct session *s)
 
 static void diagnose(struct session *s);
 
-void diagnose_session(struct session *s)
+static void diagnose_session(void *ctx, struct session *s, void *state)
 {
+    (void)ctx;
+    (void)state;
     diagnose(s);
     if (s->verdict == VERDICT_FAILED) {
         struct failure *f = &s->failure;
@@ -220,3 +222,8 @@ static void diagnose(struct session *s)
         snprintf(f->text, sizeof f->text, "%s", tcp_cause_text(s));
     s->verdict = VERDICT_FAILED;
 }
+
+const struct observer diagnosis_observer = {
+    .name = "diagnosis",
+    .end = diagnose_session,
+};

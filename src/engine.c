@@ -12,8 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "esmtp.h"
+#include "diagnosis.h"
+#include "findings.h"
 #include "reassembly.h"
+#include "save_messages.h"
 
 void engine_config_defaults(struct engine_config *cfg)
 {
@@ -46,47 +48,8 @@ static bool smtp_port(const struct engine *e, uint16_t port)
     return false;
 }
 
-/* Finds (or with add, inserts) a server in the STARTTLS set. */
-static bool tls_server(struct engine *e, const struct endpoint *srv, bool add)
-{
-    if (!e->tls_servers &&
-        !(e->tls_servers = calloc(2 * ENGINE_TLS_SERVERS, sizeof *e->tls_servers)))
-        return false;
-    uint32_t mask = 2 * ENGINE_TLS_SERVERS - 1;
-    for (uint32_t i = flow_hash_symmetric(srv, srv) & mask;; i = (i + 1) & mask) {
-        struct endpoint *x = &e->tls_servers[i];
-        if (x->family == 0) {
-            if (add && e->ntls_servers < ENGINE_TLS_SERVERS) {
-                *x = *srv;
-                e->ntls_servers++;
-            }
-            return false;
-        }
-        if (endpoint_eq(x, srv))
-            return true;
-    }
-}
-
-/* A server that offered STARTTLS in an earlier session and does not now:
- * something on the path removed it (a firewall's SMTP inspection). */
-static void check_starttls_path(struct engine *e, struct session *s)
-{
-    if (!s->ehlo_tried || s->helo_code < 200 || s->helo_code > 299)
-        return;
-    if (s->ehlo_keywords & KW_STARTTLS)
-        tls_server(e, &s->server, true);
-    else if (tls_server(e, &s->server, false) &&
-             !session_found(s, FINDING_STARTTLS_MASKED))
-        session_find(s, FINDING_STARTTLS_STRIPPED, s->end,
-                        "this server offered STARTTLS in an earlier session; "
-                        "not in this EHLO reply");
-}
-
 static void emit(struct engine *e, struct session *s)
 {
-    check_starttls_path(e, s);
-    if (e->flow)
-        mailflow_session(e->flow, s);
     e->stats.sessions++;
     if (e->stats.sessions_open)
         e->stats.sessions_open--;
@@ -306,6 +269,23 @@ static void follow_line(void *ctx, const struct session *s,
             e->sinks[i]->line(e->sinks[i], s, l, text);
 }
 
+/* The analyses every session goes through, in their order: the diagnosis
+ * last, since it reads what the others found. */
+static void add_observers(struct engine *e)
+{
+    struct observer tls = tls_path_observer(e->tls_path);
+    observer_add(&e->observers, &findings_observer);
+    observer_add(&e->observers, &tls);
+    if (e->flow) {
+        struct observer flow = mailflow_observer(e->flow);
+        observer_add(&e->observers, &flow);
+    }
+    if (e->cfg.session.save_dirfd >= 0 && e->cfg.session.save_dir)
+        observer_add(&e->observers, &save_messages_observer);
+    observer_add(&e->observers, &diagnosis_observer);
+    e->cfg.session.observers = &e->observers;
+}
+
 int engine_init(struct engine *e, const struct engine_config *cfg, char *err,
                 size_t errlen)
 {
@@ -324,6 +304,11 @@ int engine_init(struct engine *e, const struct engine_config *cfg, char *err,
         snprintf(err, errlen, "out of memory for the mail flow tables");
         return -1;
     }
+    if (!(e->tls_path = tls_path_new())) {
+        snprintf(err, errlen, "out of memory for the STARTTLS server set");
+        return -1;
+    }
+    add_observers(e);
     if (reasm_init(cfg->max_streams, &reasm_cbs, e, err, errlen) < 0)
         return -1;
     reasm_add_listener(&dns_cbs, e);
@@ -702,8 +687,8 @@ void engine_finish(struct engine *e)
     }
     conntrack_free(&e->ct);
     fill_counters(e);
-    free(e->tls_servers);
-    e->tls_servers = NULL;
+    tls_path_free(e->tls_path);
+    e->tls_path = NULL;
     for (int i = 0; i < e->nsinks; i++)
         e->sinks[i]->finish(e->sinks[i]);
     mailflow_free(e->flow);

@@ -6,6 +6,7 @@
  * MTAs actually use (Postfix, Exim, Sendmail, Exchange, Cisco).
  */
 #include "findings.h"
+#include "session.h"
 #include "textfind.h"
 
 #include <stdio.h>
@@ -33,21 +34,16 @@ static double secs(smtp_time d)
     return (double)d / 1e9;
 }
 
-/* The first word of a reply text (a host name in banners and EHLO). */
-static size_t first_word(struct smtp_span t, const char **w)
-{
-    size_t i = 0;
-    while (i < t.len && t.p[i] == ' ')
-        i++;
-    size_t j = i;
-    while (j < t.len && t.p[j] != ' ')
-        j++;
-    *w = t.p + i;
-    return j - i;
-}
+/* What the findings remember of a session between lines. */
+struct findings_state {
+    smtp_time last_line_ts; /* the last line either side sent, for idle gaps */
+};
 
-void findings_command(struct session *s, const struct smtp_command *c)
+static void findings_command(void *ctx, struct session *s, void *state,
+                             const struct smtp_command *c)
 {
+    struct findings_state *st = state;
+    (void)ctx;
     /* Mailguard-style filters overwrite commands they block with X's. */
     size_t v = 0;
     while (v < c->line.len && c->line.p[v] != ' ')
@@ -60,15 +56,13 @@ void findings_command(struct session *s, const struct smtp_command *c)
         session_find(s, FINDING_EHLO_REJECTED_HELO_FALLBACK, c->ts_first,
                         "EHLO refused with %d, the client fell back to HELO",
                         s->helo_code);
-    if (c->cmd == SMTP_CMD_EHLO)
-        s->ehlo_tried = true;
     /* Silence before the client spoke again. */
     smtp_time idle = (smtp_time)s->cfg->idle_gap_ms * 1000000;
-    if (idle > 0 && s->last_line_ts && c->ts_first - s->last_line_ts > idle)
+    if (idle > 0 && st->last_line_ts && c->ts_first - st->last_line_ts > idle)
         session_find(s, FINDING_IDLE_GAP, c->ts_first,
-                        "%.1f s of silence before %s", secs(c->ts_first - s->last_line_ts),
-                        smtp_cmd_name(c->cmd));
-    s->last_line_ts = c->ts_last;
+                     "%.1f s of silence before %s", secs(c->ts_first - st->last_line_ts),
+                     smtp_cmd_name(c->cmd));
+    st->last_line_ts = c->ts_last;
 }
 
 /* MTA software a banner or EHLO reply may name, as MTAs write it. */
@@ -106,9 +100,12 @@ static void banner_disclosure(struct session *s, const struct smtp_reply_line *l
     }
 }
 
-void findings_reply_line(struct session *s, const struct smtp_reply_line *l)
+static void findings_reply_line(void *ctx, struct session *s, void *state,
+                                const struct smtp_reply_line *l)
 {
-    s->last_line_ts = l->ts;
+    struct findings_state *st = state;
+    (void)ctx;
+    st->last_line_ts = l->ts;
     if (s->cfg->local_domains && l->first &&
         (l->cmd == SMTP_CMD_CONNECT || l->cmd == SMTP_CMD_EHLO || l->cmd == SMTP_CMD_HELO))
         banner_disclosure(s, l, l->cmd == SMTP_CMD_CONNECT ? "the greeting"
@@ -122,16 +119,10 @@ void findings_reply_line(struct session *s, const struct smtp_reply_line *l)
             session_find(s, FINDING_BANNER_MASKED, l->ts,
                             "greeting text replaced by asterisks (Cisco "
                             "PIX/ASA SMTP fixup or similar)");
-        const char *w;
-        size_t n = first_word(l->text, &w);
-        if (n && n < sizeof s->banner_host && memchr(w, '.', n)) {
-            memcpy(s->banner_host, w, n);
-            s->banner_host[n] = '\0';
-        }
     }
     if (l->cmd == SMTP_CMD_EHLO && l->first && l->code == 250 && s->banner_host[0]) {
         const char *w;
-        size_t n = first_word(l->text, &w);
+        size_t n = session_first_word(l->text, &w);
         if (n && memchr(w, '.', n) &&
             (strlen(s->banner_host) != n || strncasecmp(s->banner_host, w, n) != 0))
             session_find(s, FINDING_BANNER_HOST_MISMATCH, l->ts,
@@ -142,7 +133,7 @@ void findings_reply_line(struct session *s, const struct smtp_reply_line *l)
     /* A STARTTLS keyword overwritten as "XXXXXXXA" by a filtering device. */
     if (s->reply_cmd == SMTP_CMD_EHLO && l->code == 250 && !l->first) {
         const char *w;
-        size_t n = first_word(l->text, &w);
+        size_t n = session_first_word(l->text, &w);
         if (n == 8 && all_of(w, 7, 'X', 7) && (w[7] | 0x20) == 'a')
             session_find(s, FINDING_STARTTLS_MASKED, l->ts,
                             "STARTTLS in the EHLO reply overwritten as %.8s "
@@ -185,8 +176,11 @@ static void policy_findings(struct session *s, const struct smtp_reply *r)
                         (int)e.len, e.p);
 }
 
-void findings_reply(struct session *s, const struct smtp_reply *r)
+static void findings_reply(void *ctx, struct session *s, void *state,
+                           const struct smtp_reply *r)
 {
+    (void)ctx;
+    (void)state;
     smtp_time slow = (smtp_time)s->cfg->slow_ms * 1000000;
     smtp_time lat = r->ts_first - r->cmd_ts_last;
     if (r->cmd == SMTP_CMD_CONNECT) {
@@ -212,8 +206,11 @@ void findings_reply(struct session *s, const struct smtp_reply *r)
         policy_findings(s, r);
 }
 
-void findings_audit(struct session *s)
+/* The relay and exposure audit, once the session ended. */
+static void findings_audit(void *ctx, struct session *s, void *state)
 {
+    (void)ctx;
+    (void)state;
     const struct session_config *cfg = s->cfg;
     if (!cfg->local_domains)
         return;
@@ -244,3 +241,12 @@ void findings_audit(struct session *s)
         }
     }
 }
+
+const struct observer findings_observer = {
+    .name = "findings",
+    .state_size = sizeof(struct findings_state),
+    .command = findings_command,
+    .reply_line = findings_reply_line,
+    .reply = findings_reply,
+    .end = findings_audit,
+};

@@ -165,8 +165,10 @@ static void rcpt_domain(const struct session *s, char *out, size_t cap)
     }
 }
 
-void mailflow_session(struct mailflow *m, struct session *s)
+static void mailflow_session(void *ctx, struct session *s, void *state)
 {
+    struct mailflow *m = ctx;
+    (void)state;
     struct mf_attempt *self = attempt_of(m, &s->client, &s->server);
     if (self && s->failure.phase == PHASE_GREETING && s->failure.code)
         self->reply = s->failure.code;
@@ -271,4 +273,9 @@ void mailflow_session(struct mailflow *m, struct session *s)
         session_find(s, FINDING_MX_ORDER, s->start,
                         "%u %s tried first while %u %s was preferred",
                         via->pref, via->host, better[0].mx->pref, better[0].mx->host);
+}
+
+struct observer mailflow_observer(struct mailflow *m)
+{
+    return (struct observer){.name = "mailflow", .ctx = m, .end = mailflow_session};
 }

@@ -13,17 +13,11 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "diagnosis.h"
 #include "esmtp.h"
-#include "findings.h"
 
 static const char *const phase_names[PHASE__COUNT] = {
     [PHASE_NONE] = "NONE",         [PHASE_CONNECT] = "CONNECT",
@@ -94,7 +88,7 @@ void session_config_defaults(struct session_config *cfg)
 
 /* ---- storage helpers ---------------------------------------------------- */
 
-static struct strref store_str(struct session *s, const char *p, size_t n)
+struct strref session_keep_str(struct session *s, const char *p, size_t n)
 {
     struct strref r = {0, 0};
     size_t off = s->strings.len;
@@ -141,6 +135,29 @@ static void log_add(struct session *s, enum tline_kind kind, smtp_time ts,
     if (tail_n)
         memcpy(at + sizeof h + n, tail, tail_n);
     s->log_lines++;
+}
+
+/* ---- observers ------------------------------------------------------------ */
+
+/* Runs hook `h` of every observer that has it, with the hook's arguments. */
+#define EACH_OBSERVER(s, h, ...)                                              \
+    do {                                                                      \
+        const struct observer_set *os_ = (s)->cfg->observers;                 \
+        for (int i_ = 0; os_ && i_ < os_->n; i_++)                            \
+            if (os_->list[i_].h)                                              \
+                os_->list[i_].h(os_->list[i_].ctx, (s),                       \
+                                session_observer_state((s), i_), __VA_ARGS__); \
+    } while (0)
+
+static void observers_end(struct session *s, bool release)
+{
+    const struct observer_set *os = s->cfg->observers;
+    for (int i = 0; os && i < os->n; i++) {
+        void (*h)(void *, struct session *, void *) =
+            release ? os->list[i].release : os->list[i].end;
+        if (h)
+            h(os->list[i].ctx, s, session_observer_state(s, i));
+    }
 }
 
 const struct tline *session_next_line(const struct session *s, size_t *off,
@@ -205,7 +222,7 @@ static uint32_t add_rcpt(struct session *s, struct txn *t, struct smtp_span a)
     }
     /* a transaction's recipients are contiguous: only the last txn grows */
     struct rcpt *r = &s->rcpts[s->nrcpt++];
-    r->addr = store_str(s, a.p, a.len);
+    r->addr = session_keep_str(s, a.p, a.len);
     r->code = 0;
     t->nrcpt++;
     return s->nrcpt; /* tag: index + 1 */
@@ -261,7 +278,7 @@ static void find_queue_id(struct session *s, struct txn *t,
                    text.p[e] != ',' && text.p[e] != ';' && e - b < 64)
                 e++;
             if (e > b) {
-                t->queue_id = store_str(s, text.p + b, e - b);
+                t->queue_id = session_keep_str(s, text.p + b, e - b);
                 return;
             }
         }
@@ -284,6 +301,30 @@ static void learn_auth_user(struct session *s, struct smtp_span resp,
     session_note(s, ts, "AUTH %s user: %.*s", s->auth_mech, (int)n, user);
 }
 
+/* The first word of a reply text (a host name in banners and EHLO). */
+size_t session_first_word(struct smtp_span t, const char **w)
+{
+    size_t i = 0;
+    while (i < t.len && t.p[i] == ' ')
+        i++;
+    size_t j = i;
+    while (j < t.len && t.p[j] != ' ')
+        j++;
+    *w = t.p + i;
+    return j - i;
+}
+
+/* The greeting's first word, when it is a host name. */
+static void learn_banner_host(struct session *s, struct smtp_span text)
+{
+    const char *w;
+    size_t n = session_first_word(text, &w);
+    if (n && n < sizeof s->banner_host && memchr(w, '.', n)) {
+        memcpy(s->banner_host, w, n);
+        s->banner_host[n] = '\0';
+    }
+}
+
 /* One line of a 250 reply to EHLO: a keyword (the first line is the
  * server's name). */
 static void learn_ehlo_line(struct session *s, const struct smtp_reply_line *l)
@@ -299,7 +340,7 @@ static void learn_ehlo_line(struct session *s, const struct smtp_reply_line *l)
     unsigned kw = esmtp_keyword(l->text.p, l->text.len, &arg, &al);
     s->ehlo_keywords |= kw;
     if (kw == KW_AUTH && al && !s->auth_mechs.len)
-        s->auth_mechs = store_str(s, arg, al);
+        s->auth_mechs = session_keep_str(s, arg, al);
     if (kw == KW_SIZE) {
         uint64_t v = 0;
         for (size_t i = 0; i < al && arg[i] >= '0' && arg[i] <= '9' &&
@@ -317,7 +358,7 @@ static uint32_t on_command(struct smtp_parser *p, const struct smtp_command *c)
     struct txn *t = last_txn(s);
     uint32_t tag = 0;
 
-    findings_command(s, c);
+    EACH_OBSERVER(s, command, c);
     s->last_cmd = c->cmd;
     if (t && t->resumable && (c->cmd == SMTP_CMD_RCPT || c->cmd == SMTP_CMD_DATA ||
                               c->cmd == SMTP_CMD_BDAT)) {
@@ -341,7 +382,8 @@ static uint32_t on_command(struct smtp_parser *p, const struct smtp_command *c)
     switch (c->cmd) {
     case SMTP_CMD_HELO:
     case SMTP_CMD_EHLO:
-        s->helo = store_str(s, c->arg.p, c->arg.len);
+        s->helo = session_keep_str(s, c->arg.p, c->arg.len);
+        s->ehlo_tried |= c->cmd == SMTP_CMD_EHLO;
         break;
     case SMTP_CMD_MAIL: {
         /* A MAIL inside a transaction the server accepted is "nested": the
@@ -357,12 +399,12 @@ static uint32_t on_command(struct smtp_parser *p, const struct smtp_command *c)
         t = new_txn(s, c->ts_first);
         if (t) {
             t->nested = nested;
-            t->mail_from = store_str(s, a.p, a.len);
+            t->mail_from = session_keep_str(s, a.p, a.len);
             const char *pp;
             size_t pl;
             esmtp_mail_params(c->arg.p, c->arg.len, &pp, &pl);
             if (pl)
-                t->mail_params = store_str(s, pp, pl);
+                t->mail_params = session_keep_str(s, pp, pl);
         }
         s->txn_open = t != NULL;
         tag = s->ntxn;
@@ -440,7 +482,9 @@ static void on_reply_line(struct smtp_parser *p, const struct smtp_reply_line *l
             l->first ? (uint16_t)l->cmd : 0, l->line.p, l->line.len, NULL, 0);
     if (l->first)
         s->reply_cmd = l->cmd;
-    findings_reply_line(s, l);
+    if (l->first && l->cmd == SMTP_CMD_CONNECT)
+        learn_banner_host(s, l->text);
+    EACH_OBSERVER(s, reply_line, l);
     if (s->reply_cmd == SMTP_CMD_EHLO && l->code == 250)
         learn_ehlo_line(s, l);
     /* The queue id may be on any line of the final reply (Exim answers a
@@ -481,7 +525,7 @@ static void on_reply(struct smtp_parser *p, const struct smtp_reply *r)
 {
     struct session *s = p->data;
     s->nreplies++;
-    findings_reply(s, r);
+    EACH_OBSERVER(s, reply, r);
     struct txn *t = txn_by_tag(s, r->tag);
 
     switch (r->cmd) {
@@ -629,8 +673,6 @@ static void on_reply(struct smtp_parser *p, const struct smtp_reply *r)
     }
 }
 
-static void save_close(struct session *s, struct txn *t, smtp_time ts);
-
 static void on_body_end(struct smtp_parser *p, const struct smtp_body_end *b)
 {
     struct session *s = p->data;
@@ -646,7 +688,7 @@ static void on_body_end(struct smtp_parser *p, const struct smtp_body_end *b)
                      b->incomplete ? ", cut off before its end" : "");
     log_add(s, TL_BODY, b->ts_last, -1, b->bytes, 0, b->bdat, text,
             (size_t)n, NULL, 0);
-    save_close(s, t, b->ts_last);
+    EACH_OBSERVER(s, body_end, b);
     if (!b->bdat && !b->incomplete)
         s->phase = PHASE_END_OF_DATA;
 }
@@ -795,7 +837,7 @@ static void on_header(struct smtp_parser *p, struct smtp_span name,
     }
     if (slot->len)
         return; /* the first occurrence counts */
-    *slot = store_str(s, value.p, value.len);
+    *slot = session_keep_str(s, value.p, value.len);
     char head[40];
     int n = snprintf(head, sizeof head, "header %.*s: ", (int)name.len, name.p);
     log_add(s, TL_NOTE, ts, -1, 0, 0, 0, head, (size_t)n, value.p, value.len);
@@ -812,79 +854,14 @@ static void on_tunnel(struct smtp_parser *p, struct smtp_span what, smtp_time ts
                         "the dialogue runs through an HTTP proxy (CONNECT)");
 }
 
-/* --save-messages: the content goes to DIR/<id>-<n>.eml, created anew
- * (never over an existing file), mode 0600, cut at save_max. Its state is
- * allocated with the session only when the option is on (this callback
- * runs only then). */
-struct message_save {
-    int fd;        /* the message being saved, -1 none, -2 failed to open */
-    uint64_t bytes;
-    bool cut;      /* longer than save_max: the rest not saved */
-    char name[32];
-};
-
 static void on_body_data(struct smtp_parser *p, const char *data, size_t n)
 {
     struct session *s = p->data;
-    struct message_save *m = s->save;
-    if (m->fd == -1) {
-        snprintf(m->name, sizeof m->name, "%08x-%u.eml", s->id,
-                 s->ntxn ? s->ntxn : 1);
-        m->fd = openat(s->cfg->save_dirfd, m->name,
-                       O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-        m->bytes = 0;
-        m->cut = false;
-        if (m->fd < 0) {
-            session_note(s, s->last_activity, "message not saved: %s/%s: %s",
-                         s->cfg->save_dir, m->name, strerror(errno));
-            m->fd = -2; /* not again for this message */
-            return;
-        }
-    }
-    if (m->fd < 0)
-        return;
-    uint64_t room = s->cfg->save_max - m->bytes;
-    if (n > room) {
-        n = (size_t)room;
-        m->cut = true;
-    }
-    while (n) {
-        ssize_t w = write(m->fd, data, n);
-        if (w <= 0) {
-            m->cut = true;
-            return;
-        }
-        data += w;
-        n -= (size_t)w;
-        m->bytes += (uint64_t)w;
-    }
+    EACH_OBSERVER(s, body_data, data, n);
 }
 
-/* The message ended (or the connection did): its file is complete. */
-static void save_close(struct session *s, struct txn *t, smtp_time ts)
-{
-    struct message_save *m = s->save;
-    if (!m)
-        return;
-    if (m->fd == -2)
-        m->fd = -1;
-    if (m->fd < 0)
-        return;
-    close(m->fd);
-    m->fd = -1;
-    char path[PATH_MAX];
-    int n = snprintf(path, sizeof path, "%s/%s", s->cfg->save_dir, m->name);
-    if (n < 0 || (size_t)n >= sizeof path)
-        return;
-    if (t)
-        t->saved_as = store_str(s, path, (size_t)n);
-    session_note(s, ts, "message saved as %s (%llu bytes%s)", path,
-                 (unsigned long long)m->bytes,
-                 m->cut ? ", cut at the --save-max limit" : "");
-}
-
-/* The same callbacks with and without header extraction and message
- * saving: the parser looks at message content only when asked. */
+/* The same callbacks with and without header extraction and an observer
+ * of message content: the parser looks at content only when asked. */
 #define SESSION_CALLBACKS                                                   \
     .on_command = on_command, .on_reply_line = on_reply_line,               \
     .on_reply = on_reply, .on_body_end = on_body_end, .on_tls = on_tls,     \
@@ -893,9 +870,9 @@ static void save_close(struct session *s, struct txn *t, smtp_time ts)
 static const struct smtp_parser_settings parser_settings = {SESSION_CALLBACKS};
 static const struct smtp_parser_settings parser_settings_headers = {
     SESSION_CALLBACKS, .on_header = on_header};
-static const struct smtp_parser_settings parser_settings_save = {
+static const struct smtp_parser_settings parser_settings_body = {
     SESSION_CALLBACKS, .on_body_data = on_body_data};
-static const struct smtp_parser_settings parser_settings_headers_save = {
+static const struct smtp_parser_settings parser_settings_headers_body = {
     SESSION_CALLBACKS, .on_header = on_header, .on_body_data = on_body_data};
 
 /* ---- lifecycle ------------------------------------------------------------ */
@@ -912,7 +889,8 @@ struct session *session_new(const struct session_config *cfg,
                             const struct endpoint *server, smtp_time start,
                             enum handshake hs)
 {
-    struct session *s = calloc(1, sizeof *s);
+    const struct observer_set *os = cfg->observers;
+    struct session *s = calloc(1, SESSION_STATE_BASE + (os ? os->state_bytes : 0));
     if (!s)
         return NULL;
     s->cfg = cfg;
@@ -930,18 +908,11 @@ struct session *session_new(const struct session_config *cfg,
     }
     bytebuf_init(&s->log, cfg->max_transcript);
     bytebuf_init(&s->strings, cfg->max_strings);
-    bool save = cfg->save_dirfd >= 0 && cfg->save_dir;
-    if (save) {
-        if (!(s->save = malloc(sizeof *s->save))) {
-            free(s);
-            return NULL;
-        }
-        s->save->fd = -1;
-    }
+    bool body = os && os->body_data;
     smtp_parser_init(&s->parser,
-                     cfg->extract_headers ? (save ? &parser_settings_headers_save
+                     cfg->extract_headers ? (body ? &parser_settings_headers_body
                                                   : &parser_settings_headers)
-                                          : (save ? &parser_settings_save
+                                          : (body ? &parser_settings_body
                                                   : &parser_settings), s);
     return s;
 }
@@ -977,14 +948,13 @@ void session_end(struct session *s, enum tcp_end how, smtp_time ts)
     smtp_parser_finish(&s->parser, ts);
     s->end = ts > s->start ? ts : s->start;
     s->tcp_end = how;
-    findings_audit(s);
     struct txn *t = last_txn(s);
     if (t && t->result == TXN_OPEN) {
         bool incomplete = how == TCP_END_CAPTURE_ENDED || how == TCP_END_EVICTED;
         t->result = incomplete ? TXN_INCOMPLETE : TXN_ABORTED;
         s->txn_open = false;
     }
-    diagnose_session(s);
+    observers_end(s, false); /* the findings' audit, ..., the diagnosis last */
 }
 
 void session_free(struct session *s)
@@ -999,8 +969,6 @@ void session_free(struct session *s)
     free(s->anomalies);
     free(s->failure.hint);
     free(s->mx);
-    if (s->save && s->save->fd >= 0)
-        close(s->save->fd);
-    free(s->save);
+    observers_end(s, true);
     free(s);
 }

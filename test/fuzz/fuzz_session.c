@@ -9,12 +9,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "diagnosis.h"
+#include "findings.h"
 #include "output.h"
 #include "session.h"
 
 static FILE *devnull;
 static struct sink *text, *json;
 static struct session_config cfg;
+static struct observer_set observers; /* the analyses the engine runs */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -25,6 +28,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         json = sink_json_new(devnull, &o);
         session_config_defaults(&cfg);
         cfg.max_transcript = 64 * 1024;
+        observer_add(&observers, &findings_observer);
+        observer_add(&observers, &diagnosis_observer);
+        cfg.observers = &observers;
     }
     /* exercise the optional paths on some inputs */
     cfg.extract_headers = size && (data[0] & 0x80);
