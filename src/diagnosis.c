@@ -11,6 +11,7 @@
 #include "diagnosis.h"
 
 #include "hints.h"
+#include "reply_rules.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,25 +35,6 @@ const char *verdict_name(enum verdict v)
     case VERDICT_ENCRYPTED: return "ENCRYPTED";
     case VERDICT_NOT_SMTP: return "NOT SMTP";
     default: return "INCOMPLETE";
-    }
-}
-
-static enum smtp_phase phase_of_cmd(enum smtp_cmd c, enum smtp_phase dflt)
-{
-    switch (c) {
-    case SMTP_CMD_CONNECT: return PHASE_GREETING;
-    case SMTP_CMD_HELO:
-    case SMTP_CMD_EHLO: return PHASE_HELO;
-    case SMTP_CMD_STARTTLS: return PHASE_STARTTLS;
-    case SMTP_CMD_AUTH:
-    case SMTP_CMD_AUTH_RESPONSE: return PHASE_AUTH;
-    case SMTP_CMD_MAIL: return PHASE_MAIL;
-    case SMTP_CMD_RCPT: return PHASE_RCPT;
-    case SMTP_CMD_DATA:
-    case SMTP_CMD_BDAT: return PHASE_DATA;
-    case SMTP_CMD_END_OF_DATA: return PHASE_END_OF_DATA;
-    case SMTP_CMD_QUIT: return PHASE_QUIT;
-    default: return dflt;
     }
 }
 
@@ -155,7 +137,7 @@ static void diagnose(struct session *s)
     }
     enum smtp_cmd waiting = s->tls ? SMTP_CMD_NONE
                                    : smtp_parser_awaiting(&s->parser);
-    s->end_phase = phase_of_cmd(waiting, s->phase);
+    s->end_phase = reply_phase_of(waiting, s->phase);
 
     /* A refused HELO/EHLO, STARTTLS or AUTH that the client got past (mail
      * accepted in clear, unauthenticated, after HELO) is not the outcome:
@@ -173,7 +155,7 @@ static void diagnose(struct session *s)
         s->handshake == HS_MISSING) {
         /* Only the client's packets were captured: no verdict is possible;
          * the client got as far as its last command. */
-        s->end_phase = phase_of_cmd(s->last_cmd, s->end_phase);
+        s->end_phase = reply_phase_of(s->last_cmd, s->end_phase);
         s->verdict = VERDICT_INCOMPLETE;
         s->incomplete_why = "server side not in the capture";
         return;

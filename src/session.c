@@ -1,23 +1,19 @@
-/* session.c - builds the session model from SMTP parser events.
+/* session.c - the session: its storage, transcript, findings and life.
  *
- * Every parser callback lands here: commands open and fill transactions,
- * replies settle them and move the expected phase on, and every wire line
- * is appended to the bounded transcript. The first failing reply is kept as
- * the session's failure; HELO/EHLO, STARTTLS and AUTH failures are cleared
- * again when a later attempt of the same phase succeeds (EHLO -> HELO
- * fallback, a second AUTH), because the dialogue recovered from them.
+ * A session owns its parser, a bounded transcript (wire lines and system
+ * events, as records in one buffer), a bounded string arena, the findings
+ * and, after its allocation, the state of every observer of the run. How
+ * parser events build the dialogue is in session_dialogue.c; what they do
+ * to transactions in transaction.c.
  */
-#include "session.h"
-#include "textfind.h"
+#include "session_int.h"
 
 #include <stdarg.h>
 #include <stdio.h>
-
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-#include "esmtp.h"
+#include "transaction.h"
 
 static const char *const phase_names[PHASE__COUNT] = {
     [PHASE_NONE] = "NONE",         [PHASE_CONNECT] = "CONNECT",
@@ -103,10 +99,10 @@ struct strref session_keep_str(struct session *s, const char *p, size_t n)
     return r;
 }
 
-static void log_add(struct session *s, enum tline_kind kind, smtp_time ts,
-                    int64_t latency, uint64_t value, unsigned flags,
-                    uint16_t aux, const char *text, size_t n,
-                    const char *tail, size_t tail_n)
+void session_log_add(struct session *s, enum tline_kind kind, smtp_time ts,
+                     int64_t latency, uint64_t value, unsigned flags,
+                     uint16_t aux, const char *text, size_t n,
+                     const char *tail, size_t tail_n)
 {
     struct tline h = {
         .ts = ts, .latency_ns = latency, .value = value,
@@ -139,16 +135,6 @@ static void log_add(struct session *s, enum tline_kind kind, smtp_time ts,
 
 /* ---- observers ------------------------------------------------------------ */
 
-/* Runs hook `h` of every observer that has it, with the hook's arguments. */
-#define EACH_OBSERVER(s, h, ...)                                              \
-    do {                                                                      \
-        const struct observer_set *os_ = (s)->cfg->observers;                 \
-        for (int i_ = 0; os_ && i_ < os_->n; i_++)                            \
-            if (os_->list[i_].h)                                              \
-                os_->list[i_].h(os_->list[i_].ctx, (s),                       \
-                                session_observer_state((s), i_), __VA_ARGS__); \
-    } while (0)
-
 static void observers_end(struct session *s, bool release)
 {
     const struct observer_set *os = s->cfg->observers;
@@ -171,537 +157,7 @@ const struct tline *session_next_line(const struct session *s, size_t *off,
     return h;
 }
 
-static struct txn *last_txn(struct session *s)
-{
-    return s->ntxn ? &s->txns[s->ntxn - 1] : NULL;
-}
-
-/* Hostile sessions may send millions of MAIL or RCPT commands: beyond
- * these, they are still shown and counted, but not modelled. */
-#define SESSION_MAX_TXN 10000
-#define SESSION_MAX_RCPT 200000
-
-static struct txn *new_txn(struct session *s, smtp_time ts)
-{
-    if (s->ntxn >= SESSION_MAX_TXN) {
-        session_find(s, FINDING_MODEL_LIMIT, ts, "more than %d transactions: "
-                        "the rest are not modelled", SESSION_MAX_TXN);
-        return NULL;
-    }
-    if (s->ntxn == s->txn_cap) {
-        uint32_t ncap = s->txn_cap ? s->txn_cap * 2 : 2;
-        struct txn *n = realloc(s->txns, ncap * sizeof *n);
-        if (!n)
-            return NULL;
-        s->txns = n;
-        s->txn_cap = ncap;
-    }
-    struct txn *t = &s->txns[s->ntxn++];
-    memset(t, 0, sizeof *t);
-    t->first_rcpt = s->nrcpt;
-    t->start = ts;
-    return t;
-}
-
-/* Recipients are bounded by the string arena: past it they are counted in
- * the transaction but their addresses are empty. */
-static uint32_t add_rcpt(struct session *s, struct txn *t, struct smtp_span a)
-{
-    if (s->nrcpt >= SESSION_MAX_RCPT) {
-        session_find(s, FINDING_MODEL_LIMIT, t->start, "more than %d recipients: "
-                        "the rest are not modelled", SESSION_MAX_RCPT);
-        return 0;
-    }
-    if (s->nrcpt == s->rcpt_cap) {
-        uint32_t ncap = s->rcpt_cap ? s->rcpt_cap * 2 : 4;
-        struct rcpt *n = realloc(s->rcpts, ncap * sizeof *n);
-        if (!n)
-            return 0;
-        s->rcpts = n;
-        s->rcpt_cap = ncap;
-    }
-    /* a transaction's recipients are contiguous: only the last txn grows */
-    struct rcpt *r = &s->rcpts[s->nrcpt++];
-    r->addr = session_keep_str(s, a.p, a.len);
-    r->code = 0;
-    t->nrcpt++;
-    return s->nrcpt; /* tag: index + 1 */
-}
-
-/* ---- failure bookkeeping ------------------------------------------------- */
-
-static void record_failure(struct session *s, enum smtp_phase ph,
-                           const struct smtp_reply *r)
-{
-    if (s->failure.phase != PHASE_NONE)
-        return;
-    struct failure *f = &s->failure;
-    f->phase = ph;
-    f->code = r->code;
-    f->cls = r->code >= 500 || r->code < 400 ? FAIL_PERMANENT : FAIL_TRANSIENT;
-    f->ts = r->ts_first;
-    size_t el = r->enhanced.len < sizeof f->enhanced ? r->enhanced.len
-                                                     : sizeof f->enhanced - 1;
-    memcpy(f->enhanced, r->enhanced.p, el);
-    f->enhanced[el] = '\0';
-    size_t tl = r->text.len < sizeof f->text ? r->text.len : sizeof f->text - 1;
-    memcpy(f->text, r->text.p, tl);
-    f->text[tl] = '\0';
-}
-
-static void recover(struct session *s, enum smtp_phase ph)
-{
-    if (s->failure.phase == ph) {
-        free(s->failure.hint);
-        memset(&s->failure, 0, sizeof s->failure);
-    }
-}
-
-static bool ok2(int code) { return code >= 200 && code < 300; }
-static bool failed(int code) { return code >= 400; }
-
-/* "250 2.0.0 Ok: queued as 4XyZ1" -> "4XyZ1" (Postfix, Exim "id=", ...). */
-static void find_queue_id(struct session *s, struct txn *t,
-                          struct smtp_span text)
-{
-    if (t->queue_id.len)
-        return; /* an earlier line of the same reply named it */
-    static const char *const markers[] = {"queued as ", "id=", "queued as"};
-    for (size_t m = 0; m < sizeof markers / sizeof markers[0]; m++) {
-        size_t ml = strlen(markers[m]);
-        long at;
-        for (size_t from = 0;
-             (at = text_find_ci(text.p + from, text.len - from, markers[m], ml)) >= 0;
-             from += (size_t)at + 1) {
-            size_t b = from + (size_t)at + ml, e = b;
-            while (e < text.len && text.p[e] != ' ' && text.p[e] != ')' &&
-                   text.p[e] != ',' && text.p[e] != ';' && e - b < 64)
-                e++;
-            if (e > b) {
-                t->queue_id = session_keep_str(s, text.p + b, e - b);
-                return;
-            }
-        }
-    }
-}
-
-/* ---- ESMTP details ---------------------------------------------------------- */
-
-/* The user name of an AUTH exchange, from its first client response. */
-static void learn_auth_user(struct session *s, struct smtp_span resp,
-                            smtp_time ts)
-{
-    s->auth_step++;
-    char user[sizeof s->auth_user];
-    size_t n = esmtp_auth_user(s->auth_mech, s->auth_step, resp.p, resp.len,
-                               user, sizeof user);
-    if (n == 0)
-        return;
-    memcpy(s->auth_user, user, n + 1);
-    session_note(s, ts, "AUTH %s user: %.*s", s->auth_mech, (int)n, user);
-}
-
-/* The first word of a reply text (a host name in banners and EHLO). */
-size_t session_first_word(struct smtp_span t, const char **w)
-{
-    size_t i = 0;
-    while (i < t.len && t.p[i] == ' ')
-        i++;
-    size_t j = i;
-    while (j < t.len && t.p[j] != ' ')
-        j++;
-    *w = t.p + i;
-    return j - i;
-}
-
-/* The greeting's first word, when it is a host name. */
-static void learn_banner_host(struct session *s, struct smtp_span text)
-{
-    const char *w;
-    size_t n = session_first_word(text, &w);
-    if (n && n < sizeof s->banner_host && memchr(w, '.', n)) {
-        memcpy(s->banner_host, w, n);
-        s->banner_host[n] = '\0';
-    }
-}
-
-/* One line of a 250 reply to EHLO: a keyword (the first line is the
- * server's name). */
-static void learn_ehlo_line(struct session *s, const struct smtp_reply_line *l)
-{
-    if (l->first) {
-        s->ehlo_keywords = 0;
-        s->auth_mechs = (struct strref){0, 0};
-        s->size_limit = 0;
-        return;
-    }
-    const char *arg;
-    size_t al;
-    unsigned kw = esmtp_keyword(l->text.p, l->text.len, &arg, &al);
-    s->ehlo_keywords |= kw;
-    if (kw == KW_AUTH && al && !s->auth_mechs.len)
-        s->auth_mechs = session_keep_str(s, arg, al);
-    if (kw == KW_SIZE) {
-        uint64_t v = 0;
-        for (size_t i = 0; i < al && arg[i] >= '0' && arg[i] <= '9' &&
-                           v < UINT64_MAX / 10 - 10; i++)
-            v = v * 10 + (uint64_t)(arg[i] - '0');
-        s->size_limit = v;
-    }
-}
-
-/* ---- parser callbacks ------------------------------------------------------ */
-
-static uint32_t on_command(struct smtp_parser *p, const struct smtp_command *c)
-{
-    struct session *s = p->data;
-    struct txn *t = last_txn(s);
-    uint32_t tag = 0;
-
-    EACH_OBSERVER(s, command, c);
-    s->last_cmd = c->cmd;
-    if (t && t->resumable && (c->cmd == SMTP_CMD_RCPT || c->cmd == SMTP_CMD_DATA ||
-                              c->cmd == SMTP_CMD_BDAT)) {
-        t->resumable = false; /* the refused transaction goes on */
-        t->result = TXN_OPEN;
-        t->failed_phase = PHASE_NONE;
-        s->txn_open = true;
-    }
-    if (c->cmd != SMTP_CMD_END_OF_DATA) {
-        s->ncommands++;
-        if ((c->flags & SMTP_LINE_SECRET) && !s->cfg->show_secrets) {
-            size_t keep = (size_t)(c->secret.p - c->line.p);
-            log_add(s, TL_CLIENT, c->ts_first, -1, 0, c->flags, 0, c->line.p,
-                    keep, "***", 3);
-        } else {
-            log_add(s, TL_CLIENT, c->ts_first, -1, 0, c->flags, 0, c->line.p,
-                    c->line.len, NULL, 0);
-        }
-    }
-
-    switch (c->cmd) {
-    case SMTP_CMD_HELO:
-    case SMTP_CMD_EHLO:
-        s->helo = session_keep_str(s, c->arg.p, c->arg.len);
-        s->ehlo_tried |= c->cmd == SMTP_CMD_EHLO;
-        break;
-    case SMTP_CMD_MAIL: {
-        /* A MAIL inside a transaction the server accepted is "nested": the
-         * server normally refuses it (503) and the first transaction goes
-         * on; only if it is accepted does it replace the first one. */
-        bool nested = t && (t->result == TXN_OPEN || t->resumable) &&
-                      !failed(t->mail_code);
-        if (t && t->result == TXN_OPEN && !nested)
-            t->result = TXN_RESET; /* superseded without RSET */
-        struct smtp_span a = {"", 0};
-        if (!smtp_parse_path(c->arg, "FROM", &a))
-            a = c->arg;
-        t = new_txn(s, c->ts_first);
-        if (t) {
-            t->nested = nested;
-            t->mail_from = session_keep_str(s, a.p, a.len);
-            const char *pp;
-            size_t pl;
-            esmtp_mail_params(c->arg.p, c->arg.len, &pp, &pl);
-            if (pl)
-                t->mail_params = session_keep_str(s, pp, pl);
-        }
-        s->txn_open = t != NULL;
-        tag = s->ntxn;
-        break;
-    }
-    case SMTP_CMD_RCPT: {
-        struct smtp_span a = {"", 0};
-        if (!smtp_parse_path(c->arg, "TO", &a))
-            a = c->arg;
-        if (!t || t->result != TXN_OPEN)
-            t = new_txn(s, c->ts_first); /* RCPT without MAIL */
-        if (t)
-            tag = add_rcpt(s, t, a);
-        break;
-    }
-    case SMTP_CMD_DATA:
-    case SMTP_CMD_END_OF_DATA:
-        tag = s->ntxn;
-        break;
-    case SMTP_CMD_BDAT:
-        if (!t || t->result != TXN_OPEN)
-            t = new_txn(s, c->ts_first);
-        if (t) {
-            t->bdat = true;
-            t->bdat_cmds++;
-            if (c->bdat_last)
-                t->bdat_last_sent = true;
-        }
-        tag = s->ntxn;
-        break;
-    case SMTP_CMD_RSET:
-        if (t && t->result == TXN_OPEN)
-            t->result = TXN_RESET;
-        if (t)
-            t->resumable = false;
-        s->txn_open = false;
-        break;
-    case SMTP_CMD_QUIT:
-        s->quit_sent = true;
-        break;
-    case SMTP_CMD_AUTH: {
-        size_t m = 0;
-        while (m < c->arg.len && c->arg.p[m] != ' ' &&
-               m < sizeof s->auth_mech - 1) {
-            s->auth_mech[m] = c->arg.p[m];
-            m++;
-        }
-        s->auth_mech[m] = '\0';
-        s->auth_step = 0;
-        s->auth_code = 0;
-        if (c->secret.len) /* initial response */
-            learn_auth_user(s, c->secret, c->ts_first);
-        break;
-    }
-    case SMTP_CMD_AUTH_RESPONSE:
-        if (c->secret.len)
-            learn_auth_user(s, c->secret, c->ts_first);
-        break;
-    default:
-        break;
-    }
-    return tag;
-}
-
-static void on_reply_line(struct smtp_parser *p, const struct smtp_reply_line *l)
-{
-    struct session *s = p->data;
-    int64_t latency = -1;
-    if (l->first && l->cmd != SMTP_CMD_NONE && l->cmd != SMTP_CMD_CONNECT)
-        latency = l->ts - l->cmd_ts_last;
-    if (l->first && l->cmd == SMTP_CMD_CONNECT)
-        latency = l->ts - s->start; /* greeting delay from the connection */
-    /* aux of a reply's first line: the command it answers */
-    log_add(s, TL_SERVER, l->ts, latency, 0, l->flags,
-            l->first ? (uint16_t)l->cmd : 0, l->line.p, l->line.len, NULL, 0);
-    if (l->first)
-        s->reply_cmd = l->cmd;
-    if (l->first && l->cmd == SMTP_CMD_CONNECT)
-        learn_banner_host(s, l->text);
-    EACH_OBSERVER(s, reply_line, l);
-    if (s->reply_cmd == SMTP_CMD_EHLO && l->code == 250)
-        learn_ehlo_line(s, l);
-    /* The queue id may be on any line of the final reply (Exim answers a
-     * BDAT LAST with "250- 11 byte chunk, total 63" / "250 OK id=..."). */
-    struct txn *t = last_txn(s);
-    if ((s->reply_cmd == SMTP_CMD_END_OF_DATA || s->reply_cmd == SMTP_CMD_BDAT) &&
-        l->code >= 200 && l->code < 300 && t && t->body_seen)
-        find_queue_id(s, t, l->text);
-}
-
-static struct txn *txn_by_tag(struct session *s, uint32_t tag)
-{
-    return tag && tag <= s->ntxn ? &s->txns[tag - 1] : NULL;
-}
-
-static void settle_txn(struct session *s, struct txn *t, enum txn_result res,
-                       enum smtp_phase ph)
-{
-    if (!t || t->result != TXN_OPEN)
-        return;
-    t->result = res;
-    t->failed_phase = ph;
-    if (t == last_txn(s))
-        s->txn_open = false;
-}
-
-static bool all_rcpts_rejected(const struct session *s, const struct txn *t)
-{
-    if (t->nrcpt == 0)
-        return true;
-    for (uint32_t i = 0; i < t->nrcpt; i++)
-        if (ok2(s->rcpts[t->first_rcpt + i].code))
-            return false;
-    return true;
-}
-
-static void on_reply(struct smtp_parser *p, const struct smtp_reply *r)
-{
-    struct session *s = p->data;
-    s->nreplies++;
-    EACH_OBSERVER(s, reply, r);
-    struct txn *t = txn_by_tag(s, r->tag);
-
-    switch (r->cmd) {
-    case SMTP_CMD_CONNECT:
-        if (ok2(r->code))
-            s->phase = PHASE_HELO;
-        else
-            record_failure(s, PHASE_GREETING, r);
-        break;
-    case SMTP_CMD_HELO:
-    case SMTP_CMD_EHLO:
-        s->helo_code = r->code;
-        if (ok2(r->code)) {
-            recover(s, PHASE_HELO);
-            s->phase = PHASE_MAIL;
-        } else if (failed(r->code)) {
-            record_failure(s, PHASE_HELO, r);
-        }
-        break;
-    case SMTP_CMD_STARTTLS:
-        if (r->code == 220) {
-            recover(s, PHASE_STARTTLS);
-            s->phase = PHASE_HELO;
-        } else if (failed(r->code)) {
-            record_failure(s, PHASE_STARTTLS, r);
-        }
-        break;
-    case SMTP_CMD_AUTH:
-        if (r->code != 334)
-            s->auth_code = r->code;
-        if (ok2(r->code)) {
-            s->auth_ok = true;
-            recover(s, PHASE_AUTH);
-        } else if (failed(r->code)) {
-            record_failure(s, PHASE_AUTH, r);
-        }
-        break;
-    case SMTP_CMD_MAIL:
-        if (t && t->nested) {
-            t->nested = false;
-            uint32_t i = (uint32_t)(t - s->txns);
-            if (ok2(r->code)) { /* the server started over */
-                if (i > 0 && s->txns[i - 1].result == TXN_OPEN)
-                    s->txns[i - 1].result = TXN_RESET;
-                if (i > 0)
-                    s->txns[i - 1].resumable = false;
-            } else if (i + 1 == s->ntxn && t->nrcpt == 0 && i > 0) {
-                s->ntxn--; /* refused: the first transaction goes on */
-                s->txn_open = s->txns[i - 1].result == TXN_OPEN;
-                break;
-            }
-        }
-        if (t)
-            t->mail_code = r->code;
-        if (ok2(r->code)) {
-            s->phase = PHASE_RCPT;
-        } else if (failed(r->code)) {
-            settle_txn(s, t, TXN_REJECTED, PHASE_MAIL);
-            record_failure(s, PHASE_MAIL, r);
-        }
-        break;
-    case SMTP_CMD_RCPT:
-        if (r->tag && r->tag <= s->nrcpt)
-            s->rcpts[r->tag - 1].code = r->code;
-        if (ok2(r->code))
-            s->phase = PHASE_DATA;
-        else if (failed(r->code))
-            record_failure(s, PHASE_RCPT, r);
-        break;
-    case SMTP_CMD_DATA:
-        if (t)
-            t->data_code = r->code;
-        if (r->code == 354) {
-            s->phase = PHASE_DATA;
-        } else if (failed(r->code) && t) {
-            settle_txn(s, t, TXN_REJECTED,
-                       all_rcpts_rejected(s, t) ? PHASE_RCPT : PHASE_DATA);
-            /* A refused DATA leaves the server's transaction in place:
-             * more RCPTs and another DATA may still complete it. */
-            t->resumable = ok2(t->mail_code);
-            record_failure(s, PHASE_DATA, r);
-        }
-        break;
-    case SMTP_CMD_END_OF_DATA:
-        s->phase = PHASE_MAIL;
-        if (t) {
-            t->final_code = r->code;
-            if (ok2(r->code)) {
-                find_queue_id(s, t, r->text);
-                settle_txn(s, t, TXN_ACCEPTED, PHASE_NONE);
-            } else {
-                settle_txn(s, t, TXN_REJECTED, PHASE_END_OF_DATA);
-                record_failure(s, PHASE_END_OF_DATA, r);
-            }
-        }
-        break;
-    case SMTP_CMD_BDAT:
-        if (!t)
-            break;
-        t->bdat_replies++;
-        if (!t->data_code)
-            t->data_code = r->code;
-        if (t->bdat_last_sent && t->bdat_replies >= t->bdat_cmds) {
-            t->final_code = r->code;
-            s->phase = PHASE_MAIL;
-            if (ok2(r->code)) {
-                find_queue_id(s, t, r->text);
-                settle_txn(s, t, TXN_ACCEPTED, PHASE_NONE);
-            } else {
-                settle_txn(s, t, TXN_REJECTED, PHASE_END_OF_DATA);
-                record_failure(s, PHASE_END_OF_DATA, r);
-            }
-        } else if (failed(r->code)) {
-            t->final_code = r->code; /* the transfer ends here */
-            settle_txn(s, t, TXN_REJECTED, PHASE_DATA);
-            record_failure(s, PHASE_DATA, r);
-        }
-        break;
-    case SMTP_CMD_RSET:
-        if (ok2(r->code))
-            s->phase = PHASE_MAIL;
-        break;
-    case SMTP_CMD_QUIT:
-        s->phase = PHASE_QUIT;
-        if (ok2(r->code))
-            s->quit_ok = true;
-        else if (failed(r->code))
-            record_failure(s, PHASE_QUIT, r);
-        break;
-    case SMTP_CMD_NONE:
-        /* Unsolicited, e.g. "421 timeout": fails the phase we are in, unless
-         * the mail was already accepted and the server only closes a
-         * connection the client left idle. */
-        if (failed(r->code)) {
-            if (!s->txn_open && s->ntxn && last_txn(s)->result == TXN_ACCEPTED)
-                session_find(s, FINDING_SERVER_CLOSED_IDLE, r->ts_first,
-                                "%d after the mail was accepted (client "
-                                "did not QUIT)", r->code);
-            else
-                record_failure(s, s->phase, r);
-        }
-        break;
-    default: /* NOOP, VRFY, EXPN, HELP, unknown: no phase of their own */
-        break;
-    }
-}
-
-static void on_body_end(struct smtp_parser *p, const struct smtp_body_end *b)
-{
-    struct session *s = p->data;
-    struct txn *t = last_txn(s);
-    if (t) {
-        t->body_seen = true;
-        t->bytes += b->bytes;
-        t->lines += b->lines;
-    }
-    char text[96];
-    int n = snprintf(text, sizeof text, "message body: %llu bytes%s%s",
-                     (unsigned long long)b->bytes, b->bdat ? " (BDAT)" : "",
-                     b->incomplete ? ", cut off before its end" : "");
-    log_add(s, TL_BODY, b->ts_last, -1, b->bytes, 0, b->bdat, text,
-            (size_t)n, NULL, 0);
-    EACH_OBSERVER(s, body_end, b);
-    if (!b->bdat && !b->incomplete)
-        s->phase = PHASE_END_OF_DATA;
-}
-
-static void on_tls(struct smtp_parser *p, smtp_time ts)
-{
-    struct session *s = p->data;
-    s->tls = true;
-    const char *text = p->implicit_tls
-                           ? "TLS from the first byte (implicit TLS): the session is encrypted"
-                           : "TLS started: the rest of the session is encrypted";
-    log_add(s, TL_TLS, ts, -1, 0, 0, 0, text, strlen(text), NULL, 0);
-}
+/* ---- findings and notes ------------------------------------------------------ */
 
 void session_find(struct session *s, enum finding_id id, smtp_time ts,
                   const char *detail_fmt, ...)
@@ -737,7 +193,7 @@ void session_find(struct session *s, enum finding_id id, smtp_time ts,
                      a->detail[0] ? " (" : "", a->detail, a->detail[0] ? ")" : "");
     if (n > (int)sizeof text - 1)
         n = (int)sizeof text - 1;
-    log_add(s, TL_ANOMALY, ts, -1, 0, 0, (uint16_t)(s->nanomalies - 1), text,
+    session_log_add(s, TL_ANOMALY, ts, -1, 0, 0, (uint16_t)(s->nanomalies - 1), text,
             (size_t)n, NULL, 0);
 }
 
@@ -751,8 +207,7 @@ struct anomaly *session_finding(struct session *s, enum finding_id id)
     return NULL;
 }
 
-/* Forgets a finding (its transcript line stays: the caller clears it). */
-static void session_unfind(struct session *s, enum finding_id id)
+void session_unfind(struct session *s, enum finding_id id)
 {
     struct anomaly *a = session_finding(s, id);
     if (!a)
@@ -772,109 +227,10 @@ void session_note(struct session *s, smtp_time ts, const char *fmt, ...)
         return;
     if (n > (int)sizeof text - 1)
         n = (int)sizeof text - 1;
-    log_add(s, TL_NOTE, ts, -1, 0, 0, 0, text, (size_t)n, NULL, 0);
+    session_log_add(s, TL_NOTE, ts, -1, 0, 0, 0, text, (size_t)n, NULL, 0);
 }
 
 /* The parser's anomalies are findings of the registry. */
-static const enum finding_id parser_finding[SMTP_ANOM__COUNT] = {
-    [SMTP_ANOM_LINE_TOO_LONG] = FINDING_LINE_TOO_LONG,
-    [SMTP_ANOM_BARE_LF] = FINDING_BARE_LF,
-    [SMTP_ANOM_NUL_BYTE] = FINDING_NUL_BYTE,
-    [SMTP_ANOM_MALFORMED_REPLY] = FINDING_MALFORMED_REPLY,
-    [SMTP_ANOM_REPLY_CODE_RANGE] = FINDING_REPLY_CODE_RANGE,
-    [SMTP_ANOM_REPLY_CODE_CHANGED] = FINDING_REPLY_CODE_CHANGED,
-    [SMTP_ANOM_UNSOLICITED_REPLY] = FINDING_UNSOLICITED_REPLY,
-    [SMTP_ANOM_EARLY_TALKER] = FINDING_EARLY_TALKER,
-    [SMTP_ANOM_PENDING_OVERFLOW] = FINDING_PENDING_OVERFLOW,
-    [SMTP_ANOM_HOLD_OVERFLOW] = FINDING_HOLD_OVERFLOW,
-    [SMTP_ANOM_BDAT_MALFORMED] = FINDING_BDAT_MALFORMED,
-    [SMTP_ANOM_MIDSTREAM_SKIP] = FINDING_MIDSTREAM_SKIPPED,
-};
-
-static void on_anomaly(struct smtp_parser *p, enum smtp_anomaly a,
-                       enum smtp_dir dir, smtp_time ts)
-{
-    session_find(p->data, parser_finding[a], ts, "%s",
-                    dir == SMTP_FROM_CLIENT ? "client" : "server");
-}
-
-static void on_not_smtp(struct smtp_parser *p, enum smtp_dir dir,
-                        struct smtp_span first, smtp_time ts)
-{
-    struct session *s = p->data;
-    (void)dir;
-    /* Whatever the client sent so far was not SMTP commands either (an
-     * HTTP request, a TLS hello): forget it as commands, show its bytes. */
-    s->log.len = 0;
-    s->log_lines = s->ncommands = s->ntxn = s->nrcpt = 0;
-    session_unfind(s, FINDING_EARLY_TALKER); /* it was no early talk */
-    s->txn_open = false;
-    s->helo.len = 0;
-    if (p->nfirst[SMTP_FROM_CLIENT]) {
-        const char *c = "not SMTP: the client's first bytes are: ";
-        log_add(s, TL_NOTE, ts, -1, 0, 0, 0, c, strlen(c), p->first[SMTP_FROM_CLIENT],
-                p->nfirst[SMTP_FROM_CLIENT]);
-    }
-    const char *what = "not SMTP: the server's first bytes are: ";
-    log_add(s, TL_NOTE, ts, -1, 0, 0, 0, what, strlen(what), first.p, first.len);
-}
-
-static void on_header(struct smtp_parser *p, struct smtp_span name,
-                      struct smtp_span value, smtp_time ts)
-{
-    struct session *s = p->data;
-    struct txn *t = last_txn(s);
-    if (!t)
-        return;
-    struct strref *slot = NULL;
-    switch (name.p[0]) {
-    case 'M': slot = &t->hdr_message_id; break;
-    case 'S': slot = &t->hdr_subject; break;
-    case 'F': slot = &t->hdr_from; break;
-    case 'T': slot = &t->hdr_to; break;
-    case 'D': slot = &t->hdr_date; break;
-    default: return;
-    }
-    if (slot->len)
-        return; /* the first occurrence counts */
-    *slot = session_keep_str(s, value.p, value.len);
-    char head[40];
-    int n = snprintf(head, sizeof head, "header %.*s: ", (int)name.len, name.p);
-    log_add(s, TL_NOTE, ts, -1, 0, 0, 0, head, (size_t)n, value.p, value.len);
-}
-
-static void on_tunnel(struct smtp_parser *p, struct smtp_span what, smtp_time ts)
-{
-    struct session *s = p->data;
-    bool status = what.len > 5 && memcmp(what.p, "HTTP/", 5) == 0;
-    const char *head = status ? "HTTP proxy answered: " : "HTTP CONNECT tunnel to ";
-    log_add(s, TL_NOTE, ts, -1, 0, 0, 0, head, strlen(head), what.p, what.len);
-    if (!status)
-        session_find(s, FINDING_HTTP_CONNECT_TUNNEL, ts,
-                        "the dialogue runs through an HTTP proxy (CONNECT)");
-}
-
-static void on_body_data(struct smtp_parser *p, const char *data, size_t n)
-{
-    struct session *s = p->data;
-    EACH_OBSERVER(s, body_data, data, n);
-}
-
-/* The same callbacks with and without header extraction and an observer
- * of message content: the parser looks at content only when asked. */
-#define SESSION_CALLBACKS                                                   \
-    .on_command = on_command, .on_reply_line = on_reply_line,               \
-    .on_reply = on_reply, .on_body_end = on_body_end, .on_tls = on_tls,     \
-    .on_anomaly = on_anomaly, .on_not_smtp = on_not_smtp, .on_tunnel = on_tunnel
-
-static const struct smtp_parser_settings parser_settings = {SESSION_CALLBACKS};
-static const struct smtp_parser_settings parser_settings_headers = {
-    SESSION_CALLBACKS, .on_header = on_header};
-static const struct smtp_parser_settings parser_settings_body = {
-    SESSION_CALLBACKS, .on_body_data = on_body_data};
-static const struct smtp_parser_settings parser_settings_headers_body = {
-    SESSION_CALLBACKS, .on_header = on_header, .on_body_data = on_body_data};
-
 /* ---- lifecycle ------------------------------------------------------------ */
 
 const char *direction_name(enum direction d)
@@ -908,12 +264,9 @@ struct session *session_new(const struct session_config *cfg,
     }
     bytebuf_init(&s->log, cfg->max_transcript);
     bytebuf_init(&s->strings, cfg->max_strings);
-    bool body = os && os->body_data;
     smtp_parser_init(&s->parser,
-                     cfg->extract_headers ? (body ? &parser_settings_headers_body
-                                                  : &parser_settings_headers)
-                                          : (body ? &parser_settings_body
-                                                  : &parser_settings), s);
+                     session_parser_settings(cfg->extract_headers, os && os->body_data),
+                     s);
     return s;
 }
 
@@ -948,12 +301,7 @@ void session_end(struct session *s, enum tcp_end how, smtp_time ts)
     smtp_parser_finish(&s->parser, ts);
     s->end = ts > s->start ? ts : s->start;
     s->tcp_end = how;
-    struct txn *t = last_txn(s);
-    if (t && t->result == TXN_OPEN) {
-        bool incomplete = how == TCP_END_CAPTURE_ENDED || how == TCP_END_EVICTED;
-        t->result = incomplete ? TXN_INCOMPLETE : TXN_ABORTED;
-        s->txn_open = false;
-    }
+    txn_session_end(s, how);
     observers_end(s, false); /* the findings' audit, ..., the diagnosis last */
 }
 
@@ -972,3 +320,4 @@ void session_free(struct session *s)
     observers_end(s, true);
     free(s);
 }
+
