@@ -108,6 +108,7 @@ struct txn {
     int final_code;             /* reply to end-of-data / BDAT LAST */
     uint64_t bytes, lines;
     bool body_seen, bdat;
+    bool has_mail;              /* opened by MAIL: mail_from is what it gave */
     bool nested;                /* MAIL sent inside an open transaction */
     bool resumable;             /* refused DATA: RCPT/DATA may continue it */
     bool bdat_last_sent;        /* BDAT ... LAST was sent */
@@ -208,7 +209,8 @@ struct session {
 
     /* what the dialogue established */
     struct bytebuf strings;
-    struct strref helo;
+    struct strref helo;      /* the accepted HELO/EHLO name, else the last tried */
+    struct strref helo_accepted;
     int helo_code;
     bool tls;
     bool quit_sent, quit_ok;

@@ -70,6 +70,17 @@ static bool any_accepted(const struct session *s)
     return false;
 }
 
+/* A message that reached its content and ended as `res`. */
+static bool message_ended(const struct session *s, enum txn_result res)
+{
+    for (uint32_t i = 0; i < s->ntxn; i++) {
+        const struct txn *t = &s->txns[i];
+        if (t->result == res && (t->body_seen || t->data_code == 354 || t->bdat))
+            return true;
+    }
+    return false;
+}
+
 static bool all_accepted(const struct session *s)
 {
     for (uint32_t i = 0; i < s->ntxn; i++)
@@ -165,7 +176,13 @@ static void diagnose(struct session *s)
         s->verdict = VERDICT_OK;
         return;
     }
-    if (waiting == SMTP_CMD_NONE && !s->txn_open && any_accepted(s)) {
+    if (message_ended(s, TXN_INCOMPLETE)) {
+        s->verdict = VERDICT_INCOMPLETE;
+        s->incomplete_why = "a message was cut off by the end of the capture";
+        return;
+    }
+    if (waiting == SMTP_CMD_NONE && !s->txn_open && any_accepted(s) &&
+        !message_ended(s, TXN_ABORTED)) {
         s->verdict = VERDICT_OK; /* delivered; then hung up or capture ended */
         return;
     }

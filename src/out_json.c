@@ -76,8 +76,11 @@ static void write_transactions(FILE *f, const struct session *s)
     for (uint32_t i = 0; i < s->ntxn; i++) {
         const struct txn *x = &s->txns[i];
         fputs(i ? ",{" : "{", f);
-        fputs("\"mail_from\":", f);
-        jref(f, s, x->mail_from);
+        fputs("\"mail_from\":", f); /* null: no MAIL seen; "": the null sender */
+        if (x->has_mail)
+            jref(f, s, x->mail_from);
+        else
+            fputs("null", f);
         fputs(",\"mail_params\":", f);
         jref(f, s, x->mail_params);
         if (s->cfg->extract_headers) {

@@ -90,10 +90,14 @@ static void write_verdict(struct text_sink *t, const struct session *s)
     fputs("*** ", f);
     if (s->ntxn) {
         const struct txn *x0 = &s->txns[0];
-        fputs("from=<", f);
-        escape_write(f, session_str(s, x0->mail_from), x0->mail_from.len,
-                     ESCAPE_TEXT);
-        fputc('>', f);
+        if (x0->has_mail) {
+            fputs("from=<", f);
+            escape_write(f, session_str(s, x0->mail_from), x0->mail_from.len,
+                         ESCAPE_TEXT);
+            fputc('>', f);
+        } else {
+            fputs("from=(no MAIL seen)", f); /* <> is the null sender only */
+        }
         if (s->ntxn > 1)
             fprintf(f, " (+%u more)", s->ntxn - 1);
         fputc(' ', f);

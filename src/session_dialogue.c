@@ -204,6 +204,10 @@ static void learn_reply(struct session *s, const struct smtp_reply *r)
     case SMTP_CMD_HELO:
     case SMTP_CMD_EHLO:
         s->helo_code = r->code;
+        if (ok) /* the name the server took; a later refused one does not erase it */
+            s->helo_accepted = s->helo;
+        else if (s->helo_accepted.len)
+            s->helo = s->helo_accepted;
         break;
     case SMTP_CMD_AUTH:
         if (r->code != 334)

@@ -132,6 +132,7 @@ static uint32_t mail_command(struct session *s, struct txn *t,
     t = new_txn(s, c->ts_first);
     if (t) {
         t->nested = nested;
+        t->has_mail = true;
         t->mail_from = session_keep_str(s, a.p, a.len);
         const char *pp;
         size_t pl;
@@ -168,7 +169,9 @@ uint32_t txn_command(struct session *s, const struct smtp_command *c)
     case SMTP_CMD_END_OF_DATA:
         return s->ntxn;
     case SMTP_CMD_BDAT:
-        if (!t || t->result != TXN_OPEN)
+        /* a chunk after a refused one belongs to the refused transfer */
+        if (!t || (t->result != TXN_OPEN && !(t->bdat && t->result == TXN_REJECTED &&
+                                               t->failed_phase == PHASE_DATA)))
             t = new_txn(s, c->ts_first);
         if (t) {
             t->bdat = true;
@@ -217,6 +220,8 @@ static void mail_reply(struct session *s, struct txn *t, const struct smtp_reply
 static void data_reply(struct session *s, struct txn *t, const struct smtp_reply *r,
                        struct reply_effect *e)
 {
+    if (!t && e->ok && (t = new_txn(s, r->ts_first))) /* DATA without MAIL */
+        s->txn_open = true;
     if (!t) {
         e->fail = false;
         return;
@@ -254,6 +259,8 @@ static void bdat_reply(struct session *s, struct txn *t, const struct smtp_reply
     if (!t)
         return;
     t->bdat_replies++;
+    if (t->result == TXN_REJECTED)
+        return; /* the rest of a refused transfer */
     if (!t->data_code)
         t->data_code = r->code;
     if (t->bdat_last_sent && t->bdat_replies >= t->bdat_cmds) {

@@ -61,6 +61,64 @@ static const char *const unsolicited_after_delivery[] = {
     "S:250 ok\r\n", "C:RCPT TO:<b@y>\r\n", "S:250 ok\r\n", "C:DATA\r\n",
     "S:354 go\r\n", "C:hi\r\n.\r\n", "S:250 ok\r\n", "S:421 timeout\r\n", NULL};
 
+static const char *const second_message_cut[] = {
+    "S:220 mx\r\n", "C:HELO c\r\n", "S:250 mx\r\n", "C:MAIL FROM:<a@x>\r\n",
+    "S:250 ok\r\n", "C:RCPT TO:<b@y>\r\n", "S:250 ok\r\n", "C:DATA\r\n",
+    "S:354 go\r\n", "C:hi\r\n.\r\n", "S:250 ok\r\n", "C:MAIL FROM:<a@x>\r\n",
+    "S:250 ok\r\n", "C:RCPT TO:<c@y>\r\n", "S:250 ok\r\n", "C:DATA\r\n",
+    "S:354 go\r\n", "C:half a message\r\n", NULL};
+
+static const char *const data_without_mail[] = {
+    "S:220 mx\r\n", "C:HELO c\r\n", "S:250 mx\r\n", "C:DATA\r\n", "S:354 go\r\n",
+    "C:12345678\r\n.\r\n", "S:250 ok\r\n", "C:QUIT\r\n", "S:221 bye\r\n", NULL};
+
+static const char *const rcpt_without_mail[] = {
+    "S:220 mx\r\n", "C:HELO c\r\n", "S:250 mx\r\n", "C:RCPT TO:<b@y>\r\n",
+    "S:503 need MAIL\r\n", "C:QUIT\r\n", "S:221 bye\r\n", NULL};
+
+static const char *const null_sender[] = {
+    "S:220 mx\r\n", "C:HELO c\r\n", "S:250 mx\r\n", "C:MAIL FROM:<>\r\n",
+    "S:250 ok\r\n", "C:QUIT\r\n", "S:221 bye\r\n", NULL};
+
+static const char *const bdat_after_refused_bdat[] = {
+    "S:220 mx\r\n", "C:EHLO c\r\n", "S:250 mx\r\n", "C:MAIL FROM:<a@x>\r\n",
+    "S:250 ok\r\n", "C:RCPT TO:<b@y>\r\n", "S:250 ok\r\n", "C:BDAT 3\r\nabc",
+    "S:552 too big\r\n", "C:BDAT 2 LAST\r\nde", "S:503 no transaction\r\n",
+    "C:QUIT\r\n", "S:221 bye\r\n", NULL};
+
+static const char *const ehlo_refused_after_helo[] = {
+    "S:220 mx\r\n", "C:HELO first.example\r\n", "S:250 mx\r\n",
+    "C:EHLO second.example\r\n", "S:500 no\r\n", "C:QUIT\r\n", "S:221 bye\r\n", NULL};
+
+static void envelope_facts(void)
+{
+    struct session *s = run(second_message_cut, TCP_END_CAPTURE_ENDED);
+    CHECK(s->verdict == VERDICT_INCOMPLETE && s->end_phase == PHASE_DATA,
+          "a second message cut off by the capture's end: INCOMPLETE in DATA, not OK "
+          "(verdict %d, phase %s)", s->verdict, phase_name(s->end_phase));
+    session_free(s);
+    s = run(data_without_mail, TCP_END_CLOSED);
+    CHECK(s->ntxn == 1 && s->txns[0].result == TXN_ACCEPTED && s->txns[0].bytes == 10 &&
+              !s->txns[0].has_mail,
+          "DATA accepted without MAIL is a transaction with its size (%u txns)", s->ntxn);
+    session_free(s);
+    s = run(rcpt_without_mail, TCP_END_CLOSED);
+    CHECK(s->ntxn == 1 && !s->txns[0].has_mail, "RCPT without MAIL: no sender seen");
+    session_free(s);
+    s = run(null_sender, TCP_END_CLOSED);
+    CHECK(s->ntxn == 1 && s->txns[0].has_mail && s->txns[0].mail_from.len == 0,
+          "MAIL FROM:<> is a real null sender");
+    session_free(s);
+    s = run(bdat_after_refused_bdat, TCP_END_CLOSED);
+    CHECK(s->ntxn == 1 && s->txns[0].result == TXN_REJECTED,
+          "a BDAT after a refused one invents no transaction (%u txns)", s->ntxn);
+    session_free(s);
+    s = run(ehlo_refused_after_helo, TCP_END_CLOSED);
+    CHECK(strcmp(session_str(s, s->helo), "first.example") == 0,
+          "a refused EHLO keeps the accepted HELO name (%s)", session_str(s, s->helo));
+    session_free(s);
+}
+
 int main(void)
 {
     session_config_defaults(&cfg);
@@ -109,5 +167,6 @@ int main(void)
     CHECK(s->verdict == VERDICT_OK && session_found(s, FINDING_SERVER_CLOSED_IDLE),
           "a 421 after the mail was accepted: OK, server-closed-idle");
     session_free(s);
+    envelope_facts();
     return tap_done();
 }
