@@ -43,11 +43,16 @@ void esmtp_mail_params(const char *arg, size_t len, const char **params,
     /* skip "FROM:<path>" (the path may hold spaces inside quotes) */
     size_t i = 0;
     const char *gt = memchr(arg, '>', len);
-    if (gt)
+    if (gt) {
         i = (size_t)(gt - arg) + 1;
-    else
+    } else { /* "FROM: addr" without brackets: the word after the colon */
+        const char *colon = memchr(arg, ':', len);
+        i = colon ? (size_t)(colon - arg) + 1 : 0;
+        while (i < len && arg[i] == ' ')
+            i++;
         while (i < len && arg[i] != ' ')
             i++;
+    }
     while (i < len && arg[i] == ' ')
         i++;
     *params = arg + i;

@@ -32,6 +32,10 @@ int main(void)
     CHECK(pl == 22 && memcmp(pp, "SIZE=120 BODY=8BITMIME", 22) == 0, "MAIL parameters after the path");
     esmtp_mail_params("FROM:<>", 7, &pp, &pl);
     CHECK(pl == 0, "no parameters");
+    esmtp_mail_params("FROM: a@b.example", 17, &pp, &pl);
+    CHECK(pl == 0, "FROM: addr without brackets has no parameters (got %zu bytes)", pl);
+    esmtp_mail_params("FROM:a@b.example SIZE=9", 23, &pp, &pl);
+    CHECK(pl == 6 && memcmp(pp, "SIZE=9", 6) == 0, "FROM:addr SIZE=9 gives SIZE=9");
 
     /* "\0alice\0secret" */
     CHECK(strcmp(user("PLAIN", 1, "AGFsaWNlAHNlY3JldA=="), "alice") == 0, "PLAIN gives the authcid");
