@@ -19,5 +19,7 @@ extern const struct observer diagnosis_observer;
 
 const char *failure_class_name(enum failure_class c);
 const char *verdict_name(enum verdict v);
+/* PARTIAL: of the accepted messages' recipients, how many, how many taken. */
+void diagnosis_partial(const struct session *s, uint32_t *all, uint32_t *ok);
 
 #endif

@@ -53,7 +53,7 @@ struct engine_stats {
     uint64_t sessions_open;    /* begun and not yet written */
     uint64_t dns_lookups;      /* DNS queries seen (answered or not) */
     uint64_t dns_streams_refused; /* DNS over TCP connections not followed */
-    uint64_t by_verdict[5];
+    uint64_t by_verdict[VERDICT__COUNT];
 };
 
 struct engine {

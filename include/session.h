@@ -65,6 +65,8 @@ enum verdict {
     VERDICT_INCOMPLETE, /* the capture, not the peers, cut it off */
     VERDICT_ENCRYPTED,  /* nothing failed before STARTTLS; the rest is opaque */
     VERDICT_NOT_SMTP,   /* the connection carried something else */
+    VERDICT_PARTIAL,    /* delivered, but some recipients were refused */
+    VERDICT__COUNT
 };
 
 struct failure {

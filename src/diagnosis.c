@@ -34,6 +34,7 @@ const char *verdict_name(enum verdict v)
     case VERDICT_FAILED: return "FAILED";
     case VERDICT_ENCRYPTED: return "ENCRYPTED";
     case VERDICT_NOT_SMTP: return "NOT SMTP";
+    case VERDICT_PARTIAL: return "PARTIAL";
     default: return "INCOMPLETE";
     }
 }
@@ -68,6 +69,63 @@ static bool any_accepted(const struct session *s)
         if (s->txns[i].result == TXN_ACCEPTED)
             return true;
     return false;
+}
+
+/* Recipients of accepted messages: how many there were, how many taken. */
+static void accepted_recipients(const struct session *s, uint32_t *all, uint32_t *ok)
+{
+    *all = *ok = 0;
+    for (uint32_t i = 0; i < s->ntxn; i++) {
+        const struct txn *t = &s->txns[i];
+        if (t->result != TXN_ACCEPTED)
+            continue;
+        for (uint32_t r = 0; r < t->nrcpt; r++) {
+            int code = s->rcpts[t->first_rcpt + r].code;
+            *all += code != 0;
+            *ok += code >= 200 && code < 300;
+        }
+    }
+}
+
+void diagnosis_partial(const struct session *s, uint32_t *all, uint32_t *ok)
+{
+    accepted_recipients(s, all, ok);
+}
+
+/* Every refused transaction was followed by an accepted one from the same
+ * sender: the client's retry overcame the refusal. */
+static bool refusals_overcome(const struct session *s)
+{
+    bool any = false;
+    for (uint32_t i = 0; i < s->ntxn; i++) {
+        const struct txn *t = &s->txns[i];
+        any |= t->result == TXN_ACCEPTED;
+        if (t->result != TXN_REJECTED)
+            continue;
+        bool retried = false;
+        for (uint32_t j = i + 1; j < s->ntxn && !retried; j++)
+            retried = s->txns[j].result == TXN_ACCEPTED &&
+                      s->txns[j].mail_from.len == t->mail_from.len &&
+                      strcmp(session_str(s, s->txns[j].mail_from),
+                             session_str(s, t->mail_from)) == 0;
+        if (!retried)
+            return false;
+    }
+    return any;
+}
+
+static bool envelope_phase(enum smtp_phase ph)
+{
+    return ph == PHASE_MAIL || ph == PHASE_RCPT || ph == PHASE_DATA ||
+           ph == PHASE_END_OF_DATA;
+}
+
+/* OK, or PARTIAL where an accepted message lost some of its recipients. */
+static void delivered(struct session *s)
+{
+    uint32_t all, ok;
+    accepted_recipients(s, &all, &ok);
+    s->verdict = ok < all ? VERDICT_PARTIAL : VERDICT_OK;
 }
 
 /* A message that reached its content and ended as `res`. */
@@ -113,7 +171,9 @@ static void diagnose_session(void *ctx, struct session *s, void *state)
     (void)ctx;
     (void)state;
     diagnose(s);
-    if (s->verdict == VERDICT_FAILED) {
+    if (s->verdict != VERDICT_FAILED && s->verdict != VERDICT_PARTIAL)
+        s->failure.phase = PHASE_NONE; /* a refusal the dialogue overcame */
+    if (s->verdict == VERDICT_FAILED || s->verdict == VERDICT_PARTIAL) {
         struct failure *f = &s->failure;
         char hint[512];
         hint_compose(hint, sizeof hint, phase_name(f->phase), f->code,
@@ -157,7 +217,11 @@ static void diagnose(struct session *s)
     if ((fp == PHASE_HELO || fp == PHASE_STARTTLS || fp == PHASE_AUTH) &&
         all_accepted(s))
         s->failure.phase = PHASE_NONE;
-    if (s->failure.phase != PHASE_NONE) {
+    /* A refused RCPT in a message that was delivered all the same, or a
+     * refusal a retry overcame: the session delivered (maybe partly). The
+     * failure record stays for the PARTIAL line; the findings keep it. */
+    bool overcome = envelope_phase(s->failure.phase) && refusals_overcome(s);
+    if (s->failure.phase != PHASE_NONE && !overcome) {
         s->verdict = VERDICT_FAILED;
         return;
     }
@@ -173,7 +237,7 @@ static void diagnose(struct session *s)
     }
     bool clean_tcp = s->tcp_end == TCP_END_CLOSED;
     if (s->quit_ok || (waiting == SMTP_CMD_QUIT && clean_tcp)) {
-        s->verdict = VERDICT_OK;
+        delivered(s);
         return;
     }
     if (message_ended(s, TXN_INCOMPLETE)) {
@@ -183,7 +247,7 @@ static void diagnose(struct session *s)
     }
     if (waiting == SMTP_CMD_NONE && !s->txn_open && any_accepted(s) &&
         !message_ended(s, TXN_ABORTED)) {
-        s->verdict = VERDICT_OK; /* delivered; then hung up or capture ended */
+        delivered(s); /* then hung up, or the capture ended */
         return;
     }
     if (session_found(s, FINDING_CAPTURE_GAP)) {

@@ -53,7 +53,7 @@ static void emit(struct engine *e, struct session *s)
     e->stats.sessions++;
     if (e->stats.sessions_open)
         e->stats.sessions_open--;
-    if ((unsigned)s->verdict < 5)
+    if ((unsigned)s->verdict < VERDICT__COUNT)
         e->stats.by_verdict[s->verdict]++;
     for (int i = 0; i < e->nsinks; i++)
         e->sinks[i]->session(e->sinks[i], s);

@@ -162,7 +162,7 @@ static void write_failure(FILE *f, const struct session *s)
 {
     const struct failure *fl = &s->failure;
     fputs(",\"failure\":", f);
-    if (s->verdict != VERDICT_FAILED) {
+    if (s->verdict != VERDICT_FAILED && s->verdict != VERDICT_PARTIAL) {
         fputs("null", f);
         return;
     }
@@ -277,6 +277,7 @@ static void json_session(struct sink *base, const struct session *s)
             : s->verdict == VERDICT_FAILED    ? "failed"
             : s->verdict == VERDICT_ENCRYPTED ? "encrypted"
             : s->verdict == VERDICT_NOT_SMTP  ? "not-smtp"
+            : s->verdict == VERDICT_PARTIAL   ? "partial"
                                               : "incomplete",
             phase_name(s->end_phase));
     fputs(",\"incomplete_reason\":", f);

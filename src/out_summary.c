@@ -40,7 +40,7 @@ struct summary_sink {
     struct sink base;
     FILE *f;
     bool json;
-    uint64_t sessions, by_verdict[5], by_phase[PHASE__COUNT];
+    uint64_t sessions, by_verdict[VERDICT__COUNT], by_phase[PHASE__COUNT];
     uint64_t by_code[600];
     struct host_count *servers, *clients;
     uint32_t nservers, nclients;
@@ -102,7 +102,7 @@ static void summary_session(struct sink *base, const struct session *s)
 {
     struct summary_sink *m = (struct summary_sink *)base;
     m->sessions++;
-    if ((unsigned)s->verdict < 5)
+    if ((unsigned)s->verdict < VERDICT__COUNT)
         m->by_verdict[s->verdict]++;
     bool failed = s->verdict == VERDICT_FAILED;
     if (failed) {
@@ -261,12 +261,14 @@ static void summary_finish(struct sink *base)
 {
     struct summary_sink *m = (struct summary_sink *)base;
     FILE *f = m->f;
-    static const char *const vnames[5] = {"ok", "failed", "incomplete",
-                                          "encrypted", "not-smtp"};
+    static const char *const vnames[VERDICT__COUNT] = {
+        [VERDICT_OK] = "ok", [VERDICT_FAILED] = "failed",
+        [VERDICT_INCOMPLETE] = "incomplete", [VERDICT_ENCRYPTED] = "encrypted",
+        [VERDICT_NOT_SMTP] = "not-smtp", [VERDICT_PARTIAL] = "partial"};
     if (m->json) {
         fprintf(f, "{\"type\":\"summary\",\"sessions\":%" PRIu64 ",\"by_verdict\":{",
                 m->sessions);
-        for (int v = 0; v < 5; v++)
+        for (int v = 0; v < VERDICT__COUNT; v++)
             fprintf(f, "%s\"%s\":%" PRIu64, v ? "," : "", vnames[v], m->by_verdict[v]);
         fputs("},\"failures_by_phase\":{", f);
         bool first = true;
@@ -286,7 +288,7 @@ static void summary_finish(struct sink *base)
         fputc('}', f);
     } else {
         fprintf(f, "# summary: %" PRIu64 " sessions:", m->sessions);
-        for (int v = 0; v < 5; v++)
+        for (int v = 0; v < VERDICT__COUNT; v++)
             fprintf(f, " %s %" PRIu64, vnames[v], m->by_verdict[v]);
         fputs("\n# failures by phase:", f);
         for (int p = 0; p < PHASE__COUNT; p++)

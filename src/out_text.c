@@ -138,7 +138,15 @@ static void write_verdict(struct text_sink *t, const struct session *s)
                                   : end_cause_name(s->tcp_end, false));
         return;
     }
-    fprintf(f, "FAILED at %s: ", phase_name(fl->phase));
+    if (s->verdict == VERDICT_PARTIAL) {
+        uint32_t all, ok;
+        diagnosis_partial(s, &all, &ok);
+        fprintf(f, "PARTIAL: %u of %u recipients accepted; ", ok, all);
+    } else {
+        fprintf(f, "FAILED at %s: ", phase_name(fl->phase));
+    }
+    if (s->verdict == VERDICT_PARTIAL && fl->phase != PHASE_NONE)
+        fprintf(f, "%s ", phase_name(fl->phase));
     if (fl->code)
         fprintf(f, "%d ", fl->code);
     if (fl->enhanced[0])

@@ -90,6 +90,32 @@ static const char *const ehlo_refused_after_helo[] = {
     "S:220 mx\r\n", "C:HELO first.example\r\n", "S:250 mx\r\n",
     "C:EHLO second.example\r\n", "S:500 no\r\n", "C:QUIT\r\n", "S:221 bye\r\n", NULL};
 
+static const char *const some_rcpts_refused[] = {
+    "S:220 mx\r\n", "C:HELO c\r\n", "S:250 mx\r\n", "C:MAIL FROM:<a@x>\r\n",
+    "S:250 ok\r\n", "C:RCPT TO:<b@y>\r\n", "S:250 ok\r\n", "C:RCPT TO:<n@y>\r\n",
+    "S:550 5.1.1 no such user\r\n", "C:DATA\r\n", "S:354 go\r\n", "C:hi\r\n.\r\n",
+    "S:250 ok\r\n", "C:QUIT\r\n", "S:221 bye\r\n", NULL};
+
+static const char *const retry_overcame[] = {
+    "S:220 mx\r\n", "C:HELO c\r\n", "S:250 mx\r\n", "C:MAIL FROM:<a@x>\r\n",
+    "S:451 4.3.0 try again\r\n", "C:MAIL FROM:<a@x>\r\n", "S:250 ok\r\n",
+    "C:RCPT TO:<b@y>\r\n", "S:250 ok\r\n", "C:DATA\r\n", "S:354 go\r\n",
+    "C:hi\r\n.\r\n", "S:250 ok\r\n", "C:QUIT\r\n", "S:221 bye\r\n", NULL};
+
+static void verdicts(void)
+{
+    struct session *s = run(some_rcpts_refused, TCP_END_CLOSED);
+    CHECK(s->verdict == VERDICT_PARTIAL && s->failure.phase == PHASE_RCPT &&
+              s->failure.code == 550,
+          "delivered to one recipient of two: PARTIAL, the RCPT refusal kept (verdict %d)",
+          s->verdict);
+    session_free(s);
+    s = run(retry_overcame, TCP_END_CLOSED);
+    CHECK(s->verdict == VERDICT_OK && s->failure.phase == PHASE_NONE && s->ntxn == 2,
+          "a refused MAIL that a retry overcame: OK (verdict %d)", s->verdict);
+    session_free(s);
+}
+
 static void envelope_facts(void)
 {
     struct session *s = run(second_message_cut, TCP_END_CAPTURE_ENDED);
@@ -168,5 +194,6 @@ int main(void)
           "a 421 after the mail was accepted: OK, server-closed-idle");
     session_free(s);
     envelope_facts();
+    verdicts();
     return tap_done();
 }
