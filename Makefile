@@ -76,7 +76,7 @@ unit: $(UNIT_TESTS:test/unit/%.c=build/unit/%) $(UNIT_TESTS:test/unit/%.c=build/
 FUZZ_CC   = clang
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_TIME ?= 60
-FUZZ_TARGETS = build/fuzz/fuzz_session build/fuzz/fuzz_pcap
+FUZZ_TARGETS = build/fuzz/fuzz_session build/fuzz/fuzz_parser build/fuzz/fuzz_pcap
 
 build/fuzz/%: test/fuzz/%.c $(LIBSRC)
 	@mkdir -p $(dir $@)
@@ -87,14 +87,18 @@ fuzz-build: $(FUZZ_TARGETS)
 
 fuzz-regress: fuzz-build
 	build/fuzz/fuzz_session -runs=0 test/fuzz/regress/session
+	build/fuzz/fuzz_parser -runs=0 test/fuzz/regress/parser
 	build/fuzz/fuzz_pcap -runs=0 test/fuzz/regress/pcap
 
 fuzz: fuzz-build
-	@mkdir -p build/fuzz/corpus-session build/fuzz/corpus-pcap
+	@mkdir -p build/fuzz/corpus-session build/fuzz/corpus-parser build/fuzz/corpus-pcap
 	cp -n test/fuzz/regress/session/* build/fuzz/corpus-session/ 2>/dev/null || true
+	cp -n test/fuzz/regress/parser/* build/fuzz/corpus-parser/ 2>/dev/null || true
 	cp -n captures/*.pcap test/fuzz/regress/pcap/* build/fuzz/corpus-pcap/ 2>/dev/null || true
 	build/fuzz/fuzz_session -max_total_time=$(FUZZ_TIME) -max_len=4096 \
 		-artifact_prefix=build/fuzz/ build/fuzz/corpus-session
+	build/fuzz/fuzz_parser -max_total_time=$(FUZZ_TIME) -max_len=4096 \
+		-artifact_prefix=build/fuzz/ build/fuzz/corpus-parser
 	build/fuzz/fuzz_pcap -max_total_time=$(FUZZ_TIME) -max_len=65536 -rss_limit_mb=2048 \
 		-artifact_prefix=build/fuzz/ build/fuzz/corpus-pcap
 
