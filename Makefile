@@ -1,14 +1,26 @@
-# smtpscope - passive SMTP session reconstructor.
+# smtpscope - passive SMTP session reconstructor. `make help` prints this list.
 #
-#   make            build ./smtpscope (warnings are errors)
+#   make            build ./smtpscope (warnings are errors); also `make all`
 #   make demo       install build deps if missing, build, run on a bundled capture
+#   make check      quick, no root: build, then unit, golden, input-error,
+#                   JSON schema and help tests (seconds; test/run.sh --check)
 #   make test       install missing test deps, then unit, golden, cross-check,
 #                   public-trace and live tests, also under ASan+UBSan
 #   make asan       build ./build/asan/smtpscope with AddressSanitizer + UBSan
+#   make unit       build the unit tests, plain and sanitized (build/unit*)
 #   make regen      rewrite the golden outputs (read the diff before committing!)
 #   make deps       install Debian build/test dependencies (root)
+#   make fuzz       run each libFuzzer target FUZZ_TIME seconds (default 60)
+#   make fuzz-build build the libFuzzer targets (build/fuzz/)
+#   make fuzz-regress  replay the saved fuzz regression inputs
 #   make bench      benchmark beside libpcap/libnids floors and tshark
 #                   (BENCH_SIZE=MB, default 1024; BENCH_REPEAT=N, default 3)
+#   make bench-build  build the benchmark's generator and floors
+#   make compile_commands  write build/compile_commands.json (clangd, clang-tidy)
+#   make install    install under DESTDIR/PREFIX (default /usr/local)
+#   make uninstall  remove what `make install` installed
+#   make clean      remove build/ and ./smtpscope
+#   make help       this list
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -25,7 +37,8 @@ ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sa
 
 UNIT_TESTS = $(wildcard test/unit/test_*.c)
 
-.PHONY: all demo test asan unit regen deps clean install uninstall fuzz fuzz-build fuzz-regress bench bench-build
+.PHONY: all demo check test asan unit regen deps clean install uninstall fuzz fuzz-build \
+	fuzz-regress bench bench-build compile_commands help
 
 all: smtpscope
 
@@ -114,6 +127,30 @@ test:
 	@sh test/install-deps.sh
 	$(MAKE) smtpscope asan unit bench-build
 	sh test/run.sh
+
+# No install step and no root: what a newcomer runs after each change.
+check:
+	$(MAKE) smtpscope asan unit
+	sh test/run.sh --check
+
+# The header comment above is the list; test/make_help_test.sh holds it to
+# the Makefile's targets.
+help:
+	@sed -n '3,/^$$/{s/^#//;/^$$/d;p}' $(firstword $(MAKEFILE_LIST))
+
+# For clangd and clang-tidy, written by make itself (no bear needed): one
+# entry per C file, with the flags its rule uses.
+CDB_FLAGS = $(filter-out -MMD -MP,$(CPPFLAGS) $(CFLAGS))
+compile_commands: build/compile_commands.json
+build/compile_commands.json: Makefile $(SRC) $(UNIT_TESTS) $(wildcard test/fuzz/*.c bench/*.c)
+	@mkdir -p $(dir $@)
+	@{ echo '['; sep=' '; \
+	  for f in $(SRC) $(GEN) $(UNIT_TESTS) $(wildcard test/fuzz/*.c bench/*.c); do \
+	    case $$f in test/unit/*) x=-Itest/unit ;; *) x= ;; esac; \
+	    printf '%s{"directory": "%s", "file": "%s", "command": "%s %s %s -c %s"}\n' \
+	      "$$sep" "$(CURDIR)" "$$f" "$(CC)" "$(CDB_FLAGS)" "$$x" "$$f"; sep=','; \
+	  done; echo ']'; } > $@
+	@echo "wrote $@"
 
 regen: smtpscope
 	sh test/regen.sh
