@@ -77,8 +77,8 @@ static void on_anomaly(struct smtp_parser *p, enum smtp_anomaly a, enum smtp_dir
     sink += smtp_anomaly_name(a)[0] + d;
 }
 
-static void on_not_smtp(struct smtp_parser *p, enum smtp_dir d,
-                        struct smtp_span first, smtp_time ts)
+static void on_not_smtp(struct smtp_parser *p, enum smtp_dir d, struct smtp_span first,
+                        smtp_time ts)
 {
     (void)p;
     (void)d;
@@ -106,10 +106,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     uint8_t start = size ? data[0] : 0;
     struct smtp_parser_settings settings = {
-        .on_command = on_command, .on_reply_line = on_reply_line,
-        .on_reply = on_reply, .on_body_end = on_body_end,
-        .on_body_data = on_body_data, .on_tls = on_tls,
-        .on_anomaly = on_anomaly, .on_not_smtp = on_not_smtp,
+        .on_command = on_command,
+        .on_reply_line = on_reply_line,
+        .on_reply = on_reply,
+        .on_body_end = on_body_end,
+        .on_body_data = on_body_data,
+        .on_tls = on_tls,
+        .on_anomaly = on_anomaly,
+        .on_not_smtp = on_not_smtp,
         .on_tunnel = on_tunnel,
         .on_header = (start & 4) ? NULL : on_header,
     };
