@@ -14,7 +14,8 @@
 # `make demo` then `make test`. Live tests' network namespaces live in
 # the root's /run/netns and go with the mount namespace. Everything is
 # bounded by FRESH_ROOT_TIMEOUT seconds (default 5400); the overlay and
-# every process started in the root are gone on exit, failure or ^C.
+# every process started in the root are gone on exit, failure, ^C or TERM
+# (whole logs are kept in /var/tmp/fresh_root.{demo,test}.log).
 # Run it before calling done any change that touches dependencies or tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -84,10 +85,14 @@ run=$(mktemp -d /var/tmp/fresh_root.XXXXXX)
 child=
 cleanup() {
     trap - EXIT INT TERM
-    # the namespaces' init: killing it ends every process in the root and
-    # drops its mounts (they never existed outside the namespace)
-    # (timeout passes TERM on to unshare, whose --kill-child kills it)
-    [ -n "$child" ] && kill -TERM "$child" 2>/dev/null && wait "$child" 2>/dev/null
+    set +e # a killed child's status must not stop the cleanup
+    # timeout passes TERM on to unshare, whose --kill-child kills the
+    # namespaces' init: every process in the root ends with it and its
+    # mounts go (they never existed outside the namespace)
+    if [ -n "$child" ]; then
+        kill -TERM "$child" 2>/dev/null
+        wait "$child" 2>/dev/null
+    fi
     rm -rf --one-file-system "$run"
 }
 trap cleanup EXIT
