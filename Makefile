@@ -1,15 +1,27 @@
-# smtpscope - passive SMTP session reconstructor.
+# smtpscope - passive SMTP session reconstructor. `make help` prints this list.
 #
-#   make            build ./smtpscope (warnings are errors)
+#   make            build ./smtpscope (warnings are errors); also `make all`
 #   make demo       install build deps if missing, build, run on a bundled capture
+#   make check      quick, no root: build, then unit, golden, input-error,
+#                   JSON schema and help tests (seconds; test/run.sh --check)
 #   make test       install missing test deps, then unit, golden, cross-check,
 #                   public-trace and live tests, also under ASan+UBSan
 #   make asan       build ./build/asan/smtpscope with AddressSanitizer + UBSan
+#   make unit       build the unit tests, plain and sanitized (build/unit*)
 #   make regen      rewrite the golden outputs (read the diff before committing!)
 #   make docs       rewrite the finding lists of README, man page and schema
 #   make deps       install Debian build/test dependencies (root)
+#   make fuzz       run each libFuzzer target FUZZ_TIME seconds (default 60)
+#   make fuzz-build build the libFuzzer targets (build/fuzz/)
+#   make fuzz-regress  replay the saved fuzz regression inputs
 #   make bench      benchmark beside libpcap/libnids floors and tshark
 #                   (BENCH_SIZE=MB, default 1024; BENCH_REPEAT=N, default 3)
+#   make bench-build  build the benchmark's generator and floors
+#   make compile_commands  write build/compile_commands.json (clangd, clang-tidy)
+#   make install    install under DESTDIR/PREFIX (default /usr/local)
+#   make uninstall  remove what `make install` installed
+#   make clean      remove build/ and ./smtpscope
+#   make help       this list
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -26,7 +38,8 @@ ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sa
 
 UNIT_TESTS = $(wildcard test/unit/test_*.c)
 
-.PHONY: all demo test asan unit regen docs deps clean install uninstall fuzz fuzz-build fuzz-regress bench bench-build
+.PHONY: all demo check test asan unit regen docs deps clean install uninstall fuzz fuzz-build \
+	fuzz-regress bench bench-build compile_commands help
 
 all: smtpscope
 
@@ -77,7 +90,7 @@ unit: $(UNIT_TESTS:test/unit/%.c=build/unit/%) $(UNIT_TESTS:test/unit/%.c=build/
 FUZZ_CC   = clang
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_TIME ?= 60
-FUZZ_TARGETS = build/fuzz/fuzz_session build/fuzz/fuzz_pcap
+FUZZ_TARGETS = build/fuzz/fuzz_session build/fuzz/fuzz_parser build/fuzz/fuzz_pcap
 
 build/fuzz/%: test/fuzz/%.c $(LIBSRC)
 	@mkdir -p $(dir $@)
@@ -88,14 +101,18 @@ fuzz-build: $(FUZZ_TARGETS)
 
 fuzz-regress: fuzz-build
 	build/fuzz/fuzz_session -runs=0 test/fuzz/regress/session
+	build/fuzz/fuzz_parser -runs=0 test/fuzz/regress/parser
 	build/fuzz/fuzz_pcap -runs=0 test/fuzz/regress/pcap
 
 fuzz: fuzz-build
-	@mkdir -p build/fuzz/corpus-session build/fuzz/corpus-pcap
+	@mkdir -p build/fuzz/corpus-session build/fuzz/corpus-parser build/fuzz/corpus-pcap
 	cp -n test/fuzz/regress/session/* build/fuzz/corpus-session/ 2>/dev/null || true
+	cp -n test/fuzz/regress/parser/* build/fuzz/corpus-parser/ 2>/dev/null || true
 	cp -n captures/*.pcap test/fuzz/regress/pcap/* build/fuzz/corpus-pcap/ 2>/dev/null || true
 	build/fuzz/fuzz_session -max_total_time=$(FUZZ_TIME) -max_len=4096 \
 		-artifact_prefix=build/fuzz/ build/fuzz/corpus-session
+	build/fuzz/fuzz_parser -max_total_time=$(FUZZ_TIME) -max_len=4096 \
+		-artifact_prefix=build/fuzz/ build/fuzz/corpus-parser
 	build/fuzz/fuzz_pcap -max_total_time=$(FUZZ_TIME) -max_len=65536 -rss_limit_mb=2048 \
 		-artifact_prefix=build/fuzz/ build/fuzz/corpus-pcap
 
@@ -111,6 +128,30 @@ test:
 	@sh test/install-deps.sh
 	$(MAKE) smtpscope asan unit bench-build $(TOOLS)
 	sh test/run.sh
+
+# No install step and no root: what a newcomer runs after each change.
+check:
+	$(MAKE) smtpscope asan unit $(TOOLS)
+	sh test/run.sh --check
+
+# The header comment above is the list; test/make_help_test.sh holds it to
+# the Makefile's targets.
+help:
+	@sed -n '3,/^$$/{s/^#//;/^$$/d;p}' $(firstword $(MAKEFILE_LIST))
+
+# For clangd and clang-tidy, written by make itself (no bear needed): one
+# entry per C file, with the flags its rule uses.
+CDB_FLAGS = $(filter-out -MMD -MP,$(CPPFLAGS) $(CFLAGS))
+compile_commands: build/compile_commands.json
+build/compile_commands.json: Makefile $(SRC) $(UNIT_TESTS) $(wildcard test/fuzz/*.c bench/*.c)
+	@mkdir -p $(dir $@)
+	@{ echo '['; sep=' '; \
+	  for f in $(SRC) $(GEN) $(UNIT_TESTS) $(wildcard test/fuzz/*.c bench/*.c); do \
+	    case $$f in test/unit/*) x=-Itest/unit ;; *) x= ;; esac; \
+	    printf '%s{"directory": "%s", "file": "%s", "command": "%s %s %s -c %s"}\n' \
+	      "$$sep" "$(CURDIR)" "$$f" "$(CC)" "$(CDB_FLAGS)" "$$x" "$$f"; sep=','; \
+	  done; echo ']'; } > $@
+	@echo "wrote $@"
 
 regen: smtpscope
 	sh test/regen.sh

@@ -5,7 +5,15 @@
 # them, counts them, and ends with "N passed, N failed". A test that exits
 # non-zero without printing a "not ok" line counts as one failure, so a
 # crash can never pass. Run it through `make test`, which builds first.
+# --check (make check) runs only the quick suites that need no root and no
+# network namespaces: unit, golden, input errors, JSON schema, make help.
 set -u
+check_only=
+case "${1:-}" in
+--check) check_only=1 ;;
+"") ;;
+*) echo "usage: $0 [--check]" >&2; exit 2 ;;
+esac
 cd "$(dirname "$0")/.."
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
@@ -39,6 +47,11 @@ done
 suite "golden outputs" sh test/golden_test.sh ./smtpscope build/asan/smtpscope
 suite "input errors" sh test/input_errors.sh ./smtpscope
 suite "input errors (asan)" sh test/input_errors.sh build/asan/smtpscope
+suite "JSON schema" python3 test/json_schema_test.py ./smtpscope
+suite "finding lists == the registry" python3 test/finding_docs.py build/tools/finding_table --check
+suite "make help lists every target" sh test/make_help_test.sh
+report() { echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ]; }
+[ -n "$check_only" ] && { report; exit; }
 suite "hostile input corpus" python3 test/hostile/hostile_test.py ./smtpscope build/asan/smtpscope
 suite "accounting: conversations == sessions" python3 test/accounting_test.py ./smtpscope
 suite "valgrind" sh test/valgrind_test.sh ./smtpscope
@@ -57,8 +70,6 @@ suite "--messages: trails across hops (asan)" python3 test/messages_test.py buil
 suite "DNS lookups against tshark (asan)" python3 test/dns_test.py build/asan/smtpscope
 suite "--workers (asan)" python3 test/workers_test.py build/asan/smtpscope build/bench/gen_capture
 suite "make bench machinery (no timing asserted)" sh test/bench_smoke.sh
-suite "JSON schema" python3 test/json_schema_test.py ./smtpscope
-suite "finding lists == the registry" python3 test/finding_docs.py build/tools/finding_table --check
 suite "tshark cross-check" python3 test/tshark_crosscheck.py
 suite "zeek public traces (asan)" env SMTPSCOPE=build/asan/smtpscope python3 test/zeek_compare.py
 suite "link types, pcapng, rotated files" python3 test/linktypes_test.py ./smtpscope
@@ -69,5 +80,4 @@ suite "systemd unit: verify, CAP_NET_RAW only, SIGHUP rotation" bash test/live/t
 suite "Debian package: build, lintian, install, run, purge" sh test/deb_test.sh
 suite "fuzz regression inputs and a ${FUZZ_TIME:-60} s run per target" sh test/fuzz/smoke.sh
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+report
