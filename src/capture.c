@@ -83,6 +83,26 @@ static void progress_show(struct progress *pg, const struct capture_hooks *h, FI
     pg->shown = true;
 }
 
+/* The line is on when asked for; its total is the size of all files. */
+static void progress_start(struct progress *pg, const char *const *files, int nfiles,
+                           bool on)
+{
+    memset(pg, 0, sizeof *pg);
+    pg->on = on;
+    if (!on)
+        return;
+    clock_gettime(CLOCK_MONOTONIC, &pg->start);
+    for (int i = 0; i < nfiles; i++) {
+        struct stat st;
+        if (strcmp(files[i], "-") == 0 || stat(files[i], &st) != 0 ||
+            !S_ISREG(st.st_mode)) {
+            pg->total = 0; /* a pipe among them: no percentage */
+            return;
+        }
+        pg->total += (uint64_t)st.st_size;
+    }
+}
+
 /* --realtime: wait until the packet's moment has come, at capture pace. */
 static void pace(const struct capture_hooks *h, smtp_time ts, smtp_time *first,
                  struct timespec *wall0)
@@ -115,19 +135,8 @@ void capture_files(const char *const *files, int nfiles,
     smtp_time first_ts = -1;
     struct timespec wall0 = {0, 0};
     char err[PCAP_ERRBUF_SIZE];
-    struct progress pg = {.on = !quiet && isatty(STDERR_FILENO)};
-    if (pg.on) {
-        clock_gettime(CLOCK_MONOTONIC, &pg.start);
-        for (int i = 0; i < nfiles; i++) {
-            struct stat st;
-            if (strcmp(files[i], "-") == 0 || stat(files[i], &st) != 0 ||
-                !S_ISREG(st.st_mode)) {
-                pg.total = 0; /* a pipe among them: no percentage */
-                break;
-            }
-            pg.total += (uint64_t)st.st_size;
-        }
-    }
+    struct progress pg;
+    progress_start(&pg, files, nfiles, !quiet && isatty(STDERR_FILENO));
     for (int i = 0; i < nfiles && !capture_stop; i++) {
         bool is_stdin = strcmp(files[i], "-") == 0;
         const char *name = is_stdin ? "(stdin)" : files[i];
