@@ -10,9 +10,10 @@
 
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
-#include "engine.h"
+#include "timeval.h"
 
 struct capture_result {
     int files_ok;        /* files opened and read to the end */
@@ -25,27 +26,59 @@ struct capture_result {
 /* Set from a signal handler to stop reading. */
 extern volatile sig_atomic_t capture_stop;
 
+/* What the progress line shows besides bytes and packets. */
+struct capture_counts {
+    uint64_t sessions, failed;
+};
+
+/* Where the frames go: capture knows nothing of what is above it. */
+struct capture_hooks {
+    void *ctx;
+    /* One frame as captured: len bytes of link type dlt. Returns false
+     * once the input should stop (-c reached). */
+    bool (*on_frame)(void *ctx, int dlt, smtp_time ts, const uint8_t *data,
+                     size_t len);
+    /* Often: every 1024 frames, while --realtime waits, at each wake-up of
+     * a live capture. now: the wall clock when live (idle sessions end),
+     * -1 offline; dropped: packets the kernel dropped since the last call.
+     * Returns false once the input should stop. */
+    bool (*on_idle)(void *ctx, smtp_time now, unsigned dropped);
+    /* The progress line's counts. */
+    void (*stats)(void *ctx, struct capture_counts *c);
+};
+
 /* realtime: replay at the pace the packets were captured (a live view of
  * an old capture) instead of as fast as possible. */
-void capture_files(const char *const *files, int nfiles, struct engine *e,
-                   bool quiet, bool realtime, struct capture_result *res);
+void capture_files(const char *const *files, int nfiles,
+                   const struct capture_hooks *h, bool quiet, bool realtime,
+                   struct capture_result *res);
+
+struct capture_live_config {
+    const char *iface;
+    /* the user's BPF expression, or NULL for capture_default_filter's on
+     * these ports; with a shard (--shard, --workers) it is narrowed by
+     * capture_shard_filter */
+    const char *filter;
+    const uint16_t *ports;
+    int nports;
+    uint32_t shard, nshards; /* nshards 0: no shard */
+    /* the user to become once the device is open (NULL: stay); jail: the
+     * directory to confine the process to (NULL: an empty one) */
+    const char *drop_user, *jail;
+    bool quiet;
+};
 
 /* Returns 0, or -1 when the interface could not be opened or privileges
- * could not be dropped (message printed). filter: the user's BPF
- * expression, or NULL for capture_default_filter's; with e's shard set
- * (--shard, --workers) it is narrowed by capture_shard_filter. drop_user:
- * the user to become once the device is open (NULL: stay); jail: the
- * directory to confine the process to (NULL: an empty one). */
-int capture_live(const char *iface, const char *filter, const char *drop_user,
-                 const char *jail, struct engine *e, bool quiet,
-                 struct capture_result *res);
+ * could not be dropped (message printed). */
+int capture_live(const struct capture_live_config *cfg,
+                 const struct capture_hooks *h, struct capture_result *res);
 
-/* "tcp port 25 or tcp port 587 ..." for the configured ports, plus ICMP
+/* "tcp port 25 or tcp port 587 ..." for the given ports, plus ICMP
  * unreachables, DNS and IPv4 fragments (which carry no ports until
  * reassembled); on Ethernet (dlt DLT_EN10MB) the same inside one and two
  * VLAN tags, which libpcap refuses for other link types. */
-void capture_default_filter(const struct engine_config *cfg, int dlt, char *out,
-                            size_t cap);
+void capture_default_filter(const uint16_t *ports, int nports, int dlt,
+                            char *out, size_t cap);
 
 /* For shard k of n (--shard, --workers) on a live interface: "(the shard's
  * IPv4 and IPv6 address pairs, computed as shard_hash does) and (filter)",

@@ -21,7 +21,6 @@
 #include "tls_path.h"
 
 #define ENGINE_MAX_PORTS 32
-#define ENGINE_MAX_SINKS 4
 
 struct engine_config {
     uint16_t ports[ENGINE_MAX_PORTS]; /* server ports that carry SMTP */
@@ -59,8 +58,8 @@ struct engine_stats {
 struct engine {
     struct engine_config cfg;
     struct conntrack ct;
-    struct sink *sinks[ENGINE_MAX_SINKS];
-    int nsinks;
+    struct sink **sinks;    /* grown by engine_add_sink, freed by engine_finish */
+    int nsinks, sinks_cap;
     smtp_time now, last_sweep;
     bool stop;              /* max_sessions reached: input should stop */
     struct engine_stats stats;
@@ -75,7 +74,8 @@ void engine_config_defaults(struct engine_config *cfg);
 /* Returns 0, or -1 with a message in err. */
 int engine_init(struct engine *e, const struct engine_config *cfg,
                 char *err, size_t errlen);
-void engine_add_sink(struct engine *e, struct sink *s);
+/* Returns 0, or -1 when out of memory (the sink is not added). */
+int engine_add_sink(struct engine *e, struct sink *s);
 void engine_packet(struct engine *e, int dlt, smtp_time ts,
                    const uint8_t *data, size_t caplen);
 /* Gives sinks with a tick (the live console) their turn. */

@@ -15,8 +15,8 @@
 #include <stdint.h>
 
 #include "decode.h"
+#include "direction.h"
 #include "endpoint.h"
-#include "smtp_parser.h"
 
 struct reasm_callbacks {
     /* A connection completed its handshake: return a non-NULL user pointer

@@ -24,9 +24,8 @@
 #include <stdint.h>
 
 #include "bytebuf.h"
+#include "direction.h"
 #include "timeval.h"
-
-enum smtp_dir { SMTP_FROM_CLIENT = 0, SMTP_FROM_SERVER = 1 };
 
 enum smtp_cmd {
     SMTP_CMD_NONE = 0, /* a reply that answers nothing (unsolicited) */

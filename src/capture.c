@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "decode.h"
+#include "endpoint.h"
 #include "privdrop.h"
 
 volatile sig_atomic_t capture_stop;
@@ -51,7 +53,7 @@ static double since(const struct timespec *a, const struct timespec *b)
     return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
 }
 
-static void progress_show(struct progress *pg, const struct engine *e, FILE *fp,
+static void progress_show(struct progress *pg, const struct capture_hooks *h, FILE *fp,
                           const struct capture_result *res)
 {
     struct timespec now;
@@ -72,15 +74,37 @@ static void progress_show(struct progress *pg, const struct engine *e, FILE *fp,
             snprintf(eta, sizeof eta, ", ETA %u:%02u", left / 60, left % 60);
         }
     }
+    struct capture_counts c = {0, 0};
+    if (h->stats)
+        h->stats(h->ctx, &c);
     fprintf(stderr, "\rsmtpscope: %s%.0f MB/s, %llu packets, %llu sessions, %llu failed%s\033[K",
-            pct, mbs, (unsigned long long)res->packets,
-            (unsigned long long)e->stats.sessions,
-            (unsigned long long)e->stats.by_verdict[VERDICT_FAILED], eta);
+            pct, mbs, (unsigned long long)res->packets, (unsigned long long)c.sessions,
+            (unsigned long long)c.failed, eta);
     pg->shown = true;
 }
 
+/* The line is on when asked for; its total is the size of all files. */
+static void progress_start(struct progress *pg, const char *const *files, int nfiles,
+                           bool on)
+{
+    memset(pg, 0, sizeof *pg);
+    pg->on = on;
+    if (!on)
+        return;
+    clock_gettime(CLOCK_MONOTONIC, &pg->start);
+    for (int i = 0; i < nfiles; i++) {
+        struct stat st;
+        if (strcmp(files[i], "-") == 0 || stat(files[i], &st) != 0 ||
+            !S_ISREG(st.st_mode)) {
+            pg->total = 0; /* a pipe among them: no percentage */
+            return;
+        }
+        pg->total += (uint64_t)st.st_size;
+    }
+}
+
 /* --realtime: wait until the packet's moment has come, at capture pace. */
-static void pace(struct engine *e, smtp_time ts, smtp_time *first,
+static void pace(const struct capture_hooks *h, smtp_time ts, smtp_time *first,
                  struct timespec *wall0)
 {
     if (*first < 0) {
@@ -99,29 +123,20 @@ static void pace(struct engine *e, smtp_time ts, smtp_time *first,
         smtp_time nap = due - el > 100000000 ? 100000000 : due - el;
         struct timespec d = {0, (long)nap};
         nanosleep(&d, NULL);
-        engine_poll_sinks(e);
+        h->on_idle(h->ctx, -1, 0);
     }
 }
 
-void capture_files(const char *const *files, int nfiles, struct engine *e,
-                   bool quiet, bool realtime, struct capture_result *res)
+void capture_files(const char *const *files, int nfiles,
+                   const struct capture_hooks *h, bool quiet, bool realtime,
+                   struct capture_result *res)
 {
+    bool go = true; /* false once -c is reached: later files are opened, not read */
     smtp_time first_ts = -1;
     struct timespec wall0 = {0, 0};
     char err[PCAP_ERRBUF_SIZE];
-    struct progress pg = {.on = !quiet && isatty(STDERR_FILENO)};
-    if (pg.on) {
-        clock_gettime(CLOCK_MONOTONIC, &pg.start);
-        for (int i = 0; i < nfiles; i++) {
-            struct stat st;
-            if (strcmp(files[i], "-") == 0 || stat(files[i], &st) != 0 ||
-                !S_ISREG(st.st_mode)) {
-                pg.total = 0; /* a pipe among them: no percentage */
-                break;
-            }
-            pg.total += (uint64_t)st.st_size;
-        }
-    }
+    struct progress pg;
+    progress_start(&pg, files, nfiles, !quiet && isatty(STDERR_FILENO));
     for (int i = 0; i < nfiles && !capture_stop; i++) {
         bool is_stdin = strcmp(files[i], "-") == 0;
         const char *name = is_stdin ? "(stdin)" : files[i];
@@ -151,18 +166,18 @@ void capture_files(const char *const *files, int nfiles, struct engine *e,
             continue;
         }
         int dlt = pcap_datalink(p);
-        struct pcap_pkthdr *h;
+        struct pcap_pkthdr *ph;
         const u_char *data;
         int rc = 0;
-        while (!capture_stop && !e->stop && (rc = pcap_next_ex(p, &h, &data)) == 1) {
+        while (!capture_stop && go && (rc = pcap_next_ex(p, &ph, &data)) == 1) {
             res->packets++;
             if (realtime)
-                pace(e, ts_of(h), &first_ts, &wall0);
-            engine_packet(e, dlt, ts_of(h), data, h->caplen);
+                pace(h, ts_of(ph), &first_ts, &wall0);
+            go = h->on_frame(h->ctx, dlt, ts_of(ph), data, ph->caplen);
             if ((res->packets & 1023) == 0) {
-                engine_poll_sinks(e);
+                go = h->on_idle(h->ctx, -1, 0) && go;
                 if (pg.on && (res->packets & 4095) == 0)
-                    progress_show(&pg, e, fp, res);
+                    progress_show(&pg, h, fp, res);
             }
         }
         if (pg.on) {
@@ -185,8 +200,8 @@ void capture_files(const char *const *files, int nfiles, struct engine *e,
         fputs("\r\033[K", stderr); /* the line goes: the log stays clean */
 }
 
-void capture_default_filter(const struct engine_config *cfg, int dlt, char *out,
-                            size_t cap)
+void capture_default_filter(const uint16_t *ports, int nports, int dlt,
+                            char *out, size_t cap)
 {
     /* SMTP ports, ICMP unreachables (they end connection attempts) and IPv4
      * fragments; on Ethernet the same again inside one and two VLAN tags,
@@ -195,9 +210,9 @@ void capture_default_filter(const struct engine_config *cfg, int dlt, char *out,
     char base[600];
     size_t o = 0;
     base[0] = '\0';
-    for (int i = 0; i < cfg->nports && o < sizeof base; i++)
+    for (int i = 0; i < nports && o < sizeof base; i++)
         o += (size_t)snprintf(base + o, sizeof base - o, "%stcp port %u",
-                              i ? " or " : "", cfg->ports[i]);
+                              i ? " or " : "", ports[i]);
     if (o < sizeof base)
         snprintf(base + o, sizeof base - o,
                  " or icmp[0] == 3 or (icmp6 and ip6[40] == 1) or udp port 53"
@@ -226,15 +241,17 @@ bool capture_shard_filter(uint32_t k, uint32_t n, const char *filter,
 }
 
 struct live_ctx {
-    struct engine *e;
+    const struct capture_hooks *h;
     int dlt;
+    bool go;
 };
 
-static void live_handler(u_char *user, const struct pcap_pkthdr *h,
+static void live_handler(u_char *user, const struct pcap_pkthdr *ph,
                          const u_char *data)
 {
     struct live_ctx *lc = (struct live_ctx *)(void *)user;
-    engine_packet(lc->e, lc->dlt, ts_of(h), data, h->caplen);
+    if (!lc->h->on_frame(lc->h->ctx, lc->dlt, ts_of(ph), data, ph->caplen))
+        lc->go = false;
 }
 
 static smtp_time wallclock(void)
@@ -244,15 +261,15 @@ static smtp_time wallclock(void)
     return (smtp_time)t.tv_sec * SMTP_NS_PER_SEC + t.tv_nsec;
 }
 
-int capture_live(const char *iface, const char *filter, const char *drop_user,
-                 const char *jail, struct engine *e, bool quiet,
-                 struct capture_result *res)
+/* The interface opened, activated and filtered; NULL with a message. */
+static pcap_t *open_live(const struct capture_live_config *cfg)
 {
     char err[PCAP_ERRBUF_SIZE];
+    const char *iface = cfg->iface;
     pcap_t *p = pcap_create(iface, err);
     if (!p) {
         fprintf(stderr, "smtpscope: %s: %s\n", iface, err);
-        return -1;
+        return NULL;
     }
     /* GRO/LRO can hand up super-packets far above the MTU. */
     pcap_set_snaplen(p, 262144);
@@ -264,37 +281,48 @@ int capture_live(const char *iface, const char *filter, const char *drop_user,
     if (rc < 0) {
         fprintf(stderr, "smtpscope: %s: %s\n", iface, pcap_geterr(p));
         pcap_close(p);
-        return -1;
+        return NULL;
     }
-    if (rc > 0 && !quiet)
+    if (rc > 0 && !cfg->quiet)
         fprintf(stderr, "smtpscope: %s: warning: %s\n", iface, pcap_geterr(p));
     if (!check_linktype(p, iface, false)) {
         pcap_close(p);
-        return -1;
+        return NULL;
     }
     char def[2048], sharded[4096];
+    const char *filter = cfg->filter;
     if (!filter) {
-        capture_default_filter(&e->cfg, pcap_datalink(p), def, sizeof def);
+        capture_default_filter(cfg->ports, cfg->nports, pcap_datalink(p), def, sizeof def);
         filter = def;
     }
     /* a shard of the interface: the kernel keeps the other shards' packets
      * (a filter too long to narrow is used whole: the engine still splits) */
-    if (e->cfg.nshards && capture_shard_filter(e->cfg.shard, e->cfg.nshards, filter,
-                                               sharded, sizeof sharded))
+    if (cfg->nshards && capture_shard_filter(cfg->shard, cfg->nshards, filter,
+                                             sharded, sizeof sharded))
         filter = sharded;
     struct bpf_program prog;
     if (pcap_compile(p, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) < 0 ||
         pcap_setfilter(p, &prog) < 0) {
         fprintf(stderr, "smtpscope: filter \"%s\": %s\n", filter, pcap_geterr(p));
         pcap_close(p);
-        return -1;
+        return NULL;
     }
     pcap_freecode(&prog);
-    if (drop_user && privdrop(drop_user, jail) < 0) {
+    return p;
+}
+
+int capture_live(const struct capture_live_config *cfg,
+                 const struct capture_hooks *h, struct capture_result *res)
+{
+    char err[PCAP_ERRBUF_SIZE];
+    pcap_t *p = open_live(cfg);
+    if (!p)
+        return -1;
+    if (cfg->drop_user && privdrop(cfg->drop_user, cfg->jail) < 0) {
         pcap_close(p);
         return -1;
     }
-    struct live_ctx lc = {e, pcap_datalink(p)};
+    struct live_ctx lc = {h, pcap_datalink(p), true};
     unsigned last_drop = 0;
     struct pcap_stat st;
     /* Non-blocking reads after our own poll with a timeout: the loop wakes
@@ -302,29 +330,30 @@ int capture_live(const char *iface, const char *filter, const char *drop_user,
      * (with TPACKET_V3 a blocking read can sleep while nothing arrives). */
     struct pollfd pfd = {.fd = pcap_get_selectable_fd(p), .events = POLLIN};
     if (pfd.fd < 0 || pcap_setnonblock(p, 1, err) < 0) {
-        fprintf(stderr, "smtpscope: %s: cannot poll the capture\n", iface);
+        fprintf(stderr, "smtpscope: %s: cannot poll the capture\n", cfg->iface);
         pcap_close(p);
         return -1;
     }
-    while (!capture_stop && !e->stop) {
+    while (!capture_stop && lc.go) {
         poll(&pfd, 1, 200);
         if (capture_stop)
             break;
         int n = pcap_dispatch(p, -1, live_handler, (u_char *)&lc);
         if (n < 0) {
             if (n == PCAP_ERROR)
-                fprintf(stderr, "smtpscope: %s: %s\n", iface, pcap_geterr(p));
+                fprintf(stderr, "smtpscope: %s: %s\n", cfg->iface, pcap_geterr(p));
             break;
         }
         res->packets += (uint64_t)n;
-        /* Time passes without packets too: idle sessions must still end. */
-        engine_tick(e, wallclock());
-        engine_poll_sinks(e);
-        /* Sessions open while the kernel dropped packets may miss some. */
+        /* Time passes without packets too: idle sessions must still end.
+         * Sessions open while the kernel dropped packets may miss some. */
+        unsigned dropped = 0;
         if (pcap_stats(p, &st) == 0 && st.ps_drop > last_drop) {
-            engine_note_drops(e, st.ps_drop - last_drop);
+            dropped = st.ps_drop - last_drop;
             last_drop = st.ps_drop;
         }
+        if (!h->on_idle(h->ctx, wallclock(), dropped))
+            lc.go = false;
     }
     if (pcap_stats(p, &st) == 0) {
         res->kernel_received = st.ps_recv;

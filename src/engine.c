@@ -333,10 +333,18 @@ static void observe_udp(struct engine *e, struct packet *p)
         dns_observe(e->dns, &p->src, &p->dst, u + 8, ulen - 8, false, p->ts);
 }
 
-void engine_add_sink(struct engine *e, struct sink *s)
+int engine_add_sink(struct engine *e, struct sink *s)
 {
-    if (e->nsinks < ENGINE_MAX_SINKS)
-        e->sinks[e->nsinks++] = s;
+    if (e->nsinks == e->sinks_cap) {
+        int cap = e->sinks_cap ? 2 * e->sinks_cap : 4;
+        struct sink **grown = realloc(e->sinks, (size_t)cap * sizeof *grown);
+        if (!grown)
+            return -1;
+        e->sinks = grown;
+        e->sinks_cap = cap;
+    }
+    e->sinks[e->nsinks++] = s;
+    return 0;
 }
 
 /* ---- per packet ------------------------------------------------------------- */
@@ -691,6 +699,9 @@ void engine_finish(struct engine *e)
     e->tls_path = NULL;
     for (int i = 0; i < e->nsinks; i++)
         e->sinks[i]->finish(e->sinks[i]);
+    free(e->sinks); /* the sinks themselves are their creator's */
+    e->sinks = NULL;
+    e->nsinks = e->sinks_cap = 0;
     mailflow_free(e->flow);
     e->flow = NULL;
 }

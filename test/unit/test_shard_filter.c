@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "capture.h"
+#include "engine.h"
 #include "endpoint.h"
 #include "tap.h"
 
@@ -86,7 +87,8 @@ int main(void)
     for (int dl = 0; dl < 2; dl++) {
         bool eth = dl == 0;
         char base[2048];
-        capture_default_filter(&cfg, eth ? DLT_EN10MB : DLT_RAW, base, sizeof base);
+        capture_default_filter(cfg.ports, cfg.nports, eth ? DLT_EN10MB : DLT_RAW, base,
+                               sizeof base);
         pcap_t *dead = pcap_open_dead(eth ? DLT_EN10MB : DLT_RAW, 262144);
         for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
             uint32_t n = counts[c];
@@ -145,7 +147,7 @@ int main(void)
                                DLT_LOOP, DLT_LINUX_SLL, DLT_LINUX_SLL2, DLT_PPP};
     for (size_t i = 0; i < sizeof dlts / sizeof dlts[0]; i++) {
         char def[2048], narrowed[4096];
-        capture_default_filter(&cfg, dlts[i], def, sizeof def);
+        capture_default_filter(cfg.ports, cfg.nports, dlts[i], def, sizeof def);
         capture_shard_filter(1, 2, def, narrowed, sizeof narrowed);
         pcap_t *dead = pcap_open_dead(dlts[i], 262144);
         struct bpf_program p1, p2;
