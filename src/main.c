@@ -39,11 +39,12 @@ static void print_stats(FILE *f, const char *who, const struct engine *e,
     const struct reasm_stats *rs = reasm_get_stats();
     fprintf(f,
             "%s%llu frames, %llu SMTP packets, %llu connections, "
-            "%llu sessions written (%llu OK, %llu failed, %llu incomplete, "
+            "%llu sessions written (%llu OK, %llu partial, %llu failed, %llu incomplete, "
             "%llu encrypted, %llu not SMTP); %llu picked up mid-stream\n", who,
             (unsigned long long)s->frames, (unsigned long long)s->smtp_packets,
             (unsigned long long)s->connections, (unsigned long long)s->sessions,
             (unsigned long long)s->by_verdict[VERDICT_OK],
+            (unsigned long long)s->by_verdict[VERDICT_PARTIAL],
             (unsigned long long)s->by_verdict[VERDICT_FAILED],
             (unsigned long long)s->by_verdict[VERDICT_INCOMPLETE],
             (unsigned long long)s->by_verdict[VERDICT_ENCRYPTED],
