@@ -24,6 +24,7 @@
 #include "diagnosis.h"
 #include "esmtp.h"
 #include "findings.h"
+#include "smtp_gap.h"
 
 static const char *const phase_names[PHASE__COUNT] = {
     [PHASE_NONE] = "NONE",         [PHASE_CONNECT] = "CONNECT",
@@ -922,7 +923,28 @@ void session_feed(struct session *s, enum smtp_dir dir, const char *data,
                   size_t len, smtp_time ts)
 {
     s->last_activity = ts;
+    if (s->body_gap && dir == SMTP_FROM_SERVER) {
+        smtp_parser_body_lost_end(&s->parser, ts);
+        s->body_gap = false;
+    }
     smtp_parser_execute(&s->parser, dir, data, len, ts);
+}
+
+void session_gap(struct session *s, enum smtp_dir dir, size_t len, smtp_time ts)
+{
+    if (dir == SMTP_FROM_CLIENT && s->parser.mode == SMTP_MODE_BODY)
+        s->body_gap = true;
+    smtp_parser_gap(&s->parser, dir, len, ts);
+    session_note(s, ts, "[%zu bytes from the %s not captured]", len,
+                 dir == SMTP_FROM_CLIENT ? "client" : "server");
+}
+
+void session_set_encrypted(struct session *s, smtp_time ts)
+{
+    static const char text[] = "capture begins inside TLS: the session is encrypted";
+    s->parser.tls = s->parser.implicit_tls = true;
+    s->tls = true;
+    log_add(s, TL_TLS, ts, -1, 0, 0, 0, text, sizeof text - 1, NULL, 0);
 }
 
 void session_set_midstream(struct session *s)
@@ -952,7 +974,8 @@ void session_end(struct session *s, enum tcp_end how, smtp_time ts)
     findings_audit(s);
     struct txn *t = last_txn(s);
     if (t && t->result == TXN_OPEN) {
-        bool incomplete = how == TCP_END_CAPTURE_ENDED || how == TCP_END_EVICTED;
+        bool incomplete = how == TCP_END_CAPTURE_ENDED || how == TCP_END_EVICTED ||
+                          s->client_side_only || s->server_side_only;
         t->result = incomplete ? TXN_INCOMPLETE : TXN_ABORTED;
         s->txn_open = false;
     }

@@ -41,6 +41,7 @@ suite "input errors" sh test/input_errors.sh ./smtpscope
 suite "input errors (asan)" sh test/input_errors.sh build/asan/smtpscope
 suite "hostile input corpus" python3 test/hostile/hostile_test.py ./smtpscope build/asan/smtpscope
 suite "accounting: conversations == sessions" python3 test/accounting_test.py ./smtpscope
+suite "degraded captures: gaps, cuts, reordering, one side, TLS pickup" python3 test/degraded/degraded_test.py ./smtpscope build/asan/smtpscope
 suite "valgrind" sh test/valgrind_test.sh ./smtpscope
 suite "--follow" sh test/follow_test.sh ./smtpscope
 suite "man page" sh test/manpage_test.sh ./smtpscope
