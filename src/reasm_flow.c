@@ -27,18 +27,6 @@ struct nids_skbuff {
 
 static uint8_t filler[20 + 20 + FILL_PIECE];
 
-void wr16(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-void wr32(uint8_t *p, uint32_t v)
-{
-    wr16(p, v >> 16);
-    wr16(p + 2, v);
-}
-
 /* An IPv4 header for `len` bytes of TCP (checksums are not verified). */
 void ipv4_header(uint8_t *ip, const uint8_t src[4], const uint8_t dst[4],
                  size_t tcp_len, uint8_t ttl)

@@ -21,8 +21,18 @@ static inline uint32_t expected_seq(const struct half_stream *snd,
     return snd->first_data_seq + (uint32_t)rcv->count + (uint32_t)rcv->urg_count;
 }
 
-void wr16(uint8_t *p, uint32_t v);
-void wr32(uint8_t *p, uint32_t v);
+static inline void wr16(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+static inline void wr32(uint8_t *p, uint32_t v)
+{
+    wr16(p, v >> 16);
+    wr16(p + 2, v);
+}
+
 void ipv4_header(uint8_t *ip, const uint8_t src[4], const uint8_t dst[4],
                  size_t tcp_len, uint8_t ttl);
 

@@ -228,20 +228,12 @@ static void release_alias(const struct tcp_stream *t)
  * gaps (filler libnids was given), the rest is data. Holes are kept in
  * sequence order; one that lies behind the data was never used (a full
  * copy of its bytes came first) and goes. */
-static void deliver(const struct listener *l, void *user, enum smtp_dir dir,
-                    const struct half_stream *snd, const struct half_stream *rcv)
+static void deliver_split(const struct listener *l, void *user, enum smtp_dir dir,
+                          const struct half_stream *snd, const struct half_stream *rcv,
+                          struct reasm_side *sd)
 {
     const char *p = rcv->data;
     size_t n = (size_t)rcv->count_new;
-    struct reasm_side *sd = cur_flow ? &cur_flow->side[dir] : NULL;
-    if (sd) {
-        sd->last_len = (uint32_t)n; /* still in libnids' buffer until the next */
-        sd->last_gap = sd->nholes != 0;
-    }
-    if (!sd || !sd->nholes || !l->cb->gap_bytes) {
-        l->cb->data(l->ctx, user, dir, p, n);
-        return;
-    }
     uint32_t at = expected_seq(snd, rcv) - (uint32_t)n;
     size_t off = 0;
     while (off < n && sd->nholes) {
@@ -266,6 +258,21 @@ static void deliver(const struct listener *l, void *user, enum smtp_dir dir,
     }
     if (off < n)
         l->cb->data(l->ctx, user, dir, p + off, n - off);
+}
+
+static inline void deliver(const struct listener *l, void *user, enum smtp_dir dir,
+                           const struct half_stream *snd, const struct half_stream *rcv)
+{
+    struct reasm_side *sd = cur_flow ? &cur_flow->side[dir] : NULL;
+    if (sd) {
+        sd->last_len = (uint32_t)rcv->count_new; /* in libnids' buffer until the next */
+        sd->last_gap = sd->nholes != 0;
+        if (sd->last_gap && l->cb->gap_bytes) {
+            deliver_split(l, user, dir, snd, rcv, sd);
+            return;
+        }
+    }
+    l->cb->data(l->ctx, user, dir, rcv->data, (size_t)rcv->count_new);
 }
 
 static void stream_event(const struct listener *l, struct tcp_stream *t, void **user)

@@ -919,14 +919,20 @@ struct session *session_new(const struct session_config *cfg,
     return s;
 }
 
+/* The server speaks while a body that lost bytes to a gap is open: its
+ * final dot was in the gap (see smtp_parser_body_lost_end). */
+static __attribute__((noinline)) void end_body_lost(struct session *s, smtp_time ts)
+{
+    smtp_parser_body_lost_end(&s->parser, ts);
+    s->body_gap = false;
+}
+
 void session_feed(struct session *s, enum smtp_dir dir, const char *data,
                   size_t len, smtp_time ts)
 {
     s->last_activity = ts;
-    if (s->body_gap && dir == SMTP_FROM_SERVER) {
-        smtp_parser_body_lost_end(&s->parser, ts);
-        s->body_gap = false;
-    }
+    if (__builtin_expect(s->body_gap, 0) && dir == SMTP_FROM_SERVER)
+        end_body_lost(s, ts);
     smtp_parser_execute(&s->parser, dir, data, len, ts);
 }
 

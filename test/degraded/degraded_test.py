@@ -88,6 +88,11 @@ for b in bins:
           "unsolicited-reply" not in names(r) and r["verdict"] == "ok",
           f"gap-in-reply ({tag}): MAIL paired after the lost reply lines ({paired(r)}, {r['verdict']})")
 
+    r = one("gap-client-only.pcap")
+    check("capture-gap" in names(r) and "QUIT" in lines(r, "C"),
+          f"gap-client-only ({tag}): the body and QUIT after the hole are read "
+          f"({sorted(names(r))}, {lines(r, 'C')[-2:]})")
+
     # 3. reordering and duplicates that resolve: as if clean
     clean, dup = one("reorder-clean.pcap"), one("reorder-dup.pcap")
     check(lines(dup) == lines(clean) and dup["verdict"] == "ok" and

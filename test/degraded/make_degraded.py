@@ -126,6 +126,12 @@ s.close()
 lost = [g for g in s.segs if not g[1] and g[5].startswith(b"250-mx")][0]
 save("gap-in-reply.pcap", s.frames(lambda g: g is not lost))
 
+#    ... and in a capture of the client's side only (no acknowledgement
+#    tells: the end of the capture does)
+s = delivery(Session(), seg=500)
+lost = [g for g in s.segs if g[1] and len(g[5]) == 500][1]
+save("gap-client-only.pcap", s.frames(lambda g: g[1] and g is not lost))
+
 # 3. a quarter of the segments reordered within a window, some duplicated:
 #    every byte arrives in the end
 #    (within one direction: the other side's packets answer these)
