@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "endpoint.h"
+#include "reassembly.h"
 #include "timeval.h"
 
 struct session;
@@ -35,6 +36,15 @@ struct conn {
     bool dead;               /* ended by the peers: a tombstone for stragglers */
     uint8_t synthesized;     /* REASM_* handshake packets made up for it */
     uint32_t cut_segments;   /* segments cut short by the snap length */
+    uint32_t server_isn;     /* the SYN-ACK's sequence number, once seen */
+    bool early_ack;          /* the client's ACK came before the SYN-ACK */
+    smtp_time early_ack_ts;
+    bool fin[2];             /* a FIN was seen from that side */
+    bool drops;              /* open while the kernel dropped packets */
+    bool tls_pickup;         /* picked up mid-stream inside TLS */
+    uint64_t gap_bytes[2][2]; /* [dir][enum reasm_gap_kind] not captured */
+    uint32_t gaps[2];        /* holes per direction */
+    struct reasm_flow flow;  /* the reassembly glue's state (reassembly.h) */
     smtp_time syn_times[8];  /* first SYNs, for their spacing */
     uint8_t ttl[2];          /* last TTL / hop limit seen from each side */
     uint16_t ipid[2];        /* last IPv4 ID seen from each side */

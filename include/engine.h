@@ -46,6 +46,7 @@ struct engine_stats {
     uint64_t kernel_drops;     /* packets the kernel dropped (live) */
     uint64_t fragments;
     uint64_t payload_cut;      /* segments cut short by the snap length */
+    uint32_t snaplen;          /* the longest frame among those cut */
     uint64_t connections;      /* SYNs that opened a connection entry */
     uint64_t conntrack_full;   /* SYNs not tracked: table full */
     uint64_t sessions;         /* sessions written */

@@ -63,6 +63,8 @@
       "segments cut short by the capture's snap length")                        \
     X(CAPTURE_GAP, "capture-gap", CAPTURE, WARNING,                             \
       "bytes of a direction missing from the capture")                          \
+    X(OVERLAP_MISMATCH, "overlap-mismatch", INTERFERENCE, ALERT,                \
+      "overlapping retransmissions carry different bytes (evasion or injection)") \
     X(KERNEL_DROPS, "kernel-drops", CAPTURE, WARNING,                           \
       "the kernel dropped packets while the session was open")                  \
     X(MODEL_LIMIT, "model-limit", CAPTURE, INFO,                                \

@@ -245,6 +245,10 @@ struct session {
     enum verdict verdict;    /* set by session_end */
     const char *incomplete_why; /* static text when INCOMPLETE */
     enum smtp_phase end_phase; /* the phase the session ended in */
+    /* only one direction's packets were captured (asymmetric routing, a
+     * one-sided tap): the other side's silence says nothing */
+    bool client_side_only, server_side_only;
+    bool body_gap;           /* the open message body lost bytes to a gap */
 };
 
 void session_config_defaults(struct session_config *cfg);
@@ -256,6 +260,12 @@ struct session *session_new(const struct session_config *cfg,
 void session_feed(struct session *s, enum smtp_dir dir, const char *data,
                   size_t len, smtp_time ts);
 void session_note_fin(struct session *s, enum smtp_dir dir, smtp_time ts);
+/* len bytes of direction dir are not in the capture, here in the stream
+ * (snap length, a segment never captured): the dialogue resumes at the
+ * next line that can be placed; the transcript says so. */
+void session_gap(struct session *s, enum smtp_dir dir, size_t len, smtp_time ts);
+/* The capture begins inside TLS: the session is encrypted from the start. */
+void session_set_encrypted(struct session *s, smtp_time ts);
 /* Records a finding; its first occurrence is also a transcript line. */
 void session_find(struct session *s, enum finding_id id, smtp_time ts,
                   const char *detail_fmt, ...)

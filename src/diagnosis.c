@@ -155,6 +155,13 @@ static void diagnose_unconnected(struct session *s)
         s->verdict = VERDICT_INCOMPLETE;
         return;
     }
+    if (session_found(s, FINDING_KERNEL_DROPS)) {
+        /* the answer, or the client's ACK, may be among the drops */
+        s->verdict = VERDICT_INCOMPLETE;
+        s->incomplete_why = "kernel-drops: the capture dropped packets while "
+                            "it was open; the handshake may have gone on unseen";
+        return;
+    }
     struct failure *f = &s->failure;
     f->phase = PHASE_CONNECT;
     f->cls = FAIL_CONNECTION;
@@ -225,9 +232,14 @@ static void diagnose(struct session *s)
         s->verdict = VERDICT_FAILED;
         return;
     }
-    if (s->parser.wire_bytes[SMTP_FROM_SERVER] == 0 &&
-        s->parser.wire_bytes[SMTP_FROM_CLIENT] > 0 &&
-        s->handshake == HS_MISSING) {
+    if (s->server_side_only) {
+        s->verdict = VERDICT_INCOMPLETE;
+        s->incomplete_why = "client side not in the capture";
+        return;
+    }
+    if (s->client_side_only || (s->parser.wire_bytes[SMTP_FROM_SERVER] == 0 &&
+                                s->parser.wire_bytes[SMTP_FROM_CLIENT] > 0 &&
+                                s->handshake == HS_MISSING)) {
         /* Only the client's packets were captured: no verdict is possible;
          * the client got as far as its last command. */
         s->end_phase = reply_phase_of(s->last_cmd, s->end_phase);
@@ -253,6 +265,19 @@ static void diagnose(struct session *s)
     if (session_found(s, FINDING_CAPTURE_GAP)) {
         s->verdict = VERDICT_INCOMPLETE;
         s->incomplete_why = "a gap in the capture: the dialogue after it is unknown";
+        return;
+    }
+    /* Losses that could explain the ending: not stated as a failure. */
+    if (session_found(s, FINDING_SNAPLEN_CUT)) {
+        s->verdict = VERDICT_INCOMPLETE;
+        s->incomplete_why = "snaplen-cut: packets cut short by the snap length "
+                            "hid what decides the outcome";
+        return;
+    }
+    if (session_found(s, FINDING_KERNEL_DROPS)) {
+        s->verdict = VERDICT_INCOMPLETE;
+        s->incomplete_why = "kernel-drops: the capture dropped packets; what "
+                            "decides the outcome may be among them";
         return;
     }
     if (s->tcp_end == TCP_END_CAPTURE_ENDED || s->tcp_end == TCP_END_EVICTED) {

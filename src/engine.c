@@ -9,6 +9,8 @@
  */
 #include "engine.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -76,6 +78,86 @@ static void note_syn_spacing(struct session *s, const struct conn *c,
                  buf);
 }
 
+/* The finding's detail and count, rewritten with the totals at the end. */
+static void finding_total(struct session *s, enum finding_id id, uint32_t count,
+                          const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void finding_total(struct session *s, enum finding_id id, uint32_t count,
+                          const char *fmt, ...)
+{
+    struct anomaly *a = session_finding(s, id);
+    if (!a)
+        return;
+    a->count = count;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(a->detail, sizeof a->detail, fmt, ap);
+    va_end(ap);
+}
+
+/* Findings of the parser that a lost packet fakes (a reply whose command
+ * was lost looks unsolicited, a lost greeting makes the client an early
+ * talker, ...): on a session with losses they are uncertain, and say so. */
+static void mark_uncertain(struct session *s, const char *why)
+{
+    static const enum finding_id fakeable[] = {
+        FINDING_UNSOLICITED_REPLY, FINDING_EARLY_TALKER, FINDING_NUL_BYTE,
+        FINDING_BARE_LF, FINDING_MALFORMED_REPLY};
+    for (size_t k = 0; k < sizeof fakeable / sizeof fakeable[0]; k++) {
+        struct anomaly *a = session_finding(s, fakeable[k]);
+        if (!a)
+            continue;
+        char d[sizeof a->detail + 100];
+        snprintf(d, sizeof d, "uncertain, %s: %s", why, a->detail);
+        memcpy(a->detail, d, sizeof a->detail - 1);
+        a->detail[sizeof a->detail - 1] = '\0';
+    }
+}
+
+/* What the capture lost of the connection, named once each with totals. */
+static void note_losses(struct engine *e, const struct conn *c, struct session *s,
+                        smtp_time ts)
+{
+    const uint64_t (*g)[2] = c->gap_bytes;
+    if (c->cut_segments) {
+        char d[120];
+        snprintf(d, sizeof d, "segments cut short by the capture's snap length "
+                 "(%u bytes a packet); %llu bytes not captured, read as gaps",
+                 e->stats.snaplen,
+                 (unsigned long long)(g[0][REASM_GAP_CUT] + g[1][REASM_GAP_CUT]));
+        if (!session_found(s, FINDING_SNAPLEN_CUT))
+            session_find(s, FINDING_SNAPLEN_CUT, ts, "%s", d);
+        finding_total(s, FINDING_SNAPLEN_CUT, c->cut_segments, "%s", d);
+    }
+    uint64_t lc = g[SMTP_FROM_CLIENT][REASM_GAP_LOST], ls = g[SMTP_FROM_SERVER][REASM_GAP_LOST];
+    if (lc || ls)
+        finding_total(s, FINDING_CAPTURE_GAP, (uint32_t)(c->gaps[0] + c->gaps[1]),
+                      "%llu bytes from the client and %llu from the server never "
+                      "captured; the dialogue resumed after each gap",
+                      (unsigned long long)lc, (unsigned long long)ls);
+    if (session_found(s, FINDING_KERNEL_DROPS))
+        mark_uncertain(s, "the kernel dropped packets");
+    else if (lc || ls || session_found(s, FINDING_CAPTURE_GAP))
+        mark_uncertain(s, "packets missing from the capture");
+    else if (c->cut_segments)
+        mark_uncertain(s, "packets cut by the snap length");
+}
+
+/* Only one side's packets were captured: the session says which, and a FIN
+ * from the side seen is a close (the other side's is not in the capture). */
+static enum tcp_end one_sided(const struct conn *c, struct session *s, enum tcp_end how)
+{
+    if (s->handshake == HS_NONE || c->seen[0] == c->seen[1])
+        return how;
+    int side = c->seen[0] ? SMTP_FROM_CLIENT : SMTP_FROM_SERVER;
+    s->client_side_only = side == SMTP_FROM_CLIENT;
+    s->server_side_only = side == SMTP_FROM_SERVER;
+    if (s->server_side_only)
+        mark_uncertain(s, "the client's packets are not in the capture");
+    if (c->fin[side] && (how == TCP_END_CAPTURE_ENDED || how == TCP_END_TIMEOUT))
+        return TCP_END_CLOSED;
+    return how;
+}
+
 /* Ends the connection's session (creating one for a connection that never
  * got past its SYN), writes it, and drops the connection. */
 static void finish_conn(struct engine *e, struct conn *c, enum tcp_end how,
@@ -98,14 +180,11 @@ static void finish_conn(struct engine *e, struct conn *c, enum tcp_end how,
         session_find(s, FINDING_RESET_SUSPICIOUS, ts, "%s", c->notes->rst_finding);
     if (c->syn_count > 1 && (how == TCP_END_NO_ANSWER || !c->synack_seen))
         note_syn_spacing(s, c, ts);
-    if (c->cut_segments) {
-        session_find(s, FINDING_SNAPLEN_CUT, ts,
-                        "segments cut short by the capture's snap length; "
-                        "missing bytes read as NUL");
-        struct anomaly *a = session_finding(s, FINDING_SNAPLEN_CUT);
-        if (a)
-            a->count = c->cut_segments;
-    }
+    if (c->drops && !session_found(s, FINDING_KERNEL_DROPS))
+        session_find(s, FINDING_KERNEL_DROPS, ts, "the capture dropped packets while "
+                        "this connection was open: it may be incomplete");
+    note_losses(e, c, s, ts);
+    how = one_sided(c, s, how);
     session_end(s, how, ts);
     emit(e, s);
     session_free(s);
@@ -170,9 +249,11 @@ static void *on_open(void *ctx, const struct endpoint *client,
         session_set_midstream(c->session);
         session_note(c->session, e->now,
                      "handshake not captured: picked up mid-stream");
+        if (c->tls_pickup)
+            session_set_encrypted(c->session, e->now);
     } else if (c->synthesized & REASM_SYNACK) {
         session_set_no_greeting(c->session);
-        session_note(c->session, e->now,
+        session_note(c->session, c->early_ack ? c->early_ack_ts : e->now,
                      "server's SYN-ACK not captured (one-sided capture?)");
     } else if (c->synthesized & REASM_SYN) {
         session_note(c->session, e->now, "client's SYN not captured");
@@ -209,8 +290,30 @@ static void on_gap(void *ctx, void *user, enum smtp_dir dir, size_t held)
                     dir == SMTP_FROM_CLIENT ? "client" : "server", held);
 }
 
+/* Bytes the capture lacks, in their place in the stream: the session
+ * resumes after them. */
+static void on_gap_bytes(void *ctx, void *user, enum smtp_dir dir, size_t len,
+                         enum reasm_gap_kind kind)
+{
+    struct engine *e = ctx;
+    struct conn *c = user;
+    bool first_lost = kind == REASM_GAP_LOST &&
+                      !c->gap_bytes[0][REASM_GAP_LOST] && !c->gap_bytes[1][REASM_GAP_LOST];
+    c->gap_bytes[dir][kind] += len;
+    c->gaps[dir] += kind == REASM_GAP_LOST;
+    if (!c->session)
+        return;
+    session_gap(c->session, dir, len, e->now);
+    if (first_lost) {
+        e->stats.gaps++;
+        session_find(c->session, FINDING_CAPTURE_GAP, e->now,
+                        "%zu bytes from the %s never captured", len,
+                        dir == SMTP_FROM_CLIENT ? "client" : "server");
+    }
+}
+
 static const struct reasm_callbacks reasm_cbs = {on_open, on_data, on_gap,
-                                                 on_end};
+                                                 on_gap_bytes, on_end};
 
 static void emit_dns(void *ctx, const struct dns_lookup *l)
 {
@@ -256,7 +359,8 @@ static void dns_end(void *ctx, void *user, enum tcp_end how)
     dns_stream_free(user);
 }
 
-static const struct reasm_callbacks dns_cbs = {dns_open, dns_data, NULL, dns_end};
+static const struct reasm_callbacks dns_cbs = {dns_open, dns_data, NULL, NULL,
+                                               dns_end};
 
 /* ---- setup ------------------------------------------------------------------ */
 
@@ -362,6 +466,9 @@ static void sweep(struct engine *e)
             conntrack_remove(&e->ct, c);
         } else if (c->session) {
             if (e->now - c->last_ts > idle) {
+                reasm_flush_holes(c->stream, &c->flow); /* may end it */
+                if (c->dead || !c->session)
+                    continue;
                 reasm_drop(c->stream);
                 c->stream = NULL;
                 finish_conn(e, c, TCP_END_TIMEOUT, c->last_ts);
@@ -466,6 +573,17 @@ static void observe_icmp(struct engine *e, const struct packet *p)
     finish_conn(e, c, TCP_END_ICMP_UNREACHABLE, e->now);
 }
 
+/* A TLS record header at the start of the payload: content type 20-23,
+ * version 3.x (SSL 3.0 to TLS 1.3 all say 3.1-3.4 or 3.0 on the wire). */
+static bool looks_like_tls(const struct packet *p)
+{
+    size_t hl = p->l4_len - p->payload_len;
+    if (p->l4_caplen < hl + 5)
+        return false;
+    const uint8_t *d = p->l4 + hl;
+    return d[0] >= 0x14 && d[0] <= 0x17 && d[1] == 3 && d[2] <= 4;
+}
+
 /* A segment of a connection whose SYN was never seen (the capture started
  * after it): give libnids the missing handshake, numbered from this
  * segment, so the rest of the connection is reassembled. A SYN-ACK gets a
@@ -501,16 +619,22 @@ static struct conn *pick_up(struct engine *e, const struct packet *p)
         c->synack_seen = true;
     }
     c->isn = client_isn;
+    c->server_isn = server_isn;
+    c->tls_pickup = !synack && looks_like_tls(p);
     reasm_synthesize(cl, sv, client_isn, server_isn, c->synthesized, e->now);
+    reasm_flow_start(&c->flow, SMTP_FROM_CLIENT, client_isn + 1);
+    reasm_flow_start(&c->flow, SMTP_FROM_SERVER, server_isn + 1);
     return c;
 }
 
 /* Bookkeeping before libnids sees the packet. Returns the connection that
  * must be finished as refused after it, if any. */
-static struct conn *observe_tcp(struct engine *e, const struct packet *p)
+static struct conn *observe_tcp(struct engine *e, const struct packet *p,
+                                struct conn **conn, bool *client_sent)
 {
     bool from_client = true;
     struct conn *c = conntrack_find(&e->ct, &p->src, &p->dst, &from_client);
+    *conn = NULL;
     uint8_t fl = p->tcp_flags;
     if (c && c->dead) {
         if ((fl & (TCPF_SYN | TCPF_ACK | TCPF_RST)) != TCPF_SYN || !from_client ||
@@ -548,33 +672,82 @@ static struct conn *observe_tcp(struct engine *e, const struct packet *p)
             c->syn_times[0] = e->now;
         }
     }
-    if (!c)
+    if (!c) {
         c = pick_up(e, p);
-    else if (from_client && !c->synack_seen && !c->session &&
+        from_client = c && endpoint_eq(&c->client, &p->src);
+    } else if (from_client && !c->synack_seen && !c->session &&
              (fl & (TCPF_SYN | TCPF_ACK | TCPF_RST)) == TCPF_ACK) {
-        /* The client goes on as if answered: the SYN-ACK was not captured
-         * (one-sided capture, asymmetric routing). */
-        c->synack_seen = true;
-        c->synthesized |= REASM_SYNACK;
-        reasm_synthesize(&c->client, &c->server, c->isn, p->ack - 1,
-                         REASM_SYNACK, e->now);
+        if (p->payload_len == 0 && !c->early_ack) {
+            /* Perhaps a capture on several queues put the ACK before the
+             * SYN-ACK: it is given to libnids again after the SYN-ACK. */
+            c->early_ack = true;
+            c->early_ack_ts = e->now;
+        } else {
+            /* The client goes on as if answered: the SYN-ACK was not
+             * captured (one-sided capture, asymmetric routing). */
+            c->synack_seen = true;
+            c->synthesized |= REASM_SYNACK;
+            reasm_synthesize(&c->client, &c->server, c->isn, p->ack - 1,
+                             REASM_SYNACK, e->now);
+            reasm_flow_start(&c->flow, SMTP_FROM_SERVER, p->ack);
+        }
+    } else if (!c->session && !from_client && c->synack_seen && !c->dead &&
+               p->payload_len && !(fl & (TCPF_SYN | TCPF_RST))) {
+        /* The server speaks and the client's ACK was never seen (a capture
+         * of the server's side only): the handshake is made whole. */
+        c->synthesized |= REASM_ACK;
+        reasm_synthesize(&c->client, &c->server, c->isn, c->server_isn,
+                         REASM_ACK, e->now);
     }
     if (!c)
         return NULL;
+    *conn = c;
+    *client_sent = from_client;
     if (p->payload_cut && c->cut_segments++ == 0 && c->session)
         session_find(c->session, FINDING_SNAPLEN_CUT, e->now,
-                        "segments cut short by the capture's snap length; "
-                        "missing bytes read as NUL");
+                        "segments cut short by the capture's snap length "
+                        "(%u bytes a packet): what they lacked is a gap",
+                        e->stats.snaplen);
     conntrack_touch(&e->ct, c, e->now);
     check_sender(c, p, from_client ? 0 : 1);
-    if ((fl & (TCPF_SYN | TCPF_ACK)) == (TCPF_SYN | TCPF_ACK) && !from_client)
+    if ((fl & (TCPF_SYN | TCPF_ACK)) == (TCPF_SYN | TCPF_ACK) && !from_client) {
         c->synack_seen = true;
-    if ((fl & TCPF_FIN) && c->session)
-        session_note_fin(c->session, from_client ? SMTP_FROM_CLIENT
-                                                 : SMTP_FROM_SERVER, e->now);
+        c->server_isn = p->seq;
+    }
+    if (fl & TCPF_FIN) {
+        c->fin[from_client ? 0 : 1] = true;
+        if (c->session)
+            session_note_fin(c->session, from_client ? SMTP_FROM_CLIENT
+                                                     : SMTP_FROM_SERVER, e->now);
+    }
     if ((fl & TCPF_RST) && !from_client && !c->synack_seen && !c->session)
         return c; /* SYN answered by RST: refused */
     return NULL;
+}
+
+/* The segment to libnids, with its connection's reassembly state. */
+static void feed_tcp(struct engine *e, struct conn *c, const struct packet *p,
+                     bool from_client)
+{
+    if (!c) { /* none, or the tombstone of one that ended */
+        reasm_feed(p);
+        return;
+    }
+    if (reasm_feed_flow(p, &c->flow, (enum smtp_dir)!from_client) && c->session) {
+        const struct reasm_flow *f = &c->flow;
+        session_find(c->session, FINDING_OVERLAP_MISMATCH, e->now,
+                        "%s retransmission differs from the first copy in "
+                        "bytes %u-%u: evasion or injection? kept: the first "
+                        "(libnids, as Linux)",
+                        f->mismatch_dir == SMTP_FROM_CLIENT ? "client" : "server",
+                        f->mismatch_off, f->mismatch_off + f->mismatch_len - 1);
+    }
+    if ((p->tcp_flags & TCPF_SYN) && c->early_ack && !from_client &&
+        (p->tcp_flags & (TCPF_SYN | TCPF_ACK | TCPF_RST)) == (TCPF_SYN | TCPF_ACK)) {
+        /* the client's ACK, captured before this SYN-ACK, in its place */
+        c->early_ack = false;
+        reasm_synthesize(&c->client, &c->server, c->isn, p->seq, REASM_ACK, e->now);
+    }
 }
 
 void engine_packet(struct engine *e, int dlt, smtp_time ts,
@@ -603,12 +776,17 @@ void engine_packet(struct engine *e, int dlt, smtp_time ts,
                (smtp_port(e, pkt.src.port) || smtp_port(e, pkt.dst.port)) &&
                in_shard(e, &pkt.src, &pkt.dst)) {
         e->stats.smtp_packets++;
-        if (pkt.payload_cut)
+        if (pkt.payload_cut) {
             e->stats.payload_cut++;
+            if (caplen > e->stats.snaplen)
+                e->stats.snaplen = (uint32_t)caplen;
+        }
         if (pkt.ipver == 6)
             e->stats.ipv6_packets++;
-        struct conn *refused = observe_tcp(e, &pkt);
-        reasm_feed(&pkt);
+        struct conn *c;
+        bool from_client = true;
+        struct conn *refused = observe_tcp(e, &pkt, &c, &from_client);
+        feed_tcp(e, c, &pkt, from_client);
         if (refused && !refused->session) {
             refused->refused = true;
             finish_conn(e, refused, TCP_END_REFUSED, e->now);
@@ -638,11 +816,15 @@ void engine_tick(struct engine *e, smtp_time now)
 void engine_note_drops(struct engine *e, unsigned n)
 {
     e->stats.kernel_drops += n;
-    for (struct conn *c = e->ct.oldest; c; c = c->newer)
+    for (struct conn *c = e->ct.oldest; c; c = c->newer) {
+        if (c->dead)
+            continue;
+        c->drops = true; /* a connection not yet established is marked too */
         if (c->session)
             session_find(c->session, FINDING_KERNEL_DROPS, e->now,
                             "the capture dropped packets while this session "
                             "was open: it may be incomplete");
+    }
 }
 
 static void fill_counters(struct engine *e)
@@ -670,6 +852,10 @@ void engine_finish(struct engine *e)
 {
     if (e->dns) /* queries still unanswered when the capture ended */
         dns_expire(e->dns, e->now, true);
+    /* Data libnids still holds behind a hole is read before the end. */
+    for (struct conn *c = e->ct.oldest; c; c = c->newer)
+        if (!c->dead && c->stream && c->session)
+            reasm_flush_holes(c->stream, &c->flow);
     reasm_finish(); /* established streams: NIDS_EXITING -> capture-ended */
     if (e->dns) { /* after its TCP streams, which reasm_finish ended */
         e->stats.dns_streams_refused = dns_streams_refused(e->dns);

@@ -102,6 +102,12 @@ static void warn_losses(const struct engine *e, const struct capture_result *r)
         fprintf(stderr, "smtpscope: warning: %llu sessions evicted from a full "
                         "stream table (raise --max-streams)\n",
                 (unsigned long long)rs->evicted);
+    if (s->payload_cut)
+        fprintf(stderr, "smtpscope: warning: %llu SMTP segments cut short by the "
+                        "snap length: packets were captured %u bytes long at "
+                        "most; what they lacked is shown as gaps (capture "
+                        "with -s 0)\n",
+                (unsigned long long)s->payload_cut, s->snaplen);
     if (r->kernel_dropped)
         fprintf(stderr, "smtpscope: warning: the kernel dropped %llu packets: "
                         "sessions may be incomplete\n",

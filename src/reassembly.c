@@ -9,6 +9,7 @@
  * reverse lookup is arithmetic and the forward lookup is a hash chain.
  */
 #include "reassembly.h"
+#include "reasm_flow.h"
 
 #include <nids.h>
 #include <pcap/pcap.h>
@@ -26,6 +27,9 @@ static struct listener {
 static int nlisteners;
 static pcap_t *dead;
 static const struct packet *cur;
+/* The flow of the packet being fed: libnids calls back with data only for
+ * the stream of the packet it is processing. */
+static struct reasm_flow *cur_flow;
 static struct reasm_stats stats;
 
 /* 0.0.0.0/8 ("this network") is never the source or destination of TCP
@@ -220,6 +224,57 @@ static void release_alias(const struct tcp_stream *t)
         alias_remove(i);
 }
 
+/* New data from snd: bytes at stream positions the flow's holes cover are
+ * gaps (filler libnids was given), the rest is data. Holes are kept in
+ * sequence order; one that lies behind the data was never used (a full
+ * copy of its bytes came first) and goes. */
+static void deliver_split(const struct listener *l, void *user, enum smtp_dir dir,
+                          const struct half_stream *snd, const struct half_stream *rcv,
+                          struct reasm_side *sd)
+{
+    const char *p = rcv->data;
+    size_t n = (size_t)rcv->count_new;
+    uint32_t at = expected_seq(snd, rcv) - (uint32_t)n;
+    size_t off = 0;
+    while (off < n && sd->nholes) {
+        uint32_t pos = at + (uint32_t)off;
+        uint32_t hs = sd->hole_start[0], he = hs + sd->hole_len[0];
+        if (!seq_after(he, pos)) {
+            hole_drop_first(sd);
+            continue;
+        }
+        size_t left = n - off;
+        if (seq_after(hs, pos)) {
+            size_t real = hs - pos < left ? hs - pos : left;
+            l->cb->data(l->ctx, user, dir, p + off, real);
+            off += real;
+            continue;
+        }
+        size_t in = he - pos < left ? he - pos : left;
+        l->cb->gap_bytes(l->ctx, user, dir, in, (enum reasm_gap_kind)sd->hole_kind[0]);
+        off += in;
+        if (!seq_after(he, at + (uint32_t)off))
+            hole_drop_first(sd);
+    }
+    if (off < n)
+        l->cb->data(l->ctx, user, dir, p + off, n - off);
+}
+
+static inline void deliver(const struct listener *l, void *user, enum smtp_dir dir,
+                           const struct half_stream *snd, const struct half_stream *rcv)
+{
+    struct reasm_side *sd = cur_flow ? &cur_flow->side[dir] : NULL;
+    if (sd) {
+        sd->last_len = (uint32_t)rcv->count_new; /* in libnids' buffer until the next */
+        sd->last_gap = sd->nholes != 0;
+        if (sd->last_gap && l->cb->gap_bytes) {
+            deliver_split(l, user, dir, snd, rcv, sd);
+            return;
+        }
+    }
+    l->cb->data(l->ctx, user, dir, rcv->data, (size_t)rcv->count_new);
+}
+
 static void stream_event(const struct listener *l, struct tcp_stream *t, void **user)
 {
     const struct reasm_callbacks *cb = l->cb;
@@ -244,11 +299,9 @@ static void stream_event(const struct listener *l, struct tcp_stream *t, void **
     case NIDS_DATA:
         /* client.count_new: bytes the server sent to the client */
         if (t->client.count_new)
-            cb->data(l->ctx, *user, SMTP_FROM_SERVER, t->client.data,
-                     (size_t)t->client.count_new);
+            deliver(l, *user, SMTP_FROM_SERVER, &t->server, &t->client);
         if (t->server.count_new)
-            cb->data(l->ctx, *user, SMTP_FROM_CLIENT, t->server.data,
-                     (size_t)t->server.count_new);
+            deliver(l, *user, SMTP_FROM_CLIENT, &t->client, &t->server);
         return;
     case NIDS_CLOSE:
         how = TCP_END_CLOSED;
@@ -386,34 +439,12 @@ void reasm_feed_ipv4(const struct packet *pkt)
     cur = NULL;
 }
 
-static void wr16(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-    wr16(p, v >> 16);
-    wr16(p + 2, v);
-}
-
-/* An IPv4 header for `len` bytes of TCP (checksums are not verified). */
-static void ipv4_header(uint8_t *ip, const uint8_t src[4], const uint8_t dst[4],
-                        size_t tcp_len, uint8_t ttl)
-{
-    memset(ip, 0, 20);
-    ip[0] = 0x45;
-    wr16(ip + 2, (uint32_t)(20 + tcp_len));
-    ip[8] = ttl;
-    ip[9] = 6;
-    memcpy(ip + 12, src, 4);
-    memcpy(ip + 16, dst, 4);
-}
+static smtp_time last_ts; /* of the last packet fed */
 
 static void feed_raw(const uint8_t *ip, size_t len, smtp_time ts)
 {
     struct pcap_pkthdr h;
+    last_ts = ts;
     h.ts.tv_sec = (time_t)(ts / SMTP_NS_PER_SEC);
     h.ts.tv_usec = (suseconds_t)((ts % SMTP_NS_PER_SEC) / 1000);
     h.caplen = (bpf_u_int32)len;
@@ -489,21 +520,70 @@ static size_t open_window(uint8_t *t, size_t len)
     return len + 4;
 }
 
+void reasm_inject(const uint8_t *ip, size_t len, smtp_time ts, struct reasm_flow *flow)
+{
+    struct reasm_flow *saved = cur_flow;
+    const struct packet *saved_pkt = cur;
+    cur_flow = flow;
+    cur = NULL;
+    feed_raw(ip, len, ts);
+    cur_flow = saved;
+    cur = saved_pkt;
+}
+
+static void feed_segment(const struct packet *pkt, struct reasm_flow *f,
+                         enum smtp_dir dir, const uint8_t s4[4], const uint8_t d4[4]);
+
 void reasm_feed(const struct packet *pkt)
 {
+    reasm_feed_flow(pkt, NULL, SMTP_FROM_CLIENT);
+}
+
+bool reasm_feed_flow(const struct packet *pkt, struct reasm_flow *f,
+                     enum smtp_dir dir)
+{
     if (!pkt->l4)
-        return;
+        return false;
     if (pkt->ipver == 4 &&
         (is_alias(pkt->src.addr) || is_alias(pkt->dst.addr))) {
         stats.alias_range_dropped++;
-        return;
+        return false;
     }
     /* A new IPv6 connection starts with its SYN (or is picked up through
      * reasm_synthesize, which creates its alias). */
     uint8_t s4[4], d4[4];
     bool syn = (pkt->tcp_flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN;
     if (!v4_addrs(&pkt->src, &pkt->dst, syn, pkt->ts, s4, d4))
+        return false;
+    bool differs = false;
+    if (f) {
+        differs = flow_track(f, dir, pkt, s4, d4);
+        flow_fill_before(f, dir, pkt, s4, d4);
+    }
+    cur_flow = f;
+    feed_segment(pkt, f, dir, s4, d4);
+    cur_flow = NULL;
+    if (f)
+        flow_fill_after(f, dir, pkt, s4, d4);
+    return differs;
+}
+
+void reasm_flush_holes(void *stream, struct reasm_flow *f)
+{
+    struct tcp_stream *t = stream;
+    if (!t || !f)
         return;
+    for (int d = 0; d < 2; d++) {
+        struct reasm_side *sd = &f->side[d];
+        flow_fill(t, f, (enum smtp_dir)d, 0, false, last_ts);
+        if (sd->acked_beyond)
+            flow_fill(t, f, (enum smtp_dir)d, sd->acked, true, last_ts);
+    }
+}
+
+static void feed_segment(const struct packet *pkt, struct reasm_flow *f,
+                         enum smtp_dir dir, const uint8_t s4[4], const uint8_t d4[4])
+{
     size_t tcp_len = pkt->l4_len, have = pkt->l4_caplen;
     /* The common case, a whole IPv4 segment with a plain header and no
      * SYN, is handed over where it lies, its window opened in place: no
@@ -522,13 +602,18 @@ void reasm_feed(const struct packet *pkt)
     }
     /* Otherwise the segment is handed over rebuilt: a plain IPv4 header, the TCP
      * segment with its window opened (see open_window), and the bytes the
-     * snap length cut off given as NULs, so the stream keeps its sequence
-     * space and the dialogue after a cut stays in step (the engine marks
-     * the session). */
+     * snap length cut off given as filler, so the stream keeps its sequence
+     * space; with a flow, the filler is a hole and comes back as a gap. */
     if (tcp_len > sizeof rebuilt - 24)
         tcp_len = sizeof rebuilt - 24;
     if (have > tcp_len)
         have = tcp_len;
+    size_t hl = pkt->l4_len - pkt->payload_len;
+    if (f && have < tcp_len && pkt->payload_len && !(pkt->tcp_flags & TCPF_SYN)) {
+        size_t cap = have > hl ? have - hl : 0;
+        hole_add(&f->side[dir], pkt->seq + (uint32_t)cap,
+                 (uint32_t)(tcp_len - hl - cap), REASM_GAP_CUT);
+    }
     memcpy(rebuilt + 20, pkt->l4, have);
     memset(rebuilt + 20 + have, 0, tcp_len - have);
     tcp_len = open_window(rebuilt + 20, tcp_len);

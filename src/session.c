@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "smtp_gap.h"
 #include "transaction.h"
 
 static const char *const phase_names[PHASE__COUNT] = {
@@ -270,11 +271,38 @@ struct session *session_new(const struct session_config *cfg,
     return s;
 }
 
+/* The server speaks while a body that lost bytes to a gap is open: its
+ * final dot was in the gap (see smtp_parser_body_lost_end). */
+static __attribute__((noinline)) void end_body_lost(struct session *s, smtp_time ts)
+{
+    smtp_parser_body_lost_end(&s->parser, ts);
+    s->body_gap = false;
+}
+
 void session_feed(struct session *s, enum smtp_dir dir, const char *data,
                   size_t len, smtp_time ts)
 {
     s->last_activity = ts;
+    if (__builtin_expect(s->body_gap, 0) && dir == SMTP_FROM_SERVER)
+        end_body_lost(s, ts);
     smtp_parser_execute(&s->parser, dir, data, len, ts);
+}
+
+void session_gap(struct session *s, enum smtp_dir dir, size_t len, smtp_time ts)
+{
+    if (dir == SMTP_FROM_CLIENT && s->parser.mode == SMTP_MODE_BODY)
+        s->body_gap = true;
+    smtp_parser_gap(&s->parser, dir, len, ts);
+    session_note(s, ts, "[%zu bytes from the %s not captured]", len,
+                 dir == SMTP_FROM_CLIENT ? "client" : "server");
+}
+
+void session_set_encrypted(struct session *s, smtp_time ts)
+{
+    static const char text[] = "capture begins inside TLS: the session is encrypted";
+    s->parser.tls = s->parser.implicit_tls = true;
+    s->tls = true;
+    session_log_add(s, TL_TLS, ts, -1, 0, 0, 0, text, sizeof text - 1, NULL, 0);
 }
 
 void session_set_midstream(struct session *s)

@@ -313,7 +313,9 @@ void txn_session_end(struct session *s, enum tcp_end how)
 {
     struct txn *t = txn_last(s);
     if (t && t->result == TXN_OPEN) {
-        bool incomplete = how == TCP_END_CAPTURE_ENDED || how == TCP_END_EVICTED;
+        /* with one side missing from the capture, how it ended is unknown */
+        bool incomplete = how == TCP_END_CAPTURE_ENDED || how == TCP_END_EVICTED ||
+                          s->client_side_only || s->server_side_only;
         t->result = incomplete ? TXN_INCOMPLETE : TXN_ABORTED;
         s->txn_open = false;
     }

@@ -54,6 +54,7 @@ report() { echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ]; }
 [ -n "$check_only" ] && { report; exit; }
 suite "hostile input corpus" python3 test/hostile/hostile_test.py ./smtpscope build/asan/smtpscope
 suite "accounting: conversations == sessions" python3 test/accounting_test.py ./smtpscope
+suite "degraded captures: gaps, cuts, reordering, one side, TLS pickup" python3 test/degraded/degraded_test.py ./smtpscope build/asan/smtpscope
 suite "valgrind" sh test/valgrind_test.sh ./smtpscope
 suite "--follow" sh test/follow_test.sh ./smtpscope
 suite "man page" sh test/manpage_test.sh ./smtpscope

@@ -40,10 +40,12 @@ def udp4(src, dst, sp, dp, data):
     return ip + udp
 
 
-def write_pcap(path, frames, dlt):
-    """frames: (seconds as a float, bytes) in capture order."""
+def write_pcap(path, frames, dlt, snaplen=None):
+    """frames: (seconds as a float, bytes) in capture order; with snaplen,
+    each frame is cut to that many bytes (its original length kept)."""
+    snap = snaplen or 262144
     with open(path, "wb") as f:
-        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, dlt))
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, snap, dlt))
         for t, p in frames:
             f.write(struct.pack("<IIII", int(t), int(round((t % 1) * 1e6)) % 1000000,
-                                len(p), len(p)) + p)
+                                min(len(p), snap), len(p)) + p[:snap])
