@@ -14,6 +14,8 @@ CC      ?= cc
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -Iinclude -MMD -MP
 LDLIBS  = -lnids -lpcap -lresolv -lldns
+# the TLS reader parses certificates with GnuTLS (src/tls_x509.c)
+LDLIBS  += -lgnutls
 
 # src/report.html (the --html page) is compiled in as a C string.
 GEN     = build/gen/report_html.c
@@ -76,7 +78,7 @@ unit: $(UNIT_TESTS:test/unit/%.c=build/unit/%) $(UNIT_TESTS:test/unit/%.c=build/
 FUZZ_CC   = clang
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_TIME ?= 60
-FUZZ_TARGETS = build/fuzz/fuzz_session build/fuzz/fuzz_pcap
+FUZZ_TARGETS = build/fuzz/fuzz_session build/fuzz/fuzz_pcap build/fuzz/fuzz_tls
 
 build/fuzz/%: test/fuzz/%.c $(LIBSRC)
 	@mkdir -p $(dir $@)
@@ -88,15 +90,19 @@ fuzz-build: $(FUZZ_TARGETS)
 fuzz-regress: fuzz-build
 	build/fuzz/fuzz_session -runs=0 test/fuzz/regress/session
 	build/fuzz/fuzz_pcap -runs=0 test/fuzz/regress/pcap
+	build/fuzz/fuzz_tls -runs=0 test/fuzz/regress/tls
 
 fuzz: fuzz-build
-	@mkdir -p build/fuzz/corpus-session build/fuzz/corpus-pcap
+	@mkdir -p build/fuzz/corpus-session build/fuzz/corpus-pcap build/fuzz/corpus-tls
+	cp -n test/fuzz/regress/tls/* build/fuzz/corpus-tls/ 2>/dev/null || true
 	cp -n test/fuzz/regress/session/* build/fuzz/corpus-session/ 2>/dev/null || true
 	cp -n captures/*.pcap test/fuzz/regress/pcap/* build/fuzz/corpus-pcap/ 2>/dev/null || true
 	build/fuzz/fuzz_session -max_total_time=$(FUZZ_TIME) -max_len=4096 \
 		-artifact_prefix=build/fuzz/ build/fuzz/corpus-session
 	build/fuzz/fuzz_pcap -max_total_time=$(FUZZ_TIME) -max_len=65536 -rss_limit_mb=2048 \
 		-artifact_prefix=build/fuzz/ build/fuzz/corpus-pcap
+	build/fuzz/fuzz_tls -max_total_time=$(FUZZ_TIME) -max_len=131072 \
+		-artifact_prefix=build/fuzz/ build/fuzz/corpus-tls
 
 deps:
 	sh test/install-deps.sh

@@ -9,7 +9,7 @@
 # or sudo when run as a user.
 set -eu
 
-BUILD="gcc make libc6-dev libpcap-dev libnids-dev libldns-dev"
+BUILD="gcc make libc6-dev libpcap-dev libnids-dev libldns-dev libgnutls28-dev"
 TEST="clang llvm tcpdump tshark swaks postfix iproute2 nftables python3
       python3-jsonschema mandoc dovecot-core libidn12 valgrind ethtool ca-certificates openssl
       procps libnet-ssleay-perl libdigest-hmac-perl
