@@ -62,14 +62,17 @@ class Certs:
         sh(*args)
         return self.p(name + ".pem"), key
 
-    def signed(self, name, subj, sans, ca, kind="ec"):
-        """A leaf signed by ca = (cert, key)."""
+    def signed(self, name, subj, sans, ca, kind="ec", key_ids=True):
+        """A leaf signed by ca = (cert, key); without key identifiers only
+        the names and the signature tie it to its issuer."""
         key = self.key(name, kind)
         csr = self.p(name + ".csr")
         sh("openssl", "req", "-new", "-key", key, "-out", csr, "-subj", subj)
         ext = self.p(name + ".ext")
         with open(ext, "w") as f:
             f.write("subjectAltName=" + ",".join("DNS:" + s for s in sans) + "\n")
+            if not key_ids:
+                f.write("subjectKeyIdentifier=none\nauthorityKeyIdentifier=none\n")
         sh("openssl", "x509", "-req", "-in", csr, "-CA", ca[0], "-CAkey", ca[1],
            "-CAcreateserial", "-days", "30", "-extfile", ext, "-out",
            self.p(name + ".pem"))
@@ -292,10 +295,11 @@ def build(out, work):
     ca = certs.self_signed("ca", "/CN=smtpscope test CA", [])
     wrong = certs.signed("wrong", "/CN=other.example.org",
                          ["other.example.org", "www.other.example.org"], ca)
-    # issuer == subject, but signed by another key: not self-signed
+    # issuer == subject, no key identifiers to tell them apart, but signed
+    # by another key: only the signature shows it is not self-signed
     fake_ca = certs.self_signed("fakeca", "/CN=forged.example.net", [])
     forged = certs.signed("forged", "/CN=forged.example.net", ["forged.example.net"],
-                          fake_ca)
+                          fake_ca, key_ids=False)
     # a leaf with 600 names and a chain of 80 CA copies: the Certificate
     # message spans records and passes the reader's 64 KiB bound
     big_ca = certs.self_signed("bigca", "/CN=smtpscope big CA", [], kind="rsa")
