@@ -27,6 +27,8 @@ CC      ?= cc
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -Iinclude -MMD -MP
 LDLIBS  = -lnids -lpcap -lresolv -lldns
+# the TLS reader parses certificates with GnuTLS (src/tls_x509.c)
+LDLIBS  += -lgnutls
 
 # src/report.html (the --html page) is compiled in as a C string.
 GEN     = build/gen/report_html.c
@@ -90,7 +92,8 @@ unit: $(UNIT_TESTS:test/unit/%.c=build/unit/%) $(UNIT_TESTS:test/unit/%.c=build/
 FUZZ_CC   = clang
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_TIME ?= 60
-FUZZ_TARGETS = build/fuzz/fuzz_session build/fuzz/fuzz_parser build/fuzz/fuzz_pcap
+FUZZ_TARGETS = build/fuzz/fuzz_session build/fuzz/fuzz_parser build/fuzz/fuzz_pcap \
+	build/fuzz/fuzz_tls
 
 build/fuzz/%: test/fuzz/%.c $(LIBSRC)
 	@mkdir -p $(dir $@)
@@ -103,9 +106,12 @@ fuzz-regress: fuzz-build
 	build/fuzz/fuzz_session -runs=0 test/fuzz/regress/session
 	build/fuzz/fuzz_parser -runs=0 test/fuzz/regress/parser
 	build/fuzz/fuzz_pcap -runs=0 test/fuzz/regress/pcap
+	build/fuzz/fuzz_tls -runs=0 test/fuzz/regress/tls
 
 fuzz: fuzz-build
-	@mkdir -p build/fuzz/corpus-session build/fuzz/corpus-parser build/fuzz/corpus-pcap
+	@mkdir -p build/fuzz/corpus-session build/fuzz/corpus-parser build/fuzz/corpus-pcap \
+		build/fuzz/corpus-tls
+	cp -n test/fuzz/regress/tls/* build/fuzz/corpus-tls/ 2>/dev/null || true
 	cp -n test/fuzz/regress/session/* build/fuzz/corpus-session/ 2>/dev/null || true
 	cp -n test/fuzz/regress/parser/* build/fuzz/corpus-parser/ 2>/dev/null || true
 	cp -n captures/*.pcap test/fuzz/regress/pcap/* build/fuzz/corpus-pcap/ 2>/dev/null || true
@@ -115,6 +121,8 @@ fuzz: fuzz-build
 		-artifact_prefix=build/fuzz/ build/fuzz/corpus-parser
 	build/fuzz/fuzz_pcap -max_total_time=$(FUZZ_TIME) -max_len=65536 -rss_limit_mb=2048 \
 		-artifact_prefix=build/fuzz/ build/fuzz/corpus-pcap
+	build/fuzz/fuzz_tls -max_total_time=$(FUZZ_TIME) -max_len=131072 \
+		-artifact_prefix=build/fuzz/ build/fuzz/corpus-tls
 
 deps:
 	sh test/install-deps.sh

@@ -26,7 +26,7 @@ static void on_session(struct sink *k, const struct session *s)
     seen[nseen].verdict = s->verdict;
     seen[nseen].drops = session_found(s, FINDING_KERNEL_DROPS);
     for (uint32_t i = 0; i < s->nanomalies; i++)
-        if (strcmp(s->anomalies[i].name, "unsolicited-reply") == 0)
+        if (s->anomalies[i].id == FINDING_UNSOLICITED_REPLY)
             seen[nseen].uncertain = strncmp(s->anomalies[i].detail, "uncertain", 9) == 0;
     snprintf(seen[nseen].why, sizeof seen[nseen].why, "%s",
              s->incomplete_why ? s->incomplete_why : s->failure.text);
