@@ -720,10 +720,11 @@ void session_note(struct session *s, smtp_time ts, const char *fmt, ...)
 }
 
 static void on_anomaly(struct smtp_parser *p, enum smtp_anomaly a,
-                       enum smtp_dir dir, smtp_time ts)
+                       enum smtp_dir dir, smtp_time ts, struct smtp_span detail)
 {
-    session_anomaly(p->data, smtp_anomaly_name(a), ts, "%s",
-                    dir == SMTP_FROM_CLIENT ? "client" : "server");
+    session_anomaly(p->data, smtp_anomaly_name(a), ts, "%s%s%.*s",
+                    dir == SMTP_FROM_CLIENT ? "client" : "server",
+                    detail.len ? ": " : "", (int)detail.len, detail.p);
 }
 
 static void on_not_smtp(struct smtp_parser *p, enum smtp_dir dir,
