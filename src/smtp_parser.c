@@ -160,34 +160,6 @@ void smtp_parser_free(struct smtp_parser *p)
 
 /* ---- small scanners ---------------------------------------------------- */
 
-bool sp_word_eq(const char *s, size_t n, const char *word)
-{
-    size_t i = 0;
-    for (; i < n && word[i]; i++)
-        if (sp_upper(s[i]) != word[i])
-            return false;
-    return i == n && word[i] == '\0';
-}
-
-enum smtp_cmd sp_verb_lookup(const char *s, size_t n)
-{
-    static const struct { const char *w; enum smtp_cmd c; } verbs[] = {
-        {"HELO", SMTP_CMD_HELO}, {"EHLO", SMTP_CMD_EHLO},
-        {"MAIL", SMTP_CMD_MAIL}, {"RCPT", SMTP_CMD_RCPT},
-        {"DATA", SMTP_CMD_DATA}, {"BDAT", SMTP_CMD_BDAT},
-        {"RSET", SMTP_CMD_RSET}, {"NOOP", SMTP_CMD_NOOP},
-        {"VRFY", SMTP_CMD_VRFY}, {"EXPN", SMTP_CMD_EXPN},
-        {"HELP", SMTP_CMD_HELP}, {"QUIT", SMTP_CMD_QUIT},
-        {"STARTTLS", SMTP_CMD_STARTTLS}, {"AUTH", SMTP_CMD_AUTH},
-    };
-    if (n != 4 && n != 8)
-        return SMTP_CMD_UNKNOWN;
-    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
-        if (sp_word_eq(s, n, verbs[i].w))
-            return verbs[i].c;
-    return SMTP_CMD_UNKNOWN;
-}
-
 bool smtp_parse_path(struct smtp_span arg, const char *keyword,
                      struct smtp_span *addr)
 {

@@ -244,7 +244,7 @@ static size_t body_lines_pick(const char *buf, size_t len, uint64_t *lines)
 #define body_lines_bulk body_lines_sse2
 #endif
 
-size_t sp_body_scan(struct smtp_parser *p, const char *buf, size_t len,
+static size_t body_scan(struct smtp_parser *p, const char *buf, size_t len,
                         smtp_time ts)
 {
     size_t i = 0;
@@ -319,7 +319,7 @@ size_t sp_body_scan(struct smtp_parser *p, const char *buf, size_t len,
 }
 
 
-size_t sp_chunk_consume(struct smtp_parser *p, const char *buf, size_t len,
+static size_t chunk_consume(struct smtp_parser *p, const char *buf, size_t len,
                             smtp_time ts)
 {
     if (p->body_ts_first < 0 && len)
@@ -347,3 +347,35 @@ size_t sp_chunk_consume(struct smtp_parser *p, const char *buf, size_t len,
     return (size_t)n;
 }
 
+/* All client bytes come here: with the body scan in the same file, the
+ * hot path is one function. */
+void sp_client_consume(struct smtp_parser *p, const char *buf, size_t len,
+                           smtp_time ts)
+{
+    while (len > 0) {
+        if (p->not_smtp)
+            return;
+        if (p->tls) {
+            p->tls_bytes[SMTP_FROM_CLIENT] += len;
+            return;
+        }
+        if (sp_client_must_hold(p)) {
+            sp_hold_bytes(p, buf, len, ts);
+            return;
+        }
+        size_t n;
+        switch (p->mode) {
+        case SMTP_MODE_BODY:
+            n = body_scan(p, buf, len, ts);
+            break;
+        case SMTP_MODE_CHUNK:
+            n = chunk_consume(p, buf, len, ts);
+            break;
+        default:
+            n = sp_line_scan(p, SMTP_FROM_CLIENT, buf, len, ts, sp_client_line);
+            break;
+        }
+        buf += n;
+        len -= n;
+    }
+}

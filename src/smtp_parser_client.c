@@ -37,8 +37,24 @@ static void parse_bdat(struct smtp_command *c)
     c->flags |= SP_BDAT_VALID;
 }
 
-static void hold_bytes(struct smtp_parser *p, const char *buf, size_t len,
-                       smtp_time ts);
+static enum smtp_cmd verb_lookup(const char *s, size_t n)
+{
+    static const struct { const char *w; enum smtp_cmd c; } verbs[] = {
+        {"HELO", SMTP_CMD_HELO}, {"EHLO", SMTP_CMD_EHLO},
+        {"MAIL", SMTP_CMD_MAIL}, {"RCPT", SMTP_CMD_RCPT},
+        {"DATA", SMTP_CMD_DATA}, {"BDAT", SMTP_CMD_BDAT},
+        {"RSET", SMTP_CMD_RSET}, {"NOOP", SMTP_CMD_NOOP},
+        {"VRFY", SMTP_CMD_VRFY}, {"EXPN", SMTP_CMD_EXPN},
+        {"HELP", SMTP_CMD_HELP}, {"QUIT", SMTP_CMD_QUIT},
+        {"STARTTLS", SMTP_CMD_STARTTLS}, {"AUTH", SMTP_CMD_AUTH},
+    };
+    if (n != 4 && n != 8)
+        return SMTP_CMD_UNKNOWN;
+    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+        if (sp_word_eq(s, n, verbs[i].w))
+            return verbs[i].c;
+    return SMTP_CMD_UNKNOWN;
+}
 
 /* ---- AUTH responses, from the client's side alone ----------------------- */
 
@@ -69,7 +85,7 @@ static bool clearly_command(struct smtp_span line, enum smtp_cmd cmd, size_t v)
 static bool auth_response(struct smtp_parser *p, struct smtp_command *c,
                           size_t v)
 {
-    enum smtp_cmd verb = sp_verb_lookup(c->line.p, v);
+    enum smtp_cmd verb = verb_lookup(c->line.p, v);
     bool sasl = sp_sasl_like(c->line);
     if (clearly_command(c->line, verb, v) || (p->auth_answered && !sasl)) {
         p->auth_open = false;
@@ -296,7 +312,7 @@ void sp_client_line(struct smtp_parser *p, enum smtp_dir dir,
     while (v < line.len && line.p[v] != ' ') v++;
     if (p->auth_open && auth_response(p, &c, v))
         return;
-    c.cmd = sp_verb_lookup(line.p, v);
+    c.cmd = verb_lookup(line.p, v);
     if (p->resync[SMTP_FROM_CLIENT]) {
         if (c.cmd == SMTP_CMD_UNKNOWN) { /* tail of a line, body, ... */
             sp_anomaly(p, SMTP_ANOM_MIDSTREAM_SKIP, SMTP_FROM_CLIENT, ts_first);
@@ -328,37 +344,6 @@ void sp_client_line(struct smtp_parser *p, enum smtp_dir dir,
 
 
 
-void sp_client_consume(struct smtp_parser *p, const char *buf, size_t len,
-                           smtp_time ts)
-{
-    while (len > 0) {
-        if (p->not_smtp)
-            return;
-        if (p->tls) {
-            p->tls_bytes[SMTP_FROM_CLIENT] += len;
-            return;
-        }
-        if (sp_client_must_hold(p)) {
-            hold_bytes(p, buf, len, ts);
-            return;
-        }
-        size_t n;
-        switch (p->mode) {
-        case SMTP_MODE_BODY:
-            n = sp_body_scan(p, buf, len, ts);
-            break;
-        case SMTP_MODE_CHUNK:
-            n = sp_chunk_consume(p, buf, len, ts);
-            break;
-        default:
-            n = sp_line_scan(p, SMTP_FROM_CLIENT, buf, len, ts, sp_client_line);
-            break;
-        }
-        buf += n;
-        len -= n;
-    }
-}
-
 /* Held bytes are stored as records: timestamp, length, bytes. */
 struct hold_rec {
     smtp_time ts;
@@ -366,8 +351,8 @@ struct hold_rec {
 };
 
 
-static void hold_bytes(struct smtp_parser *p, const char *buf, size_t len,
-                       smtp_time ts)
+void sp_hold_bytes(struct smtp_parser *p, const char *buf, size_t len,
+                   smtp_time ts)
 {
     struct hold_rec rec = {ts, len};
     char *at = bytebuf_extend(&p->hold, sizeof rec + len);

@@ -19,8 +19,14 @@ enum { BODY_BOL = 0, BODY_MID, BODY_DOT, BODY_DOT_CR };
 static inline char sp_upper(char c) { return (c >= 'a' && c <= 'z') ? c - 32 : c; }
 static inline bool sp_is_digit(char c) { return c >= '0' && c <= '9'; }
 
-bool sp_word_eq(const char *s, size_t n, const char *word);
-enum smtp_cmd sp_verb_lookup(const char *s, size_t n);
+static inline bool sp_word_eq(const char *s, size_t n, const char *word)
+{
+    size_t i = 0;
+    for (; i < n && word[i]; i++)
+        if (sp_upper(s[i]) != word[i])
+            return false;
+    return i == n && word[i] == '\0';
+}
 
 void sp_anomaly(struct smtp_parser *p, enum smtp_anomaly a, enum smtp_dir dir,
                 smtp_time ts);
@@ -65,7 +71,9 @@ void sp_client_line(struct smtp_parser *p, enum smtp_dir dir,
                     struct smtp_span line, unsigned flags, size_t wire_len,
                     smtp_time ts_first, smtp_time ts_last);
 void sp_client_consume(struct smtp_parser *p, const char *buf, size_t len,
-                       smtp_time ts);
+                       smtp_time ts); /* in smtp_parser_body.c */
+void sp_hold_bytes(struct smtp_parser *p, const char *buf, size_t len,
+                   smtp_time ts);
 void sp_hold_replay(struct smtp_parser *p);
 void sp_hold_force_release(struct smtp_parser *p, smtp_time ts);
 static inline bool sp_client_must_hold(const struct smtp_parser *p)
@@ -82,7 +90,6 @@ void sp_server_line(struct smtp_parser *p, enum smtp_dir dir,
 void sp_server_consume(struct smtp_parser *p, const char *buf, size_t len,
                        smtp_time ts);
 bool sp_reply_start(const char *s, size_t n);
-void sp_pair_by_evidence(struct smtp_parser *p, int code, smtp_time ts);
 
 /* bodies */
 void sp_header_start(struct smtp_parser *p);
@@ -91,9 +98,5 @@ void sp_start_body(struct smtp_parser *p);
 void sp_body_finished(struct smtp_parser *p, smtp_time ts, bool bdat,
                       bool incomplete);
 void sp_end_of_data(struct smtp_parser *p, smtp_time ts);
-size_t sp_body_scan(struct smtp_parser *p, const char *buf, size_t len,
-                    smtp_time ts);
-size_t sp_chunk_consume(struct smtp_parser *p, const char *buf, size_t len,
-                        smtp_time ts);
 
 #endif

@@ -112,7 +112,7 @@ static uint32_t front_refuses(const struct smtp_parser *p, int code)
 /* Realigns the queue to the command a new reply's code names. When that
  * command is not pending at all, the reply answers one the capture did not
  * show: the queue is left alone (p->reply_unpaired). */
-void sp_pair_by_evidence(struct smtp_parser *p, int code, smtp_time ts)
+static void pair_by_evidence(struct smtp_parser *p, int code, smtp_time ts)
 {
     p->reply_unpaired = false;
     const struct smtp_pending *front = sp_pending_front(p);
@@ -224,7 +224,7 @@ static void reply_begin(struct smtp_parser *p, struct smtp_reply_line *rl,
 {
     if (p->unplaced_on) /* mid-stream: the first reply places the client */
         sp_unplaced_resolve(p, false);
-    sp_pair_by_evidence(p, rl->code, ts_first);
+    pair_by_evidence(p, rl->code, ts_first);
     const struct smtp_pending *front =
         p->reply_unpaired ? NULL : sp_pending_front(p);
     p->in_reply = true;
@@ -288,9 +288,12 @@ static void not_smtp(struct smtp_parser *p, struct smtp_span line, smtp_time ts)
             ts);
 }
 
-static void server_line_one(struct smtp_parser *p, struct smtp_span line,
-                            unsigned flags, smtp_time ts_first, smtp_time ts_last)
+static void server_line_one(struct smtp_parser *p, enum smtp_dir dir,
+                            struct smtp_span line, unsigned flags, size_t wire_len,
+                            smtp_time ts_first, smtp_time ts_last)
 {
+    (void)dir;
+    (void)wire_len;
     if (!p->tunnel[SMTP_FROM_SERVER])
         p->greeted = true;
     struct smtp_reply_line rl = {
@@ -341,8 +344,6 @@ void sp_server_line(struct smtp_parser *p, enum smtp_dir dir,
                     struct smtp_span line, unsigned flags, size_t wire_len,
                     smtp_time ts_first, smtp_time ts_last)
 {
-    (void)dir;
-    (void)wire_len;
     if (p->greet_cut_set) {
         /* the client spoke while this line was the unterminated greeting:
          * if a reply starts where the line stood then, the greeting ended
@@ -350,15 +351,15 @@ void sp_server_line(struct smtp_parser *p, enum smtp_dir dir,
         size_t cut = p->greet_cut;
         p->greet_cut_set = false;
         if (cut < line.len && sp_reply_start(line.p + cut, line.len - cut)) {
-            server_line_one(p, (struct smtp_span){line.p, cut},
-                            flags | SMTP_LINE_UNTERMINATED, ts_first, ts_first);
+            server_line_one(p, dir, (struct smtp_span){line.p, cut},
+                            flags | SMTP_LINE_UNTERMINATED, 0, ts_first, ts_first);
             if (!p->not_smtp && !p->tls)
-                server_line_one(p, (struct smtp_span){line.p + cut, line.len - cut},
-                                flags, ts_last, ts_last);
+                server_line_one(p, dir, (struct smtp_span){line.p + cut, line.len - cut},
+                                flags, 0, ts_last, ts_last);
             return;
         }
     }
-    server_line_one(p, line, flags, ts_first, ts_last);
+    server_line_one(p, dir, line, flags, wire_len, ts_first, ts_last);
 }
 
 void sp_server_consume(struct smtp_parser *p, const char *buf, size_t len,
@@ -371,7 +372,9 @@ void sp_server_consume(struct smtp_parser *p, const char *buf, size_t len,
             p->tls_bytes[SMTP_FROM_SERVER] += len;
             return;
         }
-        size_t n = sp_line_scan(p, SMTP_FROM_SERVER, buf, len, ts, sp_server_line);
+        /* the greeting-cut check only while a cut is marked */
+        size_t n = sp_line_scan(p, SMTP_FROM_SERVER, buf, len, ts,
+                                p->greet_cut_set ? sp_server_line : server_line_one);
         buf += n;
         len -= n;
     }

@@ -40,6 +40,7 @@ suite "golden outputs" sh test/golden_test.sh ./smtpscope build/asan/smtpscope
 suite "input errors" sh test/input_errors.sh ./smtpscope
 suite "input errors (asan)" sh test/input_errors.sh build/asan/smtpscope
 suite "hostile input corpus" python3 test/hostile/hostile_test.py ./smtpscope build/asan/smtpscope
+suite "AUTH passwords in no output (pcap level)" python3 test/auth_leak_test.py ./smtpscope
 suite "accounting: conversations == sessions" python3 test/accounting_test.py ./smtpscope
 suite "valgrind" sh test/valgrind_test.sh ./smtpscope
 suite "--follow" sh test/follow_test.sh ./smtpscope
