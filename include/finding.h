@@ -85,6 +85,8 @@
       "the code changes inside a multi-line reply")                             \
     X(UNSOLICITED_REPLY, "unsolicited-reply", PROTOCOL, WARNING,                \
       "a reply with no command waiting for it")                                 \
+    X(PAIRING_RESYNC, "pairing-resync", CAPTURE, WARNING,                       \
+      "a reply answered a later command than the queue said: replies were lost") \
     X(EARLY_TALKER, "early-talker", PROTOCOL, WARNING,                          \
       "the client spoke before the greeting")                                   \
     X(PENDING_OVERFLOW, "pending-overflow", PROTOCOL, WARNING,                  \

@@ -8,10 +8,25 @@
  * It owns the reply queue: every client command (and the pseudo-commands
  * "connect" for the greeting and "end-of-data" for the final dot) is queued
  * and each complete server reply is matched to the oldest pending entry, in
- * order, never by guessing. Modes that depend on the server's answer (message
- * body after 354, AUTH continuation after 334, TLS after 220 to STARTTLS)
- * are entered only when that answer is seen; client bytes that arrive while
- * such an answer is still pending are held (bounded) and replayed after it.
+ * order, unless the reply's code names another command: 354 answers DATA,
+ * 334/235/535 AUTH, 221 QUIT, 220 STARTTLS, a 250 is no greeting. Then the
+ * queue is realigned to that command (the skipped entries lost their
+ * replies, reported once as pairing-resync), or, when no such command is
+ * pending, the reply answers one the capture did not show and the queue is
+ * left alone: one lost line never shifts every later pair. A multi-line
+ * reply ends where its code changes.
+ *
+ * Modes that depend on the server's answer (message body after 354, TLS
+ * after 220 to STARTTLS) are entered only when that answer is seen; client
+ * bytes that arrive while such an answer is still pending are held
+ * (bounded) and replayed after it.
+ *
+ * Credentials are told from the client's side alone, never from pairing:
+ * after an AUTH command (or a 334 from the server) every client line is an
+ * AUTH response, whole-line SMTP_LINE_SECRET, until a line that is clearly
+ * a command (a known verb alone or followed by a space), or, once the
+ * AUTH's final reply was seen, a line that does not look like SASL (base64
+ * or "*"). Lost, merged or early 334s change nothing in that.
  *
  * Spans passed to callbacks point into the caller's buffer or the parser's
  * own line buffer and are valid only during the callback.
@@ -65,6 +80,7 @@ enum smtp_anomaly {
     SMTP_ANOM_HOLD_OVERFLOW,     /* client sent too much before an answer */
     SMTP_ANOM_BDAT_MALFORMED,    /* BDAT without a valid chunk size */
     SMTP_ANOM_MIDSTREAM_SKIP,    /* bytes before the first placeable line */
+    SMTP_ANOM_PAIRING_RESYNC,    /* a reply's code realigned the queue (once) */
     SMTP_ANOM__COUNT
 };
 
@@ -101,8 +117,10 @@ struct smtp_reply_line {
     struct smtp_span text; /* the text after "ddd" and the separator */
     unsigned flags;        /* SMTP_LINE_* */
     smtp_time ts;          /* first byte of the line */
-    /* on the first line: the command it answers and that command's last
-     * byte, so latency can be measured as the reply starts */
+    /* on the first line: the command it answers and the last byte of the
+     * client line it answers (the command, its last AUTH response, the
+     * last byte of a BDAT chunk), so latency can be measured as the reply
+     * starts */
     enum smtp_cmd cmd;
     smtp_time cmd_ts_last;
 };
@@ -112,7 +130,7 @@ struct smtp_reply {
     int code;
     enum smtp_cmd cmd;     /* the command answered */
     uint32_t tag;          /* what on_command returned for that command */
-    smtp_time cmd_ts_last; /* last byte of that command */
+    smtp_time cmd_ts_last; /* last byte of what it answers (see above) */
     smtp_time ts_first;    /* first byte of the reply */
     smtp_time ts_last;
     struct smtp_span enhanced; /* RFC 3463 "x.y.z" of the first line, or empty */
@@ -143,8 +161,9 @@ struct smtp_parser_settings {
      * chunks carry it (BDAT); the final "." line is not part of it. */
     void (*on_body_data)(struct smtp_parser *, const char *p, size_t n);
     void (*on_tls)(struct smtp_parser *, smtp_time ts);
+    /* `detail` is empty or says more (pairing-resync: what was skipped). */
     void (*on_anomaly)(struct smtp_parser *, enum smtp_anomaly, enum smtp_dir,
-                       smtp_time ts);
+                       smtp_time ts, struct smtp_span detail);
     /* The connection does not carry SMTP: the server's first line is not
      * a reply (HTTP, binary, ...). `first` holds up to SMTP_FIRST_BYTES
      * of that line. Nothing is parsed afterwards. */
@@ -171,14 +190,16 @@ struct smtp_parser_settings {
 /* Bounds. A line longer than SMTP_LINE_MAX is cut (flagged) and the rest
  * skipped up to its LF; at most SMTP_PENDING_MAX commands wait for replies;
  * at most SMTP_HOLD_MAX client bytes are held while a mode-changing answer
- * (354, 334, 220 to STARTTLS) is awaited. */
+ * (354, 220 to STARTTLS) is awaited, and as many mid-stream client lines
+ * wait to be placed (SMTP_UNPLACED_MAX). */
 #define SMTP_LINE_MAX 2048
 #define SMTP_PENDING_MAX 4096
 #define SMTP_HOLD_MAX (64 * 1024)
+#define SMTP_UNPLACED_MAX (64 * 1024)
 
 enum smtp_client_mode {
     SMTP_MODE_COMMAND = 0,
-    SMTP_MODE_AUTH,  /* next client line answers a 334 */
+    SMTP_MODE_AUTH,  /* unused: AUTH responses are told by auth_open */
     SMTP_MODE_BODY,  /* DATA body until CRLF.CRLF */
     SMTP_MODE_CHUNK, /* BDAT chunk octets */
     SMTP_MODE_TLS    /* after STARTTLS: bytes are only counted */
@@ -246,6 +267,21 @@ struct smtp_parser {
     struct smtp_header_tap *hdr; /* while a message's header is read */
     bool resync[2];      /* mid-stream: waiting for a line that can be placed */
     bool midstream;
+    /* mid-stream: complete client lines kept until a reply places them
+     * (records of struct hold_rec-like headers and bytes, bounded) */
+    struct bytebuf unplaced;
+    bool unplaced_on;
+    /* AUTH as the client's side shows it: redaction never depends on
+     * pairing. open: lines are responses; answered: its final reply seen. */
+    bool auth_open, auth_answered;
+    /* pairing */
+    bool resync_reported;   /* pairing-resync said once */
+    bool reply_unpaired;    /* the reply in progress answers no pending entry */
+    smtp_time reply_ts_last; /* last byte of the reply's latest line */
+    /* the client spoke while the greeting line was unterminated: where the
+     * server's line stood then (a new reply may begin there) */
+    size_t greet_cut;
+    bool greet_cut_set;
     bool tls;
     uint64_t tls_bytes[2];
     uint64_t wire_bytes[2];

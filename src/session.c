@@ -231,7 +231,6 @@ void session_note(struct session *s, smtp_time ts, const char *fmt, ...)
     session_log_add(s, TL_NOTE, ts, -1, 0, 0, 0, text, (size_t)n, NULL, 0);
 }
 
-/* The parser's anomalies are findings of the registry. */
 /* ---- lifecycle ------------------------------------------------------------ */
 
 const char *direction_name(enum direction d)

@@ -283,13 +283,15 @@ static const enum finding_id parser_finding[SMTP_ANOM__COUNT] = {
     [SMTP_ANOM_HOLD_OVERFLOW] = FINDING_HOLD_OVERFLOW,
     [SMTP_ANOM_BDAT_MALFORMED] = FINDING_BDAT_MALFORMED,
     [SMTP_ANOM_MIDSTREAM_SKIP] = FINDING_MIDSTREAM_SKIPPED,
+    [SMTP_ANOM_PAIRING_RESYNC] = FINDING_PAIRING_RESYNC,
 };
 
 static void on_anomaly(struct smtp_parser *p, enum smtp_anomaly a,
-                       enum smtp_dir dir, smtp_time ts)
+                       enum smtp_dir dir, smtp_time ts, struct smtp_span detail)
 {
-    session_find(p->data, parser_finding[a], ts, "%s",
-                    dir == SMTP_FROM_CLIENT ? "client" : "server");
+    session_find(p->data, parser_finding[a], ts, "%s%s%.*s",
+                 dir == SMTP_FROM_CLIENT ? "client" : "server",
+                 detail.len ? ": " : "", (int)detail.len, detail.p);
 }
 
 static void on_not_smtp(struct smtp_parser *p, enum smtp_dir dir,

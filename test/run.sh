@@ -53,6 +53,7 @@ suite "make help lists every target" sh test/make_help_test.sh
 report() { echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ]; }
 [ -n "$check_only" ] && { report; exit; }
 suite "hostile input corpus" python3 test/hostile/hostile_test.py ./smtpscope build/asan/smtpscope
+suite "AUTH passwords in no output (pcap level)" python3 test/auth_leak_test.py ./smtpscope
 suite "accounting: conversations == sessions" python3 test/accounting_test.py ./smtpscope
 suite "degraded captures: gaps, cuts, reordering, one side, TLS pickup" python3 test/degraded/degraded_test.py ./smtpscope build/asan/smtpscope
 suite "valgrind" sh test/valgrind_test.sh ./smtpscope

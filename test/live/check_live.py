@@ -82,7 +82,7 @@ EXPECT = {
                               text="reset by server", hint="policy refusal"),
     "diag-server-partial": dict(verdict="failed", failure=("GREETING", None, None),
                                 end_cause=None, txns=0, helo=None,
-                                text="never completed"),
+                                text="never completed", anomalies={"early-talker"}),
     "diag-server-silent": dict(verdict="failed", failure=("GREETING", None, None),
                                end_cause=None, txns=0, helo=None,
                                anomalies={"early-talker"}, text="no greeting"),
