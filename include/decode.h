@@ -62,6 +62,30 @@ struct icmp_unreach {
 
 bool decode_icmp_unreach(const struct packet *pkt, struct icmp_unreach *out);
 
+/* The checked accessor every reader of wire fields outside decode.c uses:
+ * the big-endian 16-bit field at off of a buffer of len bytes; false (and
+ * *v = 0) when it does not lie wholly inside. */
+static inline bool decode_be16(const uint8_t *p, size_t len, size_t off, uint16_t *v)
+{
+    if (len < 2 || off > len - 2) {
+        *v = 0;
+        return false;
+    }
+    *v = (uint16_t)(p[off] << 8 | p[off + 1]);
+    return true;
+}
+
+/* A UDP datagram of a decoded packet (proto 17): its ports and the payload
+ * that was captured (a length field that lies or a cut datagram gives what
+ * is there). False when not even the header was captured. */
+struct udp_datagram {
+    uint16_t sport, dport;
+    const uint8_t *payload;
+    size_t len;
+};
+
+bool decode_udp(const struct packet *pkt, struct udp_datagram *out);
+
 /* True when the data link type is one smtpscope decodes. */
 bool decode_linktype_supported(int dlt);
 

@@ -19,4 +19,7 @@ void smtp_parser_gap(struct smtp_parser *p, enum smtp_dir dir, size_t len,
  * pairs with the end of data). Returns false when no body is open. */
 bool smtp_parser_body_lost_end(struct smtp_parser *p, smtp_time ts);
 
+/* The capture begins inside TLS: nothing more is parsed as SMTP. */
+void smtp_parser_encrypted(struct smtp_parser *p);
+
 #endif

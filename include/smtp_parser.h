@@ -306,6 +306,20 @@ void smtp_parser_set_midstream(struct smtp_parser *p);
 /* Do not wait for a greeting (its packets were not captured). */
 void smtp_parser_no_greeting(struct smtp_parser *p);
 
+/* What the parser established about the connection, for the session's
+ * readers (the diagnosis, the writers): they read this, never the parser's
+ * internals. */
+struct smtp_parser_info {
+    bool not_smtp;        /* the first bytes were not SMTP: parsing stopped */
+    bool implicit_tls;    /* TLS from the first byte (port 465 style) */
+    bool tls;             /* TLS started (after STARTTLS, or implicit) */
+    bool in_reply;        /* a reply was still being received at the end */
+    bool body_open;       /* a DATA body was being transferred */
+    uint64_t wire_bytes[2], tls_bytes[2];
+};
+
+struct smtp_parser_info smtp_parser_info(const struct smtp_parser *p);
+
 /* The command the next reply will answer (SMTP_CMD_NONE if none). */
 enum smtp_cmd smtp_parser_awaiting(const struct smtp_parser *p);
 

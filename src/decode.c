@@ -278,3 +278,19 @@ bool decode_icmp_unreach(const struct packet *pkt, struct icmp_unreach *out)
     out->seq = rd32(q + hl + 4);
     return true;
 }
+
+bool decode_udp(const struct packet *pkt, struct udp_datagram *out)
+{
+    uint16_t ulen;
+    if (!pkt->l4 || pkt->proto != 17 ||
+        !decode_be16(pkt->l4, pkt->l4_caplen, 4, &ulen) || pkt->l4_caplen < 8)
+        return false;
+    decode_be16(pkt->l4, pkt->l4_caplen, 0, &out->sport);
+    decode_be16(pkt->l4, pkt->l4_caplen, 2, &out->dport);
+    size_t n = ulen;
+    if (n < 8 || n > pkt->l4_caplen)
+        n = pkt->l4_caplen; /* a cut or lying length: what was captured */
+    out->payload = pkt->l4 + 8;
+    out->len = n - 8;
+    return true;
+}

@@ -196,19 +196,19 @@ static void diagnose(struct session *s)
         diagnose_unconnected(s);
         return;
     }
-    if (s->parser.not_smtp && session_found(s, FINDING_SNAPLEN_CUT)) {
+    if (smtp_parser_info(&s->parser).not_smtp && session_found(s, FINDING_SNAPLEN_CUT)) {
         /* NULs where the snap length cut the payload: no verdict possible */
         s->end_phase = PHASE_GREETING;
         s->verdict = VERDICT_INCOMPLETE;
         s->incomplete_why = "payload not captured (snap length too small)";
         return;
     }
-    if (s->parser.not_smtp) {
+    if (smtp_parser_info(&s->parser).not_smtp) {
         s->end_phase = PHASE_GREETING;
         s->verdict = VERDICT_NOT_SMTP;
         return;
     }
-    if (s->parser.implicit_tls) {
+    if (smtp_parser_info(&s->parser).implicit_tls) {
         s->end_phase = PHASE_GREETING;
         s->verdict = VERDICT_ENCRYPTED;
         return;
@@ -237,8 +237,8 @@ static void diagnose(struct session *s)
         s->incomplete_why = "client side not in the capture";
         return;
     }
-    if (s->client_side_only || (s->parser.wire_bytes[SMTP_FROM_SERVER] == 0 &&
-                                s->parser.wire_bytes[SMTP_FROM_CLIENT] > 0 &&
+    if (s->client_side_only || (smtp_parser_info(&s->parser).wire_bytes[SMTP_FROM_SERVER] == 0 &&
+                                smtp_parser_info(&s->parser).wire_bytes[SMTP_FROM_CLIENT] > 0 &&
                                 s->handshake == HS_MISSING)) {
         /* Only the client's packets were captured: no verdict is possible;
          * the client got as far as its last command. */
@@ -297,7 +297,7 @@ static void diagnose(struct session *s)
     f->code = 0;
     f->enhanced[0] = '\0';
     f->ts = s->end;
-    if (waiting != SMTP_CMD_NONE && s->parser.in_reply)
+    if (waiting != SMTP_CMD_NONE && smtp_parser_info(&s->parser).in_reply)
         snprintf(f->text, sizeof f->text, "%s; the %s was never completed",
                  tcp_cause_text(s),
                  waiting == SMTP_CMD_CONNECT ? "greeting (banner)" : "reply");

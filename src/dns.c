@@ -2,8 +2,10 @@
  * name compression, label limits and truncated records are its job, not a
  * hand-written parser's. */
 #include "dns.h"
+#include "decode.h"
 
 #include <ldns/ldns.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,9 +152,12 @@ struct dns_stream {
     struct dns_half half[2]; /* 0: from the client, 1: from the server */
 };
 
-static size_t rd16(const uint8_t *p)
+/* A DNS-over-TCP length prefix (RFC 7766) at p, of n bytes there are;
+ * SIZE_MAX when the prefix itself is not all there. */
+static size_t len_prefix(const uint8_t *p, size_t n)
 {
-    return (size_t)p[0] << 8 | p[1];
+    uint16_t v;
+    return decode_be16(p, n, 0, &v) ? v : SIZE_MAX;
 }
 
 struct dns_stream *dns_stream_new(struct dns_tracker *t, const struct endpoint *client,
@@ -202,8 +207,8 @@ void dns_stream_feed(struct dns_stream *s, bool from_client, const uint8_t *p,
     struct dns_half *h = &s->half[from_client ? 0 : 1];
     while (n && !h->broken) {
         if (h->len == 0) { /* whole messages in this segment: read in place */
-            while (n >= 2 && n - 2 >= rd16(p)) {
-                size_t m = rd16(p);
+            size_t m;
+            while ((m = len_prefix(p, n)) != SIZE_MAX && n - 2 >= m) {
                 deliver(s, from_client, p + 2, m, ts);
                 p += 2 + m;
                 n -= 2 + m;
@@ -212,7 +217,7 @@ void dns_stream_feed(struct dns_stream *s, bool from_client, const uint8_t *p,
                 return;
         }
         /* the rest of the length prefix, or of the message it announces */
-        size_t want = h->len < 2 ? 2 : 2 + rd16(h->buf);
+        size_t want = h->len < 2 ? 2 : 2 + len_prefix(h->buf, h->len);
         size_t k = want - h->len < n ? want - h->len : n;
         if (h->len + k > h->cap) {
             size_t cap = h->len < 2 ? 2 + 512 : want; /* never above 65537 */
@@ -230,7 +235,7 @@ void dns_stream_feed(struct dns_stream *s, bool from_client, const uint8_t *p,
         h->len += k;
         p += k;
         n -= k;
-        if (h->len >= 2 && h->len == 2 + rd16(h->buf)) {
+        if (h->len >= 2 && h->len == 2 + len_prefix(h->buf, h->len)) {
             deliver(s, from_client, h->buf + 2, h->len - 2, ts);
             h->len = 0;
         }

@@ -422,19 +422,13 @@ int engine_init(struct engine *e, const struct engine_config *cfg, char *err,
 /* UDP to or from port 53: a DNS message for the tracker. */
 static void observe_udp(struct engine *e, struct packet *p)
 {
-    if (!p->l4 || p->l4_caplen < 8)
+    struct udp_datagram u;
+    if (!decode_udp(p, &u) || (u.sport != 53 && u.dport != 53))
         return;
-    const uint8_t *u = p->l4;
-    uint16_t sport = (uint16_t)(u[0] << 8 | u[1]), dport = (uint16_t)(u[2] << 8 | u[3]);
-    size_t ulen = (size_t)(u[4] << 8 | u[5]);
-    if (sport != 53 && dport != 53)
-        return;
-    if (ulen < 8 || ulen > p->l4_caplen)
-        ulen = p->l4_caplen; /* a cut or lying length: what was captured */
-    p->src.port = sport;
-    p->dst.port = dport;
+    p->src.port = u.sport;
+    p->dst.port = u.dport;
     if (in_shard(e, &p->src, &p->dst) && dns_of(e))
-        dns_observe(e->dns, &p->src, &p->dst, u + 8, ulen - 8, false, p->ts);
+        dns_observe(e->dns, &p->src, &p->dst, u.payload, u.len, false, p->ts);
 }
 
 int engine_add_sink(struct engine *e, struct sink *s)

@@ -214,7 +214,7 @@ static void findings_audit(void *ctx, struct session *s, void *state)
     const struct session_config *cfg = s->cfg;
     if (!cfg->local_domains)
         return;
-    if (s->auth_mech[0] && !s->tls && !s->parser.implicit_tls)
+    if (s->auth_mech[0] && !s->tls && !smtp_parser_info(&s->parser).implicit_tls)
         session_find(s, FINDING_AUTH_CLEARTEXT, s->end,
                         "AUTH %s on a connection without TLS: the credentials "
                         "crossed the network readable", s->auth_mech);

@@ -235,8 +235,8 @@ static void json_session(struct sink *base, const struct session *s)
     fprintf(f, ",\"tls\":%s,\"tls_bytes\":{\"client\":%llu,\"server\":%llu}"
                ",\"auth\":",
             s->tls ? "true" : "false",
-            (unsigned long long)s->parser.tls_bytes[SMTP_FROM_CLIENT],
-            (unsigned long long)s->parser.tls_bytes[SMTP_FROM_SERVER]);
+            (unsigned long long)smtp_parser_info(&s->parser).tls_bytes[SMTP_FROM_CLIENT],
+            (unsigned long long)smtp_parser_info(&s->parser).tls_bytes[SMTP_FROM_SERVER]);
     if (s->auth_mech[0]) {
         fputs("{\"mechanism\":", f);
         jcstr(f, s->auth_mech);
@@ -271,7 +271,7 @@ static void json_session(struct sink *base, const struct session *s)
     else
         fputs("null", f);
     fputc('}', f);
-    fprintf(f, ",\"implicit_tls\":%s", s->parser.implicit_tls ? "true" : "false");
+    fprintf(f, ",\"implicit_tls\":%s", smtp_parser_info(&s->parser).implicit_tls ? "true" : "false");
     fprintf(f, ",\"verdict\":\"%s\",\"end_phase\":\"%s\"",
             s->verdict == VERDICT_OK          ? "ok"
             : s->verdict == VERDICT_FAILED    ? "failed"
@@ -290,8 +290,8 @@ static void json_session(struct sink *base, const struct session *s)
     fprintf(f, ",\"commands\":%u,\"replies\":%u,\"bytes\":{\"client\":%llu,"
                "\"server\":%llu}",
             s->ncommands, s->nreplies,
-            (unsigned long long)s->parser.wire_bytes[SMTP_FROM_CLIENT],
-            (unsigned long long)s->parser.wire_bytes[SMTP_FROM_SERVER]);
+            (unsigned long long)smtp_parser_info(&s->parser).wire_bytes[SMTP_FROM_CLIENT],
+            (unsigned long long)smtp_parser_info(&s->parser).wire_bytes[SMTP_FROM_SERVER]);
     write_transactions(f, s);
     write_anomalies(f, s);
     write_transcript(f, s);

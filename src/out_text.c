@@ -117,18 +117,18 @@ static void write_verdict(struct text_sink *t, const struct session *s)
     if (s->verdict == VERDICT_NOT_SMTP) {
         fprintf(f, "NOT SMTP: no SMTP reply from the server (%llu bytes from "
                    "client, %llu from server)",
-                (unsigned long long)s->parser.wire_bytes[SMTP_FROM_CLIENT],
-                (unsigned long long)s->parser.wire_bytes[SMTP_FROM_SERVER]);
+                (unsigned long long)smtp_parser_info(&s->parser).wire_bytes[SMTP_FROM_CLIENT],
+                (unsigned long long)smtp_parser_info(&s->parser).wire_bytes[SMTP_FROM_SERVER]);
         return;
     }
     if (s->verdict == VERDICT_ENCRYPTED) {
-        fprintf(f, s->parser.implicit_tls
+        fprintf(f, smtp_parser_info(&s->parser).implicit_tls
                        ? "ENCRYPTED from the start (implicit TLS; %llu bytes "
                          "from client, %llu from server), ended %s"
                        : "ENCRYPTED after STARTTLS (%llu bytes from client, "
                          "%llu from server in TLS), ended %s",
-                (unsigned long long)s->parser.tls_bytes[SMTP_FROM_CLIENT],
-                (unsigned long long)s->parser.tls_bytes[SMTP_FROM_SERVER],
+                (unsigned long long)smtp_parser_info(&s->parser).tls_bytes[SMTP_FROM_CLIENT],
+                (unsigned long long)smtp_parser_info(&s->parser).tls_bytes[SMTP_FROM_SERVER],
                 end_cause_name(s->tcp_end, false));
         return;
     }

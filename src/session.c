@@ -289,7 +289,7 @@ void session_feed(struct session *s, enum smtp_dir dir, const char *data,
 
 void session_gap(struct session *s, enum smtp_dir dir, size_t len, smtp_time ts)
 {
-    if (dir == SMTP_FROM_CLIENT && s->parser.mode == SMTP_MODE_BODY)
+    if (dir == SMTP_FROM_CLIENT && smtp_parser_info(&s->parser).body_open)
         s->body_gap = true;
     smtp_parser_gap(&s->parser, dir, len, ts);
     session_note(s, ts, "[%zu bytes from the %s not captured]", len,
@@ -299,7 +299,7 @@ void session_gap(struct session *s, enum smtp_dir dir, size_t len, smtp_time ts)
 void session_set_encrypted(struct session *s, smtp_time ts)
 {
     static const char text[] = "capture begins inside TLS: the session is encrypted";
-    s->parser.tls = s->parser.implicit_tls = true;
+    smtp_parser_encrypted(&s->parser);
     s->tls = true;
     session_log_add(s, TL_TLS, ts, -1, 0, 0, 0, text, sizeof text - 1, NULL, 0);
 }

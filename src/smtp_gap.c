@@ -103,3 +103,8 @@ void smtp_parser_gap(struct smtp_parser *p, enum smtp_dir dir, size_t len,
     }
     p->resync[dir] = true;
 }
+
+void smtp_parser_encrypted(struct smtp_parser *p)
+{
+    p->tls = p->implicit_tls = true;
+}

@@ -321,3 +321,17 @@ void smtp_parser_finish(struct smtp_parser *p, smtp_time ts)
                      d == SMTP_FROM_CLIENT ? sp_client_line : sp_server_line);
     }
 }
+
+struct smtp_parser_info smtp_parser_info(const struct smtp_parser *p)
+{
+    struct smtp_parser_info i = {
+        .not_smtp = p->not_smtp, .implicit_tls = p->implicit_tls, .tls = p->tls,
+        .in_reply = p->in_reply,
+        .body_open = p->mode == SMTP_MODE_BODY,
+    };
+    for (int d = 0; d < 2; d++) {
+        i.wire_bytes[d] = p->wire_bytes[d];
+        i.tls_bytes[d] = p->tls_bytes[d];
+    }
+    return i;
+}
