@@ -75,14 +75,24 @@ build/asan/smtpscope: $(ASAN_OBJ)
 
 asan: build/asan/smtpscope
 
-# Unit tests link the library modules (no main) and run plain and sanitized.
-build/unit/%: test/unit/%.c $(LIBSRC) test/unit/tap.h
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itest/unit -o $@ $< $(LIBSRC) $(LDFLAGS) $(LDLIBS)
+# Unit tests link the library modules (no main) and run plain and sanitized:
+# the objects the binaries are built from, as two archives, so each test is
+# one compile and a link (not a compile of every module again).
+LIB_OBJ = $(filter-out build/obj/main.o,$(OBJ))
+LIB_ASAN_OBJ = $(filter-out build/asan/main.o,$(ASAN_OBJ))
+build/libsmtpscope.a: $(LIB_OBJ)
+	rm -f $@ && $(AR) rcs $@ $(LIB_OBJ)
+build/libsmtpscope-asan.a: $(LIB_ASAN_OBJ)
+	rm -f $@ && $(AR) rcs $@ $(LIB_ASAN_OBJ)
 
-build/unit-asan/%: test/unit/%.c $(LIBSRC) test/unit/tap.h
+build/unit/%: test/unit/%.c build/libsmtpscope.a test/unit/tap.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(ASAN_FLAGS) -Itest/unit -o $@ $< $(LIBSRC) $(LDFLAGS) $(LDLIBS)
+	$(CC) $(CFLAGS) -Itest/unit -o $@ $< build/libsmtpscope.a $(LDFLAGS) $(LDLIBS)
+
+build/unit-asan/%: test/unit/%.c build/libsmtpscope-asan.a test/unit/tap.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(ASAN_FLAGS) -Itest/unit -o $@ $< build/libsmtpscope-asan.a \
+		$(LDFLAGS) $(LDLIBS)
 
 unit: $(UNIT_TESTS:test/unit/%.c=build/unit/%) $(UNIT_TESTS:test/unit/%.c=build/unit-asan/%)
 
@@ -222,4 +232,4 @@ uninstall:
 clean:
 	rm -rf build smtpscope
 
--include $(OBJ:.o=.d) $(ASAN_OBJ:.o=.d)
+-include $(OBJ:.o=.d) $(ASAN_OBJ:.o=.d) $(wildcard build/unit/*.d build/unit-asan/*.d)
