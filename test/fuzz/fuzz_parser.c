@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "fuzz_chunks.h"
 #include "smtp_parser.h"
 
 static volatile unsigned sink; /* keeps the reads below from being elided */
@@ -70,10 +71,11 @@ static void on_tls(struct smtp_parser *p, smtp_time ts)
 }
 
 static void on_anomaly(struct smtp_parser *p, enum smtp_anomaly a, enum smtp_dir d,
-                       smtp_time ts)
+                       smtp_time ts, struct smtp_span detail)
 {
     (void)p;
     (void)ts;
+    touch_span(detail);
     sink += smtp_anomaly_name(a)[0] + d;
 }
 
@@ -123,20 +125,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         smtp_parser_set_midstream(&p);
     if (start & 2)
         smtp_parser_no_greeting(&p);
-    smtp_time now = 1700000000LL * SMTP_NS_PER_SEC;
-    size_t i = size ? 1 : 0;
-    while (i + 2 <= size) {
-        uint8_t flags = data[i];
-        size_t len = data[i + 1];
-        i += 2;
-        if (len > size - i)
-            len = size - i;
-        now += (smtp_time)(flags >> 1) * 1000000;
-        smtp_parser_execute(&p, (flags & 1) ? SMTP_FROM_SERVER : SMTP_FROM_CLIENT,
-                            (const char *)data + i, len, now);
-        i += len;
-    }
-    smtp_parser_finish(&p, now);
+    struct fuzz_chunk c = {.ts = 1700000000LL * SMTP_NS_PER_SEC};
+    size_t at = 1;
+    while (fuzz_next_chunk(data, size, &at, 1000000, &c))
+        smtp_parser_execute(&p, c.dir, c.p, c.len, c.ts);
+    smtp_parser_finish(&p, c.ts);
     smtp_parser_free(&p);
     return 0;
 }

@@ -11,6 +11,7 @@
 
 #include "diagnosis.h"
 #include "findings.h"
+#include "fuzz_chunks.h"
 #include "output.h"
 #include "session.h"
 
@@ -43,18 +44,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     if (size && (data[0] & 0x20))
         session_set_midstream(ss);
-    size_t i = size ? 1 : 0;
-    while (i + 2 <= size) {
-        uint8_t flags = data[i];
-        size_t len = data[i + 1];
-        i += 2;
-        if (len > size - i)
-            len = size - i;
-        now += (smtp_time)(flags >> 1) * 7000000;
-        session_feed(ss, (flags & 1) ? SMTP_FROM_SERVER : SMTP_FROM_CLIENT,
-                     (const char *)data + i, len, now);
-        i += len;
-    }
+    struct fuzz_chunk ch = {.ts = now};
+    size_t at = 1;
+    while (fuzz_next_chunk(data, size, &at, 7000000, &ch))
+        session_feed(ss, ch.dir, ch.p, ch.len, ch.ts);
+    now = ch.ts;
     session_end(ss, (enum tcp_end)(size ? data[size - 1] % TCP_END__COUNT : 0), now);
     text->session(text, ss);
     json->session(json, ss);
