@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "direction.h"
 #include "endpoint.h"
 #include "finding.h"
 #include "timeval.h"
@@ -65,7 +66,7 @@ void dns_observe(struct dns_tracker *t, const struct endpoint *src,
 struct dns_stream;
 struct dns_stream *dns_stream_new(struct dns_tracker *t, const struct endpoint *client,
                                   const struct endpoint *server);
-void dns_stream_feed(struct dns_stream *s, bool from_client, const uint8_t *p,
+void dns_stream_feed(struct dns_stream *s, enum smtp_dir dir, const uint8_t *p,
                      size_t n, smtp_time ts);
 void dns_stream_free(struct dns_stream *s);
 /* TCP connections to port 53 not followed: DNS_STREAMS_MAX were open. */

@@ -192,24 +192,24 @@ uint64_t dns_streams_refused(const struct dns_tracker *t)
     return t ? t->streams_refused : 0;
 }
 
-static void deliver(struct dns_stream *s, bool from_client, const uint8_t *m,
+static void deliver(struct dns_stream *s, enum smtp_dir dir, const uint8_t *m,
                     size_t n, smtp_time ts)
 {
-    if (from_client)
+    if (dir == SMTP_FROM_CLIENT)
         dns_observe(s->t, &s->client, &s->server, m, n, true, ts);
     else
         dns_observe(s->t, &s->server, &s->client, m, n, true, ts);
 }
 
-void dns_stream_feed(struct dns_stream *s, bool from_client, const uint8_t *p,
+void dns_stream_feed(struct dns_stream *s, enum smtp_dir dir, const uint8_t *p,
                      size_t n, smtp_time ts)
 {
-    struct dns_half *h = &s->half[from_client ? 0 : 1];
+    struct dns_half *h = &s->half[dir == SMTP_FROM_CLIENT ? 0 : 1];
     while (n && !h->broken) {
         if (h->len == 0) { /* whole messages in this segment: read in place */
             size_t m;
             while ((m = len_prefix(p, n)) != SIZE_MAX && n - 2 >= m) {
-                deliver(s, from_client, p + 2, m, ts);
+                deliver(s, dir, p + 2, m, ts);
                 p += 2 + m;
                 n -= 2 + m;
             }
@@ -236,7 +236,7 @@ void dns_stream_feed(struct dns_stream *s, bool from_client, const uint8_t *p,
         p += k;
         n -= k;
         if (h->len >= 2 && h->len == 2 + len_prefix(h->buf, h->len)) {
-            deliver(s, from_client, h->buf + 2, h->len - 2, ts);
+            deliver(s, dir, h->buf + 2, h->len - 2, ts);
             h->len = 0;
         }
     }

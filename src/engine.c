@@ -254,7 +254,7 @@ static void dns_data(void *ctx, void *user, enum smtp_dir dir, const char *p,
                      size_t n)
 {
     struct engine *e = ctx;
-    dns_stream_feed(user, dir == SMTP_FROM_CLIENT, (const uint8_t *)p, n, e->now);
+    dns_stream_feed(user, dir, (const uint8_t *)p, n, e->now);
 }
 
 static void dns_end(void *ctx, void *user, enum tcp_end how)

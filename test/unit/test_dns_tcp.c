@@ -73,10 +73,10 @@ int main(void)
         struct dns_stream *st = dns_stream_new(t, &c, &s);
         nseen = 0;
         size_t cq = cut < nq ? cut : nq, ca = cut < na ? cut : na;
-        dns_stream_feed(st, true, q, cq, 1);
-        dns_stream_feed(st, true, q + cq, nq - cq, 2);
-        dns_stream_feed(st, false, a, ca, 3);
-        dns_stream_feed(st, false, a + ca, na - ca, 4);
+        dns_stream_feed(st, SMTP_FROM_CLIENT, q, cq, 1);
+        dns_stream_feed(st, SMTP_FROM_CLIENT, q + cq, nq - cq, 2);
+        dns_stream_feed(st, SMTP_FROM_SERVER, a, ca, 3);
+        dns_stream_feed(st, SMTP_FROM_SERVER, a + ca, na - ca, 4);
         if (nseen != 2 || seen[0].nanswers != 1 || !seen[0].tcp ||
             strcmp(seen[0].qname, "mx1.example.net") || strcmp(seen[1].qname, "mx2.example.net"))
             bad++;
@@ -89,9 +89,9 @@ int main(void)
     struct dns_stream *st = dns_stream_new(t, &c, &s);
     nseen = 0;
     for (size_t i = 0; i < nq; i++)
-        dns_stream_feed(st, true, q + i, 1, 1);
+        dns_stream_feed(st, SMTP_FROM_CLIENT, q + i, 1, 1);
     for (size_t i = 0; i < na; i++)
-        dns_stream_feed(st, false, a + i, 1, 2);
+        dns_stream_feed(st, SMTP_FROM_SERVER, a + i, 1, 2);
     CHECK(nseen == 2 && seen[1].id == 8 && seen[1].t_response == 2,
           "byte by byte: %d lookups", nseen);
 
@@ -105,9 +105,9 @@ int main(void)
     ng += framed(g + ng, junk, sizeof junk);
     ng += framed(g + ng, msg, message(msg, sizeof msg, 9, "late.example.net.", false));
     nseen = 0;
-    dns_stream_feed(st, true, g, ng, 5);
+    dns_stream_feed(st, SMTP_FROM_CLIENT, g, ng, 5);
     ng = framed(g, msg, message(msg, sizeof msg, 9, "late.example.net.", true));
-    dns_stream_feed(st, false, g, ng, 6);
+    dns_stream_feed(st, SMTP_FROM_SERVER, g, ng, 6);
     CHECK(nseen == 1 && strcmp(seen[0].qname, "late.example.net") == 0,
           "an empty and a broken message skipped, the next one read");
 
@@ -115,9 +115,9 @@ int main(void)
      * that one message, and ends with the stream */
     uint8_t lie[3] = {0xff, 0xff, 0x00};
     nseen = 0;
-    dns_stream_feed(st, true, lie, sizeof lie, 7);
+    dns_stream_feed(st, SMTP_FROM_CLIENT, lie, sizeof lie, 7);
     for (int i = 0; i < 100; i++)
-        dns_stream_feed(st, true, junk, sizeof junk, 7);
+        dns_stream_feed(st, SMTP_FROM_CLIENT, junk, sizeof junk, 7);
     CHECK(nseen == 0, "a lying length swallows only its own bytes");
     dns_stream_free(st);
 
