@@ -291,6 +291,16 @@ static void diagnose(struct session *s)
         s->verdict = VERDICT_ENCRYPTED;
         return;
     }
+    if (s->end_phase == PHASE_NONE && s->handshake == HS_MISSING) {
+        /* Picked up mid-stream with nothing placed: the dialogue was under
+         * way (past CONNECT and the greeting) before the capture began, and
+         * where it stood when the connection ended is not in the capture. */
+        s->end_phase = PHASE_HELO;
+        s->verdict = VERDICT_INCOMPLETE;
+        s->incomplete_why = "picked up mid-stream: no command in the capture "
+                            "tells where the dialogue stood when it ended";
+        return;
+    }
     struct failure *f = &s->failure;
     f->phase = s->end_phase == PHASE_NONE ? PHASE_CONNECT : s->end_phase;
     f->cls = FAIL_CONNECTION;

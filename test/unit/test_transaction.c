@@ -12,12 +12,16 @@ static struct session_config cfg;
 static struct observer_set observers;
 
 /* turns[]: client and server lines, "C:" or "S:" first; NULL ends. */
-static struct session *run(const char *const *turns, enum tcp_end how)
+static struct session *run_as(const char *const *turns, enum tcp_end how,
+                              bool midstream)
 {
     struct endpoint c = {.family = 4, .addr = {192, 0, 2, 10}, .port = 40000};
     struct endpoint v = {.family = 4, .addr = {192, 0, 2, 25}, .port = 25};
     smtp_time t = 1700000000LL * SMTP_NS_PER_SEC;
-    struct session *s = session_new(&cfg, &c, &v, t, HS_COMPLETE);
+    struct session *s = session_new(&cfg, &c, &v, t,
+                                    midstream ? HS_MISSING : HS_COMPLETE);
+    if (midstream)
+        session_set_midstream(s);
     for (; *turns; turns++) {
         t += SMTP_NS_PER_SEC / 100;
         enum smtp_dir dir = (*turns)[0] == 'C' ? SMTP_FROM_CLIENT : SMTP_FROM_SERVER;
@@ -25,6 +29,11 @@ static struct session *run(const char *const *turns, enum tcp_end how)
     }
     session_end(s, how, t + SMTP_NS_PER_SEC);
     return s;
+}
+
+static struct session *run(const char *const *turns, enum tcp_end how)
+{
+    return run_as(turns, how, false);
 }
 
 static const char *const nested_refused[] = {
@@ -102,8 +111,25 @@ static const char *const retry_overcame[] = {
     "C:RCPT TO:<b@y>\r\n", "S:250 ok\r\n", "C:DATA\r\n", "S:354 go\r\n",
     "C:hi\r\n.\r\n", "S:250 ok\r\n", "C:QUIT\r\n", "S:221 bye\r\n", NULL};
 
+static const char *const midstream_reset[] = {"S:250 2.0.0 Ok\r\n", NULL};
+static const char *const midstream_mail_reset[] = {
+    "S:250 2.0.0 Ok\r\n", "C:MAIL FROM:<a@x>\r\n", NULL};
+
 static void verdicts(void)
 {
+    struct session *m = run_as(midstream_reset, TCP_END_RESET_BY_SERVER, true);
+    CHECK(m->end_phase != PHASE_NONE && m->end_phase != PHASE_CONNECT &&
+              !(m->verdict == VERDICT_FAILED && m->failure.phase == PHASE_CONNECT),
+          "picked up mid-stream and reset: never blamed on CONNECT (verdict %d, "
+          "failure %s, end %s)", m->verdict, phase_name(m->failure.phase),
+          phase_name(m->end_phase));
+    session_free(m);
+    m = run_as(midstream_mail_reset, TCP_END_RESET_BY_SERVER, true);
+    CHECK(m->verdict == VERDICT_FAILED && m->failure.phase == PHASE_MAIL,
+          "mid-stream, MAIL answered by a reset: FAILED at MAIL (%s)",
+          phase_name(m->failure.phase));
+    session_free(m);
+
     struct session *s = run(some_rcpts_refused, TCP_END_CLOSED);
     CHECK(s->verdict == VERDICT_PARTIAL && s->failure.phase == PHASE_RCPT &&
               s->failure.code == 550,
