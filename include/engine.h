@@ -18,6 +18,7 @@
 #include "mailflow.h"
 #include "output.h"
 #include "session.h"
+#include "tls_observer.h"
 #include "tls_path.h"
 
 #define ENGINE_MAX_PORTS 32
@@ -66,6 +67,7 @@ struct engine {
     struct engine_stats stats;
     struct run_counters counters; /* filled at engine_finish, for sinks */
     struct tls_path *tls_path;    /* servers seen offering STARTTLS */
+    struct tls_seen *tls_seen;    /* certificates by server address */
     struct observer_set observers; /* what every session goes through */
     struct dns_tracker *dns;      /* lookups on UDP and TCP port 53 */
     struct mailflow *flow;        /* with --local-net: deliveries and lookups */

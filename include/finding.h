@@ -31,6 +31,18 @@
       "a RST whose TTL or IP ID does not match the endpoint it claims")         \
     X(HTTP_CONNECT_TUNNEL, "http-connect-tunnel", INTERFERENCE, INFO,           \
       "the dialogue runs through an HTTP proxy (CONNECT)")                      \
+    X(TLS_INTERCEPTED, "tls-intercepted", INTERFERENCE, ALERT,                  \
+      "a server address showed two certificates, or one not naming its MX host")\
+    X(TLS_OLD_VERSION, "tls-old-version", TLS, WARNING,                         \
+      "TLS 1.1 or older negotiated (or the best the client offered)")           \
+    X(TLS_CERT_EXPIRED, "tls-cert-expired", TLS, WARNING,                       \
+      "the server's certificate was expired or not yet valid at capture time")  \
+    X(TLS_CERT_SELF_SIGNED, "tls-cert-self-signed", TLS, INFO,                  \
+      "the server's certificate is self-signed")                                \
+    X(TLS_CERT_NAME_MISMATCH, "tls-cert-name-mismatch", TLS, WARNING,           \
+      "the certificate names neither the SNI nor the greeting's host")          \
+    X(TLS_MISMATCH, "tls-mismatch", TLS, WARNING,                               \
+      "TLS where plaintext was expected (a ClientHello on port 25), or reverse")\
     X(ICMP_UNREACHABLE, "icmp-unreachable", NETWORK, WARNING,                   \
       "an ICMP destination unreachable about an established session")          \
     X(ICMP_FRAG_NEEDED, "icmp-frag-needed", NETWORK, INFO,                      \
@@ -126,7 +138,7 @@ enum finding_id {
 /* What a finding is about, in the order --summary groups them. */
 #define FINDING_KINDS(X)                                                       \
     X(INTERFERENCE, "interference") X(NETWORK, "network")                      \
-    X(POLICY, "policy") X(TIMING, "timing") X(CAPTURE, "capture")              \
+    X(POLICY, "policy") X(TLS, "tls") X(TIMING, "timing") X(CAPTURE, "capture")\
     X(PROTOCOL, "protocol") X(AUDIT, "audit") X(DNS, "dns")
 
 enum finding_kind {

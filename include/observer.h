@@ -13,6 +13,7 @@
  *   reply       as a complete reply arrives, before the model settles it
  *   body_data   message content as it passes (dot-unstuffed)
  *   body_end    after the body's summary line was recorded
+ *   tls_data    bytes after TLS started, either direction (NULL: a gap)
  *   end         the session ended and its open transaction was settled
  *   release     the session is freed (close what the state holds)
  */
@@ -40,6 +41,8 @@ struct observer {
                       size_t n);
     void (*body_end)(void *ctx, struct session *s, void *st,
                      const struct smtp_body_end *b);
+    void (*tls_data)(void *ctx, struct session *s, void *st, enum smtp_dir dir,
+                     const char *p, size_t n, smtp_time ts);
     void (*end)(void *ctx, struct session *s, void *st);
     void (*release)(void *ctx, struct session *s, void *st);
 };
@@ -53,6 +56,7 @@ struct observer_set {
     int n;
     size_t state_bytes; /* all states, each 16-byte aligned */
     bool body_data;     /* some observer reads message content */
+    bool tls_data;      /* some observer reads the bytes after TLS started */
 };
 
 /* Appends o; returns -1 when the set is full (a programming error). */

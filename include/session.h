@@ -189,6 +189,8 @@ struct mx_link {
     int pref;                /* -1: implicit MX (the domain's own address) */
 };
 
+struct tls_info;
+
 struct session {
     uint32_t id;
     struct endpoint client, server;
@@ -249,6 +251,10 @@ struct session {
      * one-sided tap): the other side's silence says nothing */
     bool client_side_only, server_side_only;
     bool body_gap;           /* the open message body lost bytes to a gap */
+    bool tls_picked_up;      /* the capture began inside TLS */
+    /* what the TLS handshake showed (tls_observer.c), NULL if none was read;
+     * valid from the end of the session until it is freed */
+    const struct tls_info *tls_hs;
 };
 
 void session_config_defaults(struct session_config *cfg);

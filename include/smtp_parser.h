@@ -161,6 +161,11 @@ struct smtp_parser_settings {
      * chunks carry it (BDAT); the final "." line is not part of it. */
     void (*on_body_data)(struct smtp_parser *, const char *p, size_t n);
     void (*on_tls)(struct smtp_parser *, smtp_time ts);
+    /* Once TLS started, every byte of either direction, in stream order,
+     * for a reader of the handshake in clear; buf NULL: n bytes of that
+     * direction are missing from the capture (a gap). */
+    void (*on_tls_data)(struct smtp_parser *, enum smtp_dir, const char *buf,
+                        size_t n, smtp_time ts);
     /* `detail` is empty or says more (pairing-resync: what was skipped). */
     void (*on_anomaly)(struct smtp_parser *, enum smtp_anomaly, enum smtp_dir,
                        smtp_time ts, struct smtp_span detail);
@@ -283,6 +288,7 @@ struct smtp_parser {
     size_t greet_cut;
     bool greet_cut_set;
     bool tls;
+    bool tls_unasked;    /* the client began TLS with no STARTTLS accepted */
     uint64_t tls_bytes[2];
     uint64_t wire_bytes[2];
 };
@@ -313,6 +319,8 @@ struct smtp_parser_info {
     bool not_smtp;        /* the first bytes were not SMTP: parsing stopped */
     bool implicit_tls;    /* TLS from the first byte (port 465 style) */
     bool tls;             /* TLS started (after STARTTLS, or implicit) */
+    bool tls_unasked;     /* the client sent a TLS record where a command was
+                             due, with no STARTTLS accepted */
     bool in_reply;        /* a reply was still being received at the end */
     bool body_open;       /* a DATA body was being transferred */
     uint64_t wire_bytes[2], tls_bytes[2];

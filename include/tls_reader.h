@@ -58,7 +58,7 @@ enum tls_result {
 #define TLS_CERT_NAMES_MAX 16 /* names kept; `nnames_total` counts all */
 #define TLS_CERT_NAME_MAX 256
 #define TLS_CERT_SANS_SCAN 1024 /* subject alt names looked at, at most */
-#define TLS_FIRST_BYTES 16
+#define TLS_FIRST_BYTES 48
 
 /* Wire version numbers. */
 #define TLS_V_SSL3 0x0300
@@ -88,6 +88,7 @@ struct tls_cert {
     unsigned nnames, nnames_total;
     smtp_time not_before, not_after; /* clamped to 1970..2255 (timeval.h) */
     bool self_signed; /* issuer == subject and its own key verifies it */
+    uint8_t sha256[32]; /* of the leaf's DER: tells two certificates apart */
     const char *error; /* why the leaf could not be read, or NULL */
 };
 
@@ -184,6 +185,10 @@ void tls_reader_free(struct tls_reader *r);
 /* Bytes of one direction in stream order, all carrying timestamp ts. */
 void tls_reader_feed(struct tls_reader *r, enum tls_side side, const uint8_t *p,
                      size_t n, smtp_time ts);
+/* Bytes of one direction are missing from the capture: that direction's
+ * records cannot be followed any more (said in `error` while the handshake
+ * was still in clear). */
+void tls_reader_gap(struct tls_reader *r, enum tls_side side);
 /* The connection ended: settles `result` (complete and failed stay). */
 void tls_reader_end(struct tls_reader *r, enum tls_end how, smtp_time ts);
 const struct tls_info *tls_reader_info(const struct tls_reader *r);

@@ -12,6 +12,7 @@
 
 #include "hints.h"
 #include "reply_rules.h"
+#include "tls_observer.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -173,6 +174,38 @@ static void diagnose_unconnected(struct session *s)
 
 static void diagnose(struct session *s);
 
+/* A TLS handshake read in clear that failed, was abandoned or was answered
+ * in plaintext decides the session: FAILED at STARTTLS (the handshake is
+ * the first phase on an implicit-TLS port too). One the capture cut off
+ * is INCOMPLETE. */
+static bool tls_decides(struct session *s)
+{
+    const char *hint;
+    char text[sizeof s->failure.text];
+    const struct tls_info *in = s->tls_hs;
+    if (!in)
+        return false;
+    if (in->result == TLS_RESULT_INCOMPLETE) {
+        s->end_phase = PHASE_STARTTLS;
+        s->verdict = VERDICT_INCOMPLETE;
+        s->incomplete_why = "the capture ended during the TLS handshake";
+        return true;
+    }
+    if (!tls_handshake_failure(in, text, sizeof text, &hint))
+        return false;
+    (void)hint; /* diagnose_session composes it */
+    s->end_phase = PHASE_STARTTLS;
+    struct failure *f = &s->failure;
+    free(f->hint);
+    memset(f, 0, sizeof *f);
+    f->phase = PHASE_STARTTLS;
+    f->cls = FAIL_CONNECTION;
+    f->ts = in->ended ? in->end_ts : s->end;
+    snprintf(f->text, sizeof f->text, "%s", text);
+    s->verdict = VERDICT_FAILED;
+    return true;
+}
+
 static void diagnose_session(void *ctx, struct session *s, void *state)
 {
     (void)ctx;
@@ -182,9 +215,14 @@ static void diagnose_session(void *ctx, struct session *s, void *state)
         s->failure.phase = PHASE_NONE; /* a refusal the dialogue overcame */
     if (s->verdict == VERDICT_FAILED || s->verdict == VERDICT_PARTIAL) {
         struct failure *f = &s->failure;
-        char hint[512];
-        hint_compose(hint, sizeof hint, phase_name(f->phase), f->code,
-                     f->enhanced, f->text);
+        char hint[512], cause[sizeof f->text];
+        const char *tls_hint = NULL;
+        if (f->phase == PHASE_STARTTLS && f->code == 0 &&
+            tls_handshake_failure(s->tls_hs, cause, sizeof cause, &tls_hint))
+            snprintf(hint, sizeof hint, "%s", tls_hint);
+        else
+            hint_compose(hint, sizeof hint, phase_name(f->phase), f->code,
+                         f->enhanced, f->text);
         free(f->hint);
         f->hint = hint[0] ? strdup(hint) : NULL; /* NULL: simply no hint */
     }
@@ -208,6 +246,8 @@ static void diagnose(struct session *s)
         s->verdict = VERDICT_NOT_SMTP;
         return;
     }
+    if (tls_decides(s))
+        return;
     if (smtp_parser_info(&s->parser).implicit_tls) {
         s->end_phase = PHASE_GREETING;
         s->verdict = VERDICT_ENCRYPTED;

@@ -283,12 +283,14 @@ static void follow_line(void *ctx, const struct session *s,
 static void add_observers(struct engine *e)
 {
     struct observer tls = tls_path_observer(e->tls_path);
+    struct observer hs = tls_observer(e->tls_seen);
     observer_add(&e->observers, &findings_observer);
     observer_add(&e->observers, &tls);
     if (e->flow) {
         struct observer flow = mailflow_observer(e->flow);
         observer_add(&e->observers, &flow);
     }
+    observer_add(&e->observers, &hs); /* after the flow: it reads s->mx */
     if (e->cfg.session.save_dirfd >= 0 && e->cfg.session.save_dir)
         observer_add(&e->observers, &save_messages_observer);
     observer_add(&e->observers, &diagnosis_observer);
@@ -313,7 +315,7 @@ int engine_init(struct engine *e, const struct engine_config *cfg, char *err,
         snprintf(err, errlen, "out of memory for the mail flow tables");
         return -1;
     }
-    if (!(e->tls_path = tls_path_new())) {
+    if (!(e->tls_path = tls_path_new()) || !(e->tls_seen = tls_seen_new())) {
         snprintf(err, errlen, "out of memory for the STARTTLS server set");
         return -1;
     }
@@ -528,6 +530,8 @@ void engine_finish(struct engine *e)
     fill_counters(e);
     tls_path_free(e->tls_path);
     e->tls_path = NULL;
+    tls_seen_free(e->tls_seen);
+    e->tls_seen = NULL;
     for (int i = 0; i < e->nsinks; i++)
         e->sinks[i]->finish(e->sinks[i]);
     free(e->sinks); /* the sinks themselves are their creator's */

@@ -11,5 +11,6 @@ int observer_add(struct observer_set *set, const struct observer *o)
     set->n++;
     set->state_bytes = (at + o->state_size + 15) & ~(size_t)15;
     set->body_data |= o->body_data != NULL;
+    set->tls_data |= o->tls_data != NULL;
     return 0;
 }

@@ -11,6 +11,7 @@
 #include "diagnosis.h"
 #include "esmtp.h"
 #include "escape.h"
+#include "out_json_tls.h"
 #include "output.h"
 
 struct json_sink {
@@ -272,6 +273,7 @@ static void json_session(struct sink *base, const struct session *s)
         fputs("null", f);
     fputc('}', f);
     fprintf(f, ",\"implicit_tls\":%s", smtp_parser_info(&s->parser).implicit_tls ? "true" : "false");
+    json_tls_handshake(f, s->tls_hs);
     fprintf(f, ",\"verdict\":\"%s\",\"end_phase\":\"%s\"",
             s->verdict == VERDICT_OK          ? "ok"
             : s->verdict == VERDICT_FAILED    ? "failed"

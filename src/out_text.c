@@ -17,6 +17,7 @@
 #include "endpoint.h"
 #include "escape.h"
 #include "output.h"
+#include "tls_observer.h"
 
 struct text_sink {
     struct sink base;
@@ -122,10 +123,17 @@ static void write_verdict(struct text_sink *t, const struct session *s)
         return;
     }
     if (s->verdict == VERDICT_ENCRYPTED) {
+        fputs("ENCRYPTED ", f);
+        if (s->tls_hs && s->tls_hs->result == TLS_RESULT_COMPLETE) {
+            char brief[300], esc[ESCAPE_MAX(300)];
+            size_t n = tls_handshake_brief(s->tls_hs, brief, sizeof brief);
+            escape_to(esc, sizeof esc, brief, n, ESCAPE_TEXT);
+            fprintf(f, "(%s) ", esc);
+        }
         fprintf(f, smtp_parser_info(&s->parser).implicit_tls
-                       ? "ENCRYPTED from the start (implicit TLS; %llu bytes "
+                       ? "from the start (implicit TLS; %llu bytes "
                          "from client, %llu from server), ended %s"
-                       : "ENCRYPTED after STARTTLS (%llu bytes from client, "
+                       : "after STARTTLS (%llu bytes from client, "
                          "%llu from server in TLS), ended %s",
                 (unsigned long long)smtp_parser_info(&s->parser).tls_bytes[SMTP_FROM_CLIENT],
                 (unsigned long long)smtp_parser_info(&s->parser).tls_bytes[SMTP_FROM_SERVER],

@@ -219,7 +219,7 @@ void session_unfind(struct session *s, enum finding_id id)
 
 void session_note(struct session *s, smtp_time ts, const char *fmt, ...)
 {
-    char text[200];
+    char text[600];
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(text, sizeof text, fmt, ap);
@@ -300,7 +300,7 @@ void session_set_encrypted(struct session *s, smtp_time ts)
 {
     static const char text[] = "capture begins inside TLS: the session is encrypted";
     smtp_parser_encrypted(&s->parser);
-    s->tls = true;
+    s->tls = s->tls_picked_up = true;
     session_log_add(s, TL_TLS, ts, -1, 0, 0, 0, text, sizeof text - 1, NULL, 0);
 }
 

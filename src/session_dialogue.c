@@ -266,6 +266,9 @@ static void on_tls(struct smtp_parser *p, smtp_time ts)
     s->tls = true;
     const char *text = p->implicit_tls
                            ? "TLS from the first byte (implicit TLS): the session is encrypted"
+                       : p->tls_unasked
+                           ? "TLS from the client with no STARTTLS accepted: the rest "
+                             "of the session is encrypted"
                            : "TLS started: the rest of the session is encrypted";
     session_log_add(s, TL_TLS, ts, -1, 0, 0, 0, text, strlen(text), NULL, 0);
 }
@@ -356,12 +359,20 @@ static void on_body_data(struct smtp_parser *p, const char *data, size_t n)
     EACH_OBSERVER(s, body_data, data, n);
 }
 
+static void on_tls_data(struct smtp_parser *p, enum smtp_dir dir,
+                        const char *data, size_t n, smtp_time ts)
+{
+    struct session *s = p->data;
+    EACH_OBSERVER(s, tls_data, dir, data, n, ts);
+}
+
 /* The same callbacks with and without header extraction and an observer
  * of message content: the parser looks at content only when asked. */
 #define SESSION_CALLBACKS                                                   \
     .on_command = on_command, .on_reply_line = on_reply_line,               \
     .on_reply = on_reply, .on_body_end = on_body_end, .on_tls = on_tls,     \
-    .on_anomaly = on_anomaly, .on_not_smtp = on_not_smtp, .on_tunnel = on_tunnel
+    .on_anomaly = on_anomaly, .on_not_smtp = on_not_smtp,                  \
+    .on_tunnel = on_tunnel, .on_tls_data = on_tls_data
 
 static const struct smtp_parser_settings parser_settings = {SESSION_CALLBACKS};
 static const struct smtp_parser_settings parser_settings_headers = {

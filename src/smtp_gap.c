@@ -11,6 +11,7 @@
  * final "." after the gap must end the body).
  */
 #include "smtp_gap.h"
+#include "smtp_parser_internal.h"
 
 #include <string.h>
 
@@ -71,7 +72,7 @@ void smtp_parser_gap(struct smtp_parser *p, enum smtp_dir dir, size_t len,
     if (p->not_smtp || len == 0)
         return;
     if (p->tls) {
-        p->tls_bytes[dir] += len;
+        sp_tls_bytes(p, dir, NULL, len, ts);
         return;
     }
     if (dir == SMTP_FROM_CLIENT && p->mode == SMTP_MODE_BODY) {

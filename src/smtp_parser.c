@@ -284,7 +284,7 @@ void smtp_parser_execute(struct smtp_parser *p, enum smtp_dir dir,
         p->nfirst[dir] = (uint8_t)(p->nfirst[dir] + k);
     }
     if (!p->started[dir] && len && first_bytes(p, dir, buf, len, ts)) {
-        p->tls_bytes[dir] += len;
+        sp_tls_bytes(p, dir, buf, len, ts);
         return;
     }
     if (p->not_smtp)
@@ -326,6 +326,7 @@ struct smtp_parser_info smtp_parser_info(const struct smtp_parser *p)
 {
     struct smtp_parser_info i = {
         .not_smtp = p->not_smtp, .implicit_tls = p->implicit_tls, .tls = p->tls,
+        .tls_unasked = p->tls_unasked,
         .in_reply = p->in_reply,
         .body_open = p->mode == SMTP_MODE_BODY,
     };

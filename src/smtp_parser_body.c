@@ -347,6 +347,23 @@ static size_t chunk_consume(struct smtp_parser *p, const char *buf, size_t len,
     return (size_t)n;
 }
 
+/* A TLS record (a ClientHello: 0x16 0x03) where a command line was due,
+ * with no STARTTLS accepted: a client expecting implicit TLS on a
+ * plaintext port, or one that ignored the refusal. Its bytes are TLS from
+ * here, never commands. */
+static bool client_starts_tls(struct smtp_parser *p, const char *buf,
+                              size_t len, smtp_time ts)
+{
+    if (p->mode != SMTP_MODE_COMMAND || p->auth_open || p->midstream ||
+        p->line[SMTP_FROM_CLIENT].wire_len != 0 || (unsigned char)buf[0] != 0x16 ||
+        (len > 1 && buf[1] != 0x03))
+        return false;
+    p->tls = p->tls_unasked = true;
+    if (p->settings->on_tls)
+        p->settings->on_tls(p, ts);
+    return true;
+}
+
 /* All client bytes come here: with the body scan in the same file, the
  * hot path is one function. */
 void sp_client_consume(struct smtp_parser *p, const char *buf, size_t len,
@@ -356,13 +373,15 @@ void sp_client_consume(struct smtp_parser *p, const char *buf, size_t len,
         if (p->not_smtp)
             return;
         if (p->tls) {
-            p->tls_bytes[SMTP_FROM_CLIENT] += len;
+            sp_tls_bytes(p, SMTP_FROM_CLIENT, buf, len, ts);
             return;
         }
         if (sp_client_must_hold(p)) {
             sp_hold_bytes(p, buf, len, ts);
             return;
         }
+        if (client_starts_tls(p, buf, len, ts))
+            continue;
         size_t n;
         switch (p->mode) {
         case SMTP_MODE_BODY:

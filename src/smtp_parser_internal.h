@@ -70,6 +70,15 @@ void sp_line_deliver(struct smtp_parser *p, enum smtp_dir dir, const char *s,
 void sp_client_line(struct smtp_parser *p, enum smtp_dir dir,
                     struct smtp_span line, unsigned flags, size_t wire_len,
                     smtp_time ts_first, smtp_time ts_last);
+/* Bytes after TLS started: counted, and shown to the TLS reader. */
+static inline void sp_tls_bytes(struct smtp_parser *p, enum smtp_dir dir,
+                                const char *buf, size_t len, smtp_time ts)
+{
+    p->tls_bytes[dir] += len;
+    if (p->settings->on_tls_data)
+        p->settings->on_tls_data(p, dir, buf, len, ts);
+}
+
 void sp_client_consume(struct smtp_parser *p, const char *buf, size_t len,
                        smtp_time ts); /* in smtp_parser_body.c */
 void sp_hold_bytes(struct smtp_parser *p, const char *buf, size_t len,

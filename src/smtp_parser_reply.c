@@ -369,7 +369,7 @@ void sp_server_consume(struct smtp_parser *p, const char *buf, size_t len,
         if (p->not_smtp)
             return;
         if (p->tls) {
-            p->tls_bytes[SMTP_FROM_SERVER] += len;
+            sp_tls_bytes(p, SMTP_FROM_SERVER, buf, len, ts);
             return;
         }
         /* the greeting-cut check only while a cut is marked */

@@ -498,10 +498,6 @@ void tls_reader_feed(struct tls_reader *r, enum tls_side side, const uint8_t *p,
     in->bytes[side] += n;
     if (in->records[side] == 0)
         keep_first(d, p, n);
-    if (in->result == TLS_RESULT_NOT_TLS && in->not_tls_side == side) {
-        memcpy(in->first, d->first, d->nfirst);
-        in->nfirst = d->nfirst;
-    }
     while (n && !d->dead) {
         if (d->nhdr < 5) {
             if (d->nhdr == 0)
@@ -523,6 +519,19 @@ void tls_reader_feed(struct tls_reader *r, enum tls_side side, const uint8_t *p,
         if (d->rec_left == 0)
             record_done(r, side);
     }
+    if (in->result == TLS_RESULT_NOT_TLS && in->not_tls_side == side) {
+        memcpy(in->first, d->first, d->nfirst);
+        in->nfirst = d->nfirst;
+    }
+}
+
+void tls_reader_gap(struct tls_reader *r, enum tls_side side)
+{
+    if ((side != TLS_CLIENT && side != TLS_SERVER) || r->dir[side].dead)
+        return;
+    r->dir[side].dead = true;
+    if (r->info.result == TLS_RESULT_PENDING && !r->info.error)
+        set_error(&r->info, side, "a gap in the capture: reading stopped");
 }
 
 void tls_reader_end(struct tls_reader *r, enum tls_end how, smtp_time ts)

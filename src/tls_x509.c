@@ -106,6 +106,9 @@ void tls_x509_read_leaf(struct tls_cert *ct, const uint8_t *der, size_t len)
     ct->not_before = cert_time(gnutls_x509_crt_get_activation_time(crt));
     ct->not_after = cert_time(gnutls_x509_crt_get_expiration_time(crt));
     ct->self_signed = self_signed(crt);
+    size_t fp = sizeof ct->sha256;
+    if (gnutls_x509_crt_get_fingerprint(crt, GNUTLS_DIG_SHA256, ct->sha256, &fp) < 0)
+        memset(ct->sha256, 0, sizeof ct->sha256);
     ct->parsed = true;
     gnutls_x509_crt_deinit(crt);
 }

@@ -1,0 +1,12 @@
+/* out_json_tls.h - the JSON writer's "tls_handshake" member. */
+#ifndef SMTPSCOPE_OUT_JSON_TLS_H
+#define SMTPSCOPE_OUT_JSON_TLS_H
+
+#include <stdio.h>
+
+struct tls_info;
+
+/* Writes `,"tls_handshake":{...}` (or null) for the handshake `in`. */
+void json_tls_handshake(FILE *f, const struct tls_info *in);
+
+#endif
