@@ -78,6 +78,7 @@ suite "tshark cross-check" python3 test/tshark_crosscheck.py
 suite "zeek public traces (asan)" env SMTPSCOPE=build/asan/smtpscope python3 test/zeek_compare.py
 suite "link types, pcapng, rotated files" python3 test/linktypes_test.py ./smtpscope
 suite "live postfix in namespaces" sh test/live/test_postfix_live.sh
+suite "live TLS handshakes: Postfix, swaks, openssl s_client" bash test/live/test_tls_lab.sh
 suite "live capture with -i" bash test/live/test_live_capture.sh
 suite "live --workers: the kernel splits the packets" bash test/live/test_live_workers.sh
 suite "systemd unit: verify, CAP_NET_RAW only, SIGHUP rotation" bash test/live/test_service.sh
