@@ -17,6 +17,7 @@
 
 #include "endpoint.h"
 #include "reassembly.h"
+#include "tcp_path.h"
 #include "timeval.h"
 
 struct session;
@@ -45,6 +46,7 @@ struct conn {
     uint64_t gap_bytes[2][2]; /* [dir][enum reasm_gap_kind] not captured */
     uint32_t gaps[2];        /* holes per direction */
     struct reasm_flow flow;  /* the reassembly glue's state (reassembly.h) */
+    struct tcp_path path;    /* retransmissions, RTT, windows (tcp_path.h) */
     smtp_time syn_times[8];  /* first SYNs, for their spacing */
     uint8_t ttl[2];          /* last TTL / hop limit seen from each side */
     uint16_t ipid[2];        /* last IPv4 ID seen from each side */

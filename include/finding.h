@@ -47,6 +47,10 @@
       "an ICMP destination unreachable about an established session")          \
     X(ICMP_FRAG_NEEDED, "icmp-frag-needed", NETWORK, INFO,                      \
       "path MTU discovery: fragmentation needed (large segments may stall)")    \
+    X(LOSSY_PATH, "lossy-path", NETWORK, WARNING,                               \
+      "more than 3 % of the segments were retransmitted")                       \
+    X(ZERO_WINDOW, "zero-window", NETWORK, WARNING,                             \
+      "a receiver announced a zero window: it stopped reading")                 \
     X(STARTTLS_REFUSED, "starttls-refused", POLICY, WARNING,                    \
       "STARTTLS answered with a 4xx or 5xx")                                    \
     X(GREYLISTED, "greylisted", POLICY, INFO,                                   \

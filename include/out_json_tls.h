@@ -5,8 +5,12 @@
 #include <stdio.h>
 
 struct tls_info;
+struct tcp_path;
 
 /* Writes `,"tls_handshake":{...}` (or null) for the handshake `in`. */
 void json_tls_handshake(FILE *f, const struct tls_info *in);
+/* Writes `,"tcp":{rtt_ms, retransmits, out_of_order, zero_window,
+ * lost_bytes}` (or null: no connection was seen). */
+void json_tcp_path(FILE *f, const struct tcp_path *t);
 
 #endif

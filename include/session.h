@@ -17,6 +17,7 @@
 #include "netlist.h"
 #include "observer.h"
 #include "smtp_parser.h"
+#include "tcp_path.h"
 #include "timeval.h"
 
 enum smtp_phase {
@@ -252,6 +253,8 @@ struct session {
     bool client_side_only, server_side_only;
     bool body_gap;           /* the open message body lost bytes to a gap */
     bool tls_picked_up;      /* the capture began inside TLS */
+    struct tcp_path tcp;     /* path quality, from the connection table */
+    bool tcp_known;          /* tcp was filled in (a connection was seen) */
     /* what the TLS handshake showed (tls_observer.c), NULL if none was read;
      * valid from the end of the session until it is freed */
     const struct tls_info *tls_hs;

@@ -274,6 +274,7 @@ static void json_session(struct sink *base, const struct session *s)
     fputc('}', f);
     fprintf(f, ",\"implicit_tls\":%s", smtp_parser_info(&s->parser).implicit_tls ? "true" : "false");
     json_tls_handshake(f, s->tls_hs);
+    json_tcp_path(f, s->tcp_known ? &s->tcp : NULL);
     fprintf(f, ",\"verdict\":\"%s\",\"end_phase\":\"%s\"",
             s->verdict == VERDICT_OK          ? "ok"
             : s->verdict == VERDICT_FAILED    ? "failed"

@@ -1,10 +1,12 @@
-/* out_json_tls.c - the "tls_handshake" member of a JSON session record:
- * what the TLS handshake showed in clear (tls_observer.h), or null. */
+/* out_json_tls.c - the "tls_handshake" and "tcp" members of a JSON
+ * session record: what the TLS handshake showed in clear (tls_observer.h)
+ * and the TCP path's quality (tcp_path.h). */
 #include "out_json_tls.h"
 
 #include <string.h>
 
 #include "escape.h"
+#include "tcp_path.h"
 #include "tls_reader.h"
 
 static void str(FILE *f, const char *s, size_t n)
@@ -127,4 +129,35 @@ void json_tls_handshake(FILE *f, const struct tls_info *in)
     fputs(",\"certificate\":", f);
     certificate(f, &in->cert);
     fputc('}', f);
+}
+
+static void rtt(FILE *f, smtp_time d)
+{
+    char b[40];
+    if (d < 0) {
+        fputs("null", f);
+        return;
+    }
+    time_fixed(d, SMTP_NS_PER_SEC / 1000, 3, b, sizeof b);
+    fputs(b, f);
+}
+
+void json_tcp_path(FILE *f, const struct tcp_path *t)
+{
+    fputs(",\"tcp\":", f);
+    if (!t) {
+        fputs("null", f);
+        return;
+    }
+    fputs("{\"rtt_ms\":{\"client_side\":", f);
+    rtt(f, tcp_path_rtt(t, false));
+    fputs(",\"server_side\":", f);
+    rtt(f, tcp_path_rtt(t, true));
+    fprintf(f, "},\"retransmits\":{\"client\":%u,\"server\":%u},"
+               "\"out_of_order\":{\"client\":%u,\"server\":%u},"
+               "\"zero_window\":{\"client\":%u,\"server\":%u},"
+               "\"lost_bytes\":{\"client\":%llu,\"server\":%llu}}",
+            t->retransmits[0], t->retransmits[1], t->out_of_order[0], t->out_of_order[1],
+            t->zero_window[0], t->zero_window[1], (unsigned long long)t->lost_bytes[0],
+            (unsigned long long)t->lost_bytes[1]);
 }

@@ -13,11 +13,11 @@ def csum(b):
     return ~s & 0xFFFF
 
 
-def tcp4(src, dst, sp, dp, seq, ack, flags, data=b"", ttl=64):
+def tcp4(src, dst, sp, dp, seq, ack, flags, data=b"", ttl=64, win=65535):
     """A raw IPv4 packet carrying one TCP segment (link type 101); sequence
     numbers wrap."""
     tcp = struct.pack("!HHIIBBHHH", sp, dp, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF,
-                      5 << 4, flags, 65535, 0, 0)
+                      5 << 4, flags, win, 0, 0)
     ph = src + dst + struct.pack("!BBH", 0, 6, len(tcp) + len(data))
     tcp = tcp[:16] + struct.pack("!H", csum(ph + tcp + data)) + tcp[18:]
     ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40 + len(data), 0, 0x4000, ttl, 6, 0, src, dst)

@@ -1,0 +1,39 @@
+/* tcp_path.h - TCP path quality of one connection, counted as its
+ * segments pass the connection table: round-trip time split at the
+ * capture point, retransmissions, out-of-order segments and zero windows
+ * per direction. Bounded (a few words per connection) and cheap: no
+ * segment is kept. Plain data, so the session can carry the result.
+ *
+ * Retransmission, as tshark's tcp.analysis.retransmission: a segment
+ * carrying data (or a FIN) that starts below the highest sequence number
+ * already seen from that side. SYNs sent again are the session's
+ * syn_count, not counted here. Out of order: such a segment that
+ * fills a hole opened less than an RTT (at least 3 ms) before, which a
+ * sender's retransmission timer could not have sent yet.
+ */
+#ifndef SMTPSCOPE_TCP_PATH_H
+#define SMTPSCOPE_TCP_PATH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "timeval.h"
+
+struct tcp_path {
+    uint32_t segments[2], retransmits[2], out_of_order[2], zero_window[2];
+    uint64_t lost_bytes[2];        /* filled in from the reassembly's gaps */
+    uint32_t next_seq[2];          /* highest sequence end seen per side */
+    bool have_seq[2];
+    smtp_time hole_ts[2];          /* when the latest hole opened (0: none) */
+    smtp_time syn_ts, synack_ts, ack_ts; /* the handshake, for the RTT */
+};
+
+/* One TCP segment: side 0 client, 1 server; flags as on the wire. */
+void tcp_path_segment(struct tcp_path *t, int side, uint8_t flags, uint32_t seq,
+                      uint32_t payload_len, uint16_t window, bool window_known,
+                      smtp_time ts);
+/* The RTT halves, or -1 when the handshake did not show them: server side
+ * SYN -> SYN-ACK, client side SYN-ACK -> ACK. */
+smtp_time tcp_path_rtt(const struct tcp_path *t, bool server_side);
+
+#endif

@@ -1,0 +1,72 @@
+/* tcp_path.c - TCP path quality per connection (see tcp_path.h). */
+#include "tcp_path.h"
+
+#include "decode.h"
+
+/* a <= b in sequence space (RFC 1982 arithmetic, 32 bits) */
+static bool seq_leq(uint32_t a, uint32_t b) { return (int32_t)(a - b) <= 0; }
+
+static smtp_time min_ooo_window(const struct tcp_path *t)
+{
+    smtp_time three_ms = 3 * (SMTP_NS_PER_SEC / 1000);
+    smtp_time rtt = t->synack_ts && t->ack_ts && t->syn_ts ? t->ack_ts - t->syn_ts : 0;
+    return rtt > three_ms ? rtt : three_ms;
+}
+
+static void handshake(struct tcp_path *t, int side, uint8_t flags, smtp_time ts)
+{
+    bool syn = flags & TCPF_SYN, ack = flags & TCPF_ACK;
+    if (side == 0 && syn && !ack && !t->synack_ts)
+        t->syn_ts = ts; /* the last SYN before the answer */
+    else if (side == 1 && syn && ack && !t->synack_ts && t->syn_ts)
+        t->synack_ts = ts;
+    else if (side == 0 && !syn && ack && t->synack_ts && !t->ack_ts)
+        t->ack_ts = ts;
+}
+
+void tcp_path_segment(struct tcp_path *t, int side, uint8_t flags, uint32_t seq,
+                      uint32_t payload_len, uint16_t window, bool window_known,
+                      smtp_time ts)
+{
+    if (side != 0 && side != 1)
+        return;
+    t->segments[side]++;
+    handshake(t, side, flags, ts);
+    if (window_known && window == 0 && !(flags & (TCPF_SYN | TCPF_FIN | TCPF_RST)))
+        t->zero_window[side]++;
+    if (flags & TCPF_RST)
+        return;
+    uint32_t len = payload_len + !!(flags & TCPF_SYN) + !!(flags & TCPF_FIN);
+    if (len == 0)
+        return; /* a pure ACK or a window probe carries no sequence space */
+    uint32_t end = seq + len;
+    if (flags & TCPF_SYN) { /* SYN retransmissions are syn_count's, not the path's */
+        if (!t->have_seq[side] || !seq_leq(end, t->next_seq[side]))
+            t->next_seq[side] = end;
+        t->have_seq[side] = true;
+        return;
+    }
+    if (!t->have_seq[side]) {
+        t->have_seq[side] = true;
+        t->next_seq[side] = end;
+        return;
+    }
+    if (seq_leq(end, t->next_seq[side]) || (int32_t)(seq - t->next_seq[side]) < 0) {
+        bool fills_new_hole = t->hole_ts[side] && ts - t->hole_ts[side] < min_ooo_window(t);
+        if (fills_new_hole)
+            t->out_of_order[side]++;
+        else
+            t->retransmits[side]++;
+    } else if (seq != t->next_seq[side]) {
+        t->hole_ts[side] = ts; /* a jump: bytes are missing or come later */
+    }
+    if (!seq_leq(end, t->next_seq[side]))
+        t->next_seq[side] = end;
+}
+
+smtp_time tcp_path_rtt(const struct tcp_path *t, bool server_side)
+{
+    if (server_side)
+        return t->syn_ts && t->synack_ts ? t->synack_ts - t->syn_ts : -1;
+    return t->synack_ts && t->ack_ts ? t->ack_ts - t->synack_ts : -1;
+}

@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""tcp_path_test.py BINARY - the "tcp" path-quality record of each session.
+
+Retransmissions and out-of-order segments are compared with tshark's
+tcp.analysis on captures that have them (a reordered and duplicated
+delivery, an overlapping retransmission, Zeek's public smtp.pcap): within
+a few, as tshark's heuristics and ours differ at the edges. Byte-exact
+captures check what tshark cannot arbitrate: the RTT split at the capture
+point, a zero window (finding zero-window) and a lossy path (lossy-path)."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "lib"))
+from pcapw import tcp4, write_pcap  # noqa: E402
+from tap import check, finish, zeek_traces  # noqa: E402
+
+BIN = sys.argv[1]
+C, S = bytes([192, 0, 2, 10]), bytes([192, 0, 2, 25])
+SYN, ACK, PSH, FIN = 0x02, 0x10, 0x08, 0x01
+
+
+def sessions(path):
+    out = subprocess.run([BIN, "-q", "-j", "-r", path], capture_output=True, text=True).stdout
+    return [r for r in map(json.loads, out.splitlines()) if r.get("type") == "session"]
+
+
+def tshark_count(path, expr):
+    out = subprocess.run(["tshark", "-r", path, "-Y", expr], capture_output=True, text=True)
+    return len(out.stdout.splitlines())
+
+
+def compare_with_tshark(path, name):
+    recs = sessions(path)
+    re = sum(sum(r["tcp"]["retransmits"].values()) for r in recs if r["tcp"])
+    oo = sum(sum(r["tcp"]["out_of_order"].values()) for r in recs if r["tcp"])
+    t_re = tshark_count(path, "tcp.port==25 && (tcp.analysis.retransmission || "
+                              "tcp.analysis.fast_retransmission)")
+    t_oo = tshark_count(path, "tcp.port==25 && tcp.analysis.out_of_order")
+    near = lambda a, b: abs(a - b) <= max(3, b // 5)  # noqa: E731
+    check(near(re + oo, t_re + t_oo) and near(re, t_re),
+          "%s: %d retransmitted + %d out of order, tshark %d + %d" % (name, re, oo, t_re, t_oo))
+
+
+def dialogue(window_server=65535, lose=False):
+    """A short session; the server may announce a zero window, and with
+    `lose` half the client's data segments are sent twice (retransmitted)."""
+    t, cs, ss, frames = 1700000000.0, 1000, 5000, []
+
+    def pkt(fc, flags, data=b"", dt=0.001, win=65535, seq=None):
+        nonlocal t, cs, ss
+        t += dt
+        s = seq if seq is not None else (cs if fc else ss)
+        src, dst, sp, dp = (C, S, 40000, 25) if fc else (S, C, 25, 40000)
+        frames.append((t, tcp4(src, dst, sp, dp, s, ss if fc else cs, flags, data, win=win)))
+        if seq is None:
+            if fc:
+                cs += len(data) + (1 if flags & (SYN | FIN) else 0)
+            else:
+                ss += len(data) + (1 if flags & (SYN | FIN) else 0)
+    pkt(True, SYN)
+    pkt(False, SYN | ACK, dt=0.030)
+    pkt(True, ACK, dt=0.010)
+    pkt(False, ACK | PSH, b"220 mx.example.net ESMTP\r\n")
+    for i in range(10):
+        line = b"NOOP %d\r\n" % i
+        at = cs
+        pkt(True, ACK | PSH, line)
+        if lose and i % 2:
+            pkt(True, ACK | PSH, line, dt=0.2, seq=at)  # the same bytes again, later
+        pkt(False, ACK | PSH, b"250 2.0.0 Ok\r\n", win=window_server if i == 5 else 65535)
+    pkt(True, ACK | PSH, b"QUIT\r\n")
+    pkt(False, ACK | PSH, b"221 Bye\r\n")
+    pkt(True, FIN | ACK)
+    pkt(False, FIN | ACK)
+    pkt(True, ACK)
+    return frames
+
+
+def crafted():
+    with tempfile.TemporaryDirectory() as d:
+        p = os.path.join(d, "x.pcap")
+        write_pcap(p, dialogue(), 101)
+        r = sessions(p)[0]
+        tcp = r["tcp"]
+        check(tcp["rtt_ms"] == {"client_side": 10.0, "server_side": 30.0},
+              "RTT split at the capture point: %s" % tcp["rtt_ms"])
+        check(sum(tcp["retransmits"].values()) == 0 and
+              not {"lossy-path", "zero-window"} & {a["name"] for a in r["anomalies"]},
+              "a clean path: no retransmissions, no path findings")
+        write_pcap(p, dialogue(window_server=0), 101)
+        r = sessions(p)[0]
+        check(r["tcp"]["zero_window"] == {"client": 0, "server": 1} and
+              "zero-window" in {a["name"] for a in r["anomalies"]},
+              "a zero window from the server: counted, zero-window (%s)" % r["tcp"]["zero_window"])
+        write_pcap(p, dialogue(lose=True), 101)
+        r = sessions(p)[0]
+        check(r["tcp"]["retransmits"] == {"client": 5, "server": 0} and
+              "lossy-path" in {a["name"] for a in r["anomalies"]},
+              "5 client segments sent twice: retransmits 5, lossy-path (%s)" %
+              r["tcp"]["retransmits"])
+        check(r["verdict"] == "ok" and r["commands"] == 11,
+              "retransmitted commands are not counted twice (%d commands)" % r["commands"])
+
+
+def main():
+    with tempfile.TemporaryDirectory() as d:
+        subprocess.run([sys.executable, os.path.join(HERE, "degraded", "make_degraded.py"), d],
+                       check=True, capture_output=True)
+        for name in ("reorder-dup.pcap", "overlap-mismatch.pcap"):
+            compare_with_tshark(os.path.join(d, name), name)
+    z = zeek_traces()
+    if check(z is not None, "Zeek's public traces are there (../shared/public-captures/zeek)"):
+        for root, _, files in os.walk(z):
+            if "smtp.pcap" in files:
+                compare_with_tshark(os.path.join(root, "smtp.pcap"), "zeek smtp.pcap")
+    crafted()
+    finish()
+
+
+main()
