@@ -28,10 +28,26 @@ struct tcp_path {
     smtp_time syn_ts, synack_ts, ack_ts; /* the handshake, for the RTT */
 };
 
-/* One TCP segment: side 0 client, 1 server; flags as on the wire. */
-void tcp_path_segment(struct tcp_path *t, int side, uint8_t flags, uint32_t seq,
-                      uint32_t payload_len, uint16_t window, bool window_known,
-                      smtp_time ts);
+/* The rare cases of tcp_path_segment: the handshake, holes, repeats. */
+void tcp_path_segment_slow(struct tcp_path *t, int side, uint8_t flags, uint32_t seq,
+                           uint32_t payload_len, uint16_t window, bool window_known,
+                           smtp_time ts);
+
+/* One TCP segment: side 0 client, 1 server; flags as on the wire (0x07:
+ * FIN, SYN, RST). Inline for the usual segment: the next data in order,
+ * or a pure ACK once the handshake is done, with a window. */
+static inline void tcp_path_segment(struct tcp_path *t, int side, uint8_t flags,
+                                    uint32_t seq, uint32_t payload_len, uint16_t window,
+                                    bool window_known, smtp_time ts)
+{
+    if (!(flags & 0x07) && window && window_known && (side == 0 || side == 1) &&
+        t->ack_ts && (payload_len == 0 || (t->have_seq[side] && seq == t->next_seq[side]))) {
+        t->segments[side]++;
+        t->next_seq[side] += payload_len;
+        return;
+    }
+    tcp_path_segment_slow(t, side, flags, seq, payload_len, window, window_known, ts);
+}
 /* The RTT halves, or -1 when the handshake did not show them: server side
  * SYN -> SYN-ACK, client side SYN-ACK -> ACK. */
 smtp_time tcp_path_rtt(const struct tcp_path *t, bool server_side);

@@ -24,9 +24,9 @@ static void handshake(struct tcp_path *t, int side, uint8_t flags, smtp_time ts)
         t->ack_ts = ts;
 }
 
-void tcp_path_segment(struct tcp_path *t, int side, uint8_t flags, uint32_t seq,
-                      uint32_t payload_len, uint16_t window, bool window_known,
-                      smtp_time ts)
+void tcp_path_segment_slow(struct tcp_path *t, int side, uint8_t flags, uint32_t seq,
+                           uint32_t payload_len, uint16_t window, bool window_known,
+                           smtp_time ts)
 {
     if (side != 0 && side != 1)
         return;
