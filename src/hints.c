@@ -287,12 +287,20 @@ static const struct phase_cause phase_causes[] = {
      "an unusual refusal of QUIT"},
 };
 
+/* The words of text_causes, in its order, searched in one pass. */
+static const char *cause_words[sizeof text_causes / sizeof *text_causes];
+static struct text_set cause_set = TEXT_SET(cause_words);
+
 const char *hint_cause(const char *phase, int code, const char *text)
 {
-    if (code >= 400 && text)
+    if (!cause_words[0])
         for (size_t i = 0; i < sizeof text_causes / sizeof *text_causes; i++)
-            if (text_has_ci(text, strlen(text), text_causes[i].word))
-                return text_causes[i].cause;
+            cause_words[i] = text_causes[i].word;
+    if (code >= 400 && text) { /* the first cause in the table's order */
+        uint64_t found = text_set_find(&cause_set, text, strlen(text));
+        if (found)
+            return text_causes[__builtin_ctzll(found)].cause;
+    }
     if (code >= 500 && code <= 504)
         return "a client protocol error: a command unknown, malformed or out "
                "of order (or a firewall/proxy rewriting the dialogue)";
