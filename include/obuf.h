@@ -55,6 +55,17 @@ static inline void obuf_putc(struct obuf *o, char c)
 
 static inline void obuf_puts(struct obuf *o, const char *s) { obuf_put(o, s, strlen(s)); }
 
+/* A number in decimal, as printf's %u / %llu. */
+static inline void obuf_putu(struct obuf *o, unsigned long long v)
+{
+    char d[20];
+    size_t i = sizeof d;
+    do
+        d[--i] = (char)('0' + v % 10);
+    while ((v /= 10));
+    obuf_put(o, d + i, sizeof d - i);
+}
+
 /* printf into the buffer: the same bytes fprintf would write. */
 void obuf_printf(struct obuf *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

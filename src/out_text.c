@@ -133,17 +133,30 @@ static void write_verdict(struct text_sink *t, const struct session *s)
         } else {
             obuf_puts(f, "from=(no MAIL seen)"); /* <> is the null sender only */
         }
-        if (s->ntxn > 1)
-            obuf_printf(f, " (+%u more)", s->ntxn - 1);
+        if (s->ntxn > 1) {
+            obuf_puts(f, " (+");
+            obuf_putu(f, s->ntxn - 1);
+            obuf_puts(f, " more)");
+        }
         obuf_putc(f, ' ');
     }
-    obuf_printf(f, "rcpts=%u", rcpts);
-    if (rejected)
-        obuf_printf(f, " (%u rejected)", rejected);
+    /* by hand, not printf: every session has this line */
+    obuf_puts(f, "rcpts=");
+    obuf_putu(f, rcpts);
+    if (rejected) {
+        obuf_puts(f, " (");
+        obuf_putu(f, rejected);
+        obuf_puts(f, " rejected)");
+    }
     char dur[32];
     time_seconds(s->end - s->start, 3, dur, sizeof dur);
-    obuf_printf(f, " messages=%u bytes=%llu duration=%ss: ", accepted,
-            (unsigned long long)bytes, dur);
+    obuf_puts(f, " messages=");
+    obuf_putu(f, accepted);
+    obuf_puts(f, " bytes=");
+    obuf_putu(f, bytes);
+    obuf_puts(f, " duration=");
+    obuf_puts(f, dur);
+    obuf_puts(f, "s: ");
     if (s->verdict == VERDICT_OK) {
         obuf_puts(f, "OK");
         return;
@@ -178,14 +191,20 @@ static void write_verdict(struct text_sink *t, const struct session *s)
         diagnosis_partial(s, &all, &ok);
         obuf_printf(f, "PARTIAL: %u of %u recipients accepted; ", ok, all);
     } else {
-        obuf_printf(f, "FAILED at %s: ", phase_name(fl->phase));
+        obuf_puts(f, "FAILED at ");
+        obuf_puts(f, phase_name(fl->phase));
+        obuf_puts(f, ": ");
     }
-    if (s->verdict == VERDICT_PARTIAL && fl->phase != PHASE_NONE)
-        obuf_printf(f, "%s ", phase_name(fl->phase));
+    if (s->verdict == VERDICT_PARTIAL && fl->phase != PHASE_NONE) {
+        obuf_puts(f, phase_name(fl->phase));
+        obuf_putc(f, ' ');
+    }
     if (fl->code)
         obuf_printf(f, "%d ", fl->code);
-    if (fl->enhanced[0])
-        obuf_printf(f, "%s ", fl->enhanced);
+    if (fl->enhanced[0]) {
+        obuf_puts(f, fl->enhanced);
+        obuf_putc(f, ' ');
+    }
     obuf_escape(f, fl->text, strlen(fl->text), ESCAPE_TEXT);
     if (fl->hint && fl->hint[0]) {
         obuf_puts(f, " -- hint: ");
@@ -211,19 +230,35 @@ static void write_opening(struct text_sink *t, const struct session *s)
     const char *v6l = s->client.family == 6 ? "[" : "";
     const char *v6r = s->client.family == 6 ? "]" : "";
     prefix(t, lip, s->id, s->start);
+    struct obuf *f = &t->ob;
+    /* by hand, not printf: once a session, and printf was most of its cost */
     if (s->direction == DIR_OUTGOING)
-        obuf_printf(&t->ob, "Client session %s%s%s:%u -> %s%s%s:%u%s\n", v6l, ip, v6r,
-                s->client.port, v6l, sip, v6r, s->server.port,
-                s->handshake == HS_NONE ? " (not connected)"
-                : s->handshake == HS_MISSING ? " (picked up mid-session)" : "");
+        obuf_puts(f, "Client session ");
     else if (s->handshake == HS_NONE)
-        obuf_printf(&t->ob, "Connection attempt %s%s%s:%u -> %s%s%s:%u (%u SYN%s)\n",
-                v6l, ip, v6r, s->client.port, v6l, sip, v6r, s->server.port,
-                s->syn_count, s->syn_count == 1 ? "" : "s");
+        obuf_puts(f, "Connection attempt ");
     else
-        obuf_printf(&t->ob, "Connected %s%s%s:%u -> %s%s%s:%u%s\n", v6l, ip, v6r,
-                s->client.port, v6l, sip, v6r, s->server.port,
-                s->handshake == HS_MISSING ? " (picked up mid-session)" : "");
+        obuf_puts(f, "Connected ");
+    obuf_puts(f, v6l);
+    obuf_puts(f, ip);
+    obuf_puts(f, v6r);
+    obuf_putc(f, ':');
+    obuf_putu(f, s->client.port);
+    obuf_puts(f, " -> ");
+    obuf_puts(f, v6l);
+    obuf_puts(f, sip);
+    obuf_puts(f, v6r);
+    obuf_putc(f, ':');
+    obuf_putu(f, s->server.port);
+    if (s->direction == DIR_OUTGOING)
+        obuf_puts(f, s->handshake == HS_NONE ? " (not connected)"
+                     : s->handshake == HS_MISSING ? " (picked up mid-session)" : "");
+    else if (s->handshake == HS_NONE) {
+        obuf_puts(f, " (");
+        obuf_putu(f, s->syn_count);
+        obuf_puts(f, s->syn_count == 1 ? " SYN)" : " SYNs)");
+    } else
+        obuf_puts(f, s->handshake == HS_MISSING ? " (picked up mid-session)" : "");
+    obuf_putc(f, '\n');
 }
 
 /* One transcript record as a log line (set_who already called). */
@@ -284,13 +319,17 @@ static void text_session(struct sink *base, const struct session *s)
         }
     }
     prefix(t, ip, s->id, s->end);
-    if (s->handshake == HS_NONE)
-        obuf_printf(f, "Not connected (%s)\n", end_cause_name(s->tcp_end, false));
-    else
-        obuf_printf(f, "Disconnected (%s%s)\n", end_cause_name(s->tcp_end, s->quit_ok),
-                s->quit_ok || s->tcp_end != TCP_END_CLOSED ? ""
-                : s->closed_by == SMTP_FROM_CLIENT ? " by client"
-                : s->closed_by == SMTP_FROM_SERVER ? " by server" : "");
+    if (s->handshake == HS_NONE) {
+        obuf_puts(f, "Not connected (");
+        obuf_puts(f, end_cause_name(s->tcp_end, false));
+    } else {
+        obuf_puts(f, "Disconnected (");
+        obuf_puts(f, end_cause_name(s->tcp_end, s->quit_ok));
+        obuf_puts(f, s->quit_ok || s->tcp_end != TCP_END_CLOSED ? ""
+                     : s->closed_by == SMTP_FROM_CLIENT ? " by client"
+                     : s->closed_by == SMTP_FROM_SERVER ? " by server" : "");
+    }
+    obuf_puts(f, ")\n");
     stamp(t, s->end);
     write_summary(t, s);
     obuf_flush(f);
