@@ -66,6 +66,24 @@ static inline void obuf_putu(struct obuf *o, unsigned long long v)
     obuf_put(o, d + i, sizeof d - i);
 }
 
+/* As printf's %d. */
+static inline void obuf_putd(struct obuf *o, int v)
+{
+    if (v < 0)
+        obuf_putc(o, '-');
+    obuf_putu(o, v < 0 ? -(unsigned long long)v : (unsigned long long)v);
+}
+
+/* As printf's %08x. */
+static inline void obuf_puthex8(struct obuf *o, unsigned v)
+{
+    static const char hex[] = "0123456789abcdef";
+    char *p = obuf_room(o, 8);
+    for (int i = 0; i < 8; i++)
+        p[i] = hex[(v >> (28 - 4 * i)) & 0xf];
+    o->len += 8;
+}
+
 /* printf into the buffer: the same bytes fprintf would write. */
 void obuf_printf(struct obuf *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
