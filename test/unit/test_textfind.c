@@ -58,9 +58,12 @@ int main(void)
 
     /* A set of needles found in one pass: each bit as text_has_ci says. */
     static const char *const words[] = {"ab", "Ab@", "`b", "bB{", "a a", "\xc1\xe1",
-                                        "[{", "aAaA", "!\x01"};
+                                        "[{", "aAaA", "!\x01", "abab", "@`[{",
+                                        "a\x01 b", "bBaA@", " aa  ", "{[`@b"};
     static struct text_set set = TEXT_SET(words);
     CHECK(text_set_find(&set, "xxABxx", 6) == 1, "a set finds a word in another case");
+    CHECK(text_set_find(&set, "ABAB", 4) == (1ULL | 1ULL << 9),
+          "a four-byte word that ends the text");
     bad = runs = 0;
     for (int r = 0; r < 100000; r++) {
         char h[32];
