@@ -188,7 +188,7 @@ docs: $(TOOLS)
 # (floor_lines is floor_nids plus a memchr for every line end).
 BENCH_BIN = build/bench/gen_capture build/bench/floor_pcap build/bench/floor_nids \
 	build/bench/floor_lines
-build/bench/gen_capture: bench/gen_capture.c
+build/bench/gen_capture: bench/gen_capture.c bench/gen_gateway.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $<
 build/bench/floor_pcap: bench/floor_pcap.c
