@@ -184,9 +184,11 @@ build/tools/finding_table: tools/finding_table.c src/finding.c include/finding.h
 docs: $(TOOLS)
 	python3 test/finding_docs.py build/tools/finding_table --write
 
-# The benchmark (bench/run_bench.py): its generator and the two floors.
-BENCH_BIN = build/bench/gen_capture build/bench/floor_pcap build/bench/floor_nids
-build/bench/gen_capture: bench/gen_capture.c
+# The benchmark (bench/run_bench.py): its generator and the three floors
+# (floor_lines is floor_nids plus a memchr for every line end).
+BENCH_BIN = build/bench/gen_capture build/bench/floor_pcap build/bench/floor_nids \
+	build/bench/floor_lines
+build/bench/gen_capture: bench/gen_capture.c bench/gen_gateway.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $<
 build/bench/floor_pcap: bench/floor_pcap.c
@@ -195,6 +197,9 @@ build/bench/floor_pcap: bench/floor_pcap.c
 build/bench/floor_nids: bench/floor_nids.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< -lnids -lpcap
+build/bench/floor_lines: bench/floor_nids.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DFLOOR_LINES -o $@ $< -lnids -lpcap
 bench-build: smtpscope $(BENCH_BIN)
 
 bench:

@@ -1,13 +1,16 @@
 /* gen_capture.c - write a large, realistic port-25 benchmark capture.
  *
- *   gen_capture -o FILE [-s MB] [-c CONCURRENT] [--seed N] [--start EPOCH]
+ *   gen_capture -o FILE [-s MB] [-c CONCURRENT] [--mix bulk|gateway]
+ *               [--seed N] [--start EPOCH]
  *   gen_capture -o FILE --hold N
  *
  * Default mode: about MB megabytes of Ethernet/IPv4 traffic in which
  * CONCURRENT sessions are open at any moment, their packets interleaved
  * in time, with the mix a gateway sees: deliveries with bodies from 1 KB
  * to 1 MB (half of them pipelined), rejections at RCPT, greylisting,
- * STARTTLS sessions, SYNs that get no answer, resets. Sequence numbers,
+ * STARTTLS sessions, SYNs that get no answer, resets (--mix bulk, the
+ * default: the bytes are mostly bodies). --mix gateway: short sessions,
+ * most of them refused (see session_new_gateway). Sequence numbers,
  * acknowledgements and IPv4/TCP checksums are valid.
  *
  * --hold N: N sessions all open at once (handshake, greeting, EHLO, MAIL)
@@ -126,7 +129,10 @@ static void emit(uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport,
 /* ---- sessions ----------------------------------------------------------- */
 
 enum kind { K_DELIVER, K_PIPELINED, K_REJECT, K_GREYLIST, K_STARTTLS,
-            K_SYN_LOST, K_RESET, K_HOLD };
+            K_SYN_LOST, K_RESET, K_HOLD,
+            /* the gateway mix (--mix gateway): short sessions */
+            G_REFUSE_RCPT, G_REFUSE_MAIL, G_GREYLIST, G_BANNER_DROP, G_STARTTLS,
+            G_DELIVER };
 
 /* A session is a script of steps: who sends what. Bodies and TLS records
  * are generated on the fly so that a 1 MB message costs no memory. */
@@ -142,7 +148,7 @@ struct step {
     uint32_t size;     /* S_BODY / S_TLS */
 };
 
-#define MAX_STEPS 24
+#define MAX_STEPS 40
 
 struct session {
     uint32_t cip, sip;
@@ -153,7 +159,7 @@ struct session {
     int nsteps, cur;
     uint32_t done;           /* bytes of the current S_BODY/S_TLS sent */
     uint32_t unacked;        /* body segments since the server's last ACK */
-    char text[8][160];       /* per-session command texts */
+    char text[8][256];       /* per-session command texts */
 };
 
 static const char *const users[] = {"alice", "bob", "carol", "dave", "erin",
@@ -161,6 +167,7 @@ static const char *const users[] = {"alice", "bob", "carol", "dave", "erin",
 static const char *const domains[] = {"example.net", "example.org", "example.com"};
 
 static uint16_t next_port[512];
+static bool gateway; /* --mix gateway */
 
 static void add(struct session *s, enum step_kind k, bool c, const char *t,
                 uint32_t size)
@@ -198,18 +205,18 @@ static void session_new(struct session *s, enum kind k)
     s->cid = (uint16_t)rnd();
     s->sid = (uint16_t)rnd();
     const char *u = users[rnd_below(8)], *d = domains[rnd_below(3)];
-    snprintf(s->text[0], 160, "220 mx%u.example.net ESMTP ready\r\n", s->sip & 0xff);
-    snprintf(s->text[1], 160, "EHLO client%u.example.com\r\n", s->cip & 0xff);
-    snprintf(s->text[2], 160,
+    snprintf(s->text[0], sizeof s->text[0], "220 mx%u.example.net ESMTP ready\r\n", s->sip & 0xff);
+    snprintf(s->text[1], sizeof s->text[1], "EHLO client%u.example.com\r\n", s->cip & 0xff);
+    snprintf(s->text[2], sizeof s->text[2],
              "250-mx%u.example.net\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n"
              "250-STARTTLS\r\n250-ENHANCEDSTATUSCODES\r\n250 8BITMIME\r\n",
              s->sip & 0xff);
-    snprintf(s->text[3], 160, "MAIL FROM:<%s@%s>\r\n", users[rnd_below(8)],
+    snprintf(s->text[3], sizeof s->text[3], "MAIL FROM:<%s@%s>\r\n", users[rnd_below(8)],
              domains[rnd_below(3)]);
-    snprintf(s->text[4], 160, "RCPT TO:<%s@%s>\r\n", u, d);
-    snprintf(s->text[5], 160, "MAIL FROM:<%s@%s>\r\nRCPT TO:<%s@%s>\r\nDATA\r\n",
+    snprintf(s->text[4], sizeof s->text[4], "RCPT TO:<%s@%s>\r\n", u, d);
+    snprintf(s->text[5], sizeof s->text[5], "MAIL FROM:<%s@%s>\r\nRCPT TO:<%s@%s>\r\nDATA\r\n",
              users[rnd_below(8)], domains[rnd_below(3)], u, d);
-    snprintf(s->text[6], 160, "250 2.0.0 Ok: queued as %08X\r\n", (uint32_t)rnd());
+    snprintf(s->text[6], sizeof s->text[6], "250 2.0.0 Ok: queued as %08X\r\n", (uint32_t)rnd());
 
     add(s, S_SYN, true, NULL, 0);
     if (k == K_SYN_LOST) {
@@ -348,6 +355,8 @@ static bool session_step(struct session *s, bool *holding)
     case S_SEND: {
         const char *t = st->ti >= 0 ? s->text[st->ti] : st->lit;
         send_seg(s, st->from_client, F_ACK | F_PSH, (const uint8_t *)t, strlen(t));
+        if (gateway && rnd_below(3) != 0) /* delayed ACK before the answer */
+            send_seg(s, !st->from_client, F_ACK, NULL, 0);
         break;
     }
     case S_BODY:
@@ -410,9 +419,20 @@ static enum kind pick_kind(void)
     return K_RESET;
 }
 
+#include "gen_gateway.h" /* session_new_gateway, pick_gateway */
+
+static void new_session(struct session *s)
+{
+    if (gateway)
+        session_new_gateway(s, pick_gateway());
+    else
+        session_new(s, pick_kind());
+}
+
 static void usage(void)
 {
-    fprintf(stderr, "usage: gen_capture -o FILE [-s MB] [-c CONCURRENT] [--seed N] [--start EPOCH]\n"
+    fprintf(stderr, "usage: gen_capture -o FILE [-s MB] [-c CONCURRENT] [--mix bulk|gateway]\n"
+                    "                   [--seed N] [--start EPOCH]\n"
                     "       gen_capture -o FILE --hold N\n");
     exit(2);
 }
@@ -429,6 +449,8 @@ int main(int argc, char **argv)
         else if (strcmp(a, "-s") == 0) size_mb = strtoull(v, NULL, 10);
         else if (strcmp(a, "-c") == 0) concurrent = strtoull(v, NULL, 10);
         else if (strcmp(a, "--seed") == 0) rng_state ^= strtoull(v, NULL, 10) * 0x2545F4914F6CDD1DULL;
+        else if (strcmp(a, "--mix") == 0 && (!strcmp(v, "gateway") || !strcmp(v, "bulk")))
+            gateway = strcmp(v, "gateway") == 0;
         else if (strcmp(a, "--hold") == 0) hold = strtoull(v, NULL, 10);
         else if (strcmp(a, "--start") == 0) now_us = (uint64_t)(strtod(v, NULL) * 1e6);
         else usage();
@@ -471,7 +493,7 @@ int main(int argc, char **argv)
                 now_us += 10;
     } else {
         for (; active < n; active++) {
-            session_new(&ss[active], pick_kind());
+            new_session(&ss[active]);
             sessions++;
         }
         /* Each packet goes to a random open session: thoroughly
@@ -482,9 +504,10 @@ int main(int argc, char **argv)
             now_us += 5 + rnd_below(20);
             if (session_step(&ss[i], &holding))
                 continue;
-            /* open sessions still have to finish: ~160 KB each on average */
-            if (bytes_written + active * 160000 < limit) {
-                session_new(&ss[i], pick_kind());
+            /* open sessions still have to finish: ~160 KB each on average
+             * (the gateway mix's: ~8 KB) */
+            if (bytes_written + active * (gateway ? 8000 : 160000) < limit) {
+                new_session(&ss[i]);
                 sessions++;
             } else {
                 ss[i] = ss[--active];

@@ -3,17 +3,25 @@
 
     python3 bench/run_bench.py [--size MB] [--repeat N] [--workers N] [--no-memory]
 
-Generates (once, then reused) a benchmark capture of about --size MB with
-bench/gen_capture, then runs on the same file --repeat rounds, each row once
-per round in turn, reporting each row's median:
+Generates (once, then reused) two benchmark captures with bench/gen_capture:
+the bulk mix (--size MB, bytes mostly message bodies) and the gateway mix
+(--gateway-size MB, short sessions, most of them refused). On each it runs
+--repeat rounds, each row once per round in turn, reporting each row's
+median:
 
   1. floor: a bare libpcap read loop (bench/floor_pcap)
   2. design floor: libnids reassembly of the port-25 streams, bytes counted
      (bench/floor_nids, set up as smtpscope sets libnids up)
-  3. smtpscope writing the text log
-  4. smtpscope writing JSON Lines
-  5. smtpscope --workers N writing the text log (N processes)
-  6. tshark -Y smtp -T fields ... (the tool a user would otherwise run)
+  3. second floor: the same plus a memchr for every line end of every new
+     chunk (bench/floor_lines): the least an SMTP transcript tool must add
+  4. smtpscope writing the text log
+  5. smtpscope writing JSON Lines
+  6. smtpscope --workers N writing the text log (N processes)
+  7. tshark -Y smtp -T fields ... (the tool a user would otherwise run)
+
+Then both mixes side by side (smtpscope as a share of floors 2 and 3), and,
+with valgrind installed, rows 2-5 by instructions (callgrind) on
+--callgrind-size MB of each mix.
 
 Peak RSS comes from wait4() of each run (the largest process for workers).
 Then the memory benchmark: captures with 10 000 and 100 000 sessions open
@@ -72,47 +80,33 @@ def generate(path, args):
     return meta
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--size", type=int, default=int(os.environ.get("BENCH_SIZE", 1024)),
-                    help="capture size in MB (default 1024; BENCH_SIZE)")
-    ap.add_argument("--repeat", type=int, default=int(os.environ.get("BENCH_REPEAT", 3)))
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--concurrent", type=int, default=2000)
-    ap.add_argument("--no-memory", action="store_true")
-    ap.add_argument("--hold-sizes", default="10000,100000",
-                    help="open-session counts of the memory benchmark")
-    ap.add_argument("--tshark-repeat", type=int, default=1,
-                    help="tshark is slow: runs of it (default 1)")
-    a = ap.parse_args()
-
-    cap = os.path.join(BUILD, f"bench-{a.size}MB-c{a.concurrent}.pcap")
-    size_b, packets, sessions = (int(x) for x in generate(
-        cap, ["-s", str(a.size), "-c", str(a.concurrent)]))
-    print(f"# capture: {cap}: {size_b / 1e6:.0f} MB, {packets} packets, {sessions} sessions,"
-          f" {a.concurrent} open at once; median of {a.repeat} runs", flush=True)
-
+def rows_for(cap, a):
+    """The rows run on one capture: (name, argv, rounds)."""
     rows = [
         ("1 libpcap read loop (floor)", [os.path.join(BUILD, "floor_pcap"), cap], a.repeat),
         ("2 libnids reassembly (design floor)", [os.path.join(BUILD, "floor_nids"), cap],
          a.repeat),
-        ("3 smtpscope text log", [SMTPSCOPE, "-q", "-r", cap, "-o", "/dev/null"], a.repeat),
-        ("4 smtpscope JSON", [SMTPSCOPE, "-q", "-j", "-r", cap, "-o", "/dev/null"], a.repeat),
-        (f"5 smtpscope text, --workers {a.workers}",
+        ("3 libnids + line scan (floor)", [os.path.join(BUILD, "floor_lines"), cap],
+         a.repeat),
+        ("4 smtpscope text log", [SMTPSCOPE, "-q", "-r", cap, "-o", "/dev/null"], a.repeat),
+        ("5 smtpscope JSON", [SMTPSCOPE, "-q", "-j", "-r", cap, "-o", "/dev/null"], a.repeat),
+        (f"6 smtpscope text, --workers {a.workers}",
          [SMTPSCOPE, "-q", "--workers", str(a.workers), "-r", cap, "-o", "/dev/null"],
          a.repeat),
     ]
     tshark = shutil.which("tshark")
     if tshark:
-        rows.append(("6 tshark -Y smtp -T fields", [
+        rows.append(("7 tshark -Y smtp -T fields", [
             tshark, "-r", cap, "-Y", "smtp", "-T", "fields", "-e", "smtp.req.command",
             "-e", "smtp.response.code"], a.tshark_repeat))
-    else:
-        print("# tshark not installed: row 6 left out")
+    return rows
 
-    # Rows 1-5 take turns, one run each per round: a virtual machine's speed
-    # drifts over minutes, and a row run all at once would carry the drift
-    # of its minute into its comparison with the others.
+
+def time_rows(rows, a):
+    """Rows that run every round take turns, one run each per round: a
+    virtual machine's speed drifts over minutes, and a row run all at once
+    would carry the drift of its minute into its comparison with the
+    others. Returns [(name, median seconds, peak RSS KiB)]."""
     times = {name: [] for name, _, _ in rows}
     peak = {name: 0 for name, _, _ in rows}
     for _ in range(a.repeat):
@@ -130,17 +124,116 @@ def main():
             dt, rss = statistics.median(times[name]), peak[name]
         results.append((name, dt, rss))
         print(f"#   {name}: {dt:.3f} s", flush=True)
+    return results
 
-    floor = results[1][1]
-    peer = results[-1][1] if tshark else None
+
+def bench_mix(label, cap, gen_args, a):
+    size_b, packets, sessions = (int(x) for x in generate(cap, gen_args))
+    print(f"# {label} capture: {cap}: {size_b / 1e6:.0f} MB, {packets} packets, {sessions}"
+          f" sessions, {a.concurrent} open at once, {size_b / packets:.0f} bytes a packet;"
+          f" median of {a.repeat} runs", flush=True)
+    rows = rows_for(cap, a)
+    results = time_rows(rows, a)
+    floor2, floor3 = results[1][1], results[2][1]
+    peer = results[-1][1] if rows[-1][0].startswith("7 tshark") else None
     print()
-    print("| row | s | MB/s | packets/s | sessions/s | peak RSS MiB | vs row 2 | vs tshark |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print(f"{label} mix:")
+    print()
+    print("| row | s | MB/s | packets/s | sessions/s | peak RSS MiB | vs row 2 | vs row 3"
+          " | vs tshark |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, dt, rss in results:
-        vs2 = floor / dt * 100
         vst = f"{peer / dt:.1f}x" if peer else "-"
         print(f"| {name} | {dt:.3f} | {size_b / 1e6 / dt:.0f} | {packets / dt:,.0f} |"
-              f" {sessions / dt:,.0f} | {rss / 1024:.1f} | {vs2:.0f} % | {vst} |")
+              f" {sessions / dt:,.0f} | {rss / 1024:.1f} | {floor2 / dt * 100:.0f} % |"
+              f" {floor3 / dt * 100:.0f} % | {vst} |")
+    print()
+    return {name: dt for name, dt, _ in results}
+
+
+def callgrind(argv):
+    """Instructions of one run (valgrind --tool=callgrind's total)."""
+    r = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+                        *argv], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    for line in r.stderr.splitlines():
+        if "Collected :" in line:
+            return int(line.split(":")[-1].strip().replace(",", ""))
+    sys.exit(f"run_bench: no instruction count from callgrind: {r.stderr[-500:]}")
+
+
+def instructions(caps, a):
+    """Rows 2-5 by instructions on smaller captures of both mixes: the
+    measure that does not drift, and the one to compare commits by."""
+    print("Instructions (callgrind), both mixes; smtpscope as a share of each floor:")
+    print()
+    print("| row | " + " | ".join(f"{m} instructions | vs row 2 | vs row 3" for m, _ in caps)
+          + " |")
+    print("|---|" + "---:|---:|---:|" * len(caps))
+    counts = []
+    for _, cap in caps:
+        rows = [r for r in rows_for(cap, a) if r[0][0] in "2345"]
+        counts.append([(name, callgrind(argv)) for name, argv, _ in rows])
+    for i, (name, _) in enumerate(counts[0]):
+        cells = []
+        for c in counts:
+            ir, f2, f3 = c[i][1], c[0][1], c[1][1]
+            cells.append(f"{ir / 1e6:,.1f} M | {f2 / ir * 100:.1f} % | {f3 / ir * 100:.1f} %")
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    print()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--size", type=int, default=int(os.environ.get("BENCH_SIZE", 1024)),
+                    help="bulk capture size in MB (default 1024; BENCH_SIZE)")
+    ap.add_argument("--gateway-size", type=int,
+                    default=int(os.environ.get("BENCH_GATEWAY_SIZE", 100)),
+                    help="gateway capture size in MB (default 100; BENCH_GATEWAY_SIZE)")
+    ap.add_argument("--callgrind-size", type=int,
+                    default=int(os.environ.get("BENCH_CALLGRIND_SIZE", 50)),
+                    help="MB of each mix counted by callgrind (0: not counted)")
+    ap.add_argument("--repeat", type=int, default=int(os.environ.get("BENCH_REPEAT", 3)))
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--concurrent", type=int, default=2000)
+    ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--hold-sizes", default="10000,100000",
+                    help="open-session counts of the memory benchmark")
+    ap.add_argument("--tshark-repeat", type=int, default=1,
+                    help="tshark is slow: runs of it (default 1)")
+    a = ap.parse_args()
+    if not shutil.which("tshark"):
+        print("# tshark not installed: row 7 left out")
+
+    c = str(a.concurrent)
+    mixes = [("bulk", os.path.join(BUILD, f"bench-{a.size}MB-c{c}.pcap"),
+              ["-s", str(a.size), "-c", c]),
+             ("gateway", os.path.join(BUILD, f"bench-gateway-{a.gateway_size}MB-c{c}.pcap"),
+              ["-s", str(a.gateway_size), "-c", c, "--mix", "gateway"])]
+    wall = [(label, bench_mix(label, cap, args, a)) for label, cap, args in mixes]
+
+    print("Both mixes side by side: smtpscope as a share of each floor's speed (wall clock):")
+    print()
+    print("| row | " + " | ".join(f"{m} s | vs row 2 | vs row 3" for m, _ in wall) + " |")
+    print("|---|" + "---:|---:|---:|" * len(wall))
+    for name in wall[0][1]:
+        if name[0] not in "2345":
+            continue
+        cells = []
+        for _, t in wall:
+            f2, f3 = t["2 libnids reassembly (design floor)"], t["3 libnids + line scan (floor)"]
+            cells.append(f"{t[name]:.3f} | {f2 / t[name] * 100:.0f} % | {f3 / t[name] * 100:.0f} %")
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    print()
+
+    if a.callgrind_size > 0 and shutil.which("valgrind"):
+        caps = []
+        for label, _, args in mixes:
+            cap = os.path.join(BUILD, f"bench-{label}-{a.callgrind_size}MB-c{c}.pcap")
+            generate(cap, ["-s", str(a.callgrind_size), *args[2:]])
+            caps.append((label, cap))
+        instructions(caps, a)
+    elif a.callgrind_size > 0:
+        print("# valgrind not installed: no instruction counts")
 
     if a.no_memory:
         return

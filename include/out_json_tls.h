@@ -2,15 +2,14 @@
 #ifndef SMTPSCOPE_OUT_JSON_TLS_H
 #define SMTPSCOPE_OUT_JSON_TLS_H
 
-#include <stdio.h>
-
+struct obuf;
 struct tls_info;
 struct tcp_path;
 
 /* Writes `,"tls_handshake":{...}` (or null) for the handshake `in`. */
-void json_tls_handshake(FILE *f, const struct tls_info *in);
+void json_tls_handshake(struct obuf *f, const struct tls_info *in);
 /* Writes `,"tcp":{rtt_ms, retransmits, out_of_order, zero_window,
  * lost_bytes}` (or null: no connection was seen). */
-void json_tcp_path(FILE *f, const struct tcp_path *t);
+void json_tcp_path(struct obuf *f, const struct tcp_path *t);
 
 #endif

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 typedef int64_t smtp_time;
 
@@ -24,6 +25,9 @@ size_t time_iso8601(smtp_time t, char *out, size_t cap);
 /* "HH:MM:SS.mmm" in UTC or local time; `date` (optional, 11 bytes) gets
  * "YYYY-MM-DD" of the same instant. */
 void time_clock(smtp_time t, int local, char out[13], char date[11]);
+/* Whole seconds (rounded down) and the nanoseconds past them: the second
+ * time_clock formats (a writer that has formatted it can reuse it). */
+void time_split(smtp_time t, time_t *sec, int64_t *ns);
 
 /* A duration as seconds with `decimals` digits (3 or 6), e.g. "1.250". */
 size_t time_seconds(smtp_time d, int decimals, char *out, size_t cap);

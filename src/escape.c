@@ -1,5 +1,6 @@
 /* escape.c - safe printing of wire bytes (see escape.h). */
 #include "escape.h"
+#include "obuf.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -133,4 +134,53 @@ void escape_write(FILE *f, const char *in, size_t n, enum escape_mode mode)
     }
     if (o)
         fwrite(buf, 1, o, f);
+}
+
+/* ---- into a sink's own buffer (obuf.h) ----------------------------------
+ * The same bytes as escape_write; the scan for the end of a clean run goes
+ * eight bytes at a time (a byte below 0x20, from 0x7f up, a backslash, or
+ * for JSON a quote stops it) and the run is copied whole. */
+
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+static inline uint64_t has_zero(uint64_t v) { return (v - ONES) & ~v & HIGHS; }
+
+static inline int plain_byte(unsigned char c, enum escape_mode mode)
+{
+    return c >= 0x20 && c < 0x7f && c != '\\' && (c != '"' || mode != ESCAPE_JSON);
+}
+
+static size_t clean_run(const unsigned char *u, size_t i, size_t n, enum escape_mode mode)
+{
+    while (n - i >= 8) {
+        uint64_t w;
+        memcpy(&w, u + i, 8);
+        uint64_t bad = ((w - ONES * 0x20) & ~w & HIGHS) | (w & HIGHS) |
+                       has_zero(w ^ (ONES * 0x7f)) | has_zero(w ^ (ONES * '\\'));
+        if (mode == ESCAPE_JSON)
+            bad |= has_zero(w ^ (ONES * '"'));
+        if (bad)
+            break;
+        i += 8;
+    }
+    while (i < n && plain_byte(u[i], mode))
+        i++;
+    return i;
+}
+
+void obuf_escape(struct obuf *o, const char *in, size_t n, enum escape_mode mode)
+{
+    const unsigned char *u = (const unsigned char *)in;
+    size_t i = 0;
+    while (i < n) {
+        size_t run = clean_run(u, i, n, mode);
+        if (run > i) {
+            obuf_put(o, in + i, run - i);
+            i = run;
+            continue;
+        }
+        char *p = obuf_room(o, 16);
+        o->len += escape_unit(p, u, n, &i, mode);
+    }
 }

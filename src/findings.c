@@ -13,11 +13,6 @@
 #include <string.h>
 #include <strings.h>
 
-static bool has_word(struct smtp_span t, const char *w)
-{
-    return text_has_ci(t.p, t.len, w);
-}
-
 /* True when s is at least `min` characters, all of them `ch` (any case). */
 static bool all_of(const char *s, size_t len, char ch, size_t min)
 {
@@ -141,28 +136,35 @@ static void findings_reply_line(void *ctx, struct session *s, void *state,
     }
 }
 
+/* The words policy_findings looks for in a refusal, found in one pass. */
+enum { W_GREYLIST, W_GRAYLIST, W_TRY_AGAIN, W_BLOCKED_USING, W_DNSBL, W_SPAMHAUS, W_BLACKLIST, W_BLOCKLIST, W_RBL, W_RELAY, W_DENIED, W_NOT_PERMITTED, W_NOT_ALLOWED, W_REFUSED, W_AUTH_REQUIRED, W_MAILBOX_FULL, W_OVER_QUOTA };
+static const char *const policy_words[] = {"greylist", "graylist", "try again later", "blocked using", "dnsbl", "spamhaus", "blacklist", "blocklist", " rbl", "relay", "denied", "not permitted", "not allowed", "refused", "authentication required", "mailbox full", "over quota"};
+static struct text_set policy_set = TEXT_SET(policy_words);
+
 static void policy_findings(struct session *s, const struct smtp_reply *r)
 {
     struct smtp_span t = r->text;
     struct smtp_span e = r->enhanced;
     bool enh = e.len >= 5;
+    uint64_t found = text_set_find(&policy_set, t.p, t.len); /* one pass */
+#define HAS(w) ((found >> (w)) & 1)
     if (r->code >= 400 && r->code < 500 &&
-        (has_word(t, "greylist") || has_word(t, "graylist") ||
-         has_word(t, "try again later")))
+        (HAS(W_GREYLIST) || HAS(W_GRAYLIST) ||
+         HAS(W_TRY_AGAIN)))
         session_find(s, FINDING_GREYLISTED, r->ts_first, "%d %.*s", r->code,
                         (int)(t.len < 80 ? t.len : 80), t.p);
-    if (has_word(t, "blocked using") || has_word(t, "dnsbl") ||
-        has_word(t, "spamhaus") || has_word(t, "blacklist") ||
-        has_word(t, "blocklist") || has_word(t, " rbl"))
+    if (HAS(W_BLOCKED_USING) || HAS(W_DNSBL) ||
+        HAS(W_SPAMHAUS) || HAS(W_BLACKLIST) ||
+        HAS(W_BLOCKLIST) || HAS(W_RBL))
         session_find(s, FINDING_DNSBL_REJECTION, r->ts_first, "%d %.*s", r->code,
                         (int)(t.len < 80 ? t.len : 80), t.p);
-    if (has_word(t, "relay") &&
-        (has_word(t, "denied") || has_word(t, "not permitted") ||
-         has_word(t, "not allowed") || has_word(t, "refused")))
+    if (HAS(W_RELAY) &&
+        (HAS(W_DENIED) || HAS(W_NOT_PERMITTED) ||
+         HAS(W_NOT_ALLOWED) || HAS(W_REFUSED)))
         session_find(s, FINDING_RELAY_DENIED, r->ts_first, "%d at %s", r->code,
                         smtp_cmd_name(r->cmd));
     if (r->code == 530 || (enh && e.p[0] != '2' && strncmp(e.p + 1, ".7.0", 4) == 0 &&
-                           has_word(t, "authentication required")))
+                           HAS(W_AUTH_REQUIRED)))
         session_find(s, FINDING_AUTH_REQUIRED, r->ts_first, "%d at %s", r->code,
                         smtp_cmd_name(r->cmd));
     if ((r->code == 552 && (!enh || strncmp(e.p + 1, ".2.2", 4) != 0)) ||
@@ -171,9 +173,10 @@ static void policy_findings(struct session *s, const struct smtp_reply *r)
         session_find(s, FINDING_MESSAGE_TOO_LARGE, r->ts_first, "%d %.*s", r->code,
                         (int)e.len, e.p);
     if ((enh && e.p[0] != '2' && strncmp(e.p + 1, ".2.2", 4) == 0) ||
-        (r->code >= 400 && (has_word(t, "mailbox full") || has_word(t, "over quota"))))
+        (r->code >= 400 && (HAS(W_MAILBOX_FULL) || HAS(W_OVER_QUOTA))))
         session_find(s, FINDING_MAILBOX_FULL, r->ts_first, "%d %.*s", r->code,
                         (int)e.len, e.p);
+#undef HAS
 }
 
 static void findings_reply(void *ctx, struct session *s, void *state,

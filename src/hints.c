@@ -8,6 +8,7 @@
 #include "textfind.h"
 
 #include <stdbool.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -287,12 +288,20 @@ static const struct phase_cause phase_causes[] = {
      "an unusual refusal of QUIT"},
 };
 
+/* The words of text_causes, in its order, searched in one pass. */
+static const char *cause_words[sizeof text_causes / sizeof *text_causes];
+static struct text_set cause_set = TEXT_SET(cause_words);
+
 const char *hint_cause(const char *phase, int code, const char *text)
 {
-    if (code >= 400 && text)
+    if (!cause_words[0])
         for (size_t i = 0; i < sizeof text_causes / sizeof *text_causes; i++)
-            if (text_has_ci(text, strlen(text), text_causes[i].word))
-                return text_causes[i].cause;
+            cause_words[i] = text_causes[i].word;
+    if (code >= 400 && text) { /* the first cause in the table's order */
+        uint64_t found = text_set_find(&cause_set, text, strlen(text));
+        if (found)
+            return text_causes[__builtin_ctzll(found)].cause;
+    }
     if (code >= 500 && code <= 504)
         return "a client protocol error: a command unknown, malformed or out "
                "of order (or a firewall/proxy rewriting the dialogue)";
@@ -309,6 +318,24 @@ const char *hint_cause(const char *phase, int code, const char *text)
     return NULL;
 }
 
+/* Appends the strings of a NULL-terminated list at out[*n], truncated as
+ * snprintf would (out stays NUL-terminated): a refusal's hint is composed
+ * once a session, and printf's format parsing was most of its cost. */
+static void append(char *out, size_t cap, size_t *n, ...)
+{
+    va_list ap;
+    va_start(ap, n);
+    for (const char *s; (s = va_arg(ap, const char *));) {
+        size_t len = strlen(s), room = cap - 1 - *n;
+        if (len > room)
+            len = room;
+        memcpy(out + *n, s, len);
+        *n += len;
+    }
+    va_end(ap);
+    out[*n] = '\0';
+}
+
 size_t hint_compose(char *out, size_t cap, const char *phase, int code,
                     const char *enhanced, const char *text)
 {
@@ -316,27 +343,25 @@ size_t hint_compose(char *out, size_t cap, const char *phase, int code,
         return 0;
     out[0] = '\0';
     size_t n = 0;
-#define APPEND(...)                                                        \
-    do {                                                                   \
-        int k_ = snprintf(out + n, cap - n, __VA_ARGS__);                  \
-        if (k_ > 0)                                                        \
-            n = (size_t)k_ < cap - n ? n + (size_t)k_ : cap - 1;           \
-    } while (0)
     const char *rc = code ? hint_reply_code(code) : NULL;
-    if (rc)
-        APPEND("%d: %s", code, rc);
+    if (rc) {
+        char num[16];
+        snprintf(num, sizeof num, "%d", code);
+        append(out, cap, &n, num, ": ", rc, (const char *)NULL);
+    }
     const char *eh = hint_enhanced(enhanced);
     if (!eh)
         eh = hint_enhanced_subject(enhanced);
     if (eh)
-        APPEND("%s%s: %s", n ? "; " : "", enhanced, eh);
+        append(out, cap, &n, n ? "; " : "", enhanced, ": ", eh, (const char *)NULL);
     if (code >= 400 && code < 500)
-        APPEND("%stransient (the client should retry)", n ? "; " : "");
+        append(out, cap, &n, n ? "; " : "", "transient (the client should retry)",
+               (const char *)NULL);
     else if (code >= 500)
-        APPEND("%spermanent (retrying will not help)", n ? "; " : "");
+        append(out, cap, &n, n ? "; " : "", "permanent (retrying will not help)",
+               (const char *)NULL);
     const char *cause = hint_cause(phase, code, text);
     if (cause)
-        APPEND("%slikely cause: %s", n ? "; " : "", cause);
-#undef APPEND
+        append(out, cap, &n, n ? "; " : "", "likely cause: ", cause, (const char *)NULL);
     return n;
 }

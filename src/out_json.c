@@ -11,128 +11,141 @@
 #include "diagnosis.h"
 #include "esmtp.h"
 #include "escape.h"
+#include "obuf.h"
 #include "out_json_tls.h"
 #include "output.h"
 
 struct json_sink {
     struct sink base;
-    FILE *f;
     int slow_dns_ms;
+    struct obuf ob; /* a record at a time, then one fwrite (obuf.h) */
 };
 
-static void jstr(FILE *f, const char *s, size_t n)
+static void jstr(struct obuf *f, const char *s, size_t n)
 {
-    fputc('"', f);
-    escape_write(f, s, n, ESCAPE_JSON);
-    fputc('"', f);
+    obuf_putc(f, '"');
+    obuf_escape(f, s, n, ESCAPE_JSON);
+    obuf_putc(f, '"');
 }
 
-static void jcstr(FILE *f, const char *s) { jstr(f, s, strlen(s)); }
+static void jcstr(struct obuf *f, const char *s) { jstr(f, s, strlen(s)); }
 
-static void jref(FILE *f, const struct session *s, struct strref r)
+static void jref(struct obuf *f, const struct session *s, struct strref r)
 {
     jstr(f, session_str(s, r), r.len);
 }
 
-static void jcode(FILE *f, int code)
+static void jcode(struct obuf *f, int code)
 {
     if (code)
-        fprintf(f, "%d", code);
+        obuf_putd(f, code);
     else
-        fputs("null", f);
+        obuf_puts(f, "null");
 }
 
-static void jtime(FILE *f, smtp_time t)
+static void jtime(struct obuf *f, smtp_time t)
 {
     char buf[40];
     time_iso8601(t, buf, sizeof buf);
-    fprintf(f, "\"%s\"", buf);
+    obuf_putc(f, '"');
+    obuf_puts(f, buf);
+    obuf_putc(f, '"');
 }
 
-static void jseconds(FILE *f, smtp_time d, int decimals)
+static void jseconds(struct obuf *f, smtp_time d, int decimals)
 {
     char buf[40];
     time_seconds(d, decimals, buf, sizeof buf);
-    fputs(buf, f);
+    obuf_puts(f, buf);
 }
 
 /* A duration in milliseconds with microsecond digits. */
-static void jmillis(FILE *f, smtp_time d)
+static void jmillis(struct obuf *f, smtp_time d)
 {
     char buf[40];
     time_fixed(d, SMTP_NS_PER_SEC / 1000, 3, buf, sizeof buf);
-    fputs(buf, f);
+    obuf_puts(f, buf);
 }
 
-static void jendpoint(FILE *f, const struct endpoint *e)
+static void jendpoint(struct obuf *f, const struct endpoint *e)
 {
     char ip[ENDPOINT_STRLEN];
     endpoint_addr_str(e, ip);
-    fprintf(f, "{\"ip\":\"%s\",\"port\":%u}", ip, e->port);
+    obuf_puts(f, "{\"ip\":\"");
+    obuf_puts(f, ip);
+    obuf_puts(f, "\",\"port\":");
+    obuf_putu(f, e->port);
+    obuf_putc(f, '}');
 }
 
-static void write_transactions(FILE *f, const struct session *s)
+static void write_transactions(struct obuf *f, const struct session *s)
 {
-    fputs(",\"transactions\":[", f);
+    obuf_puts(f, ",\"transactions\":[");
     for (uint32_t i = 0; i < s->ntxn; i++) {
         const struct txn *x = &s->txns[i];
-        fputs(i ? ",{" : "{", f);
-        fputs("\"mail_from\":", f); /* null: no MAIL seen; "": the null sender */
+        obuf_puts(f, i ? ",{" : "{");
+        obuf_puts(f, "\"mail_from\":"); /* null: no MAIL seen; "": the null sender */
         if (x->has_mail)
             jref(f, s, x->mail_from);
         else
-            fputs("null", f);
-        fputs(",\"mail_params\":", f);
+            obuf_puts(f, "null");
+        obuf_puts(f, ",\"mail_params\":");
         jref(f, s, x->mail_params);
         if (s->cfg->extract_headers) {
-            fputs(",\"headers\":{\"message_id\":", f);
+            obuf_puts(f, ",\"headers\":{\"message_id\":");
             jref(f, s, x->hdr_message_id);
-            fputs(",\"subject\":", f);
+            obuf_puts(f, ",\"subject\":");
             jref(f, s, x->hdr_subject);
-            fputs(",\"from\":", f);
+            obuf_puts(f, ",\"from\":");
             jref(f, s, x->hdr_from);
-            fputs(",\"to\":", f);
+            obuf_puts(f, ",\"to\":");
             jref(f, s, x->hdr_to);
-            fputs(",\"date\":", f);
+            obuf_puts(f, ",\"date\":");
             jref(f, s, x->hdr_date);
-            fputc('}', f);
+            obuf_putc(f, '}');
         }
-        fputs(",\"mail_code\":", f);
+        obuf_puts(f, ",\"mail_code\":");
         jcode(f, x->mail_code);
-        fputs(",\"rcpt\":[", f);
+        obuf_puts(f, ",\"rcpt\":[");
         for (uint32_t r = 0; r < x->nrcpt; r++) {
             const struct rcpt *rc = &s->rcpts[x->first_rcpt + r];
-            fputs(r ? ",{\"addr\":" : "{\"addr\":", f);
+            obuf_puts(f, r ? ",{\"addr\":" : "{\"addr\":");
             jref(f, s, rc->addr);
-            fputs(",\"code\":", f);
+            obuf_puts(f, ",\"code\":");
             jcode(f, rc->code);
-            fputc('}', f);
+            obuf_putc(f, '}');
         }
-        fputs("],\"data_cmd_code\":", f);
+        obuf_puts(f, "],\"data_cmd_code\":");
         jcode(f, x->bdat ? 0 : x->data_code);
-        fputs(",\"data_code\":", f);
+        obuf_puts(f, ",\"data_code\":");
         jcode(f, x->final_code);
-        fprintf(f, ",\"bdat\":%s,\"bytes\":%llu,\"queue_id\":",
-                x->bdat ? "true" : "false", (unsigned long long)x->bytes);
+        obuf_puts(f, x->bdat ? ",\"bdat\":true,\"bytes\":" : ",\"bdat\":false,\"bytes\":");
+        obuf_putu(f, x->bytes);
+        obuf_puts(f, ",\"queue_id\":");
         if (x->queue_id.len)
             jref(f, s, x->queue_id);
         else
-            fputs("null", f);
-        fprintf(f, ",\"result\":\"%s\"", txn_result_name(x->result));
+            obuf_puts(f, "null");
+        obuf_puts(f, ",\"result\":\"");
+        obuf_puts(f, txn_result_name(x->result));
+        obuf_putc(f, '"');
         if (x->saved_as.len) {
-            fputs(",\"saved_as\":", f);
+            obuf_puts(f, ",\"saved_as\":");
             jref(f, s, x->saved_as);
         }
-        if (x->result == TXN_REJECTED)
-            fprintf(f, ",\"failed_phase\":\"%s\"", phase_name(x->failed_phase));
-        fputc('}', f);
+        if (x->result == TXN_REJECTED) {
+            obuf_puts(f, ",\"failed_phase\":\"");
+            obuf_puts(f, phase_name(x->failed_phase));
+            obuf_putc(f, '"');
+        }
+        obuf_putc(f, '}');
     }
-    fputc(']', f);
+    obuf_putc(f, ']');
 }
 
-static void write_transcript(FILE *f, const struct session *s)
+static void write_transcript(struct obuf *f, const struct session *s)
 {
-    fputs(",\"transcript\":[", f);
+    obuf_puts(f, ",\"transcript\":[");
     size_t off = 0;
     const char *text;
     const struct tline *l;
@@ -140,210 +153,239 @@ static void write_transcript(FILE *f, const struct session *s)
     while ((l = session_next_line(s, &off, &text))) {
         if (l->kind != TL_CLIENT && l->kind != TL_SERVER && l->kind != TL_BODY)
             continue;
-        fputs(first ? "{\"t\":" : ",{\"t\":", f);
+        obuf_puts(f, first ? "{\"t\":" : ",{\"t\":");
         first = false;
         jseconds(f, l->ts - s->start, 6);
-        fputs(l->kind == TL_SERVER ? ",\"dir\":\"S\",\"line\":" : ",\"dir\":\"C\",\"line\":", f);
+        obuf_puts(f, l->kind == TL_SERVER ? ",\"dir\":\"S\",\"line\":" : ",\"dir\":\"C\",\"line\":");
         jstr(f, text, l->len);
-        if (l->kind == TL_BODY)
-            fprintf(f, ",\"event\":\"body\",\"bytes\":%llu",
-                    (unsigned long long)l->value);
+        if (l->kind == TL_BODY) {
+            obuf_puts(f, ",\"event\":\"body\",\"bytes\":");
+            obuf_putu(f, l->value);
+        }
         if (l->flags & SMTP_LINE_TRUNCATED)
-            fputs(",\"truncated\":true", f);
+            obuf_puts(f, ",\"truncated\":true");
         if (l->latency_ns >= 0) {
-            fputs(",\"latency_ms\":", f);
+            obuf_puts(f, ",\"latency_ms\":");
             jmillis(f, l->latency_ns);
         }
-        fputc('}', f);
+        obuf_putc(f, '}');
     }
-    fputc(']', f);
+    obuf_putc(f, ']');
 }
 
-static void write_failure(FILE *f, const struct session *s)
+static void write_failure(struct obuf *f, const struct session *s)
 {
     const struct failure *fl = &s->failure;
-    fputs(",\"failure\":", f);
+    obuf_puts(f, ",\"failure\":");
     if (s->verdict != VERDICT_FAILED && s->verdict != VERDICT_PARTIAL) {
-        fputs("null", f);
+        obuf_puts(f, "null");
         return;
     }
-    fprintf(f, "{\"phase\":\"%s\",\"code\":", phase_name(fl->phase));
+    obuf_puts(f, "{\"phase\":\"");
+    obuf_puts(f, phase_name(fl->phase));
+    obuf_puts(f, "\",\"code\":");
     jcode(f, fl->code);
-    fputs(",\"enhanced\":", f);
+    obuf_puts(f, ",\"enhanced\":");
     if (fl->enhanced[0])
         jcstr(f, fl->enhanced);
     else
-        fputs("null", f);
-    fputs(",\"text\":", f);
+        obuf_puts(f, "null");
+    obuf_puts(f, ",\"text\":");
     jcstr(f, fl->text);
-    fprintf(f, ",\"class\":\"%s\",\"hint\":", failure_class_name(fl->cls));
+    obuf_puts(f, ",\"class\":\"");
+    obuf_puts(f, failure_class_name(fl->cls));
+    obuf_puts(f, "\",\"hint\":");
     jcstr(f, fl->hint ? fl->hint : "");
-    fputc('}', f);
+    obuf_putc(f, '}');
 }
 
-static void write_anomalies(FILE *f, const struct session *s)
+static void write_anomalies(struct obuf *f, const struct session *s)
 {
-    fputs(",\"anomalies\":[", f);
+    obuf_puts(f, ",\"anomalies\":[");
     for (uint32_t i = 0; i < s->nanomalies; i++) {
         const struct anomaly *a = &s->anomalies[i];
-        fprintf(f, "%s{\"name\":\"%s\",\"kind\":\"%s\",\"count\":%u,"
+        obuf_printf(f, "%s{\"name\":\"%s\",\"kind\":\"%s\",\"count\":%u,"
                 "\"t\":%.6f,\"detail\":", i ? "," : "", finding_name(a->id),
                 finding_kind_name(finding_kind(a->id)), a->count,
                 (double)(a->ts - s->start) / 1e9);
         jcstr(f, a->detail);
-        fputc('}', f);
+        obuf_putc(f, '}');
     }
-    fputc(']', f);
+    obuf_putc(f, ']');
 }
 
 static void json_session(struct sink *base, const struct session *s)
 {
-    FILE *f = ((struct json_sink *)base)->f;
-    fprintf(f, "{\"type\":\"session\",\"id\":\"%08x\",\"client\":", s->id);
+    struct obuf *f = &((struct json_sink *)base)->ob;
+    /* by hand, not printf: printf's format parsing was a sixth of the
+     * writer's cost on short sessions */
+    obuf_puts(f, "{\"type\":\"session\",\"id\":\"");
+    obuf_puthex8(f, s->id);
+    obuf_puts(f, "\",\"client\":");
     jendpoint(f, &s->client);
-    fputs(",\"server\":", f);
+    obuf_puts(f, ",\"server\":");
     jendpoint(f, &s->server);
-    fprintf(f, ",\"direction\":\"%s\"", direction_name(s->direction));
+    obuf_puts(f, ",\"direction\":\"");
+    obuf_puts(f, direction_name(s->direction));
+    obuf_putc(f, '"');
     if (s->mx) { /* outgoing, linked to its lookups (mailflow.h) */
-        fputs(",\"mx\":{\"domain\":", f);
+        obuf_puts(f, ",\"mx\":{\"domain\":");
         jcstr(f, s->mx->domain);
-        fputs(",\"host\":", f);
+        obuf_puts(f, ",\"host\":");
         jcstr(f, s->mx->host);
         if (s->mx->pref >= 0)
-            fprintf(f, ",\"pref\":%d,\"implicit\":false}", s->mx->pref);
+            obuf_printf(f, ",\"pref\":%d,\"implicit\":false}", s->mx->pref);
         else
-            fputs(",\"pref\":null,\"implicit\":true}", f);
+            obuf_puts(f, ",\"pref\":null,\"implicit\":true}");
     }
-    fputs(",\"start\":", f);
+    obuf_puts(f, ",\"start\":");
     jtime(f, s->start);
-    fputs(",\"end\":", f);
+    obuf_puts(f, ",\"end\":");
     jtime(f, s->end);
-    fputs(",\"duration_ms\":", f);
+    obuf_puts(f, ",\"duration_ms\":");
     jmillis(f, s->end - s->start);
-    fprintf(f, ",\"handshake\":\"%s\",\"syn_count\":%u,\"end_cause\":\"%s\","
-               "\"tcp_end\":\"%s\",\"closed_by\":%s",
-            handshake_name(s->handshake), s->syn_count,
-            end_cause_name(s->tcp_end, s->quit_ok),
-            end_cause_name(s->tcp_end, false),
-            s->closed_by == SMTP_FROM_CLIENT   ? "\"client\""
-            : s->closed_by == SMTP_FROM_SERVER ? "\"server\""
-                                               : "null");
-    fputs(",\"helo\":", f);
+    obuf_puts(f, ",\"handshake\":\"");
+    obuf_puts(f, handshake_name(s->handshake));
+    obuf_puts(f, "\",\"syn_count\":");
+    obuf_putu(f, s->syn_count);
+    obuf_puts(f, ",\"end_cause\":\"");
+    obuf_puts(f, end_cause_name(s->tcp_end, s->quit_ok));
+    obuf_puts(f, "\",\"tcp_end\":\"");
+    obuf_puts(f, end_cause_name(s->tcp_end, false));
+    obuf_puts(f, "\",\"closed_by\":");
+    obuf_puts(f, s->closed_by == SMTP_FROM_CLIENT   ? "\"client\""
+                 : s->closed_by == SMTP_FROM_SERVER ? "\"server\""
+                                                    : "null");
+    obuf_puts(f, ",\"helo\":");
     if (s->helo.len || s->helo_code)
         jref(f, s, s->helo);
     else
-        fputs("null", f);
-    fprintf(f, ",\"tls\":%s,\"tls_bytes\":{\"client\":%llu,\"server\":%llu}"
-               ",\"auth\":",
-            s->tls ? "true" : "false",
-            (unsigned long long)smtp_parser_info(&s->parser).tls_bytes[SMTP_FROM_CLIENT],
-            (unsigned long long)smtp_parser_info(&s->parser).tls_bytes[SMTP_FROM_SERVER]);
+        obuf_puts(f, "null");
+    obuf_puts(f, s->tls ? ",\"tls\":true,\"tls_bytes\":{\"client\":"
+                        : ",\"tls\":false,\"tls_bytes\":{\"client\":");
+    obuf_putu(f, smtp_parser_info(&s->parser).tls_bytes[SMTP_FROM_CLIENT]);
+    obuf_puts(f, ",\"server\":");
+    obuf_putu(f, smtp_parser_info(&s->parser).tls_bytes[SMTP_FROM_SERVER]);
+    obuf_puts(f, "},\"auth\":");
     if (s->auth_mech[0]) {
-        fputs("{\"mechanism\":", f);
+        obuf_puts(f, "{\"mechanism\":");
         jcstr(f, s->auth_mech);
-        fputs(",\"user\":", f);
+        obuf_puts(f, ",\"user\":");
         if (s->auth_user[0])
             jcstr(f, s->auth_user);
         else
-            fputs("null", f);
-        fputs(",\"code\":", f);
+            obuf_puts(f, "null");
+        obuf_puts(f, ",\"code\":");
         jcode(f, s->auth_code);
-        fprintf(f, ",\"ok\":%s}", s->auth_ok ? "true" : "false");
+        obuf_puts(f, s->auth_ok ? ",\"ok\":true}" : ",\"ok\":false}");
     } else {
-        fputs("null", f);
+        obuf_puts(f, "null");
     }
-    fputs(",\"esmtp\":{\"keywords\":[", f);
+    obuf_puts(f, ",\"esmtp\":{\"keywords\":[");
     bool firstkw = true;
     for (unsigned i = 0; i < KW__COUNT; i++)
         if (s->ehlo_keywords & (1u << i)) {
-            fputs(firstkw ? "\"" : ",\"", f); /* not printf: ~10 per session */
-            fputs(esmtp_kw_name(i), f);
-            fputc('"', f);
+            obuf_puts(f, firstkw ? "\"" : ",\""); /* not printf: ~10 per session */
+            obuf_puts(f, esmtp_kw_name(i));
+            obuf_putc(f, '"');
             firstkw = false;
         }
-    fputs("],\"size\":", f);
+    obuf_puts(f, "],\"size\":");
     if (s->size_limit)
-        fprintf(f, "%llu", (unsigned long long)s->size_limit);
+        obuf_putu(f, s->size_limit);
     else
-        fputs("null", f);
-    fputs(",\"auth_mechanisms\":", f);
+        obuf_puts(f, "null");
+    obuf_puts(f, ",\"auth_mechanisms\":");
     if (s->auth_mechs.len)
         jref(f, s, s->auth_mechs);
     else
-        fputs("null", f);
-    fputc('}', f);
-    fprintf(f, ",\"implicit_tls\":%s", smtp_parser_info(&s->parser).implicit_tls ? "true" : "false");
+        obuf_puts(f, "null");
+    obuf_putc(f, '}');
+    obuf_puts(f, smtp_parser_info(&s->parser).implicit_tls ? ",\"implicit_tls\":true"
+                                                          : ",\"implicit_tls\":false");
     json_tls_handshake(f, s->tls_hs);
     json_tcp_path(f, s->tcp_known ? &s->tcp : NULL);
-    fprintf(f, ",\"verdict\":\"%s\",\"end_phase\":\"%s\"",
-            s->verdict == VERDICT_OK          ? "ok"
-            : s->verdict == VERDICT_FAILED    ? "failed"
-            : s->verdict == VERDICT_ENCRYPTED ? "encrypted"
-            : s->verdict == VERDICT_NOT_SMTP  ? "not-smtp"
-            : s->verdict == VERDICT_PARTIAL   ? "partial"
-                                              : "incomplete",
-            phase_name(s->end_phase));
-    fputs(",\"incomplete_reason\":", f);
+    obuf_puts(f, ",\"verdict\":\"");
+    obuf_puts(f, s->verdict == VERDICT_OK          ? "ok"
+                 : s->verdict == VERDICT_FAILED    ? "failed"
+                 : s->verdict == VERDICT_ENCRYPTED ? "encrypted"
+                 : s->verdict == VERDICT_NOT_SMTP  ? "not-smtp"
+                 : s->verdict == VERDICT_PARTIAL   ? "partial"
+                                                   : "incomplete");
+    obuf_puts(f, "\",\"end_phase\":\"");
+    obuf_puts(f, phase_name(s->end_phase));
+    obuf_putc(f, '"');
+    obuf_puts(f, ",\"incomplete_reason\":");
     if (s->verdict == VERDICT_INCOMPLETE)
         jcstr(f, s->incomplete_why ? s->incomplete_why
                                    : end_cause_name(s->tcp_end, false));
     else
-        fputs("null", f);
+        obuf_puts(f, "null");
     write_failure(f, s);
-    fprintf(f, ",\"commands\":%u,\"replies\":%u,\"bytes\":{\"client\":%llu,"
-               "\"server\":%llu}",
-            s->ncommands, s->nreplies,
-            (unsigned long long)smtp_parser_info(&s->parser).wire_bytes[SMTP_FROM_CLIENT],
-            (unsigned long long)smtp_parser_info(&s->parser).wire_bytes[SMTP_FROM_SERVER]);
+    obuf_puts(f, ",\"commands\":");
+    obuf_putu(f, s->ncommands);
+    obuf_puts(f, ",\"replies\":");
+    obuf_putu(f, s->nreplies);
+    obuf_puts(f, ",\"bytes\":{\"client\":");
+    obuf_putu(f, smtp_parser_info(&s->parser).wire_bytes[SMTP_FROM_CLIENT]);
+    obuf_puts(f, ",\"server\":");
+    obuf_putu(f, smtp_parser_info(&s->parser).wire_bytes[SMTP_FROM_SERVER]);
+    obuf_putc(f, '}');
     write_transactions(f, s);
     write_anomalies(f, s);
     write_transcript(f, s);
-    fprintf(f, ",\"transcript_dropped\":%u}\n", s->log_dropped);
+    obuf_puts(f, ",\"transcript_dropped\":");
+    obuf_putu(f, s->log_dropped);
+    obuf_puts(f, "}\n");
+    obuf_flush(f);
 }
 
 /* {"type":"dns", ...}: one lookup, answered or timed out. */
 static void json_dns(struct sink *base, const struct dns_lookup *l)
 {
-    FILE *f = ((struct json_sink *)base)->f;
+    struct obuf *f = &((struct json_sink *)base)->ob;
     char when[40];
     time_iso8601(l->t_query, when, sizeof when);
-    fprintf(f, "{\"type\":\"dns\",\"id\":\"%08x\",\"t\":\"%s\",\"client\":",
+    obuf_printf(f, "{\"type\":\"dns\",\"id\":\"%08x\",\"t\":\"%s\",\"client\":",
             session_id_for(&l->client, &l->server, l->t_query), when);
     jendpoint(f, &l->client);
-    fputs(",\"server\":", f);
+    obuf_puts(f, ",\"server\":");
     jendpoint(f, &l->server);
-    fprintf(f, ",\"transport\":\"%s\",\"dns_id\":%u,\"query\":", l->tcp ? "tcp" : "udp",
+    obuf_printf(f, ",\"transport\":\"%s\",\"dns_id\":%u,\"query\":", l->tcp ? "tcp" : "udp",
             l->id);
     jcstr(f, l->qname);
-    fprintf(f, ",\"qtype\":\"%s\",\"rcode\":\"%s\",\"response_ms\":",
+    obuf_printf(f, ",\"qtype\":\"%s\",\"rcode\":\"%s\",\"response_ms\":",
             dns_type_name(l->qtype), dns_rcode_name(l->rcode));
     if (l->rcode >= 0)
         jmillis(f, l->t_response - l->t_query);
     else
-        fputs("null", f);
-    fprintf(f, ",\"truncated\":%s,\"answer_count\":%d,\"answers\":[",
+        obuf_puts(f, "null");
+    obuf_printf(f, ",\"truncated\":%s,\"answer_count\":%d,\"answers\":[",
             l->truncated ? "true" : "false", l->nanswers);
     for (int i = 0; i < l->nkept; i++) {
         const struct dns_answer *a = &l->an[i];
-        fprintf(f, "%s{\"type\":\"%s\",\"name\":", i ? "," : "", dns_type_name(a->type));
+        obuf_printf(f, "%s{\"type\":\"%s\",\"name\":", i ? "," : "", dns_type_name(a->type));
         jcstr(f, a->name);
         if (a->type == 15)
-            fprintf(f, ",\"pref\":%u", a->pref);
-        fputs(a->type == 1 || a->type == 28 ? ",\"address\":" : ",\"target\":", f);
+            obuf_printf(f, ",\"pref\":%u", a->pref);
+        obuf_puts(f, a->type == 1 || a->type == 28 ? ",\"address\":" : ",\"target\":");
         jcstr(f, a->target);
-        fputc('}', f);
+        obuf_putc(f, '}');
     }
     enum finding_id fnd[2];
     int nf = dns_findings(l, ((struct json_sink *)base)->slow_dns_ms, fnd);
-    fputs("],\"findings\":[", f);
+    obuf_puts(f, "],\"findings\":[");
     for (int i = 0; i < nf; i++)
-        fprintf(f, "%s\"%s\"", i ? "," : "", finding_name(fnd[i]));
-    fputs("]}\n", f);
+        obuf_printf(f, "%s\"%s\"", i ? "," : "", finding_name(fnd[i]));
+    obuf_puts(f, "]}\n");
+    obuf_flush(f);
 }
 
 static void json_finish(struct sink *base)
 {
-    fflush(((struct json_sink *)base)->f);
+    struct obuf *f = &((struct json_sink *)base)->ob;
+    obuf_flush(f);
+    fflush(f->f);
 }
 
 static void json_destroy(struct sink *base)
@@ -361,6 +403,6 @@ struct sink *sink_json_new(FILE *f, const struct output_options *o)
     j->base.finish = json_finish;
     j->base.destroy = json_destroy;
     j->base.dns = json_dns;
-    j->f = f;
+    j->ob.f = f;
     return &j->base;
 }

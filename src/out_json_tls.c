@@ -6,77 +6,78 @@
 #include <string.h>
 
 #include "escape.h"
+#include "obuf.h"
 #include "tcp_path.h"
 #include "tls_reader.h"
 
-static void str(FILE *f, const char *s, size_t n)
+static void str(struct obuf *f, const char *s, size_t n)
 {
-    fputc('"', f);
-    escape_write(f, s, n, ESCAPE_JSON);
-    fputc('"', f);
+    obuf_putc(f, '"');
+    obuf_escape(f, s, n, ESCAPE_JSON);
+    obuf_putc(f, '"');
 }
 
-static void cstr(FILE *f, const char *s) { str(f, s, strlen(s)); }
+static void cstr(struct obuf *f, const char *s) { str(f, s, strlen(s)); }
 
-static void version_or_null(FILE *f, uint16_t v)
+static void version_or_null(struct obuf *f, uint16_t v)
 {
     char b[TLS_NAME_BUF];
     if (v)
         cstr(f, tls_version_name(v, b));
     else
-        fputs("null", f);
+        obuf_puts(f, "null");
 }
 
-static void offered_versions(FILE *f, const struct tls_info *in)
+static void offered_versions(struct obuf *f, const struct tls_info *in)
 {
-    fputc('[', f);
+    obuf_putc(f, '[');
     if (in->client_hello && (!in->client_versions_ext || in->nclient_versions == 0)) {
         version_or_null(f, in->client_legacy_version);
     } else {
         for (unsigned i = 0; i < in->nclient_versions; i++) {
             if (i)
-                fputc(',', f);
+                obuf_putc(f, ',');
             version_or_null(f, in->client_versions[i]);
         }
     }
-    fputc(']', f);
+    obuf_putc(f, ']');
 }
 
-static void alert(FILE *f, const struct tls_alert *a)
+static void alert(struct obuf *f, const struct tls_alert *a)
 {
     char b[TLS_NAME_BUF];
     if (!a->seen) {
-        fputs("null", f);
+        obuf_puts(f, "null");
         return;
     }
-    fprintf(f, "{\"from\":\"%s\",\"level\":", a->from == TLS_CLIENT ? "client" : "server");
+    obuf_printf(f, "{\"from\":\"%s\",\"level\":", a->from == TLS_CLIENT ? "client" : "server");
     cstr(f, tls_alert_level_name(a->level));
-    fputs(",\"description\":", f);
+    obuf_puts(f, ",\"description\":");
     cstr(f, tls_alert_name(a->code, b));
-    fprintf(f, ",\"code\":%u}", a->code);
+    obuf_printf(f, ",\"code\":%u}", a->code);
 }
 
-static void certificate(FILE *f, const struct tls_cert *c)
+static void certificate(struct obuf *f, const struct tls_cert *c)
 {
     char t[40];
     if (!c->parsed) {
-        fputs("null", f);
+        obuf_puts(f, "null");
         return;
     }
-    fputs("{\"subject\":", f);
+    obuf_puts(f, "{\"subject\":");
     cstr(f, c->subject);
-    fputs(",\"issuer\":", f);
+    obuf_puts(f, ",\"issuer\":");
     cstr(f, c->issuer);
-    fputs(",\"names\":[", f);
+    obuf_puts(f, ",\"names\":[");
     for (unsigned i = 0; i < c->nnames; i++) {
         if (i)
-            fputc(',', f);
+            obuf_putc(f, ',');
         cstr(f, c->names[i]);
     }
     time_iso8601(c->not_before, t, sizeof t);
-    fprintf(f, "],\"not_before\":\"%s\"", t);
+    obuf_printf(f, "],\"not_before\":\"%s\"", t);
     time_iso8601(c->not_after, t, sizeof t);
-    fprintf(f, ",\"not_after\":\"%s\",\"self_signed\":%s}", t,
+    obuf_printf(f, ",\"not_after\":\"%s\",\"self_signed\":%s}", t,
             c->self_signed ? "true" : "false");
 }
 
@@ -90,70 +91,70 @@ static const char *result_name(enum tls_result r)
     }
 }
 
-void json_tls_handshake(FILE *f, const struct tls_info *in)
+void json_tls_handshake(struct obuf *f, const struct tls_info *in)
 {
     char b[TLS_NAME_BUF];
-    fputs(",\"tls_handshake\":", f);
+    obuf_puts(f, ",\"tls_handshake\":");
     if (!in) {
-        fputs("null", f);
+        obuf_puts(f, "null");
         return;
     }
-    fputs("{\"version\":", f);
+    obuf_puts(f, "{\"version\":");
     version_or_null(f, in->server_hello ? in->version : 0);
-    fputs(",\"cipher\":", f);
+    obuf_puts(f, ",\"cipher\":");
     if (in->server_hello)
         cstr(f, tls_cipher_name(in->cipher, b));
     else
-        fputs("null", f);
-    fputs(",\"sni\":", f);
+        obuf_puts(f, "null");
+    obuf_puts(f, ",\"sni\":");
     if (in->sni_present)
         str(f, in->sni, in->sni_len);
     else
-        fputs("null", f);
-    fputs(",\"alpn\":", f);
+        obuf_puts(f, "null");
+    obuf_puts(f, ",\"alpn\":");
     if (in->alpn_present) {
-        fputc('[', f);
+        obuf_putc(f, '[');
         for (unsigned i = 0; i < in->nalpn; i++) {
             if (i)
-                fputc(',', f);
+                obuf_putc(f, ',');
             str(f, in->alpn[i], in->alpn_len[i]);
         }
-        fputc(']', f);
+        obuf_putc(f, ']');
     } else {
-        fputs("null", f);
+        obuf_puts(f, "null");
     }
-    fputs(",\"client_versions\":", f);
+    obuf_puts(f, ",\"client_versions\":");
     offered_versions(f, in);
-    fprintf(f, ",\"result\":\"%s\",\"alert\":", result_name(in->result));
+    obuf_printf(f, ",\"result\":\"%s\",\"alert\":", result_name(in->result));
     alert(f, &in->alert);
-    fputs(",\"certificate\":", f);
+    obuf_puts(f, ",\"certificate\":");
     certificate(f, &in->cert);
-    fputc('}', f);
+    obuf_putc(f, '}');
 }
 
-static void rtt(FILE *f, smtp_time d)
+static void rtt(struct obuf *f, smtp_time d)
 {
     char b[40];
     if (d < 0) {
-        fputs("null", f);
+        obuf_puts(f, "null");
         return;
     }
     time_fixed(d, SMTP_NS_PER_SEC / 1000, 3, b, sizeof b);
-    fputs(b, f);
+    obuf_puts(f, b);
 }
 
-void json_tcp_path(FILE *f, const struct tcp_path *t)
+void json_tcp_path(struct obuf *f, const struct tcp_path *t)
 {
-    fputs(",\"tcp\":", f);
+    obuf_puts(f, ",\"tcp\":");
     if (!t) {
-        fputs("null", f);
+        obuf_puts(f, "null");
         return;
     }
-    fputs("{\"rtt_ms\":{\"client_side\":", f);
+    obuf_puts(f, "{\"rtt_ms\":{\"client_side\":");
     rtt(f, tcp_path_rtt(t, false));
-    fputs(",\"server_side\":", f);
+    obuf_puts(f, ",\"server_side\":");
     rtt(f, tcp_path_rtt(t, true));
-    fprintf(f, "},\"retransmits\":{\"client\":%u,\"server\":%u},"
+    obuf_printf(f, "},\"retransmits\":{\"client\":%u,\"server\":%u},"
                "\"out_of_order\":{\"client\":%u,\"server\":%u},"
                "\"zero_window\":{\"client\":%u,\"server\":%u},"
                "\"lost_bytes\":{\"client\":%llu,\"server\":%llu}}",

@@ -16,41 +16,76 @@
 #include "diagnosis.h"
 #include "endpoint.h"
 #include "escape.h"
+#include "obuf.h"
 #include "output.h"
 #include "tls_observer.h"
 
 struct text_sink {
     struct sink base;
-    FILE *f;
     struct output_options opt;
     char last_date[11];
+    /* "IP [id] " of the lines being written: formatted once a session */
+    char who[ENDPOINT_STRLEN + 12];
+    size_t who_len;
+    /* "HH:MM:SS." of the second clk_sec: formatted once a second */
+    bool clk_valid;
+    time_t clk_sec;
+    char clk[9];
+    struct obuf ob; /* a session at a time, then one fwrite (obuf.h) */
 };
 
-static void prefix(struct text_sink *t, const char *ip, uint32_t id,
-                   smtp_time ts)
+static void set_who(struct text_sink *t, const char *ip, uint32_t id)
 {
-    char clock[13], date[11];
-    time_clock(ts, t->opt.localtime, clock, date);
-    if (strcmp(date, t->last_date) != 0) {
-        fprintf(t->f, "# date: %s (%s)\n", date,
-                t->opt.localtime ? "local time" : "UTC");
-        memcpy(t->last_date, date, sizeof date);
-    }
-    /* "IP [id] HH:MM:SS.mmm " in one write: this runs for every line */
     static const char hex[] = "0123456789abcdef";
-    char buf[ENDPOINT_STRLEN + 32];
     size_t n = strnlen(ip, ENDPOINT_STRLEN);
-    memcpy(buf, ip, n);
-    buf[n++] = ' ';
-    buf[n++] = '[';
+    memcpy(t->who, ip, n);
+    t->who[n++] = ' ';
+    t->who[n++] = '[';
     for (int i = 7; i >= 0; i--)
-        buf[n++] = hex[(id >> (4 * i)) & 0xf];
-    buf[n++] = ']';
-    buf[n++] = ' ';
-    memcpy(buf + n, clock, 12);
-    n += 12;
-    buf[n++] = ' ';
-    fwrite(buf, 1, n, t->f);
+        t->who[n++] = hex[(id >> (4 * i)) & 0xf];
+    t->who[n++] = ']';
+    t->who[n++] = ' ';
+    t->who_len = n;
+}
+
+/* "IP [id] HH:MM:SS.mmm " of the current session (set_who), after a
+ * "# date:" line when the calendar day differs from the line before. The
+ * day and the clock change only with the second, so they are formatted
+ * only when it does. */
+static void stamp(struct text_sink *t, smtp_time ts)
+{
+    time_t sec;
+    int64_t ns;
+    time_split(ts, &sec, &ns);
+    if (!t->clk_valid || sec != t->clk_sec) {
+        char clock[13], date[11];
+        time_clock(ts, t->opt.localtime, clock, date);
+        if (strcmp(date, t->last_date) != 0) {
+            obuf_printf(&t->ob, "# date: %s (%s)\n", date,
+                        t->opt.localtime ? "local time" : "UTC");
+            memcpy(t->last_date, date, sizeof date);
+        }
+        memcpy(t->clk, clock, sizeof t->clk);
+        t->clk_sec = sec;
+        t->clk_valid = true;
+    }
+    char *p = obuf_room(&t->ob, ENDPOINT_STRLEN + 32);
+    memcpy(p, t->who, t->who_len);
+    p += t->who_len;
+    memcpy(p, t->clk, sizeof t->clk);
+    p += sizeof t->clk;
+    unsigned ms = (unsigned)(ns / 1000000) % 1000u;
+    p[0] = (char)('0' + ms / 100);
+    p[1] = (char)('0' + ms / 10 % 10);
+    p[2] = (char)('0' + ms % 10);
+    p[3] = ' ';
+    t->ob.len += t->who_len + sizeof t->clk + 4;
+}
+
+static void prefix(struct text_sink *t, const char *ip, uint32_t id, smtp_time ts)
+{
+    set_who(t, ip, id);
+    stamp(t, ts);
 }
 
 static void write_verdict(struct text_sink *t, const struct session *s);
@@ -61,20 +96,20 @@ static void write_verdict(struct text_sink *t, const struct session *s);
 
 static void write_summary(struct text_sink *t, const struct session *s)
 {
-    FILE *f = t->f;
+    struct obuf *f = &t->ob;
     bool paint = t->opt.color && (s->verdict == VERDICT_FAILED ||
                                   s->verdict == VERDICT_NOT_SMTP);
     if (paint)
-        fputs(RED, f);
+        obuf_puts(f, RED);
     write_verdict(t, s);
     if (paint)
-        fputs(RESET, f);
-    fputc('\n', f);
+        obuf_puts(f, RESET);
+    obuf_putc(f, '\n');
 }
 
 static void write_verdict(struct text_sink *t, const struct session *s)
 {
-    FILE *f = t->f;
+    struct obuf *f = &t->ob;
     uint32_t rcpts = 0, rejected = 0, accepted = 0;
     uint64_t bytes = 0;
     for (uint32_t i = 0; i < s->ntxn; i++) {
@@ -88,49 +123,63 @@ static void write_verdict(struct text_sink *t, const struct session *s)
             accepted++;
         bytes += x->bytes;
     }
-    fputs("*** ", f);
+    obuf_puts(f, "*** ");
     if (s->ntxn) {
         const struct txn *x0 = &s->txns[0];
         if (x0->has_mail) {
-            fputs("from=<", f);
-            escape_write(f, session_str(s, x0->mail_from), x0->mail_from.len,
+            obuf_puts(f, "from=<");
+            obuf_escape(f, session_str(s, x0->mail_from), x0->mail_from.len,
                          ESCAPE_TEXT);
-            fputc('>', f);
+            obuf_putc(f, '>');
         } else {
-            fputs("from=(no MAIL seen)", f); /* <> is the null sender only */
+            obuf_puts(f, "from=(no MAIL seen)"); /* <> is the null sender only */
         }
-        if (s->ntxn > 1)
-            fprintf(f, " (+%u more)", s->ntxn - 1);
-        fputc(' ', f);
+        if (s->ntxn > 1) {
+            obuf_puts(f, " (+");
+            obuf_putu(f, s->ntxn - 1);
+            obuf_puts(f, " more)");
+        }
+        obuf_putc(f, ' ');
     }
-    fprintf(f, "rcpts=%u", rcpts);
-    if (rejected)
-        fprintf(f, " (%u rejected)", rejected);
+    /* by hand, not printf: every session has this line */
+    obuf_puts(f, "rcpts=");
+    obuf_putu(f, rcpts);
+    if (rejected) {
+        obuf_puts(f, " (");
+        obuf_putu(f, rejected);
+        obuf_puts(f, " rejected)");
+    }
     char dur[32];
     time_seconds(s->end - s->start, 3, dur, sizeof dur);
-    fprintf(f, " messages=%u bytes=%llu duration=%ss: ", accepted,
-            (unsigned long long)bytes, dur);
+    obuf_puts(f, " messages=");
+    obuf_putu(f, accepted);
+    obuf_puts(f, " bytes=");
+    obuf_putu(f, bytes);
+    obuf_puts(f, " duration=");
+    obuf_puts(f, dur);
+    obuf_puts(f, "s: ");
     if (s->verdict == VERDICT_OK) {
-        fputs("OK", f);
+        obuf_puts(f, "OK");
         return;
     }
     const struct failure *fl = &s->failure;
     if (s->verdict == VERDICT_NOT_SMTP) {
-        fprintf(f, "NOT SMTP: no SMTP reply from the server (%llu bytes from "
+        obuf_printf(f, "NOT SMTP: no SMTP reply from the server (%llu bytes from "
                    "client, %llu from server)",
                 (unsigned long long)smtp_parser_info(&s->parser).wire_bytes[SMTP_FROM_CLIENT],
                 (unsigned long long)smtp_parser_info(&s->parser).wire_bytes[SMTP_FROM_SERVER]);
         return;
     }
     if (s->verdict == VERDICT_ENCRYPTED) {
-        fputs("ENCRYPTED ", f);
+        obuf_puts(f, "ENCRYPTED ");
         if (s->tls_hs && s->tls_hs->result == TLS_RESULT_COMPLETE) {
-            char brief[300], esc[ESCAPE_MAX(300)];
+            char brief[300];
             size_t n = tls_handshake_brief(s->tls_hs, brief, sizeof brief);
-            escape_to(esc, sizeof esc, brief, n, ESCAPE_TEXT);
-            fprintf(f, "(%s) ", esc);
+            obuf_putc(f, '(');
+            obuf_escape(f, brief, n, ESCAPE_TEXT);
+            obuf_puts(f, ") ");
         }
-        fprintf(f, smtp_parser_info(&s->parser).implicit_tls
+        obuf_printf(f, smtp_parser_info(&s->parser).implicit_tls
                        ? "from the start (implicit TLS; %llu bytes "
                          "from client, %llu from server), ended %s"
                        : "after STARTTLS (%llu bytes from client, "
@@ -141,7 +190,7 @@ static void write_verdict(struct text_sink *t, const struct session *s)
         return;
     }
     if (s->verdict == VERDICT_INCOMPLETE) {
-        fprintf(f, "INCOMPLETE in %s: %s", phase_name(s->end_phase),
+        obuf_printf(f, "INCOMPLETE in %s: %s", phase_name(s->end_phase),
                 s->incomplete_why ? s->incomplete_why
                                   : end_cause_name(s->tcp_end, false));
         return;
@@ -149,20 +198,26 @@ static void write_verdict(struct text_sink *t, const struct session *s)
     if (s->verdict == VERDICT_PARTIAL) {
         uint32_t all, ok;
         diagnosis_partial(s, &all, &ok);
-        fprintf(f, "PARTIAL: %u of %u recipients accepted; ", ok, all);
+        obuf_printf(f, "PARTIAL: %u of %u recipients accepted; ", ok, all);
     } else {
-        fprintf(f, "FAILED at %s: ", phase_name(fl->phase));
+        obuf_puts(f, "FAILED at ");
+        obuf_puts(f, phase_name(fl->phase));
+        obuf_puts(f, ": ");
     }
-    if (s->verdict == VERDICT_PARTIAL && fl->phase != PHASE_NONE)
-        fprintf(f, "%s ", phase_name(fl->phase));
+    if (s->verdict == VERDICT_PARTIAL && fl->phase != PHASE_NONE) {
+        obuf_puts(f, phase_name(fl->phase));
+        obuf_putc(f, ' ');
+    }
     if (fl->code)
-        fprintf(f, "%d ", fl->code);
-    if (fl->enhanced[0])
-        fprintf(f, "%s ", fl->enhanced);
-    escape_write(f, fl->text, strlen(fl->text), ESCAPE_TEXT);
+        obuf_printf(f, "%d ", fl->code);
+    if (fl->enhanced[0]) {
+        obuf_puts(f, fl->enhanced);
+        obuf_putc(f, ' ');
+    }
+    obuf_escape(f, fl->text, strlen(fl->text), ESCAPE_TEXT);
     if (fl->hint && fl->hint[0]) {
-        fputs(" -- hint: ", f);
-        escape_write(f, fl->hint, strlen(fl->hint), ESCAPE_TEXT);
+        obuf_puts(f, " -- hint: ");
+        obuf_escape(f, fl->hint, strlen(fl->hint), ESCAPE_TEXT);
     }
 }
 
@@ -184,62 +239,79 @@ static void write_opening(struct text_sink *t, const struct session *s)
     const char *v6l = s->client.family == 6 ? "[" : "";
     const char *v6r = s->client.family == 6 ? "]" : "";
     prefix(t, lip, s->id, s->start);
+    struct obuf *f = &t->ob;
+    /* by hand, not printf: once a session, and printf was most of its cost */
     if (s->direction == DIR_OUTGOING)
-        fprintf(t->f, "Client session %s%s%s:%u -> %s%s%s:%u%s\n", v6l, ip, v6r,
-                s->client.port, v6l, sip, v6r, s->server.port,
-                s->handshake == HS_NONE ? " (not connected)"
-                : s->handshake == HS_MISSING ? " (picked up mid-session)" : "");
+        obuf_puts(f, "Client session ");
     else if (s->handshake == HS_NONE)
-        fprintf(t->f, "Connection attempt %s%s%s:%u -> %s%s%s:%u (%u SYN%s)\n",
-                v6l, ip, v6r, s->client.port, v6l, sip, v6r, s->server.port,
-                s->syn_count, s->syn_count == 1 ? "" : "s");
+        obuf_puts(f, "Connection attempt ");
     else
-        fprintf(t->f, "Connected %s%s%s:%u -> %s%s%s:%u%s\n", v6l, ip, v6r,
-                s->client.port, v6l, sip, v6r, s->server.port,
-                s->handshake == HS_MISSING ? " (picked up mid-session)" : "");
+        obuf_puts(f, "Connected ");
+    obuf_puts(f, v6l);
+    obuf_puts(f, ip);
+    obuf_puts(f, v6r);
+    obuf_putc(f, ':');
+    obuf_putu(f, s->client.port);
+    obuf_puts(f, " -> ");
+    obuf_puts(f, v6l);
+    obuf_puts(f, sip);
+    obuf_puts(f, v6r);
+    obuf_putc(f, ':');
+    obuf_putu(f, s->server.port);
+    if (s->direction == DIR_OUTGOING)
+        obuf_puts(f, s->handshake == HS_NONE ? " (not connected)"
+                     : s->handshake == HS_MISSING ? " (picked up mid-session)" : "");
+    else if (s->handshake == HS_NONE) {
+        obuf_puts(f, " (");
+        obuf_putu(f, s->syn_count);
+        obuf_puts(f, s->syn_count == 1 ? " SYN)" : " SYNs)");
+    } else
+        obuf_puts(f, s->handshake == HS_MISSING ? " (picked up mid-session)" : "");
+    obuf_putc(f, '\n');
 }
 
-/* One transcript record as a log line. */
-static void write_line(struct text_sink *t, const char *ip, const struct session *s,
+/* One transcript record as a log line (set_who already called). */
+static void write_line(struct text_sink *t, const struct session *s,
                        const struct tline *l, const char *text)
 {
-    FILE *f = t->f;
-    prefix(t, ip, s->id, l->ts);
+    struct obuf *f = &t->ob;
+    stamp(t, l->ts);
     switch (l->kind) {
     /* server's view: >>> it sent, <<< it got; outgoing: our host's view */
-    case TL_CLIENT: fputs(s->direction == DIR_OUTGOING ? ">>> " : "<<< ", f); break;
-    case TL_SERVER: fputs(s->direction == DIR_OUTGOING ? "<<< " : ">>> ", f); break;
+    case TL_CLIENT: obuf_puts(f, s->direction == DIR_OUTGOING ? ">>> " : "<<< "); break;
+    case TL_SERVER: obuf_puts(f, s->direction == DIR_OUTGOING ? "<<< " : ">>> "); break;
     default:
         /* own text: capitalised like the other system lines */
         if (l->kind == TL_ANOMALY && t->opt.color)
-            fputs(YELLOW, f);
+            obuf_puts(f, YELLOW);
         if (l->len) {
-            fputc(text[0] >= 'a' && text[0] <= 'z' ? text[0] - 32 : text[0], f);
-            escape_write(f, text + 1, l->len - 1, ESCAPE_TEXT);
+            obuf_putc(f, text[0] >= 'a' && text[0] <= 'z' ? text[0] - 32 : text[0]);
+            obuf_escape(f, text + 1, l->len - 1, ESCAPE_TEXT);
         }
         if (l->kind == TL_ANOMALY && t->opt.color)
-            fputs(RESET, f);
-        fputc('\n', f);
+            obuf_puts(f, RESET);
+        obuf_putc(f, '\n');
         return;
     }
-    escape_write(f, text, l->len, ESCAPE_TEXT);
+    obuf_escape(f, text, l->len, ESCAPE_TEXT);
     if (l->flags & SMTP_LINE_TRUNCATED)
-        fputs(" [line truncated]", f);
+        obuf_puts(f, " [line truncated]");
     else if (l->flags & SMTP_LINE_UNTERMINATED)
-        fputs(" [no line end]", f);
-    fputc('\n', f);
+        obuf_puts(f, " [no line end]");
+    obuf_putc(f, '\n');
 }
 
 static void text_session(struct sink *base, const struct session *s)
 {
     struct text_sink *t = (struct text_sink *)base;
-    FILE *f = t->f;
+    struct obuf *f = &t->ob;
     char ip[ENDPOINT_STRLEN];
     log_ip(s, ip);
 
     if (t->opt.verbosity == 1) { /* the verdict line only */
         prefix(t, ip, s->id, s->end);
         write_summary(t, s);
+        obuf_flush(f);
         return;
     }
     if (!(t->opt.follow && s->followed)) { /* else already written live */
@@ -248,25 +320,30 @@ static void text_session(struct sink *base, const struct session *s)
         const char *text;
         const struct tline *l;
         while ((l = session_next_line(s, &off, &text)))
-            write_line(t, ip, s, l, text);
+            write_line(t, s, l, text);
         if (s->log_dropped) {
-            prefix(t, ip, s->id, s->end);
-            fprintf(f, "Transcript limit reached: %u more lines not kept\n",
+            stamp(t, s->end);
+            obuf_printf(f, "Transcript limit reached: %u more lines not kept\n",
                     s->log_dropped);
         }
     }
     prefix(t, ip, s->id, s->end);
-    if (s->handshake == HS_NONE)
-        fprintf(f, "Not connected (%s)\n", end_cause_name(s->tcp_end, false));
-    else
-        fprintf(f, "Disconnected (%s%s)\n", end_cause_name(s->tcp_end, s->quit_ok),
-                s->quit_ok || s->tcp_end != TCP_END_CLOSED ? ""
-                : s->closed_by == SMTP_FROM_CLIENT ? " by client"
-                : s->closed_by == SMTP_FROM_SERVER ? " by server" : "");
-    prefix(t, ip, s->id, s->end);
+    if (s->handshake == HS_NONE) {
+        obuf_puts(f, "Not connected (");
+        obuf_puts(f, end_cause_name(s->tcp_end, false));
+    } else {
+        obuf_puts(f, "Disconnected (");
+        obuf_puts(f, end_cause_name(s->tcp_end, s->quit_ok));
+        obuf_puts(f, s->quit_ok || s->tcp_end != TCP_END_CLOSED ? ""
+                     : s->closed_by == SMTP_FROM_CLIENT ? " by client"
+                     : s->closed_by == SMTP_FROM_SERVER ? " by server" : "");
+    }
+    obuf_puts(f, ")\n");
+    stamp(t, s->end);
     write_summary(t, s);
+    obuf_flush(f);
     if (t->opt.follow)
-        fflush(f);
+        fflush(f->f);
 }
 
 static void text_open(struct sink *base, const struct session *s)
@@ -274,7 +351,8 @@ static void text_open(struct sink *base, const struct session *s)
     struct text_sink *t = (struct text_sink *)base;
     if (t->opt.verbosity > 1) {
         write_opening(t, s);
-        fflush(t->f);
+        obuf_flush(&t->ob);
+        fflush(t->ob.f);
     }
 }
 
@@ -286,8 +364,10 @@ static void text_line(struct sink *base, const struct session *s,
         return;
     char ip[ENDPOINT_STRLEN];
     log_ip(s, ip);
-    write_line(t, ip, s, l, text);
-    fflush(t->f);
+    set_who(t, ip, s->id);
+    write_line(t, s, l, text);
+    obuf_flush(&t->ob);
+    fflush(t->ob.f);
 }
 
 /* "DNS query 'example.net' MX to 192.0.2.53 [NOERROR - 2 answers: 10
@@ -299,42 +379,44 @@ static void text_dns(struct sink *base, const struct dns_lookup *l)
     struct text_sink *t = (struct text_sink *)base;
     if (t->opt.verbosity == 1)
         return;
-    FILE *f = t->f;
+    struct obuf *f = &t->ob;
     char ip[ENDPOINT_STRLEN], sip[ENDPOINT_STRLEN];
     endpoint_addr_str(&l->client, ip);
     endpoint_addr_str(&l->server, sip);
     prefix(t, ip, session_id_for(&l->client, &l->server, l->t_query), l->t_query);
-    fputs("DNS query '", f);
-    escape_write(f, l->qname, strlen(l->qname), ESCAPE_TEXT);
-    fprintf(f, "' %s to %s%s [%s", dns_type_name(l->qtype), sip, l->tcp ? " over TCP" : "",
+    obuf_puts(f, "DNS query '");
+    obuf_escape(f, l->qname, strlen(l->qname), ESCAPE_TEXT);
+    obuf_printf(f, "' %s to %s%s [%s", dns_type_name(l->qtype), sip, l->tcp ? " over TCP" : "",
             dns_rcode_name(l->rcode));
     if (l->rcode < 0) {
-        fputs(" - no response seen]", f);
+        obuf_puts(f, " - no response seen]");
     } else {
-        fprintf(f, " - %s%d answer%s", l->truncated ? "truncated, " : "", l->nanswers,
+        obuf_printf(f, " - %s%d answer%s", l->truncated ? "truncated, " : "", l->nanswers,
                 l->nanswers == 1 ? "" : "s");
         for (int i = 0; i < l->nkept; i++) {
             const struct dns_answer *a = &l->an[i];
-            fputs(i ? ", " : ": ", f);
+            obuf_puts(f, i ? ", " : ": ");
             if (a->type == 15)
-                fprintf(f, "%u ", a->pref);
+                obuf_printf(f, "%u ", a->pref);
             else if (a->type == 5)
-                fputs("CNAME ", f);
-            escape_write(f, a->target, strlen(a->target), ESCAPE_TEXT);
+                obuf_puts(f, "CNAME ");
+            obuf_escape(f, a->target, strlen(a->target), ESCAPE_TEXT);
         }
-        fprintf(f, "] %.1f ms", (double)(l->t_response - l->t_query) / 1e6);
+        obuf_printf(f, "] %.1f ms", (double)(l->t_response - l->t_query) / 1e6);
     }
     enum finding_id fnd[2];
     int nf = dns_findings(l, t->opt.slow_dns_ms, fnd);
     for (int i = 0; i < nf; i++)
-        fprintf(f, "%s%s", i ? "," : " (finding: ", finding_name(fnd[i]));
-    fputs(nf ? ")\n" : "\n", f);
+        obuf_printf(f, "%s%s", i ? "," : " (finding: ", finding_name(fnd[i]));
+    obuf_puts(f, nf ? ")\n" : "\n");
+    obuf_flush(f);
 }
 
 static void text_finish(struct sink *base)
 {
     struct text_sink *t = (struct text_sink *)base;
-    fflush(t->f);
+    obuf_flush(&t->ob);
+    fflush(t->ob.f);
 }
 
 static void text_destroy(struct sink *base)
@@ -355,7 +437,7 @@ struct sink *sink_text_new(FILE *f, const struct output_options *o)
         t->base.open = text_open;
         t->base.line = text_line;
     }
-    t->f = f;
+    t->ob.f = f;
     t->opt = *o;
     return &t->base;
 }

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <time.h>
 
-static void split(smtp_time t, time_t *sec, int64_t *ns)
+void time_split(smtp_time t, time_t *sec, int64_t *ns)
 {
     int64_t s = t / SMTP_NS_PER_SEC, r = t % SMTP_NS_PER_SEC;
     if (r < 0) {
@@ -29,7 +29,7 @@ size_t time_iso8601(smtp_time t, char *out, size_t cap)
     time_t sec;
     int64_t ns;
     struct tm tm;
-    split(t, &sec, &ns);
+    time_split(t, &sec, &ns);
     gmtime_r(&sec, &tm);
     int year = tm.tm_year + 1900;
     if (year < 0 || year > 9999 || cap < 28) { /* not in a capture's range */
@@ -67,7 +67,7 @@ void time_clock(smtp_time t, int local, char out[13], char date[11])
     static struct tm tm;
     time_t sec;
     int64_t ns;
-    split(t, &sec, &ns);
+    time_split(t, &sec, &ns);
     if (sec != last_sec || local != last_local) {
         if (local)
             localtime_r(&sec, &tm);

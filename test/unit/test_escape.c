@@ -1,8 +1,50 @@
 /* test_escape.c - wire bytes never reach an output raw. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "escape.h"
+#include "obuf.h"
 #include "tap.h"
+
+/* obuf_escape writes what escape_write writes, on random bytes chosen to
+ * sit on every boundary of the eight-byte clean-run scan. */
+static void obuf_agrees(void)
+{
+    static const char alpha[] = "aZ ~\"\\\x1f\x20\x7e\x7f\x80\xc3\xa9\xe2\x80\xae\r\n\0";
+    static struct obuf ob;
+    uint64_t rng = 5;
+    int bad = 0, runs = 0;
+    for (int r = 0; r < 40000; r++) {
+        char in[40];
+        rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+        size_t n = (rng >> 33) % sizeof in;
+        for (size_t i = 0; i < n; i++) {
+            rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+            /* mostly plain letters: long clean runs with a stop somewhere */
+            in[i] = (rng >> 60) < 12 ? 'x' : alpha[(rng >> 35) % (sizeof alpha - 1)];
+        }
+        for (int m = 0; m < 2; m++) {
+            enum escape_mode mode = m ? ESCAPE_JSON : ESCAPE_TEXT;
+            char *a = NULL, *b = NULL;
+            size_t alen = 0, blen = 0;
+            FILE *fa = open_memstream(&a, &alen), *fb = open_memstream(&b, &blen);
+            escape_write(fa, in, n, mode);
+            ob.f = fb;
+            obuf_escape(&ob, in, n, mode);
+            obuf_flush(&ob);
+            fclose(fa);
+            fclose(fb);
+            runs++;
+            bad += alen != blen || memcmp(a, b, alen) != 0;
+            free(a);
+            free(b);
+        }
+    }
+    CHECK(bad == 0, "%d random escapes through obuf agree with escape_write (%d differ)",
+          runs, bad);
+}
 
 static const char *esc(const char *in, size_t n, enum escape_mode m)
 {
@@ -43,5 +85,6 @@ int main(void)
     n = escape_to(small, sizeof small, "ab\xc3\xa9\xc3\xa9\xc3\xa9", 8, ESCAPE_TEXT);
     CHECK(n == 6 && memcmp(small, "ab\xc3\xa9\xc3\xa9", 6) == 0,
           "truncation never splits a UTF-8 character (len %zu)", n);
+    obuf_agrees();
     return tap_done();
 }

@@ -55,5 +55,32 @@ int main(void)
             bad++;
     }
     CHECK(bad == 0, "%d random searches agree with the model (%d differ)", runs, bad);
+
+    /* A set of needles found in one pass: each bit as text_has_ci says. */
+    static const char *const words[] = {"ab", "Ab@", "`b", "bB{", "a a", "\xc1\xe1",
+                                        "[{", "aAaA", "!\x01", "abab", "@`[{",
+                                        "a\x01 b", "bBaA@", " aa  ", "{[`@b"};
+    static struct text_set set = TEXT_SET(words);
+    CHECK(text_set_find(&set, "xxABxx", 6) == 1, "a set finds a word in another case");
+    CHECK(text_set_find(&set, "ABAB", 4) == (1ULL | 1ULL << 9),
+          "a four-byte word that ends the text");
+    bad = runs = 0;
+    for (int r = 0; r < 100000; r++) {
+        char h[32];
+        rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+        size_t len = (rng >> 33) % sizeof h;
+        for (size_t i = 0; i < len; i++) {
+            rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+            h[i] = alpha[(rng >> 35) % (sizeof alpha - 1)];
+        }
+        uint64_t want = 0;
+        for (size_t j = 0; j < sizeof words / sizeof *words; j++)
+            if (model(h, len, words[j], strlen(words[j])) >= 0)
+                want |= 1ULL << j;
+        runs++;
+        if (text_set_find(&set, h, len) != want)
+            bad++;
+    }
+    CHECK(bad == 0, "%d random set searches agree with the model (%d differ)", runs, bad);
     return tap_done();
 }
