@@ -17,6 +17,7 @@
 #include "dns.h"
 #include "mailflow.h"
 #include "output.h"
+#include "select.h"
 #include "session.h"
 #include "tls_path.h"
 
@@ -32,6 +33,7 @@ struct engine_config {
     bool follow;            /* sinks get each transcript line as it happens */
     uint32_t shard, nshards; /* keep connections whose symmetric hash mod
                                 nshards is shard (nshards 0: all) */
+    struct session_select select; /* --only, --phase: the sessions written */
     struct session_config session;
 };
 
@@ -49,7 +51,8 @@ struct engine_stats {
     uint32_t snaplen;          /* the longest frame among those cut */
     uint64_t connections;      /* SYNs that opened a connection entry */
     uint64_t conntrack_full;   /* SYNs not tracked: table full */
-    uint64_t sessions;         /* sessions written */
+    uint64_t sessions;         /* sessions ended (written, or not selected) */
+    uint64_t selected;         /* sessions written (--only, --phase) */
     uint64_t sessions_open;    /* begun and not yet written */
     uint64_t dns_lookups;      /* DNS queries seen (answered or not) */
     uint64_t dns_streams_refused; /* DNS over TCP connections not followed */

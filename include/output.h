@@ -58,6 +58,8 @@ struct run_counters {
     uint64_t undecodable;      /* truncated, bad header, not IP */
     uint64_t fragments, payload_cut, midstream, gaps;
     uint64_t evicted, kernel_drops, reassembly_warnings;
+    uint64_t selected; /* sessions written when --only/--phase select */
+    bool selection;    /* --only or --phase was given */
 };
 
 /* Counts over the whole run, written at the end: as text, or as one JSON

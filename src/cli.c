@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "select.h"
 #include "workers.h"
 
 /* ---- what some options do beyond storing their value ------------------------ */
@@ -87,6 +88,26 @@ static int add_local_domains(struct options *o, const char *arg)
     return 0;
 }
 
+static int parse_only(struct options *o, const char *arg)
+{
+    char err[96];
+    if (select_parse_verdicts(&o->engine.select, arg, err, sizeof err) == 0)
+        return 0;
+    fprintf(stderr, "smtpscope: --only: %s (expected ok, partial, failed, "
+                    "incomplete, encrypted, not-smtp)\n", err);
+    return 1;
+}
+
+static int parse_phase(struct options *o, const char *arg)
+{
+    char err[96];
+    if (select_parse_phases(&o->engine.select, arg, err, sizeof err) == 0)
+        return 0;
+    fprintf(stderr, "smtpscope: --phase: %s (expected CONNECT, GREETING, HELO, "
+                    "STARTTLS, AUTH, MAIL, RCPT, DATA, END-OF-DATA, QUIT)\n", err);
+    return 1;
+}
+
 static void verbose_implies(struct options *o)
 {
     if (o->out.verbosity == 3) /* message headers are shown */
@@ -140,6 +161,13 @@ const struct cli_option cli_options[] = {
      .help = "JSON Lines, one object per session (default: text log)"},
     {"output", 'o', STRING(outfile), .metavar = "FILE", .section = CLI_OUTPUT,
      .complete = COMPLETE_FILE, .help = "write to FILE instead of standard output"},
+    {"only", 0, CUSTOM(parse_only), .metavar = "LIST", .section = CLI_OUTPUT,
+     .help = "write only sessions of these verdicts: ok, partial,\n"
+             "failed, incomplete, encrypted, not-smtp (comma-separated;\n"
+             "every output, the summary and -w follow it)"},
+    {"phase", 0, CUSTOM(parse_phase), .metavar = "LIST", .section = CLI_OUTPUT,
+     .help = "write only sessions that ended (or failed) in these\n"
+             "phases, e.g. RCPT,DATA (CONNECT ... QUIT)"},
     {"localtime", 0, FLAG(out.localtime), .section = CLI_OUTPUT,
      .help = "text log clock in local time (default UTC)"},
     {"show-secrets", 0, FLAG(engine.session.show_secrets), .section = CLI_OUTPUT,
@@ -378,6 +406,11 @@ static int check_combinations(const struct options *o)
                         : o->workers > 1  ? "--workers" : NULL;
     if (clash) {
         fprintf(stderr, "smtpscope: --log-dir cannot be combined with %s\n", clash);
+        return 1;
+    }
+    if (o->out.follow && select_any(&o->engine.select)) {
+        fprintf(stderr, "smtpscope: --follow cannot be combined with --only or "
+                        "--phase (a line is written before the verdict is known)\n");
         return 1;
     }
     clash = o->workers <= 1          ? NULL

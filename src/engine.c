@@ -57,9 +57,12 @@ static void emit(struct engine *e, struct session *s)
         e->stats.sessions_open--;
     if ((unsigned)s->verdict < VERDICT__COUNT)
         e->stats.by_verdict[s->verdict]++;
+    if (!select_match(&e->cfg.select, s))
+        return; /* every sink sees the same selection */
+    e->stats.selected++;
     for (int i = 0; i < e->nsinks; i++)
         e->sinks[i]->session(e->sinks[i], s);
-    if (e->cfg.max_sessions && e->stats.sessions >= e->cfg.max_sessions)
+    if (e->cfg.max_sessions && e->stats.selected >= e->cfg.max_sessions)
         e->stop = true;
 }
 
@@ -226,6 +229,8 @@ static void emit_dns(void *ctx, const struct dns_lookup *l)
     e->stats.dns_lookups++;
     if (e->flow)
         mailflow_dns(e->flow, l);
+    if (select_any(&e->cfg.select))
+        return; /* a selection is of sessions: lookups are not written */
     for (int i = 0; i < e->nsinks; i++)
         if (e->sinks[i]->dns)
             e->sinks[i]->dns(e->sinks[i], l);
@@ -481,6 +486,8 @@ static void fill_counters(struct engine *e)
     c->smtp_packets = s->smtp_packets;
     c->connections = s->connections;
     c->sessions = s->sessions;
+    c->selected = s->selected;
+    c->selection = select_any(&e->cfg.select);
     c->undecodable = s->decode[DECODE_TRUNCATED] + s->decode[DECODE_BAD_HEADER];
     c->fragments = s->fragments;
     c->payload_cut = s->payload_cut;

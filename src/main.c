@@ -50,6 +50,9 @@ static void print_stats(FILE *f, const char *who, const struct engine *e,
             (unsigned long long)s->by_verdict[VERDICT_ENCRYPTED],
             (unsigned long long)s->by_verdict[VERDICT_NOT_SMTP],
             (unsigned long long)s->midstream);
+    if (select_any(&e->cfg.select))
+        fprintf(f, "%s%llu sessions selected by --only/--phase\n", who,
+                (unsigned long long)s->selected);
     fprintf(f,
             "%sdecode: %llu truncated, %llu bad header, %llu not IP, "
             "%llu fragments; %llu segments cut by snap length\n", who,
