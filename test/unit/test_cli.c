@@ -65,6 +65,7 @@ static bool custom_sample(const struct cli_option *r, const char **arg)
     static const struct { const char *name, *arg; } samples[] = {
         {"read", "x.pcap"}, {"ports", "25,587"}, {"shard", "1/4"},
         {"local-net", "192.0.2.0/24"}, {"local-domains", "example.net"},
+        {"only", "failed,partial"}, {"phase", "RCPT,DATA"},
     };
     for (size_t i = 0; i < sizeof samples / sizeof samples[0]; i++)
         if (r->name && strcmp(r->name, samples[i].name) == 0) {
