@@ -85,6 +85,10 @@ static bool custom_took(const struct options *o, const char *name)
         return o->engine.shard == 1 && o->engine.nshards == 4;
     if (strcmp(name, "local-net") == 0)
         return o->local.n == 1 && o->engine.session.local == &o->local;
+    if (strcmp(name, "only") == 0)
+        return o->engine.select.verdicts == (1u << VERDICT_FAILED | 1u << VERDICT_PARTIAL);
+    if (strcmp(name, "phase") == 0)
+        return o->engine.select.phases == (1u << PHASE_RCPT | 1u << PHASE_DATA);
     return o->domains.n == 1 && o->engine.session.local_domains == &o->domains;
 }
 
