@@ -195,6 +195,9 @@ struct session {
     smtp_time start, end, last_activity;
     enum handshake handshake;
     uint32_t syn_count;      /* SYNs seen from the client (retransmissions) */
+    /* its first and last frame in the input, counted from 1 as Wireshark
+     * numbers them (0: unknown) */
+    uint64_t first_frame, last_frame;
     enum tcp_end tcp_end;
     char tcp_detail[120];    /* e.g. the ICMP message that ended it */
     int closed_by;           /* SMTP_FROM_* that sent the first FIN, or -1 */

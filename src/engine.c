@@ -82,6 +82,8 @@ void engine_finish_conn(struct engine *e, struct conn *c, enum tcp_end how,
         e->stats.sessions_open++; /* written at once below */
     }
     s->syn_count = c->syn_count;
+    s->first_frame = c->first_frame;
+    s->last_frame = c->last_frame;
     if (c->notes && c->notes->end_detail[0])
         memcpy(s->tcp_detail, c->notes->end_detail, sizeof s->tcp_detail);
     if (c->notes && c->notes->rst_finding[0])
@@ -436,6 +438,11 @@ void engine_packet(struct engine *e, int dlt, smtp_time ts,
         struct conn *c;
         bool from_client = true;
         struct conn *refused = engine_observe_tcp(e, &pkt, &c, &from_client);
+        if (c) { /* before libnids, which may end it on this very packet */
+            if (!c->first_frame)
+                c->first_frame = e->stats.frames;
+            c->last_frame = e->stats.frames;
+        }
         engine_feed_tcp(e, c, &pkt, from_client);
         if (refused && !refused->session) {
             refused->refused = true;

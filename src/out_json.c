@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "community_id.h"
 #include "diagnosis.h"
 #include "esmtp.h"
 #include "escape.h"
@@ -68,6 +69,37 @@ static void jendpoint(FILE *f, const struct endpoint *e)
     char ip[ENDPOINT_STRLEN];
     endpoint_addr_str(e, ip);
     fprintf(f, "{\"ip\":\"%s\",\"port\":%u}", ip, e->port);
+}
+
+/* "community_id":"1:..." of a flow, or null if it could not be hashed */
+static void jcommunity(FILE *f, const struct endpoint *a, const struct endpoint *b,
+                       uint8_t proto)
+{
+    char id[COMMUNITY_ID_LEN];
+    fputs(",\"community_id\":", f);
+    if (community_id(a, b, proto, id))
+        fprintf(f, "\"%s\"", id);
+    else
+        fputs("null", f);
+}
+
+/* The session's frames, and the Wireshark display filter that shows them. */
+static void write_frames(FILE *f, const struct session *s)
+{
+    if (!s->first_frame) {
+        fputs(",\"first_frame\":null,\"last_frame\":null,\"wireshark_filter\":null", f);
+        return;
+    }
+    char a[ENDPOINT_STRLEN], b[ENDPOINT_STRLEN];
+    endpoint_addr_str(&s->client, a);
+    endpoint_addr_str(&s->server, b);
+    const char *ip = s->client.family == 6 ? "ipv6.addr" : "ip.addr";
+    fprintf(f, ",\"first_frame\":%llu,\"last_frame\":%llu,\"wireshark_filter\":"
+               "\"%s==%s && %s==%s && tcp.port==%u && tcp.port==%u && "
+               "frame.number>=%llu && frame.number<=%llu\"",
+            (unsigned long long)s->first_frame, (unsigned long long)s->last_frame,
+            ip, a, ip, b, s->client.port, s->server.port,
+            (unsigned long long)s->first_frame, (unsigned long long)s->last_frame);
 }
 
 static void write_transactions(FILE *f, const struct session *s)
@@ -202,6 +234,7 @@ static void json_session(struct sink *base, const struct session *s)
     jendpoint(f, &s->client);
     fputs(",\"server\":", f);
     jendpoint(f, &s->server);
+    jcommunity(f, &s->client, &s->server, 6);
     fprintf(f, ",\"direction\":\"%s\"", direction_name(s->direction));
     if (s->mx) { /* outgoing, linked to its lookups (mailflow.h) */
         fputs(",\"mx\":{\"domain\":", f);
@@ -219,6 +252,7 @@ static void json_session(struct sink *base, const struct session *s)
     jtime(f, s->end);
     fputs(",\"duration_ms\":", f);
     jmillis(f, s->end - s->start);
+    write_frames(f, s);
     fprintf(f, ",\"handshake\":\"%s\",\"syn_count\":%u,\"end_cause\":\"%s\","
                "\"tcp_end\":\"%s\",\"closed_by\":%s",
             handshake_name(s->handshake), s->syn_count,
@@ -309,6 +343,7 @@ static void json_dns(struct sink *base, const struct dns_lookup *l)
     jendpoint(f, &l->client);
     fputs(",\"server\":", f);
     jendpoint(f, &l->server);
+    jcommunity(f, &l->client, &l->server, l->tcp ? 6 : 17);
     fprintf(f, ",\"transport\":\"%s\",\"dns_id\":%u,\"query\":", l->tcp ? "tcp" : "udp",
             l->id);
     jcstr(f, l->qname);

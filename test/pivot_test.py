@@ -5,9 +5,13 @@ tshark, -w), SMTP on unexpected ports (-p any) and the extra header facts.
 
 Usage: pivot_test.py [SMTPSCOPE]
 """
+import base64
 import glob
+import hashlib
 import json
 import os
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -99,5 +103,92 @@ def test_select():
         check(p.returncode == 1 and "smtpscope:" in p.stderr, f"{' '.join(bad)}: usage error")
 
 
+def community_id(proto, sip, dip, sp, dp, seed=0):
+    """The spec's algorithm, written from its text (corelight/community-id-spec)."""
+    fam = socket.AF_INET6 if ":" in sip else socket.AF_INET
+    a, b = socket.inet_pton(fam, sip), socket.inet_pton(fam, dip)
+    if not (a < b or (a == b and sp <= dp)):
+        a, b, sp, dp = b, a, dp, sp
+    h = hashlib.sha1(struct.pack("!H", seed) + a + b + struct.pack("!BBHH", proto, 0, sp, dp))
+    return "1:" + base64.b64encode(h.digest()).decode()
+
+
+def tshark(*args):
+    p = subprocess.run(["tshark", *args], capture_output=True, text=True)
+    return p.stdout
+
+
+def tshark_frames(cap):
+    """frame number -> (addresses, ports, community id) as tshark sees them."""
+    rows = {}
+    out = tshark("--enable-protocol", "communityid", "-r", cap, "-T", "fields",
+                 "-E", "occurrence=f", "-e", "frame.number", "-e", "ip.src", "-e", "ip.dst",
+                 "-e", "ipv6.src", "-e", "ipv6.dst", "-e", "tcp.srcport", "-e", "tcp.dstport",
+                 "-e", "communityid", "-e", "tcp.flags.syn", "-e", "tcp.flags.ack")
+    for line in out.splitlines():
+        f = line.split("\t")
+        if len(f) < 8 or not f[5]:
+            continue
+        src, dst = (f[1], f[2]) if f[1] else (f[3], f[4])
+        syn = len(f) > 9 and f[8] in ("1", "True") and f[9] in ("0", "False")
+        rows[int(f[0])] = ({src, dst}, {int(f[5]), int(f[6])}, f[7], syn)
+    return rows
+
+
+def test_pivots():
+    check(community_id(6, "128.232.110.120", "66.35.250.204", 34855, 80) ==
+          "1:LQU9qZlK+B5F3KDmev6m5PMibrg=", "the test's Community ID gives the spec's example")
+    sessions = mism_cid = mism_frames = filters = bad_filters = syns = not_syn = 0
+    for cap in captures:
+        recs = records("-r", cap)
+        if not recs:
+            continue
+        frames = tshark_frames(cap)
+        for r in recs:
+            c, s = r["client"], r["server"]
+            sessions += 1
+            want = community_id(6, c["ip"], s["ip"], c["port"], s["port"])
+            row = frames.get(r["first_frame"])
+            if r["community_id"] != want or not row or row[2] != want:
+                mism_cid += 1
+                print(f"# {cap} {r['id']}: community_id {r['community_id']}, "
+                      f"computed {want}, tshark {row and row[2]}")
+            tup = ({c["ip"], s["ip"]}, {c["port"], s["port"]})
+            last = frames.get(r["last_frame"])
+            if not row or not last or row[:2] != tup or last[:2] != tup or \
+                    r["first_frame"] > r["last_frame"]:
+                mism_frames += 1
+                print(f"# {cap} {r['id']}: frames {r['first_frame']}..{r['last_frame']} "
+                      f"are not all of {tup}")
+            if r["handshake"] == "complete" and row:
+                syns += 1
+                not_syn += not row[3]
+        # the filter as written, in tshark, shows exactly the span (first session)
+        r = recs[0]
+        shown = [int(x) for x in tshark("-r", cap, "-Y", r["wireshark_filter"], "-T", "fields",
+                                        "-e", "frame.number").split()]
+        filters += 1
+        if not shown or min(shown) != r["first_frame"] or max(shown) != r["last_frame"]:
+            bad_filters += 1
+            print(f"# {cap}: {r['wireshark_filter']} shows {shown[:3]}..{shown[-3:]}")
+    check(sessions > 50 and mism_cid == 0, f"community_id of {sessions} sessions equals the "
+          "spec's algorithm and tshark's communityid of the session's first frame")
+    check(mism_frames == 0, "first_frame and last_frame are frames of the session's "
+          "addresses and ports in tshark's numbering")
+    check(syns > 40 and not_syn == 0, f"a session with its handshake begins at its SYN "
+          f"({syns} sessions)")
+    check(bad_filters == 0, f"wireshark_filter in tshark -Y shows frames first_frame.."
+          f"last_frame ({filters} captures)")
+    v6 = records("-r", "captures/core-ipv6.pcap")
+    check(v6 and v6[0]["wireshark_filter"].startswith("ipv6.addr=="), "IPv6: ipv6.addr")
+    dns = records("-r", "captures/dns-lookups.pcap", "-r", "captures/dns-tcp.pcap", kind="dns")
+    bad = [d for d in dns if d["community_id"] != community_id(
+        6 if d["transport"] == "tcp" else 17, d["client"]["ip"], d["server"]["ip"],
+        d["client"]["port"], d["server"]["port"])]
+    check(dns and any(d["transport"] == "tcp" for d in dns) and not bad,
+          f"community_id of {len(dns)} DNS records (UDP and TCP)")
+
+
 test_select()
+test_pivots()
 finish()
