@@ -31,6 +31,7 @@ struct engine_config {
     int syn_timeout;        /* seconds a SYN may wait for its answer */
     uint64_t max_sessions;  /* stop after writing this many (0: no limit) */
     bool follow;            /* sinks get each transcript line as it happens */
+    bool keep_packets;      /* -w on a stream: each connection's packets kept */
     uint32_t shard, nshards; /* keep connections whose symmetric hash mod
                                 nshards is shard (nshards 0: all) */
     struct session_select select; /* --only, --phase: the sessions written */
@@ -72,6 +73,12 @@ struct engine {
     struct observer_set observers; /* what every session goes through */
     struct dns_tracker *dns;      /* lookups on UDP and TCP port 53 */
     struct mailflow *flow;        /* with --local-net: deliveries and lookups */
+    struct {                      /* the frame being handled */
+        int dlt;
+        smtp_time ts;
+        const uint8_t *data;
+        size_t len;
+    } frame;
 };
 
 void engine_config_defaults(struct engine_config *cfg);

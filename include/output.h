@@ -74,6 +74,14 @@ struct sink *sink_top_new(const char *source, const uint64_t *open_sessions,
                           volatile sig_atomic_t *stop, const struct run_counters *counters);
 void top_wait(struct sink *top);
 
+/* -w FILE: the packets of the sessions written, as a pcap. With files
+ * (not stdin) they are read again when the run finishes; files NULL: each
+ * session's packets come with it (session.packets, a live capture).
+ * NULL with the message said when FILE cannot be created; quiet: what
+ * a stream's bounded buffers did not hold is not said. */
+struct sink *sink_pcap_new(const char *path, const char *const *files, int nfiles,
+                           bool quiet);
+
 /* --messages: at the end, one trail per message across the capture's hops
  * (text "# message" blocks, or JSON records of "type": "message"). */
 struct sink *sink_messages_new(FILE *f, bool json);

@@ -158,6 +158,7 @@ struct anomaly {
 };
 
 struct session;
+struct pktbuf;
 
 struct session_config {
     bool show_secrets;
@@ -198,6 +199,8 @@ struct session {
     /* its first and last frame in the input, counted from 1 as Wireshark
      * numbers them (0: unknown) */
     uint64_t first_frame, last_frame;
+    /* -w on a live capture or stdin: its packets, bounded (pktbuf.h) */
+    struct pktbuf *packets;
     enum tcp_end tcp_end;
     char tcp_detail[120];    /* e.g. the ICMP message that ended it */
     int closed_by;           /* SMTP_FROM_* that sent the first FIN, or -1 */

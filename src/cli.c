@@ -168,6 +168,10 @@ const struct cli_option cli_options[] = {
     {"phase", 0, CUSTOM(parse_phase), .metavar = "LIST", .section = CLI_OUTPUT,
      .help = "write only sessions that ended (or failed) in these\n"
              "phases, e.g. RCPT,DATA (CONNECT ... QUIT)"},
+    {"write", 'w', STRING(pcap_out), .metavar = "FILE", .section = CLI_OUTPUT,
+     .complete = COMPLETE_FILE,
+     .help = "also write the packets of the sessions written (with\n"
+             "--only/--phase: the selection) to FILE, a pcap"},
     {"localtime", 0, FLAG(out.localtime), .section = CLI_OUTPUT,
      .help = "text log clock in local time (default UTC)"},
     {"show-secrets", 0, FLAG(engine.session.show_secrets), .section = CLI_OUTPUT,
@@ -420,6 +424,7 @@ static int check_combinations(const struct options *o)
             : o->html                ? "--html"
             : o->top                 ? "--top"
             : o->messages            ? "--messages"
+            : o->pcap_out            ? "-w"
             : o->engine.max_sessions ? "-c" : NULL;
     if (clash) {
         fprintf(stderr, "smtpscope: --workers cannot be combined with %s "

@@ -16,6 +16,7 @@
 
 #include "diagnosis.h"
 #include "findings.h"
+#include "pktbuf.h"
 #include "reassembly.h"
 #include "save_messages.h"
 
@@ -48,6 +49,15 @@ bool engine_smtp_port(const struct engine *e, uint16_t port)
         if (e->cfg.ports[i] == port)
             return true;
     return false;
+}
+
+void engine_conn_frame(struct engine *e, struct conn *c)
+{
+    if (!c->first_frame)
+        c->first_frame = e->stats.frames;
+    c->last_frame = e->stats.frames;
+    if (e->cfg.keep_packets)
+        pktbuf_add(&c->packets, e->frame.dlt, e->frame.ts, e->frame.data, e->frame.len);
 }
 
 static void emit(struct engine *e, struct session *s)
@@ -96,7 +106,11 @@ void engine_finish_conn(struct engine *e, struct conn *c, enum tcp_end how,
     engine_note_losses(e, c, s, ts);
     how = engine_one_sided(c, s, how);
     session_end(s, how, ts);
+    s->packets = c->packets; /* -w writes them with the session */
     emit(e, s);
+    s->packets = NULL;
+    pktbuf_free(c->packets); /* a tombstone keeps none */
+    c->packets = NULL;
     session_free(s);
     reasm_forget(&c->client, &c->server);
     if (how == TCP_END_CLOSED || how == TCP_END_RESET_BY_CLIENT ||
@@ -412,6 +426,10 @@ void engine_packet(struct engine *e, int dlt, smtp_time ts,
         e->now = ts; /* capture time never runs backwards for the engine */
     memset(&pkt, 0, sizeof pkt);
     pkt.ts = ts;
+    e->frame.dlt = dlt; /* for the connection the packet turns out to be of */
+    e->frame.ts = ts;
+    e->frame.data = data;
+    e->frame.len = caplen;
     enum decode_status st = decode_packet(dlt, data, caplen, &pkt);
     if ((unsigned)st < 8)
         e->stats.decode[st]++;
@@ -438,11 +456,8 @@ void engine_packet(struct engine *e, int dlt, smtp_time ts,
         struct conn *c;
         bool from_client = true;
         struct conn *refused = engine_observe_tcp(e, &pkt, &c, &from_client);
-        if (c) { /* before libnids, which may end it on this very packet */
-            if (!c->first_frame)
-                c->first_frame = e->stats.frames;
-            c->last_frame = e->stats.frames;
-        }
+        if (c) /* before libnids, which may end it on this very packet */
+            engine_conn_frame(e, c);
         engine_feed_tcp(e, c, &pkt, from_client);
         if (refused && !refused->session) {
             refused->refused = true;

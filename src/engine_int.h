@@ -14,6 +14,10 @@ bool engine_smtp_port(const struct engine *e, uint16_t port);
 void engine_finish_conn(struct engine *e, struct conn *c, enum tcp_end how,
                         smtp_time ts);
 
+/* The frame being handled is one of c's: its frame span (and with -w on
+ * a stream, its packets) include it. */
+void engine_conn_frame(struct engine *e, struct conn *c);
+
 /* engine_tcp.c */
 void engine_note_syn_spacing(struct session *s, const struct conn *c,
                              smtp_time ts);

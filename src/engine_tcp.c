@@ -141,6 +141,7 @@ void engine_observe_icmp(struct engine *e, const struct packet *p)
     struct conn *c = conntrack_find(&e->ct, &u.src, &u.dst, &from_client);
     if (!c || c->dead)
         return;
+    engine_conn_frame(e, c); /* -w: the ICMP message goes with the session */
     e->stats.icmp_unreachable++;
     char router[ENDPOINT_STRLEN];
     endpoint_addr_str(&u.router, router);

@@ -223,9 +223,24 @@ static int make_html(struct run *r, struct sink **s)
     return *s ? 0 : 3;
 }
 
+/* -w: files are read again at the end; a stream's packets are kept by
+ * the engine per connection until its session is written. */
+static int make_pcap(struct run *r, struct sink **s)
+{
+    struct options *o = r->o;
+    if (!o->pcap_out || r->frame_fd >= 0)
+        return 0;
+    bool stream = o->iface != NULL;
+    for (int i = 0; i < o->nfiles; i++)
+        stream = stream || strcmp(o->files[i], "-") == 0;
+    o->engine.keep_packets = stream;
+    *s = sink_pcap_new(o->pcap_out, stream ? NULL : o->files, o->nfiles, o->quiet);
+    return *s ? 0 : 2;
+}
+
 /* In the order the engine hands them each session. */
 static const sink_maker sink_makers[] = {
-    make_log, make_top, make_summary, make_messages, make_html,
+    make_log, make_top, make_summary, make_messages, make_html, make_pcap,
 };
 #define NSINK_MAKERS (sizeof sink_makers / sizeof sink_makers[0])
 

@@ -22,6 +22,7 @@ sys.path.insert(0, "test/lib")
 from tap import check, finish  # noqa: E402
 
 binary = sys.argv[1] if len(sys.argv) > 1 else "./smtpscope"
+# a second argument runs one test function only (test_write, ...)
 tmp = tempfile.mkdtemp(prefix="pivot-")
 captures = sorted(glob.glob("captures/*.pcap"))
 
@@ -189,6 +190,107 @@ def test_pivots():
           f"community_id of {len(dns)} DNS records (UDP and TCP)")
 
 
-test_select()
-test_pivots()
+def strip_frames(recs):
+    """What a session is, without what depends on the rest of the capture:
+    frame numbers, and findings that compare sessions (starttls-stripped
+    reads an earlier session of the same server, which may not be written)."""
+    keys = ("first_frame", "last_frame", "wireshark_filter", "anomalies")
+    return sorted(json.dumps({k: v for k, v in r.items() if k not in keys}) for r in recs)
+
+
+def big_session(path):
+    """One session whose message (1.5 MB in 1000-byte segments) is more than
+    a stream's -w buffer holds, after a short failed one."""
+    from pcapw import tcp4, write_pcap
+    c, s = bytes([192, 0, 2, 10]), bytes([192, 0, 2, 25])
+    frames, t = [], 1_700_000_000.0
+
+    def conv(port, lines):
+        nonlocal t
+        seq = {0: 1000, 1: 5000}
+        frames.append((t, tcp4(c, s, port, 25, 999, 0, 0x02)))
+        frames.append((t + 0.001, tcp4(s, c, 25, port, 4999, 1000, 0x12)))
+        frames.append((t + 0.002, tcp4(c, s, port, 25, 1000, 5000, 0x10)))
+        t += 0.01
+        for side, data in lines:
+            src, dst, sp, dp = (c, s, port, 25) if side == 0 else (s, c, 25, port)
+            frames.append((t, tcp4(src, dst, sp, dp, seq[side], seq[1 - side], 0x18, data)))
+            seq[side] += len(data)
+            t += 0.0001
+        frames.append((t, tcp4(s, c, 25, port, seq[1], seq[0], 0x11)))
+        frames.append((t + 0.001, tcp4(c, s, port, 25, seq[0], seq[1] + 1, 0x11)))
+        frames.append((t + 0.002, tcp4(s, c, 25, port, seq[1] + 1, seq[0] + 1, 0x10)))
+        t += 1
+
+    conv(40001, [(1, b"220 mx ESMTP\r\n"), (0, b"EHLO a\r\n"), (1, b"250 mx\r\n"),
+                 (0, b"MAIL FROM:<a@b>\r\n"), (1, b"550 no\r\n"), (0, b"QUIT\r\n"),
+                 (1, b"221 bye\r\n")])
+    body = [(0, b"x" * 998 + b"\r\n") for _ in range(1500)]
+    conv(40002, [(1, b"220 mx ESMTP\r\n"), (0, b"EHLO a\r\n"), (1, b"250 mx\r\n"),
+                 (0, b"MAIL FROM:<a@b>\r\n"), (1, b"250 ok\r\n"),
+                 (0, b"RCPT TO:<c@d>\r\n"), (1, b"250 ok\r\n"), (0, b"DATA\r\n"),
+                 (1, b"354 go\r\n")] + body +
+         [(0, b".\r\n"), (1, b"250 queued\r\n"), (0, b"QUIT\r\n"), (1, b"221 bye\r\n")])
+    write_pcap(path, frames, 101)
+    return len(frames)
+
+
+def test_write():
+    eth = subprocess.run([sys.executable, "test/lib/ether_captures.py"], capture_output=True,
+                         text=True).stdout.split()
+    merged = os.path.join(tmp, "all.pcap")
+    subprocess.run(["mergecap", "-w", merged, *eth], check=True)
+    allr = records("-r", merged)
+    frames = tshark_frames(merged)
+    for sel in (["--only", "failed"], ["--only", "ok,partial", "--phase", "QUIT"]):
+        out = os.path.join(tmp, "w.pcap")
+        want = records("-r", merged, *sel, "-w", out)
+        got = records("-r", out)
+        check(want and strip_frames(got) == strip_frames(want),
+              f"-r X {' '.join(sel)} -w out.pcap, then -r out.pcap: the same "
+              f"{len(want)} sessions, record for record")
+        span = sum(1 for n, row in frames.items() for r in want
+                   if r["first_frame"] <= n <= r["last_frame"] and
+                   row[:2] == ({r["client"]["ip"], r["server"]["ip"]},
+                               {r["client"]["port"], r["server"]["port"]}))
+        n = len(tshark("-r", out, "-T", "fields", "-e", "frame.number").split())
+        check(n == span, f"out.pcap holds exactly the sessions' frames ({n} of "
+              f"{len(frames)}; tshark reads it)")
+    with open(merged, "rb") as f:
+        p = subprocess.run([binary, "-q", "-j", "-r", "-", "--only", "failed", "-w",
+                            os.path.join(tmp, "s.pcap")], stdin=f, capture_output=True,
+                           text=True)
+    want = [json.loads(l) for l in p.stdout.splitlines()]
+    # written session by session as each ends: in time order after reordercap
+    ordered = os.path.join(tmp, "s-ordered.pcap")
+    subprocess.run(["reordercap", os.path.join(tmp, "s.pcap"), ordered], capture_output=True)
+    got = records("-r", ordered)
+    check(want and strip_frames(got) == strip_frames(want) and not p.stderr,
+          f"stdin (packets kept per session): the same {len(want)} failed sessions "
+          "(after reordercap)")
+    big = os.path.join(tmp, "big.pcap")
+    nframes = big_session(big)
+    out = os.path.join(tmp, "b.pcap")
+    run("-r", big, "-w", out)
+    n = len(tshark("-r", out, "-T", "fields", "-e", "frame.number").split())
+    check(n == nframes, f"files: a 1.5 MB session is written whole ({n} of {nframes} frames)")
+    with open(big, "rb") as f:
+        p = subprocess.run([binary, "-r", "-", "-w", out, "-v", "1"], stdin=f,
+                           capture_output=True, text=True)
+    n = len(tshark("-r", out, "-T", "fields", "-e", "frame.number").split())
+    check("packets not written" in p.stderr and "KiB kept per session" in p.stderr and
+          12 < n < nframes, f"stdin: the per-session buffer is bounded and says so "
+          f"({n} of {nframes} frames; {p.stderr.strip()[:90]})")
+    p = run("-r", big, "-w", "/nonexistent/dir/x.pcap", ok=False)
+    check(p.returncode == 2 and "-w /nonexistent" in p.stderr, "-w into a missing directory: "
+          "exit 2, said")
+
+
+import sys as _s
+if len(_s.argv) > 2:
+    globals()[_s.argv[2]]()
+else:
+    test_select()
+    test_pivots()
+    test_write()
 finish()
