@@ -26,6 +26,7 @@
 struct engine_config {
     uint16_t ports[ENGINE_MAX_PORTS]; /* server ports that carry SMTP */
     int nports;
+    bool any_port;          /* -p any: every TCP port, SMTP decided by content */
     int max_streams;        /* libnids stream table size */
     int idle_timeout;       /* seconds without traffic that end a session */
     int syn_timeout;        /* seconds a SYN may wait for its answer */
@@ -60,6 +61,14 @@ struct engine_stats {
     uint64_t by_verdict[VERDICT__COUNT];
 };
 
+/* A port that is not an SMTP port, as far as its traffic looked like SMTP
+ * (engine_sniff.c). */
+#define ENGINE_SNIFF_PORTS 16
+struct sniffed_port {
+    uint16_t port;
+    uint32_t greetings, dialogues; /* 220 lines from it; EHLO/HELO after one */
+};
+
 struct engine {
     struct engine_config cfg;
     struct conntrack ct;
@@ -73,6 +82,8 @@ struct engine {
     struct observer_set observers; /* what every session goes through */
     struct dns_tracker *dns;      /* lookups on UDP and TCP port 53 */
     struct mailflow *flow;        /* with --local-net: deliveries and lookups */
+    struct sniffed_port sniffed[ENGINE_SNIFF_PORTS];
+    int nsniffed;
     struct {                      /* the frame being handled */
         int dlt;
         smtp_time ts;
@@ -95,6 +106,9 @@ void engine_poll_sinks(struct engine *e);
 void engine_tick(struct engine *e, smtp_time now);
 /* The kernel dropped n packets: every open session may miss some. */
 void engine_note_drops(struct engine *e, unsigned n);
+/* "8240,2526": the ports that are not SMTP ports and carried SMTP-like
+ * dialogues (a 220 greeting, then EHLO or HELO); 0 (out empty) for none. */
+size_t engine_smtp_hint(const struct engine *e, char *out, size_t cap);
 /* End of input: every open session is ended and written. */
 void engine_finish(struct engine *e);
 

@@ -23,6 +23,10 @@ static int parse_ports(struct options *o, const char *s)
 {
     struct engine_config *cfg = &o->engine;
     const char *arg = s;
+    /* any: the default ports as ever, and every other one by content */
+    cfg->any_port = strcmp(s, "any") == 0;
+    if (cfg->any_port)
+        return 0;
     cfg->nports = 0;
     while (*s) {
         char *end;
@@ -146,7 +150,9 @@ const struct cli_option cli_options[] = {
     {"interface", 'i', STRING(iface), .metavar = "IFACE", .section = CLI_INPUT,
      .complete = COMPLETE_IFACE, .help = "capture live on IFACE (needs CAP_NET_RAW)"},
     {"ports", 'p', CUSTOM(parse_ports), .metavar = "LIST", .section = CLI_INPUT,
-     .help = "SMTP server ports, comma-separated (default 25,465,587,2525)"},
+     .help = "SMTP server ports, comma-separated (default 25,465,587,2525);\n"
+             "any: those and every other TCP port where the content\n"
+             "is SMTP (a 220 greeting, then EHLO or HELO)"},
     {"count", 'c', NUM(engine.max_sessions, 1, LONG_MAX, "a number of sessions"),
      .metavar = "N", .section = CLI_INPUT, .help = "stop after writing N sessions"},
     {"duration", 'G', NUM(duration, 1, 86400 * 365, "seconds"), .metavar = "S",

@@ -43,12 +43,19 @@ bool engine_in_shard(const struct engine *e, const struct endpoint *a,
     return e->cfg.nshards == 0 || shard_hash(a, b) % e->cfg.nshards == e->cfg.shard;
 }
 
-bool engine_smtp_port(const struct engine *e, uint16_t port)
+bool engine_named_port(const struct engine *e, uint16_t port)
 {
     for (int i = 0; i < e->cfg.nports; i++)
         if (e->cfg.ports[i] == port)
             return true;
     return false;
+}
+
+bool engine_smtp_port(const struct engine *e, uint16_t port)
+{
+    if (e->cfg.any_port) /* by content (engine_sniff.c); DNS stays DNS */
+        return port != 53;
+    return engine_named_port(e, port);
 }
 
 void engine_conn_frame(struct engine *e, struct conn *c)
@@ -62,9 +69,12 @@ void engine_conn_frame(struct engine *e, struct conn *c)
 
 static void emit(struct engine *e, struct session *s)
 {
-    e->stats.sessions++;
     if (e->stats.sessions_open)
         e->stats.sessions_open--;
+    if (e->cfg.any_port && !engine_named_port(e, s->server.port) &&
+        !engine_session_is_smtp(s))
+        return; /* -p any: this connection carried something else */
+    e->stats.sessions++;
     if ((unsigned)s->verdict < VERDICT__COUNT)
         e->stats.by_verdict[s->verdict]++;
     if (!select_match(&e->cfg.select, s))
@@ -466,6 +476,8 @@ void engine_packet(struct engine *e, int dlt, smtp_time ts,
     } else if (st == DECODE_OK && pkt.proto == 6 &&
                (pkt.src.port == 53 || pkt.dst.port == 53) && engine_in_shard(e, &pkt.src, &pkt.dst)) {
         reasm_feed(&pkt); /* DNS over TCP: dns_open takes the stream */
+    } else if (st == DECODE_OK && pkt.proto == 6) {
+        engine_sniff_tcp(e, &pkt); /* SMTP on a port nobody named? */
     }
     every_second(e);
 }

@@ -82,6 +82,20 @@ static void print_stats(FILE *f, const char *who, const struct engine *e,
                 (unsigned long long)r->iface_dropped);
 }
 
+/* No session at all: perhaps the SMTP is on a port nobody named. */
+static void hint_ports(const struct engine *e)
+{
+    char seen[128], ports[8 * ENGINE_MAX_PORTS];
+    if (e->stats.sessions || e->cfg.any_port || !engine_smtp_hint(e, seen, sizeof seen))
+        return;
+    size_t o = 0;
+    for (int i = 0; i < e->cfg.nports && o < sizeof ports; i++)
+        o += (size_t)snprintf(ports + o, sizeof ports - o, "%s%u", i ? "," : "",
+                              e->cfg.ports[i]);
+    fprintf(stderr, "smtpscope: no sessions on ports %s; SMTP seen on %s: try -p %s\n",
+            ports, seen, seen);
+}
+
 static void warn_losses(const struct engine *e, const struct capture_result *r)
 {
     const struct engine_stats *s = &e->stats;
@@ -257,7 +271,8 @@ static int read_input(struct run *r, struct capture_result *res)
     if (o->iface) {
         struct capture_live_config live = {
             .iface = o->iface, .filter = o->filter,
-            .ports = o->engine.ports, .nports = o->engine.nports,
+            .ports = o->engine.ports, /* -p any: all of TCP */
+            .nports = o->engine.any_port ? 0 : o->engine.nports,
             .shard = o->engine.shard, .nshards = o->engine.nshards,
             .drop_user = o->drop_user ? o->drop_user : "nobody",
             .jail = o->log_dir, .quiet = quiet,
@@ -282,8 +297,10 @@ static int read_input(struct run *r, struct capture_result *res)
 static void report(const struct options *o, const struct engine *e,
                    const struct capture_result *res, int frame_fd)
 {
-    if (!o->quiet)
+    if (!o->quiet) {
         warn_losses(e, res);
+        hint_ports(e);
+    }
     if (!o->stats)
         return;
     if (frame_fd < 0) {

@@ -286,6 +286,71 @@ def test_write():
           "exit 2, said")
 
 
+def ports_capture(path):
+    """SMTP on 8240 and 2526 (a multi-line greeting, helo in lower case),
+    HTTP on 80, and a SYN to 443 nobody answered: no SMTP port among them."""
+    from pcapw import tcp4, write_pcap
+    c, s = bytes([192, 0, 2, 10]), bytes([192, 0, 2, 25])
+    frames, t = [], 1_700_000_000.0
+
+    def conv(port, cport, lines):
+        nonlocal t
+        seq = {0: 1000, 1: 5000}
+        frames.append((t, tcp4(c, s, cport, port, 999, 0, 0x02)))
+        frames.append((t + 0.001, tcp4(s, c, port, cport, 4999, 1000, 0x12)))
+        frames.append((t + 0.002, tcp4(c, s, cport, port, 1000, 5000, 0x10)))
+        t += 0.01
+        for side, data in lines:
+            src, dst, sp, dp = (c, s, cport, port) if side == 0 else (s, c, port, cport)
+            frames.append((t, tcp4(src, dst, sp, dp, seq[side], seq[1 - side], 0x18, data)))
+            seq[side] += len(data)
+            t += 0.001
+        frames.append((t, tcp4(s, c, port, cport, seq[1], seq[0], 0x11)))
+        frames.append((t + 0.001, tcp4(c, s, cport, port, seq[0], seq[1] + 1, 0x11)))
+        frames.append((t + 0.002, tcp4(s, c, port, cport, seq[1] + 1, seq[0] + 1, 0x10)))
+        t += 1
+
+    conv(8240, 40001, [(1, b"220 mx ESMTP\r\n"), (0, b"EHLO a\r\n"), (1, b"250 mx\r\n"),
+                       (0, b"QUIT\r\n"), (1, b"221 bye\r\n")])
+    conv(80, 40002, [(0, b"GET / HTTP/1.0\r\n\r\n"), (1, b"HTTP/1.0 200 OK\r\n\r\n")])
+    conv(2526, 40003, [(1, b"220-mx ESMTP\r\n220 more\r\n"), (0, b"helo a\r\n"),
+                       (1, b"250 mx\r\n"), (0, b"MAIL FROM:<a@b>\r\n"), (1, b"550 no\r\n")])
+    frames.append((t, tcp4(c, s, 40004, 443, 1, 0, 0x02)))
+    frames.append((t + 3, tcp4(c, s, 40004, 443, 1, 0, 0x02)))
+    write_pcap(path, frames, 101)
+
+
+def test_ports():
+    cap = os.path.join(tmp, "ports.pcap")
+    ports_capture(cap)
+    p = subprocess.run([binary, "-r", cap], capture_output=True, text=True)
+    check(p.stdout.strip() == "" and "smtpscope: no sessions on ports 25,465,587,2525; "
+          "SMTP seen on 8240,2526: try -p 8240,2526\n" in p.stderr,
+          f"no sessions: the ports that carried SMTP are named ({p.stderr.strip()[:120]})")
+    check(run("-r", cap).stderr == "", "-q: no hint")
+    tried = records("-p", "8240,2526", "-r", cap)
+    check(sorted((r["server"]["port"], r["verdict"]) for r in tried) ==
+          [(2526, "failed"), (8240, "ok")], "the suggested -p finds both sessions")
+    anyr = records("-p", "any", "-r", cap)
+    check(sorted((r["server"]["port"], r["verdict"]) for r in anyr) ==
+          [(2526, "failed"), (8240, "ok")], "-p any: the SMTP sessions by content, not the "
+          "HTTP connection nor the unanswered SYN to 443")
+    missing = extra = 0
+    for c in captures:
+        dflt = {r["id"] for r in records("-r", c)}
+        anyc = records("-p", "any", "-r", c)
+        missing += len(dflt - {r["id"] for r in anyc})
+        extra += sum(r["id"] not in dflt for r in anyc)
+    hops = [r for r in records("-p", "any", "-r", "captures/diag-multi-hop.pcap")
+            if r["server"]["port"] not in (25, 465, 587, 2525)]
+    named = records("-p", "25,10025", "-r", "captures/diag-multi-hop.pcap")
+    check(missing == 0 and extra == len(hops) and hops and
+          strip_frames(hops) == strip_frames([r for r in named if r["server"]["port"] == 10025]),
+          f"-p any on every bundled capture: every session of the default ports, plus "
+          f"the {len(hops)} content-filter hops of diag-multi-hop on "
+          f"{sorted({r['server']['port'] for r in hops})}, as -p 25,10025 has them")
+
+
 import sys as _s
 if len(_s.argv) > 2:
     globals()[_s.argv[2]]()
@@ -293,4 +358,5 @@ else:
     test_select()
     test_pivots()
     test_write()
+    test_ports()
 finish()
