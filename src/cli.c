@@ -190,8 +190,9 @@ const struct cli_option cli_options[] = {
              "and reply code, top failing hosts, reply latency\n"
              "percentiles, findings (default on a terminal)"},
     {"headers", 0, FLAG(engine.session.extract_headers), .section = CLI_OUTPUT,
-     .help = "extract Message-ID, Subject, From, To, Date of each\n"
-             "message (never the body)"},
+     .help = "extract Message-ID, Subject, From, To, Cc, Date,\n"
+             "Reply-To, X-Mailer, the Received chain and attachment\n"
+             "names of each message (never the body)"},
     {"stats", 0, FLAG(stats), .section = CLI_OUTPUT,
      .help = "print packet and session counters on stderr at exit"},
     {"verbose", 'v', NUM(out.verbosity, 1, 3, "1, 2 or 3"), .then = verbose_implies,

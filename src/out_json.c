@@ -102,6 +102,34 @@ static void write_frames(FILE *f, const struct session *s)
             (unsigned long long)s->first_frame, (unsigned long long)s->last_frame);
 }
 
+/* Cc, Reply-To, the mailer, the Received chain, attachment names. */
+static void write_header_facts(FILE *f, const struct session *s, const struct txn *x)
+{
+    fputs(",\"cc\":", f);
+    jref(f, s, x->hdr_cc);
+    fputs(",\"reply_to\":", f);
+    jref(f, s, x->hdr_reply_to);
+    fputs(",\"mailer\":", f);
+    jref(f, s, x->hdr_mailer);
+    fprintf(f, ",\"received\":{\"hops\":%u,\"first\":", x->received);
+    if (x->received_first.len)
+        jref(f, s, x->received_first);
+    else
+        fputs("null", f);
+    fputs(",\"last\":", f);
+    if (x->received_last.len)
+        jref(f, s, x->received_last);
+    else
+        fputs("null", f);
+    fprintf(f, "},\"attachment_count\":%u,\"attachments\":[", x->nattach);
+    for (uint32_t i = 0; i < x->nattach && i < TXN_ATTACH_MAX; i++) {
+        if (i)
+            fputc(',', f);
+        jref(f, s, x->attach[i]);
+    }
+    fputc(']', f);
+}
+
 static void write_transactions(FILE *f, const struct session *s)
 {
     fputs(",\"transactions\":[", f);
@@ -126,6 +154,7 @@ static void write_transactions(FILE *f, const struct session *s)
             jref(f, s, x->hdr_to);
             fputs(",\"date\":", f);
             jref(f, s, x->hdr_date);
+            write_header_facts(f, s, x);
             fputc('}', f);
         }
         fputs(",\"mail_code\":", f);

@@ -351,6 +351,74 @@ def test_ports():
           f"{sorted({r['server']['port'] for r in hops})}, as -p 25,10025 has them")
 
 
+MESSAGE = (
+    b"Received: from relay.example.net (relay.example.net [198.51.100.7])\r\n"
+    b"\tby mx.example.org with ESMTP id 1; Mon, 1 Dec 2026 10:00:02 +0000\r\n"
+    b"Received: from [2001:db8::5] (helo=laptop)\r\n\tby relay.example.net; Mon, 1 Dec 2026 10:00:01 +0000\r\n"
+    b"Received: from localhost by laptop (no address); Mon, 1 Dec 2026 10:00:00 +0000\r\n"
+    b"From: Alice <alice@example.net>\r\nTo: bob@example.org\r\n"
+    b"Cc: carol@example.org,\r\n dave@example.org\r\nReply-To: lists@example.net\r\n"
+    b"User-Agent: Mutt/2.2\r\nSubject: report\r\nMIME-Version: 1.0\r\n"
+    b"Content-Type: multipart/mixed; boundary=\"outer\"\r\n\r\n"
+    b"preamble\r\n--outer\r\nContent-Type: multipart/alternative; boundary=inner\r\n\r\n"
+    b"--inner\r\nContent-Type: text/plain\r\n\r\nhello\r\n--notaboundary\r\n"
+    b"Content-Disposition: attachment; filename=fake.exe\r\n\r\n"
+    b"--inner--\r\n--outer\r\nContent-Type: application/pdf; name=\"q4 report.pdf\"\r\n"
+    b"Content-Disposition: attachment;\r\n filename=\"q4 report.pdf\"\r\n"
+    b"Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n"
+    b"--outer\r\nContent-Type: image/png; name=logo.png\r\n\r\niVBORw0K\r\n--outer--\r\n")
+
+
+def headers_capture(path):
+    from pcapw import tcp4, write_pcap
+    c, s = bytes([192, 0, 2, 10]), bytes([192, 0, 2, 25])
+    seq, frames, t = {0: 1000, 1: 5000}, [], 1_700_000_000.0
+    frames.append((t, tcp4(c, s, 40010, 25, 999, 0, 0x02)))
+    frames.append((t + 0.001, tcp4(s, c, 25, 40010, 4999, 1000, 0x12)))
+    frames.append((t + 0.002, tcp4(c, s, 40010, 25, 1000, 5000, 0x10)))
+    t += 0.01
+    for side, data in [(1, b"220 mx ESMTP\r\n"), (0, b"EHLO a\r\n"), (1, b"250 mx\r\n"),
+                       (0, b"MAIL FROM:<alice@example.net>\r\n"), (1, b"250 ok\r\n"),
+                       (0, b"RCPT TO:<bob@example.org>\r\n"), (1, b"250 ok\r\n"),
+                       (0, b"DATA\r\n"), (1, b"354 go\r\n"), (0, MESSAGE + b".\r\n"),
+                       (1, b"250 queued\r\n"), (0, b"QUIT\r\n"), (1, b"221 bye\r\n")]:
+        src, dst, sp, dp = (c, s, 40010, 25) if side == 0 else (s, c, 25, 40010)
+        frames.append((t, tcp4(src, dst, sp, dp, seq[side], seq[1 - side], 0x18, data)))
+        seq[side] += len(data)
+        t += 0.001
+    frames.append((t, tcp4(s, c, 25, 40010, seq[1], seq[0], 0x11)))
+    frames.append((t + 0.001, tcp4(c, s, 40010, 25, seq[0], seq[1] + 1, 0x11)))
+    frames.append((t + 0.002, tcp4(s, c, 25, 40010, seq[1] + 1, seq[0] + 1, 0x10)))
+    write_pcap(path, frames, 101)
+
+
+def test_headers():
+    cap = os.path.join(tmp, "headers.pcap")
+    headers_capture(cap)
+    r = records("--headers", "-r", cap)
+    h = r[0]["transactions"][0]["headers"] if r and r[0]["transactions"] else {}
+    check(h.get("cc") == "carol@example.org, dave@example.org" and
+          h.get("reply_to") == "lists@example.net" and h.get("mailer") == "Mutt/2.2",
+          f"Cc (unfolded), Reply-To, User-Agent as mailer ({h.get('cc')!r})")
+    check(h.get("received") == {"hops": 3, "first": "2001:db8::5", "last": "198.51.100.7"},
+          f"Received: 3 hops, the newest relay 198.51.100.7, the oldest one named "
+          f"2001:db8::5 (IPv6 literal; the bottom hop has none) ({h.get('received')})")
+    check(h.get("attachments") == ["q4 report.pdf", "logo.png"] and
+          h.get("attachment_count") == 2, "attachment names from part headers, one a part, "
+          f"not from a part's content ({h.get('attachments')})")
+    # tshark's IMF dissector reads the same fields
+    imf = tshark("-r", cap, "-Y", "imf", "-T", "fields", "-E", "separator=|",
+                 "-e", "imf.cc", "-e", "imf.reply_to", "-e", "imf.user_agent").strip()
+    check(imf.split("|")[1:] == ["lists@example.net", "Mutt/2.2"],
+          f"tshark's IMF agrees on Reply-To and User-Agent ({imf[:80]})")
+    text = run("-v", "3", "-r", cap).stdout
+    check("Attachment: q4 report.pdf" in text and "hop 1 from 198.51.100.7" in text and
+          "hop 3, no address" in text and "Header Cc: carol@example.org" in text,
+          "the text log (-v 3) notes them")
+    check("JVBERi0" not in json.dumps(r) + text, "no part content in any output")
+
+
+import shutil  # noqa: E402
 import sys as _s
 if len(_s.argv) > 2:
     globals()[_s.argv[2]]()
@@ -359,4 +427,6 @@ else:
     test_pivots()
     test_write()
     test_ports()
+    test_headers()
+shutil.rmtree(tmp, ignore_errors=True)
 finish()
