@@ -82,6 +82,12 @@ void top_wait(struct sink *top);
 struct sink *sink_pcap_new(const char *path, const char *const *files, int nfiles,
                            bool quiet);
 
+/* --tsv FIELDS: a "#fields" line, then one tab-separated row a session
+ * (zeek-cut style). tsv_parse_fields checks a list: the number of columns
+ * (their indexes in cols), or -1 with the reason in err. */
+int tsv_parse_fields(const char *list, unsigned char *cols, int max, char *err, size_t errlen);
+struct sink *sink_tsv_new(FILE *f, const char *list);
+
 /* --messages: at the end, one trail per message across the capture's hops
  * (text "# message" blocks, or JSON records of "type": "message"). */
 struct sink *sink_messages_new(FILE *f, bool json);

@@ -112,6 +112,18 @@ static int parse_phase(struct options *o, const char *arg)
     return 1;
 }
 
+static int parse_tsv(struct options *o, const char *arg)
+{
+    unsigned char cols[32];
+    char err[400];
+    if (tsv_parse_fields(arg, cols, 32, err, sizeof err) < 0) {
+        fprintf(stderr, "smtpscope: --tsv: %s\n", err);
+        return 1;
+    }
+    o->tsv = arg;
+    return 0;
+}
+
 static void verbose_implies(struct options *o)
 {
     if (o->out.verbosity == 3) /* message headers are shown */
@@ -165,6 +177,12 @@ const struct cli_option cli_options[] = {
 
     {"json", 'j', FLAG(json), .section = CLI_OUTPUT,
      .help = "JSON Lines, one object per session (default: text log)"},
+    {"tsv", 0, CUSTOM(parse_tsv), .metavar = "FIELDS", .section = CLI_OUTPUT,
+     .help = "the log as tab-separated columns (zeek-cut style):\n"
+             "FIELDS comma-separated from id, start, end, duration_ms,\n"
+             "client, client_port, server, server_port, community_id,\n"
+             "first_frame, last_frame, helo, tls, verdict, end_phase,\n"
+             "phase, code, reply, mail_from, rcpt, messages, findings"},
     {"output", 'o', STRING(outfile), .metavar = "FILE", .section = CLI_OUTPUT,
      .complete = COMPLETE_FILE, .help = "write to FILE instead of standard output"},
     {"only", 0, CUSTOM(parse_only), .metavar = "LIST", .section = CLI_OUTPUT,
@@ -413,10 +431,16 @@ static int check_combinations(const struct options *o)
     const char *clash = !o->log_dir       ? NULL
                         : o->outfile      ? "-o"
                         : o->json         ? "--json (it writes both)"
+                        : o->tsv          ? "--tsv"
                         : o->out.follow   ? "--follow"
                         : o->workers > 1  ? "--workers" : NULL;
     if (clash) {
         fprintf(stderr, "smtpscope: --log-dir cannot be combined with %s\n", clash);
+        return 1;
+    }
+    if (o->tsv && (o->json || o->out.follow)) {
+        fprintf(stderr, "smtpscope: --tsv cannot be combined with %s\n",
+                o->json ? "--json" : "--follow");
         return 1;
     }
     if (o->out.follow && select_any(&o->engine.select)) {
@@ -432,6 +456,7 @@ static int check_combinations(const struct options *o)
             : o->top                 ? "--top"
             : o->messages            ? "--messages"
             : o->pcap_out            ? "-w"
+            : o->tsv                 ? "--tsv"
             : o->engine.max_sessions ? "-c" : NULL;
     if (clash) {
         fprintf(stderr, "smtpscope: --workers cannot be combined with %s "

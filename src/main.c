@@ -188,6 +188,7 @@ static int make_log(struct run *r, struct sink **s)
     *s = r->frame_fd >= 0 ? frame_sink_new(r->frame_fd, o->json, &o->out)
          : o->log_dir     ? sink_logdir_new(o->log_dir, &o->out)
          : o->json        ? sink_json_new(r->out, &o->out)
+         : o->tsv         ? sink_tsv_new(r->out, o->tsv)
                           : sink_text_new(r->out, &o->out);
     return *s ? 0 : 3;
 }
@@ -210,7 +211,7 @@ static int make_summary(struct run *r, struct sink **s)
 {
     const struct options *o = r->o;
     if (r->frame_fd >= 0 || o->top ||
-        !(o->summary || (!o->iface && !o->json && isatty(fileno(r->out)))))
+        !(o->summary || (!o->iface && !o->json && !o->tsv && isatty(fileno(r->out)))))
         return 0;
     *s = sink_summary_new(r->out, o->json, &r->e->counters);
     return *s ? 0 : 3;

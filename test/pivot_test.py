@@ -418,6 +418,35 @@ def test_headers():
     check("JVBERi0" not in json.dumps(r) + text, "no part content in any output")
 
 
+def test_tsv():
+    cols = ["id", "start", "client", "server_port", "community_id", "first_frame",
+            "verdict", "phase", "code", "rcpt", "findings", "helo"]
+    out = run("--tsv", ",".join(cols), *reads(captures)).stdout.splitlines()
+    allr = records(*reads(captures))
+    check(out and out[0] == "#fields\t" + "\t".join(cols), "--tsv: a #fields line first")
+    rows = [dict(zip(cols, l.split("\t"))) for l in out[1:]]
+    bad = 0
+    for row, r in zip(rows, allr):
+        fail = r["failure"] or {}
+        want = {"id": r["id"], "start": r["start"], "client": r["client"]["ip"],
+                "server_port": str(r["server"]["port"]), "community_id": r["community_id"],
+                "first_frame": str(r["first_frame"]), "verdict": r["verdict"],
+                "phase": fail.get("phase") or "-",
+                "code": str(fail["code"]) if fail.get("code") else "-",
+                "rcpt": ",".join(x["addr"] for t in r["transactions"] for x in t["rcpt"]) or "-",
+                "findings": ",".join(a["name"] for a in r["anomalies"]) or "-",
+                "helo": r["helo"] or "-"}
+        if row != want:
+            bad += 1
+            print(f"# {r['id']}: {row} != {want}")
+    check(len(rows) == len(allr) and bad == 0 and all(l.count("\t") == len(cols) - 1
+                                                        for l in out[1:]),
+          f"--tsv: every one of {len(rows)} rows has the JSON record's values, no stray tab")
+    p = run("--tsv", "id,nosuch", "-r", captures[0], ok=False)
+    check(p.returncode == 1 and "unknown field 'nosuch'" in p.stderr, "--tsv: an unknown field "
+          "is a usage error naming the fields")
+
+
 import shutil  # noqa: E402
 import sys as _s
 if len(_s.argv) > 2:
@@ -428,5 +457,6 @@ else:
     test_write()
     test_ports()
     test_headers()
+    test_tsv()
 shutil.rmtree(tmp, ignore_errors=True)
 finish()
