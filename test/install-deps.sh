@@ -28,7 +28,8 @@ LAB="postfix dovecot-core swaks libnet-ssleay-perl libdigest-hmac-perl
      libio-socket-inet6-perl tcpdump iproute2 nftables ethtool procps openssl
      ca-certificates"
 # tshark cross-check, accounting, DNS, --save-messages, link types (editcap),
-# shards and HTML fixtures (mergecap, from tshark's wireshark-common)
+# shards and HTML fixtures (mergecap, from tshark's wireshark-common), the
+# pivots (pivot_test.py: communityid, frame numbers, mergecap, reordercap)
 TSHARK="tshark"
 # DNS test: a real resolver and its client
 DNS="dnsmasq-base bind9-dnsutils"
