@@ -73,7 +73,8 @@ struct capture_live_config {
 int capture_live(const struct capture_live_config *cfg,
                  const struct capture_hooks *h, struct capture_result *res);
 
-/* "tcp port 25 or tcp port 587 ..." for the given ports, plus ICMP
+/* "tcp port 25 or tcp port 587 ..." for the given ports (no ports: all
+ * of TCP, for -p any), plus ICMP
  * unreachables, DNS and IPv4 fragments (which carry no ports until
  * reassembled); on Ethernet (dlt DLT_EN10MB) the same inside one and two
  * VLAN tags, which libpcap refuses for other link types. */

@@ -34,6 +34,8 @@ struct options {
     const char *outfile;
     const char *log_dir;   /* --log-dir: daily files instead of -o/stdout */
     const char *html;      /* --html FILE: a report of the run */
+    const char *pcap_out;  /* -w FILE: the written sessions' packets */
+    const char *tsv;       /* --tsv FIELDS: the log as TSV columns */
     bool top;              /* --top: the live console */
     bool messages;         /* --messages: trails across hops */
     struct netlist local;  /* --local-net */

@@ -32,6 +32,8 @@ struct conn {
     smtp_time syn_ts, last_ts;
     smtp_time linked_ts;     /* when it was last moved to the list's end */
     uint32_t isn, syn_count;
+    uint64_t first_frame, last_frame; /* frame numbers of its packets */
+    struct pktbuf *packets;  /* -w on a stream: its packets so far */
     bool synack_seen, refused;
     bool midstream;          /* no SYN seen: picked up mid-stream */
     bool dead;               /* ended by the peers: a tombstone for stragglers */

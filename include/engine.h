@@ -17,6 +17,7 @@
 #include "dns.h"
 #include "mailflow.h"
 #include "output.h"
+#include "select.h"
 #include "session.h"
 #include "tls_observer.h"
 #include "tls_path.h"
@@ -26,13 +27,16 @@
 struct engine_config {
     uint16_t ports[ENGINE_MAX_PORTS]; /* server ports that carry SMTP */
     int nports;
+    bool any_port;          /* -p any: every TCP port, SMTP decided by content */
     int max_streams;        /* libnids stream table size */
     int idle_timeout;       /* seconds without traffic that end a session */
     int syn_timeout;        /* seconds a SYN may wait for its answer */
     uint64_t max_sessions;  /* stop after writing this many (0: no limit) */
     bool follow;            /* sinks get each transcript line as it happens */
+    bool keep_packets;      /* -w on a stream: each connection's packets kept */
     uint32_t shard, nshards; /* keep connections whose symmetric hash mod
                                 nshards is shard (nshards 0: all) */
+    struct session_select select; /* --only, --phase: the sessions written */
     struct session_config session;
 };
 
@@ -50,11 +54,20 @@ struct engine_stats {
     uint32_t snaplen;          /* the longest frame among those cut */
     uint64_t connections;      /* SYNs that opened a connection entry */
     uint64_t conntrack_full;   /* SYNs not tracked: table full */
-    uint64_t sessions;         /* sessions written */
+    uint64_t sessions;         /* sessions ended (written, or not selected) */
+    uint64_t selected;         /* sessions written (--only, --phase) */
     uint64_t sessions_open;    /* begun and not yet written */
     uint64_t dns_lookups;      /* DNS queries seen (answered or not) */
     uint64_t dns_streams_refused; /* DNS over TCP connections not followed */
     uint64_t by_verdict[VERDICT__COUNT];
+};
+
+/* A port that is not an SMTP port, as far as its traffic looked like SMTP
+ * (engine_sniff.c). */
+#define ENGINE_SNIFF_PORTS 16
+struct sniffed_port {
+    uint16_t port;
+    uint32_t greetings, dialogues; /* 220 lines from it; EHLO/HELO after one */
 };
 
 struct engine {
@@ -71,6 +84,14 @@ struct engine {
     struct observer_set observers; /* what every session goes through */
     struct dns_tracker *dns;      /* lookups on UDP and TCP port 53 */
     struct mailflow *flow;        /* with --local-net: deliveries and lookups */
+    struct sniffed_port sniffed[ENGINE_SNIFF_PORTS];
+    int nsniffed;
+    struct {                      /* the frame being handled */
+        int dlt;
+        smtp_time ts;
+        const uint8_t *data;
+        size_t len;
+    } frame;
 };
 
 void engine_config_defaults(struct engine_config *cfg);
@@ -87,6 +108,9 @@ void engine_poll_sinks(struct engine *e);
 void engine_tick(struct engine *e, smtp_time now);
 /* The kernel dropped n packets: every open session may miss some. */
 void engine_note_drops(struct engine *e, unsigned n);
+/* "8240,2526": the ports that are not SMTP ports and carried SMTP-like
+ * dialogues (a 220 greeting, then EHLO or HELO); 0 (out empty) for none. */
+size_t engine_smtp_hint(const struct engine *e, char *out, size_t cap);
 /* End of input: every open session is ended and written. */
 void engine_finish(struct engine *e);
 

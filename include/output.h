@@ -58,6 +58,8 @@ struct run_counters {
     uint64_t undecodable;      /* truncated, bad header, not IP */
     uint64_t fragments, payload_cut, midstream, gaps;
     uint64_t evicted, kernel_drops, reassembly_warnings;
+    uint64_t selected; /* sessions written when --only/--phase select */
+    bool selection;    /* --only or --phase was given */
 };
 
 /* Counts over the whole run, written at the end: as text, or as one JSON
@@ -71,6 +73,20 @@ struct sink *sink_summary_new(FILE *f, bool json, const struct run_counters *cou
 struct sink *sink_top_new(const char *source, const uint64_t *open_sessions,
                           volatile sig_atomic_t *stop, const struct run_counters *counters);
 void top_wait(struct sink *top);
+
+/* -w FILE: the packets of the sessions written, as a pcap. With files
+ * (not stdin) they are read again when the run finishes; files NULL: each
+ * session's packets come with it (session.packets, a live capture).
+ * NULL with the message said when FILE cannot be created; quiet: what
+ * a stream's bounded buffers did not hold is not said. */
+struct sink *sink_pcap_new(const char *path, const char *const *files, int nfiles,
+                           bool quiet);
+
+/* --tsv FIELDS: a "#fields" line, then one tab-separated row a session
+ * (zeek-cut style). tsv_parse_fields checks a list: the number of columns
+ * (their indexes in cols), or -1 with the reason in err. */
+int tsv_parse_fields(const char *list, unsigned char *cols, int max, char *err, size_t errlen);
+struct sink *sink_tsv_new(FILE *f, const char *list);
 
 /* --messages: at the end, one trail per message across the capture's hops
  * (text "# message" blocks, or JSON records of "type": "message"). */

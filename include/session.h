@@ -120,6 +120,16 @@ struct txn {
     struct strref saved_as;     /* --save-messages: the .eml written */
     /* with extract_headers: the message's header fields (unfolded) */
     struct strref hdr_message_id, hdr_subject, hdr_from, hdr_to, hdr_date;
+    struct strref hdr_cc, hdr_reply_to, hdr_mailer; /* X-Mailer or User-Agent */
+    /* Received fields: how many, and the relay address ([a.b.c.d]) of the
+     * first one in the header (the newest hop) and of the last one that
+     * names an address (the oldest relay) */
+    uint32_t received;
+    struct strref received_last, received_first;
+    /* file names of MIME parts (never their content) */
+#define TXN_ATTACH_MAX 8
+    struct strref attach[TXN_ATTACH_MAX];
+    uint32_t nattach;           /* all seen; TXN_ATTACH_MAX kept */
     enum txn_result result;
     enum smtp_phase failed_phase;
     smtp_time start;
@@ -159,6 +169,7 @@ struct anomaly {
 };
 
 struct session;
+struct pktbuf;
 
 struct session_config {
     bool show_secrets;
@@ -198,6 +209,11 @@ struct session {
     smtp_time start, end, last_activity;
     enum handshake handshake;
     uint32_t syn_count;      /* SYNs seen from the client (retransmissions) */
+    /* its first and last frame in the input, counted from 1 as Wireshark
+     * numbers them (0: unknown) */
+    uint64_t first_frame, last_frame;
+    /* -w on a live capture or stdin: its packets, bounded (pktbuf.h) */
+    struct pktbuf *packets;
     enum tcp_end tcp_end;
     char tcp_detail[120];    /* e.g. the ICMP message that ended it */
     int closed_by;           /* SMTP_FROM_* that sent the first FIN, or -1 */

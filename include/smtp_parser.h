@@ -179,7 +179,11 @@ struct smtp_parser_settings {
      * status line ("HTTP/1.0 200 Connection established"). */
     void (*on_tunnel)(struct smtp_parser *, struct smtp_span what, smtp_time ts);
     /* Opt-in: a header field of a message in transfer (DATA or BDAT),
-     * unfolded, for the names Message-ID, Subject, From, To, Date only.
+     * unfolded, for the names Message-ID, Subject, From, To, Cc, Date,
+     * Reply-To, X-Mailer, User-Agent and Received (every one) only; and
+     * with the name "filename", the file name a MIME part's
+     * Content-Disposition (filename=) or Content-Type (name=) gives, one
+     * per part, while SMTP_MIME_SCAN_MAX bytes of the message are read.
      * NULL: headers are not looked at at all. */
     void (*on_header)(struct smtp_parser *, struct smtp_span name,
                       struct smtp_span value, smtp_time ts);
@@ -189,6 +193,7 @@ struct smtp_parser_settings {
  * header section is looked at before giving up. */
 #define SMTP_HEADER_VALUE_MAX 998
 #define SMTP_HEADER_SECTION_MAX (64 * 1024)
+#define SMTP_MIME_SCAN_MAX (32 * 1024 * 1024)
 
 #define SMTP_FIRST_BYTES 48
 

@@ -210,6 +210,8 @@ void capture_default_filter(const uint16_t *ports, int nports, int dlt,
     char base[600];
     size_t o = 0;
     base[0] = '\0';
+    if (nports == 0) /* -p any */
+        o = (size_t)snprintf(base, sizeof base, "tcp");
     for (int i = 0; i < nports && o < sizeof base; i++)
         o += (size_t)snprintf(base + o, sizeof base - o, "%stcp port %u",
                               i ? " or " : "", ports[i]);

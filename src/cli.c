@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "select.h"
 #include "workers.h"
 
 /* ---- what some options do beyond storing their value ------------------------ */
@@ -22,6 +23,10 @@ static int parse_ports(struct options *o, const char *s)
 {
     struct engine_config *cfg = &o->engine;
     const char *arg = s;
+    /* any: the default ports as ever, and every other one by content */
+    cfg->any_port = strcmp(s, "any") == 0;
+    if (cfg->any_port)
+        return 0;
     cfg->nports = 0;
     while (*s) {
         char *end;
@@ -87,6 +92,38 @@ static int add_local_domains(struct options *o, const char *arg)
     return 0;
 }
 
+static int parse_only(struct options *o, const char *arg)
+{
+    char err[96];
+    if (select_parse_verdicts(&o->engine.select, arg, err, sizeof err) == 0)
+        return 0;
+    fprintf(stderr, "smtpscope: --only: %s (expected ok, partial, failed, "
+                    "incomplete, encrypted, not-smtp)\n", err);
+    return 1;
+}
+
+static int parse_phase(struct options *o, const char *arg)
+{
+    char err[96];
+    if (select_parse_phases(&o->engine.select, arg, err, sizeof err) == 0)
+        return 0;
+    fprintf(stderr, "smtpscope: --phase: %s (expected CONNECT, GREETING, HELO, "
+                    "STARTTLS, AUTH, MAIL, RCPT, DATA, END-OF-DATA, QUIT)\n", err);
+    return 1;
+}
+
+static int parse_tsv(struct options *o, const char *arg)
+{
+    unsigned char cols[32];
+    char err[400];
+    if (tsv_parse_fields(arg, cols, 32, err, sizeof err) < 0) {
+        fprintf(stderr, "smtpscope: --tsv: %s\n", err);
+        return 1;
+    }
+    o->tsv = arg;
+    return 0;
+}
+
 static void verbose_implies(struct options *o)
 {
     if (o->out.verbosity == 3) /* message headers are shown */
@@ -125,7 +162,9 @@ const struct cli_option cli_options[] = {
     {"interface", 'i', STRING(iface), .metavar = "IFACE", .section = CLI_INPUT,
      .complete = COMPLETE_IFACE, .help = "capture live on IFACE (needs CAP_NET_RAW)"},
     {"ports", 'p', CUSTOM(parse_ports), .metavar = "LIST", .section = CLI_INPUT,
-     .help = "SMTP server ports, comma-separated (default 25,465,587,2525)"},
+     .help = "SMTP server ports, comma-separated (default 25,465,587,2525);\n"
+             "any: those and every other TCP port where the content\n"
+             "is SMTP (a 220 greeting, then EHLO or HELO)"},
     {"count", 'c', NUM(engine.max_sessions, 1, LONG_MAX, "a number of sessions"),
      .metavar = "N", .section = CLI_INPUT, .help = "stop after writing N sessions"},
     {"duration", 'G', NUM(duration, 1, 86400 * 365, "seconds"), .metavar = "S",
@@ -138,8 +177,25 @@ const struct cli_option cli_options[] = {
 
     {"json", 'j', FLAG(json), .section = CLI_OUTPUT,
      .help = "JSON Lines, one object per session (default: text log)"},
+    {"tsv", 0, CUSTOM(parse_tsv), .metavar = "FIELDS", .section = CLI_OUTPUT,
+     .help = "the log as tab-separated columns (zeek-cut style):\n"
+             "FIELDS comma-separated from id, start, end, duration_ms,\n"
+             "client, client_port, server, server_port, community_id,\n"
+             "first_frame, last_frame, helo, tls, verdict, end_phase,\n"
+             "phase, code, reply, mail_from, rcpt, messages, findings"},
     {"output", 'o', STRING(outfile), .metavar = "FILE", .section = CLI_OUTPUT,
      .complete = COMPLETE_FILE, .help = "write to FILE instead of standard output"},
+    {"only", 0, CUSTOM(parse_only), .metavar = "LIST", .section = CLI_OUTPUT,
+     .help = "write only sessions of these verdicts: ok, partial,\n"
+             "failed, incomplete, encrypted, not-smtp (comma-separated;\n"
+             "every output, the summary and -w follow it)"},
+    {"phase", 0, CUSTOM(parse_phase), .metavar = "LIST", .section = CLI_OUTPUT,
+     .help = "write only sessions that ended (or failed) in these\n"
+             "phases, e.g. RCPT,DATA (CONNECT ... QUIT)"},
+    {"write", 'w', STRING(pcap_out), .metavar = "FILE", .section = CLI_OUTPUT,
+     .complete = COMPLETE_FILE,
+     .help = "also write the packets of the sessions written (with\n"
+             "--only/--phase: the selection) to FILE, a pcap"},
     {"localtime", 0, FLAG(out.localtime), .section = CLI_OUTPUT,
      .help = "text log clock in local time (default UTC)"},
     {"show-secrets", 0, FLAG(engine.session.show_secrets), .section = CLI_OUTPUT,
@@ -152,8 +208,9 @@ const struct cli_option cli_options[] = {
              "and reply code, top failing hosts, reply latency\n"
              "percentiles, findings (default on a terminal)"},
     {"headers", 0, FLAG(engine.session.extract_headers), .section = CLI_OUTPUT,
-     .help = "extract Message-ID, Subject, From, To, Date of each\n"
-             "message (never the body)"},
+     .help = "extract Message-ID, Subject, From, To, Cc, Date,\n"
+             "Reply-To, X-Mailer, the Received chain and attachment\n"
+             "names of each message (never the body)"},
     {"stats", 0, FLAG(stats), .section = CLI_OUTPUT,
      .help = "print packet and session counters on stderr at exit"},
     {"verbose", 'v', NUM(out.verbosity, 1, 3, "1, 2 or 3"), .then = verbose_implies,
@@ -374,10 +431,21 @@ static int check_combinations(const struct options *o)
     const char *clash = !o->log_dir       ? NULL
                         : o->outfile      ? "-o"
                         : o->json         ? "--json (it writes both)"
+                        : o->tsv          ? "--tsv"
                         : o->out.follow   ? "--follow"
                         : o->workers > 1  ? "--workers" : NULL;
     if (clash) {
         fprintf(stderr, "smtpscope: --log-dir cannot be combined with %s\n", clash);
+        return 1;
+    }
+    if (o->tsv && (o->json || o->out.follow)) {
+        fprintf(stderr, "smtpscope: --tsv cannot be combined with %s\n",
+                o->json ? "--json" : "--follow");
+        return 1;
+    }
+    if (o->out.follow && select_any(&o->engine.select)) {
+        fprintf(stderr, "smtpscope: --follow cannot be combined with --only or "
+                        "--phase (a line is written before the verdict is known)\n");
         return 1;
     }
     clash = o->workers <= 1          ? NULL
@@ -387,6 +455,8 @@ static int check_combinations(const struct options *o)
             : o->html                ? "--html"
             : o->top                 ? "--top"
             : o->messages            ? "--messages"
+            : o->pcap_out            ? "-w"
+            : o->tsv                 ? "--tsv"
             : o->engine.max_sessions ? "-c" : NULL;
     if (clash) {
         fprintf(stderr, "smtpscope: --workers cannot be combined with %s "

@@ -1,6 +1,8 @@
 /* conntrack.c - the SMTP connection table (see conntrack.h). */
 #include "conntrack.h"
 
+#include "pktbuf.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -121,5 +123,6 @@ void conntrack_remove(struct conntrack *ct, struct conn *c)
     list_unlink(ct, c);
     ct->count--;
     free(c->notes);
+    pktbuf_free(c->packets);
     free(c);
 }

@@ -16,6 +16,7 @@
 
 #include "diagnosis.h"
 #include "findings.h"
+#include "pktbuf.h"
 #include "reassembly.h"
 #include "save_messages.h"
 
@@ -42,7 +43,7 @@ bool engine_in_shard(const struct engine *e, const struct endpoint *a,
     return e->cfg.nshards == 0 || shard_hash(a, b) % e->cfg.nshards == e->cfg.shard;
 }
 
-bool engine_smtp_port(const struct engine *e, uint16_t port)
+bool engine_named_port(const struct engine *e, uint16_t port)
 {
     for (int i = 0; i < e->cfg.nports; i++)
         if (e->cfg.ports[i] == port)
@@ -50,16 +51,38 @@ bool engine_smtp_port(const struct engine *e, uint16_t port)
     return false;
 }
 
+bool engine_smtp_port(const struct engine *e, uint16_t port)
+{
+    if (e->cfg.any_port) /* by content (engine_sniff.c); DNS stays DNS */
+        return port != 53;
+    return engine_named_port(e, port);
+}
+
+void engine_conn_frame(struct engine *e, struct conn *c)
+{
+    if (!c->first_frame)
+        c->first_frame = e->stats.frames;
+    c->last_frame = e->stats.frames;
+    if (e->cfg.keep_packets)
+        pktbuf_add(&c->packets, e->frame.dlt, e->frame.ts, e->frame.data, e->frame.len);
+}
+
 static void emit(struct engine *e, struct session *s)
 {
-    e->stats.sessions++;
     if (e->stats.sessions_open)
         e->stats.sessions_open--;
+    if (e->cfg.any_port && !engine_named_port(e, s->server.port) &&
+        !engine_session_is_smtp(s))
+        return; /* -p any: this connection carried something else */
+    e->stats.sessions++;
     if ((unsigned)s->verdict < VERDICT__COUNT)
         e->stats.by_verdict[s->verdict]++;
+    if (!select_match(&e->cfg.select, s))
+        return; /* every sink sees the same selection */
+    e->stats.selected++;
     for (int i = 0; i < e->nsinks; i++)
         e->sinks[i]->session(e->sinks[i], s);
-    if (e->cfg.max_sessions && e->stats.sessions >= e->cfg.max_sessions)
+    if (e->cfg.max_sessions && e->stats.selected >= e->cfg.max_sessions)
         e->stop = true;
 }
 
@@ -79,6 +102,8 @@ void engine_finish_conn(struct engine *e, struct conn *c, enum tcp_end how,
         e->stats.sessions_open++; /* written at once below */
     }
     s->syn_count = c->syn_count;
+    s->first_frame = c->first_frame;
+    s->last_frame = c->last_frame;
     if (c->notes && c->notes->end_detail[0])
         memcpy(s->tcp_detail, c->notes->end_detail, sizeof s->tcp_detail);
     if (c->notes && c->notes->rst_finding[0])
@@ -91,7 +116,11 @@ void engine_finish_conn(struct engine *e, struct conn *c, enum tcp_end how,
     engine_note_losses(e, c, s, ts);
     how = engine_one_sided(c, s, how);
     session_end(s, how, ts);
+    s->packets = c->packets; /* -w writes them with the session */
     emit(e, s);
+    s->packets = NULL;
+    pktbuf_free(c->packets); /* a tombstone keeps none */
+    c->packets = NULL;
     session_free(s);
     reasm_forget(&c->client, &c->server);
     if (how == TCP_END_CLOSED || how == TCP_END_RESET_BY_CLIENT ||
@@ -226,6 +255,8 @@ static void emit_dns(void *ctx, const struct dns_lookup *l)
     e->stats.dns_lookups++;
     if (e->flow)
         mailflow_dns(e->flow, l);
+    if (select_any(&e->cfg.select))
+        return; /* a selection is of sessions: lookups are not written */
     for (int i = 0; i < e->nsinks; i++)
         if (e->sinks[i]->dns)
             e->sinks[i]->dns(e->sinks[i], l);
@@ -407,6 +438,10 @@ void engine_packet(struct engine *e, int dlt, smtp_time ts,
         e->now = ts; /* capture time never runs backwards for the engine */
     memset(&pkt, 0, sizeof pkt);
     pkt.ts = ts;
+    e->frame.dlt = dlt; /* for the connection the packet turns out to be of */
+    e->frame.ts = ts;
+    e->frame.data = data;
+    e->frame.len = caplen;
     enum decode_status st = decode_packet(dlt, data, caplen, &pkt);
     if ((unsigned)st < 8)
         e->stats.decode[st]++;
@@ -433,6 +468,8 @@ void engine_packet(struct engine *e, int dlt, smtp_time ts,
         struct conn *c;
         bool from_client = true;
         struct conn *refused = engine_observe_tcp(e, &pkt, &c, &from_client);
+        if (c) /* before libnids, which may end it on this very packet */
+            engine_conn_frame(e, c);
         engine_feed_tcp(e, c, &pkt, from_client);
         if (refused && !refused->session) {
             refused->refused = true;
@@ -441,6 +478,8 @@ void engine_packet(struct engine *e, int dlt, smtp_time ts,
     } else if (st == DECODE_OK && pkt.proto == 6 &&
                (pkt.src.port == 53 || pkt.dst.port == 53) && engine_in_shard(e, &pkt.src, &pkt.dst)) {
         reasm_feed(&pkt); /* DNS over TCP: dns_open takes the stream */
+    } else if (st == DECODE_OK && pkt.proto == 6) {
+        engine_sniff_tcp(e, &pkt); /* SMTP on a port nobody named? */
     }
     every_second(e);
 }
@@ -483,6 +522,8 @@ static void fill_counters(struct engine *e)
     c->smtp_packets = s->smtp_packets;
     c->connections = s->connections;
     c->sessions = s->sessions;
+    c->selected = s->selected;
+    c->selection = select_any(&e->cfg.select);
     c->undecodable = s->decode[DECODE_TRUNCATED] + s->decode[DECODE_BAD_HEADER];
     c->fragments = s->fragments;
     c->payload_cut = s->payload_cut;

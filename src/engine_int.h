@@ -9,10 +9,21 @@
 bool engine_in_shard(const struct engine *e, const struct endpoint *a,
                      const struct endpoint *b);
 bool engine_smtp_port(const struct engine *e, uint16_t port);
+/* One of the ports -p named (or the defaults), even with -p any. */
+bool engine_named_port(const struct engine *e, uint16_t port);
 /* Ends the connection's session (making one for a connection that never
  * got past its SYN), writes it, and drops or tombstones the connection. */
 void engine_finish_conn(struct engine *e, struct conn *c, enum tcp_end how,
                         smtp_time ts);
+
+/* The frame being handled is one of c's: its frame span (and with -w on
+ * a stream, its packets) include it. */
+void engine_conn_frame(struct engine *e, struct conn *c);
+
+/* engine_sniff.c: a TCP packet not on an SMTP port; with -p any, whether
+ * an ended session was SMTP by its content */
+void engine_sniff_tcp(struct engine *e, const struct packet *p);
+bool engine_session_is_smtp(const struct session *s);
 
 /* engine_tcp.c */
 void engine_note_syn_spacing(struct session *s, const struct conn *c,

@@ -162,6 +162,7 @@ void engine_observe_icmp(struct engine *e, const struct packet *p)
     struct conn *c = conntrack_find(&e->ct, &u.src, &u.dst, &from_client);
     if (!c || c->dead)
         return;
+    engine_conn_frame(e, c); /* -w: the ICMP message goes with the session */
     e->stats.icmp_unreachable++;
     char router[ENDPOINT_STRLEN];
     endpoint_addr_str(&u.router, router);
@@ -227,7 +228,10 @@ static struct conn *pick_up(struct engine *e, const struct packet *p)
     if (!synack && ((fl & (TCPF_SYN | TCPF_RST)) || !(fl & TCPF_ACK) ||
                     p->payload_len == 0))
         return NULL; /* nothing to reconstruct from */
-    bool from_client = engine_smtp_port(e, p->dst.port);
+    /* -p any: a named port, else the lower one (8025 < 50466), is the server */
+    bool from_client = engine_named_port(e, p->dst.port) ||
+                       (e->cfg.any_port && !engine_named_port(e, p->src.port) &&
+                        p->dst.port < p->src.port);
     if (synack && from_client)
         return NULL;
     const struct endpoint *cl = from_client ? &p->src : &p->dst;

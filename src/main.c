@@ -50,6 +50,9 @@ static void print_stats(FILE *f, const char *who, const struct engine *e,
             (unsigned long long)s->by_verdict[VERDICT_ENCRYPTED],
             (unsigned long long)s->by_verdict[VERDICT_NOT_SMTP],
             (unsigned long long)s->midstream);
+    if (select_any(&e->cfg.select))
+        fprintf(f, "%s%llu sessions selected by --only/--phase\n", who,
+                (unsigned long long)s->selected);
     fprintf(f,
             "%sdecode: %llu truncated, %llu bad header, %llu not IP, "
             "%llu fragments; %llu segments cut by snap length\n", who,
@@ -77,6 +80,20 @@ static void print_stats(FILE *f, const char *who, const struct engine *e,
                 (unsigned long long)r->kernel_received,
                 (unsigned long long)r->kernel_dropped,
                 (unsigned long long)r->iface_dropped);
+}
+
+/* No session at all: perhaps the SMTP is on a port nobody named. */
+static void hint_ports(const struct engine *e)
+{
+    char seen[128], ports[8 * ENGINE_MAX_PORTS];
+    if (e->stats.sessions || e->cfg.any_port || !engine_smtp_hint(e, seen, sizeof seen))
+        return;
+    size_t o = 0;
+    for (int i = 0; i < e->cfg.nports && o < sizeof ports; i++)
+        o += (size_t)snprintf(ports + o, sizeof ports - o, "%s%u", i ? "," : "",
+                              e->cfg.ports[i]);
+    fprintf(stderr, "smtpscope: no sessions on ports %s; SMTP seen on %s: try -p %s\n",
+            ports, seen, seen);
 }
 
 static void warn_losses(const struct engine *e, const struct capture_result *r)
@@ -171,6 +188,7 @@ static int make_log(struct run *r, struct sink **s)
     *s = r->frame_fd >= 0 ? frame_sink_new(r->frame_fd, o->json, &o->out)
          : o->log_dir     ? sink_logdir_new(o->log_dir, &o->out)
          : o->json        ? sink_json_new(r->out, &o->out)
+         : o->tsv         ? sink_tsv_new(r->out, o->tsv)
                           : sink_text_new(r->out, &o->out);
     return *s ? 0 : 3;
 }
@@ -193,7 +211,7 @@ static int make_summary(struct run *r, struct sink **s)
 {
     const struct options *o = r->o;
     if (r->frame_fd >= 0 || o->top ||
-        !(o->summary || (!o->iface && !o->json && isatty(fileno(r->out)))))
+        !(o->summary || (!o->iface && !o->json && !o->tsv && isatty(fileno(r->out)))))
         return 0;
     *s = sink_summary_new(r->out, o->json, &r->e->counters);
     return *s ? 0 : 3;
@@ -220,9 +238,24 @@ static int make_html(struct run *r, struct sink **s)
     return *s ? 0 : 3;
 }
 
+/* -w: files are read again at the end; a stream's packets are kept by
+ * the engine per connection until its session is written. */
+static int make_pcap(struct run *r, struct sink **s)
+{
+    struct options *o = r->o;
+    if (!o->pcap_out || r->frame_fd >= 0)
+        return 0;
+    bool stream = o->iface != NULL;
+    for (int i = 0; i < o->nfiles; i++)
+        stream = stream || strcmp(o->files[i], "-") == 0;
+    o->engine.keep_packets = stream;
+    *s = sink_pcap_new(o->pcap_out, stream ? NULL : o->files, o->nfiles, o->quiet);
+    return *s ? 0 : 2;
+}
+
 /* In the order the engine hands them each session. */
 static const sink_maker sink_makers[] = {
-    make_log, make_top, make_summary, make_messages, make_html,
+    make_log, make_top, make_summary, make_messages, make_html, make_pcap,
 };
 #define NSINK_MAKERS (sizeof sink_makers / sizeof sink_makers[0])
 
@@ -239,7 +272,8 @@ static int read_input(struct run *r, struct capture_result *res)
     if (o->iface) {
         struct capture_live_config live = {
             .iface = o->iface, .filter = o->filter,
-            .ports = o->engine.ports, .nports = o->engine.nports,
+            .ports = o->engine.ports, /* -p any: all of TCP */
+            .nports = o->engine.any_port ? 0 : o->engine.nports,
             .shard = o->engine.shard, .nshards = o->engine.nshards,
             .drop_user = o->drop_user ? o->drop_user : "nobody",
             .jail = o->log_dir, .quiet = quiet,
@@ -264,8 +298,10 @@ static int read_input(struct run *r, struct capture_result *res)
 static void report(const struct options *o, const struct engine *e,
                    const struct capture_result *res, int frame_fd)
 {
-    if (!o->quiet)
+    if (!o->quiet) {
         warn_losses(e, res);
+        hint_ports(e);
+    }
     if (!o->stats)
         return;
     if (frame_fd < 0) {

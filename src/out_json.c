@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "community_id.h"
 #include "diagnosis.h"
 #include "esmtp.h"
 #include "escape.h"
@@ -78,6 +79,65 @@ static void jendpoint(struct obuf *f, const struct endpoint *e)
     obuf_putc(f, '}');
 }
 
+/* "community_id":"1:..." of a flow, or null if it could not be hashed */
+static void jcommunity(struct obuf *f, const struct endpoint *a, const struct endpoint *b,
+                       uint8_t proto)
+{
+    char id[COMMUNITY_ID_LEN];
+    obuf_puts(f, ",\"community_id\":");
+    if (community_id(a, b, proto, id))
+        obuf_printf(f, "\"%s\"", id);
+    else
+        obuf_puts(f, "null");
+}
+
+/* The session's frames, and the Wireshark display filter that shows them. */
+static void write_frames(struct obuf *f, const struct session *s)
+{
+    if (!s->first_frame) {
+        obuf_puts(f, ",\"first_frame\":null,\"last_frame\":null,\"wireshark_filter\":null");
+        return;
+    }
+    char a[ENDPOINT_STRLEN], b[ENDPOINT_STRLEN];
+    endpoint_addr_str(&s->client, a);
+    endpoint_addr_str(&s->server, b);
+    const char *ip = s->client.family == 6 ? "ipv6.addr" : "ip.addr";
+    obuf_printf(f, ",\"first_frame\":%llu,\"last_frame\":%llu,\"wireshark_filter\":"
+                   "\"%s==%s && %s==%s && tcp.port==%u && tcp.port==%u && "
+                   "frame.number>=%llu && frame.number<=%llu\"",
+                (unsigned long long)s->first_frame, (unsigned long long)s->last_frame,
+                ip, a, ip, b, s->client.port, s->server.port,
+                (unsigned long long)s->first_frame, (unsigned long long)s->last_frame);
+}
+
+/* Cc, Reply-To, the mailer, the Received chain, attachment names. */
+static void write_header_facts(struct obuf *f, const struct session *s, const struct txn *x)
+{
+    obuf_puts(f, ",\"cc\":");
+    jref(f, s, x->hdr_cc);
+    obuf_puts(f, ",\"reply_to\":");
+    jref(f, s, x->hdr_reply_to);
+    obuf_puts(f, ",\"mailer\":");
+    jref(f, s, x->hdr_mailer);
+    obuf_printf(f, ",\"received\":{\"hops\":%u,\"first\":", x->received);
+    if (x->received_first.len)
+        jref(f, s, x->received_first);
+    else
+        obuf_puts(f, "null");
+    obuf_puts(f, ",\"last\":");
+    if (x->received_last.len)
+        jref(f, s, x->received_last);
+    else
+        obuf_puts(f, "null");
+    obuf_printf(f, "},\"attachment_count\":%u,\"attachments\":[", x->nattach);
+    for (uint32_t i = 0; i < x->nattach && i < TXN_ATTACH_MAX; i++) {
+        if (i)
+            obuf_putc(f, ',');
+        jref(f, s, x->attach[i]);
+    }
+    obuf_putc(f, ']');
+}
+
 static void write_transactions(struct obuf *f, const struct session *s)
 {
     obuf_puts(f, ",\"transactions\":[");
@@ -102,6 +162,7 @@ static void write_transactions(struct obuf *f, const struct session *s)
             jref(f, s, x->hdr_to);
             obuf_puts(f, ",\"date\":");
             jref(f, s, x->hdr_date);
+            write_header_facts(f, s, x);
             obuf_putc(f, '}');
         }
         obuf_puts(f, ",\"mail_code\":");
@@ -225,6 +286,7 @@ static void json_session(struct sink *base, const struct session *s)
     jendpoint(f, &s->client);
     obuf_puts(f, ",\"server\":");
     jendpoint(f, &s->server);
+    jcommunity(f, &s->client, &s->server, 6);
     obuf_puts(f, ",\"direction\":\"");
     obuf_puts(f, direction_name(s->direction));
     obuf_putc(f, '"');
@@ -244,6 +306,7 @@ static void json_session(struct sink *base, const struct session *s)
     jtime(f, s->end);
     obuf_puts(f, ",\"duration_ms\":");
     jmillis(f, s->end - s->start);
+    write_frames(f, s);
     obuf_puts(f, ",\"handshake\":\"");
     obuf_puts(f, handshake_name(s->handshake));
     obuf_puts(f, "\",\"syn_count\":");
@@ -351,6 +414,7 @@ static void json_dns(struct sink *base, const struct dns_lookup *l)
     jendpoint(f, &l->client);
     obuf_puts(f, ",\"server\":");
     jendpoint(f, &l->server);
+    jcommunity(f, &l->client, &l->server, l->tcp ? 6 : 17);
     obuf_printf(f, ",\"transport\":\"%s\",\"dns_id\":%u,\"query\":", l->tcp ? "tcp" : "udp",
             l->id);
     jcstr(f, l->qname);

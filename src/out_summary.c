@@ -251,9 +251,13 @@ static void accounting_out(struct summary_sink *m)
         {"reassembly_warnings", c->reassembly_warnings},
     };
     fputs(m->json ? ",\"accounting\":{" : "# accounting:", m->f);
-    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         fprintf(m->f, m->json ? "%s\"%s\":%" PRIu64 : "%s%s %" PRIu64,
                 m->json ? (i ? "," : "") : " ", rows[i].name, rows[i].v);
+        if (c->selection && i == 3) /* --only, --phase: those written */
+            fprintf(m->f, m->json ? ",\"sessions_selected\":%" PRIu64
+                                  : " sessions_selected %" PRIu64, c->selected);
+    }
     fputs(m->json ? "}" : "\n", m->f);
 }
 

@@ -10,9 +10,11 @@
  */
 #include "session_int.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "esmtp.h"
 #include "reply_rules.h"
@@ -318,6 +320,54 @@ static void on_not_smtp(struct smtp_parser *p, enum smtp_dir dir,
     session_log_add(s, TL_NOTE, ts, -1, 0, 0, 0, what, strlen(what), first.p, first.len);
 }
 
+/* The relay's address in a Received field: the first bracketed address
+ * ("from host (host [192.0.2.10])", "from [2001:db8::1]"). */
+static struct smtp_span received_addr(struct smtp_span v)
+{
+    for (size_t i = 0; i < v.len; i++) {
+        if (v.p[i] != '[')
+            continue;
+        size_t j = i + 1;
+        if (v.len - j > 5 && strncasecmp(v.p + j, "IPv6:", 5) == 0)
+            j += 5;
+        size_t k = j;
+        while (k < v.len && k - j < 45 && (isxdigit((unsigned char)v.p[k]) ||
+                                           v.p[k] == '.' || v.p[k] == ':'))
+            k++;
+        if (k < v.len && v.p[k] == ']' && k > j)
+            return (struct smtp_span){v.p + j, k - j};
+    }
+    return (struct smtp_span){"", 0};
+}
+
+/* Received hops and attachment names: counted and kept, not one slot. */
+static bool header_fact(struct session *s, struct txn *t, struct smtp_span name,
+                        struct smtp_span value, smtp_time ts)
+{
+    if (name.len == 8 && memcmp(name.p, "Received", 8) == 0) {
+        struct smtp_span a = received_addr(value);
+        struct strref r = session_keep_str(s, a.p, a.len);
+        if (t->received++ == 0)
+            t->received_last = r;
+        if (a.len) /* the bottom one that names an address: the oldest relay */
+            t->received_first = r;
+        if (a.len)
+            session_note(s, ts, "header Received: hop %u from %.*s", t->received,
+                         (int)a.len, a.p);
+        else
+            session_note(s, ts, "header Received: hop %u, no address", t->received);
+        return true;
+    }
+    if (name.len == 8 && memcmp(name.p, "filename", 8) == 0) {
+        if (t->nattach < TXN_ATTACH_MAX)
+            t->attach[t->nattach] = session_keep_str(s, value.p, value.len);
+        t->nattach++;
+        session_log_add(s, TL_NOTE, ts, -1, 0, 0, 0, "attachment: ", 12, value.p, value.len);
+        return true;
+    }
+    return false;
+}
+
 static void on_header(struct smtp_parser *p, struct smtp_span name,
                       struct smtp_span value, smtp_time ts)
 {
@@ -325,13 +375,18 @@ static void on_header(struct smtp_parser *p, struct smtp_span name,
     struct txn *t = txn_last(s);
     if (!t)
         return;
+    if (header_fact(s, t, name, value, ts))
+        return;
     struct strref *slot = NULL;
-    switch (name.p[0]) {
+    switch (name.p[0]) { /* the parser passes only the names it knows */
     case 'M': slot = &t->hdr_message_id; break;
     case 'S': slot = &t->hdr_subject; break;
     case 'F': slot = &t->hdr_from; break;
     case 'T': slot = &t->hdr_to; break;
+    case 'C': slot = &t->hdr_cc; break;
     case 'D': slot = &t->hdr_date; break;
+    case 'R': slot = &t->hdr_reply_to; break;
+    case 'X': case 'U': slot = &t->hdr_mailer; break;
     default: return;
     }
     if (slot->len)

@@ -28,11 +28,50 @@ struct smtp_header_tap {
     size_t field_len;
     size_t seen; /* header bytes looked at */
     smtp_time ts;
+    /* past the message's header: MIME part headers, for file names */
+    bool in_body, part_hdr, part_named;
+    char bound[SP_MIME_BOUNDARIES][SP_MIME_BOUNDARY_MAX];
+    uint8_t blen[SP_MIME_BOUNDARIES];
+    int nbound;
 };
 
 static const char *const wanted_headers[] = {
-    "Message-ID", "Subject", "From", "To", "Date",
+    "Message-ID", "Subject", "From", "To", "Cc", "Date", "Reply-To",
+    "X-Mailer", "User-Agent", "Received",
 };
+
+static bool field_is(const char *f, size_t nl, const char *name)
+{
+    return strlen(name) == nl && strncasecmp(f, name, nl) == 0;
+}
+
+/* Content-Type and Content-Disposition, of the message or of a part: the
+ * boundaries to follow, and a part's file name. */
+static void mime_field(struct smtp_parser *p, const char *f, size_t nl,
+                       const char *v, size_t vl)
+{
+    struct smtp_header_tap *h = p->hdr;
+    bool ctype = field_is(f, nl, "Content-Type");
+    if (!ctype && !field_is(f, nl, "Content-Disposition"))
+        return;
+    const char *x;
+    size_t xl;
+    if (ctype && (xl = sp_mime_param(v, vl, "boundary", &x)) &&
+        xl < SP_MIME_BOUNDARY_MAX && h->nbound < SP_MIME_BOUNDARIES) {
+        memcpy(h->bound[h->nbound], x, xl);
+        h->blen[h->nbound++] = (uint8_t)xl;
+    }
+    if (h->part_named)
+        return; /* one name a part: filename= and name= usually agree */
+    xl = sp_mime_param(v, vl, ctype ? "name" : "filename", &x);
+    if (!xl && !ctype)
+        xl = sp_mime_param(v, vl, "filename*", &x); /* RFC 2231, as given */
+    if (xl) {
+        h->part_named = true;
+        p->settings->on_header(p, (struct smtp_span){"filename", 8},
+                               (struct smtp_span){x, xl}, h->ts);
+    }
+}
 
 static void header_flush(struct smtp_parser *p)
 {
@@ -40,6 +79,14 @@ static void header_flush(struct smtp_parser *p)
     const char *f = h->field;
     const char *colon = memchr(f, ':', h->field_len);
     if (colon) {
+        size_t nl0 = (size_t)(colon - f);
+        const char *v0 = colon + 1;
+        size_t vl0 = h->field_len - nl0 - 1;
+        while (vl0 && (*v0 == ' ' || *v0 == '\t'))
+            v0++, vl0--;
+        mime_field(p, f, nl0, v0, vl0);
+    }
+    if (colon && !h->in_body) { /* the message's own fields */
         size_t nl = (size_t)(colon - f);
         for (size_t i = 0; i < sizeof wanted_headers / sizeof *wanted_headers; i++) {
             if (strlen(wanted_headers[i]) != nl ||
@@ -71,10 +118,25 @@ static void header_line(struct smtp_parser *p)
     size_t n = h->line_len;
     if (n && h->line[n - 1] == '\r')
         n--;
-    if (n == 0) { /* the empty line: end of the header section */
+    if (n == 0) { /* the empty line: end of a header section */
         if (h->field_len)
             header_flush(p);
-        sp_header_stop(p);
+        if (!h->in_body && !h->nbound) {
+            sp_header_stop(p); /* not multipart: no part headers to read */
+            return;
+        }
+        h->in_body = true;
+        h->part_hdr = false;
+        h->line_len = 0;
+        return;
+    }
+    if (h->in_body && !h->part_hdr) { /* a part's content: only boundaries */
+        if (sp_mime_is_boundary((const char (*)[SP_MIME_BOUNDARY_MAX])h->bound, h->blen,
+                                h->nbound, h->line, n)) {
+            h->part_hdr = true;
+            h->part_named = false;
+        }
+        h->line_len = 0;
         return;
     }
     if (h->line[0] == ' ' || h->line[0] == '\t') { /* folded: continue */
@@ -114,8 +176,9 @@ static void header_feed(struct smtp_parser *p, const char *d, size_t n,
         d += take + 1;
         n -= take + 1;
     }
-    if (p->hdr && p->hdr->seen > SMTP_HEADER_SECTION_MAX)
-        sp_header_stop(p); /* no end of header in sight: give up */
+    if (p->hdr && p->hdr->seen > (p->hdr->in_body ? SMTP_MIME_SCAN_MAX
+                                                  : SMTP_HEADER_SECTION_MAX))
+        sp_header_stop(p); /* no end of header (or of parts) in sight: give up */
 }
 
 void sp_header_start(struct smtp_parser *p)

@@ -101,6 +101,14 @@ void sp_server_consume(struct smtp_parser *p, const char *buf, size_t len,
 bool sp_reply_start(const char *s, size_t n);
 
 /* bodies */
+/* smtp_parser_mime.c: the value of parameter key (boundary, filename,
+ * name) in a field value, quotes taken off; 0 when absent. */
+#define SP_MIME_BOUNDARY_MAX 72 /* RFC 2046: at most 70 characters */
+#define SP_MIME_BOUNDARIES 4    /* nested multiparts followed */
+size_t sp_mime_param(const char *v, size_t n, const char *key, const char **out);
+bool sp_mime_is_boundary(const char (*bound)[SP_MIME_BOUNDARY_MAX], const uint8_t *blen,
+                         int nbound, const char *line, size_t n);
+
 void sp_header_start(struct smtp_parser *p);
 void sp_header_stop(struct smtp_parser *p);
 void sp_start_body(struct smtp_parser *p);

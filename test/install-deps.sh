@@ -27,8 +27,9 @@ FUZZ="clang libclang-rt-14-dev llvm"
 LAB="postfix dovecot-core swaks libnet-ssleay-perl libdigest-hmac-perl
      libio-socket-inet6-perl tcpdump iproute2 nftables ethtool procps openssl
      ca-certificates"
-# tshark cross-check, the TLS lab, accounting, DNS, --save-messages, link types (editcap),
-# shards and HTML fixtures (mergecap, from tshark's wireshark-common)
+# tshark cross-check, the TLS lab, accounting, DNS, --save-messages, link types
+# (editcap), shards and HTML fixtures (mergecap, from tshark's wireshark-common),
+# the pivots (pivot_test.py: communityid, frame numbers, mergecap, reordercap)
 TSHARK="tshark"
 # DNS test: a real resolver and its client
 DNS="dnsmasq-base bind9-dnsutils"

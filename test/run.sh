@@ -75,6 +75,7 @@ suite "--messages: trails across hops (asan)" python3 test/messages_test.py buil
 suite "DNS lookups against tshark (asan)" python3 test/dns_test.py build/asan/smtpscope
 suite "--workers (asan)" python3 test/workers_test.py build/asan/smtpscope build/bench/gen_capture
 suite "make bench machinery (no timing asserted)" sh test/bench_smoke.sh
+suite "--only/--phase, community_id, frames vs tshark, -w, -p any, header facts" python3 test/pivot_test.py ./smtpscope
 suite "tshark cross-check" python3 test/tshark_crosscheck.py
 suite "zeek public traces (asan)" env SMTPSCOPE=build/asan/smtpscope python3 test/zeek_compare.py
 suite "link types, pcapng, rotated files" python3 test/linktypes_test.py ./smtpscope

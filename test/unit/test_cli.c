@@ -65,6 +65,7 @@ static bool custom_sample(const struct cli_option *r, const char **arg)
     static const struct { const char *name, *arg; } samples[] = {
         {"read", "x.pcap"}, {"ports", "25,587"}, {"shard", "1/4"},
         {"local-net", "192.0.2.0/24"}, {"local-domains", "example.net"},
+        {"only", "failed,partial"}, {"phase", "RCPT,DATA"}, {"tsv", "id,verdict"},
     };
     for (size_t i = 0; i < sizeof samples / sizeof samples[0]; i++)
         if (r->name && strcmp(r->name, samples[i].name) == 0) {
@@ -84,6 +85,12 @@ static bool custom_took(const struct options *o, const char *name)
         return o->engine.shard == 1 && o->engine.nshards == 4;
     if (strcmp(name, "local-net") == 0)
         return o->local.n == 1 && o->engine.session.local == &o->local;
+    if (strcmp(name, "tsv") == 0)
+        return o->tsv && strcmp(o->tsv, "id,verdict") == 0;
+    if (strcmp(name, "only") == 0)
+        return o->engine.select.verdicts == (1u << VERDICT_FAILED | 1u << VERDICT_PARTIAL);
+    if (strcmp(name, "phase") == 0)
+        return o->engine.select.phases == (1u << PHASE_RCPT | 1u << PHASE_DATA);
     return o->domains.n == 1 && o->engine.session.local_domains == &o->domains;
 }
 
