@@ -44,6 +44,7 @@ struct options {
     const char *color;     /* auto, always, never */
     char *filter;          /* trailing BPF expression for live capture */
     bool json, quiet, stats, summary;
+    bool line_buffered;    /* -l: each session written at once, as live */
     int workers;           /* --workers N: N processes, merged output */
     struct output_options out;
     struct engine_config engine;

@@ -205,6 +205,9 @@ const struct cli_option cli_options[] = {
     {"shard", 0, CUSTOM(parse_shard), .metavar = "K/N", .section = CLI_OUTPUT,
      .help = "only connections whose address-pair hash falls in\n"
              "shard K of N (run N copies in parallel, concatenate)"},
+    {"line-buffered", 'l', FLAG(line_buffered), .section = CLI_OUTPUT,
+     .help = "write each session as soon as it ends, as a live\n"
+             "capture does (reading files is buffered otherwise)"},
     {"quiet", 'q', FLAG(quiet), .section = CLI_OUTPUT,
      .help = "no warnings and no progress line on stderr"},
 

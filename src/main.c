@@ -220,9 +220,53 @@ static int make_html(struct run *r, struct sink **s)
     return *s ? 0 : 3;
 }
 
+/* Live (or -l): each finished session, and each DNS record, leaves the
+ * output buffer at once, so a log or a pipe to jq sees it then and a crash
+ * loses only the sessions still open. Files read stay fully buffered. */
+struct flush_sink {
+    struct sink base;
+    FILE *out;
+};
+
+static void flush_session(struct sink *s, const struct session *sess)
+{
+    (void)sess;
+    fflush(((struct flush_sink *)s)->out);
+}
+
+static void flush_dns(struct sink *s, const struct dns_lookup *l)
+{
+    (void)l;
+    fflush(((struct flush_sink *)s)->out);
+}
+
+static void flush_nothing(struct sink *s)
+{
+    (void)s;
+}
+
+static void flush_destroy(struct sink *s)
+{
+    free(s);
+}
+
+static int make_flush(struct run *r, struct sink **s)
+{
+    if (!(r->o->iface || r->o->line_buffered) || !r->out || r->frame_fd >= 0)
+        return 0;
+    struct flush_sink *f = calloc(1, sizeof *f);
+    if (!f)
+        return 3;
+    f->base = (struct sink){.session = flush_session, .finish = flush_nothing,
+                            .destroy = flush_destroy, .dns = flush_dns};
+    f->out = r->out;
+    *s = &f->base;
+    return 0;
+}
+
 /* In the order the engine hands them each session. */
 static const sink_maker sink_makers[] = {
-    make_log, make_top, make_summary, make_messages, make_html,
+    make_log, make_flush, make_top, make_summary, make_messages, make_html,
 };
 #define NSINK_MAKERS (sizeof sink_makers / sizeof sink_makers[0])
 
