@@ -1,7 +1,9 @@
 /* capture.h - reading packets from files or a live interface.
  *
- * Files are read in the order given, as one continuous capture (a session
- * that spans a file rotation stays one session); pcap and pcapng, with
+ * Files are one capture merged by packet time, as mergecap merges them
+ * (rotated files in any order, captures whose times overlap; a session
+ * that spans a file rotation stays one session); a name with glob
+ * characters that is no file is expanded; pcap and pcapng, with
  * nanosecond timestamps kept. A broken file is reported and the run goes
  * on with what could be read.
  */

@@ -2,6 +2,8 @@
 #include "capture.h"
 
 #include <errno.h>
+#include <glob.h>
+#include <stdlib.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
 #include <string.h>
@@ -53,7 +55,7 @@ static double since(const struct timespec *a, const struct timespec *b)
     return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
 }
 
-static void progress_show(struct progress *pg, const struct capture_hooks *h, FILE *fp,
+static void progress_show(struct progress *pg, const struct capture_hooks *h, off_t pos,
                           const struct capture_result *res)
 {
     struct timespec now;
@@ -62,7 +64,6 @@ static void progress_show(struct progress *pg, const struct capture_hooks *h, FI
     if (run < 1.0 || since(&pg->last, &now) < 0.25)
         return;
     pg->last = now;
-    off_t pos = fp ? ftello(fp) : -1;
     uint64_t at = pg->done + (pos > 0 ? (uint64_t)pos : 0);
     double mbs = (double)at / 1e6 / run;
     char pct[48] = "", eta[32] = "";
@@ -127,77 +128,218 @@ static void pace(const struct capture_hooks *h, smtp_time ts, smtp_time *first,
     }
 }
 
-void capture_files(const char *const *files, int nfiles,
+/* One input file of the merge: its handle and the packet read ahead. */
+struct input {
+    const char *name;
+    FILE *fp;
+    pcap_t *p;
+    char *buf;
+    int dlt;
+    struct pcap_pkthdr *ph; /* the packet ahead; NULL once the file is done */
+    const u_char *data;
+    smtp_time last;         /* of the packet before it */
+    uint64_t size;          /* of a regular file, for the progress line */
+    bool backwards_said;
+};
+
+/* Names as given, a name with glob characters that is no file expanded
+ * (-r 'day-*.pcap', sorted as glob sorts); NULL when out of memory. */
+static const char **expand_names(const char *const *files, int nfiles, int *n)
+{
+    size_t cap = (size_t)nfiles + 16, len = 0;
+    const char **out = malloc(cap * sizeof *out);
+    for (int i = 0; out && i < nfiles; i++) {
+        glob_t g;
+        bool pattern = strpbrk(files[i], "*?[") && access(files[i], F_OK) != 0;
+        if (!pattern || glob(files[i], 0, NULL, &g) != 0) {
+            if (pattern)
+                fprintf(stderr, "smtpscope: %s: no file matches\n", files[i]);
+            else
+                out[len++] = files[i];
+            continue;
+        }
+        if (len + g.gl_pathc >= cap) {
+            cap = len + g.gl_pathc + 16;
+            const char **grown = realloc(out, cap * sizeof *out);
+            if (!grown) {
+                free(out);
+                out = NULL;
+                globfree(&g);
+                break;
+            }
+            out = grown;
+        }
+        for (size_t k = 0; k < g.gl_pathc; k++)
+            out[len++] = strdup(g.gl_pathv[k]); /* kept for the run */
+        globfree(&g);
+    }
+    *n = (int)len;
+    return out;
+}
+
+/* Opens one input and reads its first packet; false with the message. */
+static bool input_open(struct input *in, const char *file, size_t bufsize)
+{
+    char err[PCAP_ERRBUF_SIZE];
+    bool is_stdin = strcmp(file, "-") == 0;
+    memset(in, 0, sizeof *in);
+    in->name = is_stdin ? "(stdin)" : file;
+    in->fp = is_stdin ? stdin : fopen(file, "rb");
+    if (!in->fp) {
+        fprintf(stderr, "smtpscope: %s: %s\n", in->name, strerror(errno));
+        return false;
+    }
+    /* a large buffer: a quarter of a gigabyte is otherwise 64 000 reads */
+    if ((in->buf = malloc(bufsize)))
+        setvbuf(in->fp, in->buf, _IOFBF, bufsize);
+    in->p = pcap_fopen_offline_with_tstamp_precision(in->fp, PCAP_TSTAMP_PRECISION_NANO, err);
+    if (!in->p) {
+        if (in->fp != stdin)
+            fclose(in->fp);
+        fprintf(stderr, "smtpscope: %s: %s\n", in->name, err);
+        free(in->buf);
+        in->buf = NULL;
+        return false;
+    }
+    in->dlt = pcap_datalink(in->p);
+    in->last = -1;
+    struct stat st;
+    if (!is_stdin && fstat(fileno(in->fp), &st) == 0 && S_ISREG(st.st_mode))
+        in->size = (uint64_t)st.st_size;
+    return check_linktype(in->p, in->name, false);
+}
+
+static void input_close(struct input *in)
+{
+    if (in->p)
+        pcap_close(in->p); /* closes fp too */
+    in->p = NULL;
+    in->ph = NULL;
+    free(in->buf);
+    in->buf = NULL;
+}
+
+/* The next packet ahead; at the end or an error the file is closed.
+ * Returns false on a read error (said). */
+static bool input_advance(struct input *in, const struct capture_result *res, bool quiet)
+{
+    int rc = pcap_next_ex(in->p, &in->ph, &in->data);
+    if (rc == 1) {
+        smtp_time ts = ts_of(in->ph);
+        if (ts < in->last && !in->backwards_said && !quiet) {
+            fprintf(stderr, "smtpscope: %s: its clock runs backwards (by %.6f s); "
+                            "packets merged by time as they come\n",
+                    in->name, (double)(in->last - ts) / 1e9);
+            in->backwards_said = true;
+        }
+        return true;
+    }
+    bool ok = rc != PCAP_ERROR;
+    if (!ok && !capture_stop)
+        fprintf(stderr, "smtpscope: %s: %s (after %llu packets); "
+                        "continuing with what was read\n",
+                in->name, pcap_geterr(in->p), (unsigned long long)res->packets);
+    input_close(in);
+    return ok;
+}
+
+/* The input whose packet ahead is the earliest (the first given on a tie). */
+static struct input *earliest(struct input *ins, int n)
+{
+    struct input *best = NULL;
+    for (int i = 0; i < n; i++)
+        if (ins[i].ph && (!best || ts_of(ins[i].ph) < ts_of(best->ph)))
+            best = &ins[i];
+    return best;
+}
+
+static off_t read_so_far(const struct input *ins, int n)
+{
+    off_t at = 0;
+    for (int i = 0; i < n; i++)
+        if (ins[i].p && ins[i].fp != stdin) {
+            off_t pos = ftello(ins[i].fp);
+            at += pos > 0 ? pos : 0;
+        }
+    return at;
+}
+
+/* Several files are one capture merged by packet time, as mergecap does:
+ * every file open at once, one packet read ahead of each, the earliest
+ * handed on. Rotated files in any order, and captures from two points
+ * whose times overlap, come out in time order; it is said once when the
+ * files overlapped or were given out of time order. */
+void capture_files(const char *const *given, int ngiven,
                    const struct capture_hooks *h, bool quiet, bool realtime,
                    struct capture_result *res)
 {
-    bool go = true; /* false once -c is reached: later files are opened, not read */
+    int nfiles = 0;
+    const char **files = expand_names(given, ngiven, &nfiles);
+    struct input *ins = files && nfiles ? calloc((size_t)nfiles, sizeof *ins) : NULL;
+    if (!ins) {
+        if (nfiles)
+            fprintf(stderr, "smtpscope: out of memory opening the inputs\n");
+        free(files);
+        return;
+    }
+    size_t bufsize = nfiles <= 8 ? (size_t)1 << 20 : (size_t)1 << 16;
+    for (int i = 0; i < nfiles; i++) {
+        if (!input_open(&ins[i], files[i], bufsize) || !input_advance(&ins[i], res, quiet)) {
+            input_close(&ins[i]);
+            ins[i].name = NULL;
+            res->files_failed++;
+        }
+    }
     smtp_time first_ts = -1;
     struct timespec wall0 = {0, 0};
-    char err[PCAP_ERRBUF_SIZE];
     struct progress pg;
     progress_start(&pg, files, nfiles, !quiet && isatty(STDERR_FILENO));
-    for (int i = 0; i < nfiles && !capture_stop; i++) {
-        bool is_stdin = strcmp(files[i], "-") == 0;
-        const char *name = is_stdin ? "(stdin)" : files[i];
-        /* Opened here so that reads go through a 1 MiB buffer instead of
-         * stdio's 4 KiB: a quarter of a gigabyte is otherwise 64 000 read
-         * calls. One file is open at a time, so one static buffer. */
-        static char readbuf[1 << 20];
-        FILE *fp = is_stdin ? stdin : fopen(files[i], "rb");
-        if (!fp) {
-            fprintf(stderr, "smtpscope: %s: %s\n", name, strerror(errno));
+    struct input *prev = NULL;
+    bool go = true, said = false; /* go: false once -c is reached */
+    struct input *in;
+    while (!capture_stop && go && (in = earliest(ins, nfiles))) {
+        /* given in time order, the merge only ever moves on to a later
+         * file once the one before has ended */
+        if (prev && in != prev && (prev->ph || in < prev) && !said && !quiet) {
+            fprintf(stderr, "smtpscope: %s and %s overlap in time (or were given out "
+                            "of time order): merged by packet time\n", prev->name, in->name);
+            said = true;
+        }
+        prev = in;
+        res->packets++;
+        smtp_time ts = ts_of(in->ph);
+        if (realtime)
+            pace(h, ts, &first_ts, &wall0);
+        go = h->on_frame(h->ctx, in->dlt, ts, in->data, in->ph->caplen);
+        in->last = ts;
+        if ((res->packets & 1023) == 0) {
+            go = h->on_idle(h->ctx, -1, 0) && go;
+            if (pg.on && (res->packets & 4095) == 0)
+                progress_show(&pg, h, read_so_far(ins, nfiles), res);
+        }
+        if (!input_advance(in, res, quiet)) {
             res->files_failed++;
-            continue;
+            in->name = NULL;
         }
-        setvbuf(fp, readbuf, _IOFBF, sizeof readbuf);
-        pcap_t *p = pcap_fopen_offline_with_tstamp_precision(
-            fp, PCAP_TSTAMP_PRECISION_NANO, err);
-        if (!p) {
-            if (fp != stdin)
-                fclose(fp);
-            fprintf(stderr, "smtpscope: %s: %s\n", name, err);
-            res->files_failed++;
-            continue;
-        }
-        if (!check_linktype(p, name, false)) {
-            pcap_close(p);
-            res->files_failed++;
-            continue;
-        }
-        int dlt = pcap_datalink(p);
-        struct pcap_pkthdr *ph;
-        const u_char *data;
-        int rc = 0;
-        while (!capture_stop && go && (rc = pcap_next_ex(p, &ph, &data)) == 1) {
-            res->packets++;
-            if (realtime)
-                pace(h, ts_of(ph), &first_ts, &wall0);
-            go = h->on_frame(h->ctx, dlt, ts_of(ph), data, ph->caplen);
-            if ((res->packets & 1023) == 0) {
-                go = h->on_idle(h->ctx, -1, 0) && go;
-                if (pg.on && (res->packets & 4095) == 0)
-                    progress_show(&pg, h, fp, res);
-            }
-        }
-        if (pg.on) {
-            struct stat st;
-            if (fp != stdin && stat(files[i], &st) == 0)
-                pg.done += (uint64_t)st.st_size;
-        }
-        if (!capture_stop && rc == PCAP_ERROR) {
-            fprintf(stderr, "smtpscope: %s: %s (after %llu packets); "
-                            "continuing with what was read\n",
-                    name, pcap_geterr(p), (unsigned long long)res->packets);
-            res->files_failed++;
-        } else {
+        if (!in->p)
+            pg.done += in->size;
+    }
+    for (int i = 0; i < nfiles; i++) {
+        if (ins[i].name)
             res->files_ok++;
-        }
-        (void)quiet;
-        pcap_close(p);
+        input_close(&ins[i]);
     }
     if (pg.shown)
         fputs("\r\033[K", stderr); /* the line goes: the log stays clean */
+    for (int i = 0; i < nfiles; i++) { /* the names a glob gave */
+        bool given_name = false;
+        for (int k = 0; k < ngiven && !given_name; k++)
+            given_name = files[i] == given[k];
+        if (!given_name)
+            free((char *)files[i]);
+    }
+    free(ins);
+    free(files);
 }
 
 void capture_default_filter(const uint16_t *ports, int nports, int dlt,

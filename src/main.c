@@ -216,7 +216,13 @@ static int make_html(struct run *r, struct sink **s)
         fprintf(stderr, "smtpscope: --html %s: %s\n", o->html, strerror(errno));
         return 2;
     }
-    *s = sink_html_new(r->html_f, input_name(o), SMTPSCOPE_VERSION, &o->out);
+    /* the report's header names every input, not just the first */
+    static char inputs[2048];
+    size_t len = 0;
+    for (int i = 0; !o->iface && i < o->nfiles && len < sizeof inputs; i++)
+        len += (size_t)snprintf(inputs + len, sizeof inputs - len, "%s%s",
+                                i ? ", " : "", o->files[i]);
+    *s = sink_html_new(r->html_f, o->iface ? o->iface : inputs, SMTPSCOPE_VERSION, &o->out);
     return *s ? 0 : 3;
 }
 

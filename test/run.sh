@@ -76,6 +76,7 @@ suite "make bench machinery (no timing asserted)" sh test/bench_smoke.sh
 suite "tshark cross-check" python3 test/tshark_crosscheck.py
 suite "zeek public traces (asan)" env SMTPSCOPE=build/asan/smtpscope python3 test/zeek_compare.py
 suite "link types, pcapng, rotated files" python3 test/linktypes_test.py ./smtpscope
+suite "-r files merged by packet time, globs" python3 test/merge_test.py ./smtpscope
 suite "live postfix in namespaces" sh test/live/test_postfix_live.sh
 suite "live capture with -i" bash test/live/test_live_capture.sh
 suite "live --workers: the kernel splits the packets" bash test/live/test_live_workers.sh
