@@ -22,6 +22,7 @@ struct capture_result {
     int files_failed;    /* files that could not be opened or were cut */
     uint64_t packets;
     /* live only */
+    bool listened;       /* the interface was opened and read */
     uint64_t kernel_received, kernel_dropped, iface_dropped;
 };
 
@@ -67,6 +68,7 @@ struct capture_live_config {
     /* the user to become once the device is open (NULL: stay); jail: the
      * directory to confine the process to (NULL: an empty one) */
     const char *drop_user, *jail;
+    const char *log_dir; /* --log-dir: checked writable once confined */
     bool quiet;
 };
 

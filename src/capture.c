@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <poll.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -420,6 +421,13 @@ static pcap_t *open_live(const struct capture_live_config *cfg)
     pcap_set_buffer_size(p, 32 << 20);
     pcap_set_tstamp_precision(p, PCAP_TSTAMP_PRECISION_NANO);
     int rc = pcap_activate(p);
+    if (rc == PCAP_ERROR_PERM_DENIED) {
+        fprintf(stderr, "smtpscope: %s: %s: capture needs root or CAP_NET_RAW "
+                        "(setcap cap_net_raw+ep, or a systemd unit's "
+                        "AmbientCapabilities)\n", iface, pcap_geterr(p));
+        pcap_close(p);
+        return NULL;
+    }
     if (rc < 0) {
         fprintf(stderr, "smtpscope: %s: %s\n", iface, pcap_geterr(p));
         pcap_close(p);
@@ -453,6 +461,50 @@ static pcap_t *open_live(const struct capture_live_config *cfg)
     return p;
 }
 
+/* tcpdump's first line: what is read, and as whom. The user's name is
+ * taken before the process is confined (no /etc/passwd in the jail). */
+static void say_listening(const struct capture_live_config *cfg, pcap_t *p, const char *who)
+{
+    if (cfg->quiet)
+        return;
+    char ports[6 * 64] = "";
+    size_t o = 0;
+    for (int i = 0; i < cfg->nports && o < sizeof ports; i++)
+        o += (size_t)snprintf(ports + o, sizeof ports - o, "%s%u", i ? "," : "", cfg->ports[i]);
+    const char *dlt = pcap_datalink_val_to_name(pcap_datalink(p));
+    fprintf(stderr, "smtpscope: listening on %s, link-type %s, ports %s%s%s, as %s\n",
+            cfg->iface, dlt ? dlt : "unknown", ports, cfg->filter ? ", filter " : "",
+            cfg->filter ? cfg->filter : "", who);
+}
+
+/* The log directory must take files as the user the capture now runs as:
+ * said at the start, not at the first session. Confined, it is "." */
+static bool logdir_writable(const char *dir, bool confined)
+{
+    if (!dir || access(confined ? "." : dir, W_OK | X_OK) == 0)
+        return true;
+    fprintf(stderr, "smtpscope: --log-dir %s: %s (as the user the capture runs as)\n",
+            dir, strerror(errno));
+    return false;
+}
+
+/* After a stop (SIGINT, SIGTERM, -G): what the kernel still holds is read
+ * before the end. A TPACKET_V3 block is handed over when full or when its
+ * timeout (200 ms) retires it, so reads go on until a poll that outlasts
+ * the timeout finds nothing; at most about 2 s. */
+static void drain(pcap_t *p, struct pollfd *pfd, struct live_ctx *lc,
+                  struct capture_result *res)
+{
+    for (int round = 0; round < 8 && lc->go; round++) {
+        int ready = poll(pfd, 1, 250);
+        int n = pcap_dispatch(p, -1, live_handler, (u_char *)lc);
+        if (n > 0)
+            res->packets += (uint64_t)n;
+        if (n < 0 || (n == 0 && ready == 0))
+            break;
+    }
+}
+
 int capture_live(const struct capture_live_config *cfg,
                  const struct capture_hooks *h, struct capture_result *res)
 {
@@ -460,10 +512,18 @@ int capture_live(const struct capture_live_config *cfg,
     pcap_t *p = open_live(cfg);
     if (!p)
         return -1;
-    if (cfg->drop_user && privdrop(cfg->drop_user, cfg->jail) < 0) {
+    bool root = geteuid() == 0;
+    char who[64];
+    struct passwd *pw = getpwuid(geteuid());
+    snprintf(who, sizeof who, "%s", root && cfg->drop_user ? cfg->drop_user
+                                    : pw ? pw->pw_name : "?");
+    if ((cfg->drop_user && privdrop(cfg->drop_user, cfg->jail) < 0) ||
+        !logdir_writable(cfg->log_dir, root && cfg->drop_user)) {
         pcap_close(p);
         return -1;
     }
+    say_listening(cfg, p, who);
+    res->listened = true;
     struct live_ctx lc = {h, pcap_datalink(p), true};
     unsigned last_drop = 0;
     struct pcap_stat st;
@@ -497,6 +557,8 @@ int capture_live(const struct capture_live_config *cfg,
         if (!h->on_idle(h->ctx, wallclock(), dropped))
             lc.go = false;
     }
+    if (capture_stop)
+        drain(p, &pfd, &lc, res);
     if (pcap_stats(p, &st) == 0) {
         res->kernel_received = st.ps_recv;
         res->kernel_dropped = st.ps_drop;

@@ -292,7 +292,7 @@ static int read_input(struct run *r, struct capture_result *res)
             .ports = o->engine.ports, .nports = o->engine.nports,
             .shard = o->engine.shard, .nshards = o->engine.nshards,
             .drop_user = o->drop_user ? o->drop_user : "nobody",
-            .jail = o->log_dir, .quiet = quiet,
+            .jail = o->log_dir, .log_dir = o->log_dir, .quiet = quiet,
         };
         if (o->duration)
             alarm((unsigned)o->duration);
@@ -316,6 +316,11 @@ static void report(const struct options *o, const struct engine *e,
 {
     if (!o->quiet)
         warn_losses(e, res);
+    if (!o->quiet && res->listened && frame_fd < 0) /* tcpdump's last lines */
+        fprintf(stderr, "smtpscope: %llu packets captured, %llu sessions written, "
+                        "%llu packets dropped by kernel\n",
+                (unsigned long long)res->packets, (unsigned long long)e->stats.sessions,
+                (unsigned long long)res->kernel_dropped);
     if (!o->stats)
         return;
     if (frame_fd < 0) {

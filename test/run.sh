@@ -79,6 +79,7 @@ suite "link types, pcapng, rotated files" python3 test/linktypes_test.py ./smtps
 suite "-r files merged by packet time, globs" python3 test/merge_test.py ./smtpscope
 suite "live postfix in namespaces" sh test/live/test_postfix_live.sh
 suite "live capture with -i" bash test/live/test_live_capture.sh
+suite "live: start and exit lines, flush, SIGTERM drain, --log-dir as nobody" bash test/live/test_live_signals.sh
 suite "live --workers: the kernel splits the packets" bash test/live/test_live_workers.sh
 suite "systemd unit: verify, CAP_NET_RAW only, SIGHUP rotation" bash test/live/test_service.sh
 suite "Debian package: build, lintian, install, run, purge" sh test/deb_test.sh
