@@ -120,9 +120,9 @@ static void messages_implies(struct options *o)
 const struct cli_option cli_options[] = {
     {"read", 'r', CUSTOM(add_file), .metavar = "FILE", .section = CLI_INPUT,
      .complete = COMPLETE_CAPTURE,
-     .help = "read a pcap or pcapng file ('-' for stdin); repeat,\n"
-             "or quote a glob ('day-*.pcap'): the files are one\n"
-             "capture merged by packet time, in any order"},
+     .help = "read a pcap or pcapng file, gzip'd or not ('-' for\n"
+             "stdin); repeat, or quote a glob ('day-*.pcap'): the\n"
+             "files are one capture merged by packet time"},
     {"interface", 'i', STRING(iface), .metavar = "IFACE", .section = CLI_INPUT,
      .complete = COMPLETE_IFACE, .help = "capture live on IFACE (needs CAP_NET_RAW)"},
     {"ports", 'p', CUSTOM(parse_ports), .metavar = "LIST", .section = CLI_INPUT,

@@ -85,6 +85,22 @@ check "unknown option: exit 1 and usage on stderr" sh -c \
 run noinput
 check "no input given: exit 1" rc noinput 1
 
+# gzip'd captures are read directly; other compressions are named.
+gzip -c "$cap" > "$t/cap.pcap.gz"
+run gz -r "$t/cap.pcap.gz"
+check "gzip'd capture: read directly, the same output as the plain file" \
+    sh -c "rc=\$(cat '$t/gz.rc'); [ \$rc = 0 ] && cmp -s '$t/good.out' '$t/gz.out'"
+for kind in xz bzip2 zstd; do
+    case $kind in
+    xz) printf '\3757zXZ\0rest' > "$t/c.$kind" ;;
+    bzip2) printf 'BZh91AY&SY' > "$t/c.$kind" ;;
+    zstd) printf '\050\265\057\375rest' > "$t/c.$kind" ;;
+    esac
+    run "c$kind" -r "$t/c.$kind"
+    check "$kind-compressed capture: 'compressed with $kind', exit 2" \
+        sh -c "grep -q 'compressed with $kind' '$t/c$kind.err' && [ \"\$(cat '$t/c$kind.rc')\" = 2 ]"
+done
+
 # Live capture without the right: the message says what is needed. As
 # nobody with no capabilities (setpriv, no namespace): the socket is refused
 # before anything is captured.
