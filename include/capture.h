@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "timeval.h"
 
@@ -52,7 +53,9 @@ struct capture_hooks {
 
 /* realtime: replay at the pace the packets were captured (a live view of
  * an old capture) instead of as fast as possible. */
-void capture_files(const char *const *files, int nfiles,
+/* filter: the user's BPF expression (NULL: every packet), compiled for
+ * each file's link type; a file it does not compile for is not read. */
+void capture_files(const char *const *files, int nfiles, const char *filter,
                    const struct capture_hooks *h, bool quiet, bool realtime,
                    struct capture_result *res);
 
@@ -69,8 +72,13 @@ struct capture_live_config {
      * directory to confine the process to (NULL: an empty one) */
     const char *drop_user, *jail;
     const char *log_dir; /* --log-dir: checked writable once confined */
+    int snaplen;      /* bytes per packet; 0: 262144 */
+    int buffer_kib;   /* kernel buffer; 0: 32 MiB */
     bool quiet;
 };
+
+/* -D: the interfaces pcap can open, numbered as tcpdump -D lists them. */
+int capture_list_interfaces(FILE *f);
 
 /* Returns 0, or -1 when the interface could not be opened or privileges
  * could not be dropped (message printed). */

@@ -324,7 +324,23 @@ static off_t read_so_far(const struct input *ins, int n)
  * handed on. Rotated files in any order, and captures from two points
  * whose times overlap, come out in time order; it is said once when the
  * files overlapped or were given out of time order. */
-void capture_files(const char *const *given, int ngiven,
+/* The user's expression on an offline handle; false with the message. */
+static bool set_filter(struct input *in, const char *filter)
+{
+    struct bpf_program prog;
+    if (!filter)
+        return true;
+    if (pcap_compile(in->p, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) < 0 ||
+        pcap_setfilter(in->p, &prog) < 0) {
+        fprintf(stderr, "smtpscope: %s: filter \"%s\": %s\n", in->name, filter,
+                pcap_geterr(in->p));
+        return false;
+    }
+    pcap_freecode(&prog);
+    return true;
+}
+
+void capture_files(const char *const *given, int ngiven, const char *filter,
                    const struct capture_hooks *h, bool quiet, bool realtime,
                    struct capture_result *res)
 {
@@ -339,7 +355,8 @@ void capture_files(const char *const *given, int ngiven,
     }
     size_t bufsize = nfiles <= 8 ? (size_t)1 << 20 : (size_t)1 << 16;
     for (int i = 0; i < nfiles; i++) {
-        if (!input_open(&ins[i], files[i], bufsize) || !input_advance(&ins[i], res, quiet)) {
+        if (!input_open(&ins[i], files[i], bufsize) || !set_filter(&ins[i], filter) ||
+            !input_advance(&ins[i], res, quiet)) {
             input_close(&ins[i]);
             ins[i].name = NULL;
             res->files_failed++;
@@ -469,10 +486,10 @@ static pcap_t *open_live(const struct capture_live_config *cfg)
         return NULL;
     }
     /* GRO/LRO can hand up super-packets far above the MTU. */
-    pcap_set_snaplen(p, 262144);
+    pcap_set_snaplen(p, cfg->snaplen > 0 ? cfg->snaplen : 262144);
     pcap_set_promisc(p, 1);
     pcap_set_timeout(p, 200);
-    pcap_set_buffer_size(p, 32 << 20);
+    pcap_set_buffer_size(p, cfg->buffer_kib > 0 ? cfg->buffer_kib * 1024 : 32 << 20);
     pcap_set_tstamp_precision(p, PCAP_TSTAMP_PRECISION_NANO);
     int rc = pcap_activate(p);
     if (rc == PCAP_ERROR_PERM_DENIED) {
@@ -619,5 +636,26 @@ int capture_live(const struct capture_live_config *cfg,
         res->iface_dropped = st.ps_ifdrop;
     }
     pcap_close(p);
+    return 0;
+}
+
+int capture_list_interfaces(FILE *f)
+{
+    char err[PCAP_ERRBUF_SIZE];
+    pcap_if_t *all = NULL;
+    if (pcap_findalldevs(&all, err) < 0) {
+        fprintf(stderr, "smtpscope: -D: %s\n", err);
+        return 2;
+    }
+    int i = 0;
+    for (pcap_if_t *d = all; d; d = d->next) {
+        fprintf(f, "%d.%s", ++i, d->name);
+        if (d->description)
+            fprintf(f, " (%s)", d->description);
+        fprintf(f, " [%s%s%s]\n", d->flags & PCAP_IF_UP ? "Up" : "Down",
+                d->flags & PCAP_IF_RUNNING ? ", Running" : "",
+                d->flags & PCAP_IF_LOOPBACK ? ", Loopback" : "");
+    }
+    pcap_freealldevs(all);
     return 0;
 }

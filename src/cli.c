@@ -134,6 +134,15 @@ const struct cli_option cli_options[] = {
     {"user", 'Z', STRING(drop_user), .metavar = "USER", .section = CLI_INPUT,
      .complete = COMPLETE_USER,
      .help = "live as root: become USER once the device is open\n(default nobody)"},
+    {"filter-file", 'F', STRING(filter_file), .metavar = "FILE", .section = CLI_INPUT,
+     .complete = COMPLETE_FILE,
+     .help = "read the BPF expression from FILE ('#' starts a\ncomment), as tcpdump -F"},
+    {"snapshot-length", 's', NUM(snaplen, 0, 262144, "0..262144"), .metavar = "N",
+     .section = CLI_INPUT, .help = "live: capture N bytes of each packet (0, the\ndefault: 262144)"},
+    {"buffer-size", 'B', NUM(buffer_kib, 1, 1L << 22, "KiB, 1..4194304"), .metavar = "KIB",
+     .section = CLI_INPUT, .help = "live: kernel capture buffer in KiB (default 32768)"},
+    {"list-interfaces", 'D', ACTION(CLI_LIST_IFACES), .section = CLI_INPUT,
+     .help = "list the interfaces a capture can use, and exit"},
     {NULL, 'n', .kind = CLI_IGNORED, .section = CLI_INPUT,
      .help = "accepted for tcpdump habits (names are never resolved)"},
 
@@ -353,9 +362,9 @@ static int take_filter(int argc, char **argv, int first, struct options *o)
 {
     if (first >= argc)
         return 0;
-    if (!o->iface) {
-        fprintf(stderr, "smtpscope: unexpected argument '%s' (a BPF "
-                        "expression applies to -i only)\n", argv[first]);
+    if (o->filter_file) {
+        fprintf(stderr, "smtpscope: give the BPF expression with -F or after the "
+                        "options, not both ('%s')\n", argv[first]);
         return 1;
     }
     size_t len = 0;

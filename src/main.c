@@ -293,13 +293,15 @@ static int read_input(struct run *r, struct capture_result *res)
             .shard = o->engine.shard, .nshards = o->engine.nshards,
             .drop_user = o->drop_user ? o->drop_user : "nobody",
             .jail = o->log_dir, .log_dir = o->log_dir, .quiet = quiet,
+            .snaplen = (int)o->snaplen, .buffer_kib = (int)o->buffer_kib,
         };
         if (o->duration)
             alarm((unsigned)o->duration);
         if (capture_live(&live, &hooks, res) < 0)
             status = 2;
     } else {
-        capture_files(o->files, o->nfiles, &hooks, quiet || o->top, o->realtime, res);
+        capture_files(o->files, o->nfiles, o->filter, &hooks, quiet || o->top,
+                      o->realtime, res);
         if (res->files_ok == 0 && res->packets == 0)
             status = 2;
     }
@@ -390,9 +392,45 @@ static int run_worker(void *ctx, int k, int n, int fd)
 /* Everything the options need from the file system and the terminal, in
  * one place, before a live capture confines the process. Returns 0 with
  * *out the output, or the exit status. */
+/* -F FILE: the BPF expression in a file, '#' to the end of a line a
+ * comment (as tcpdump reads it); 0 or the exit status. */
+static int read_filter_file(struct options *o)
+{
+    FILE *f = fopen(o->filter_file, "r");
+    if (!f) {
+        fprintf(stderr, "smtpscope: -F %s: %s\n", o->filter_file, strerror(errno));
+        return 2;
+    }
+    char *text = malloc(65537);
+    size_t len = text ? fread(text, 1, 65536, f) : 0;
+    bool whole = feof(f);
+    fclose(f);
+    if (!text || !whole) {
+        fprintf(stderr, "smtpscope: -F %s: %s\n", o->filter_file,
+                text ? "longer than 64 KiB" : "out of memory");
+        free(text);
+        return text ? 2 : 3;
+    }
+    bool comment = false;
+    for (size_t i = 0; i < len; i++) {
+        comment = text[i] == '#' || (comment && text[i] != '\n');
+        if (comment || text[i] == '\n' || text[i] == '\r' || text[i] == '\t')
+            text[i] = ' ';
+    }
+    text[len] = '\0';
+    free(o->filter);
+    o->filter = text;
+    return 0;
+}
+
 static int prepare(struct options *o, FILE **out)
 {
     struct stat st;
+    if (o->filter_file) {
+        int rc = read_filter_file(o);
+        if (rc)
+            return rc;
+    }
     if (o->log_dir && stat(o->log_dir, &st) != 0) {
         fprintf(stderr, "smtpscope: --log-dir %s: %s\n", o->log_dir, strerror(errno));
         return 2;
@@ -441,16 +479,19 @@ static void catch_signals(const struct options *o)
         sigaction(SIGALRM, &sa, NULL);
 }
 
-/* --help, --version, --bash-completion. */
-static void print_action(enum cli_action a)
+/* --help, --version, --bash-completion, -D: 0 or the exit status. */
+static int print_action(enum cli_action a)
 {
     if (a == CLI_HELP)
         cli_help(stdout);
     else if (a == CLI_COMPLETION)
         cli_bash_completion(stdout);
+    else if (a == CLI_LIST_IFACES)
+        return capture_list_interfaces(stdout);
     else
         printf("smtpscope %s\n%s\nlibnids %d.%d\n", SMTPSCOPE_VERSION,
                pcap_lib_version(), NIDS_MAJOR, NIDS_MINOR);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -460,7 +501,7 @@ int main(int argc, char **argv)
     FILE *out = stdout;
     int status = cli_parse(argc, argv, &o);
     if (!status && o.action != CLI_RUN)
-        print_action(o.action);
+        status = print_action(o.action);
     if (!status && o.action == CLI_RUN)
         status = prepare(&o, &out);
     if (status || o.action != CLI_RUN) {

@@ -59,6 +59,7 @@ suite "degraded captures: gaps, cuts, reordering, one side, TLS pickup" python3 
 suite "valgrind" sh test/valgrind_test.sh ./smtpscope
 suite "--follow" sh test/follow_test.sh ./smtpscope
 suite "-l and live: each session out at once" python3 test/flush_test.py ./smtpscope
+suite "tcpdump habits: BPF on -r, -F, -D, usage line" sh test/tcpdump_habits_test.sh ./smtpscope
 suite "man page" sh test/manpage_test.sh ./smtpscope
 suite "--log-dir and SIGHUP rotation (asan)" python3 test/logdir_test.py build/asan/smtpscope build/bench/gen_capture
 suite "--html report in headless Chromium" python3 test/html_test.py ./smtpscope build/html-test
