@@ -26,7 +26,7 @@
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -Iinclude -MMD -MP
-LDLIBS  = -lnids -lpcap -lresolv -lldns
+LDLIBS  = -lnids -lpcap -lresolv -lldns -lz
 # the TLS reader parses certificates with GnuTLS (src/tls_x509.c)
 LDLIBS  += -lgnutls
 

@@ -1,7 +1,9 @@
 /* capture.h - reading packets from files or a live interface.
  *
- * Files are read in the order given, as one continuous capture (a session
- * that spans a file rotation stays one session); pcap and pcapng, with
+ * Files are one capture merged by packet time, as mergecap merges them
+ * (rotated files in any order, captures whose times overlap; a session
+ * that spans a file rotation stays one session); a name with glob
+ * characters that is no file is expanded; pcap and pcapng, with
  * nanosecond timestamps kept. A broken file is reported and the run goes
  * on with what could be read.
  */
@@ -12,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "timeval.h"
 
@@ -20,6 +23,7 @@ struct capture_result {
     int files_failed;    /* files that could not be opened or were cut */
     uint64_t packets;
     /* live only */
+    bool listened;       /* the interface was opened and read */
     uint64_t kernel_received, kernel_dropped, iface_dropped;
 };
 
@@ -49,7 +53,9 @@ struct capture_hooks {
 
 /* realtime: replay at the pace the packets were captured (a live view of
  * an old capture) instead of as fast as possible. */
-void capture_files(const char *const *files, int nfiles,
+/* filter: the user's BPF expression (NULL: every packet), compiled for
+ * each file's link type; a file it does not compile for is not read. */
+void capture_files(const char *const *files, int nfiles, const char *filter,
                    const struct capture_hooks *h, bool quiet, bool realtime,
                    struct capture_result *res);
 
@@ -65,8 +71,14 @@ struct capture_live_config {
     /* the user to become once the device is open (NULL: stay); jail: the
      * directory to confine the process to (NULL: an empty one) */
     const char *drop_user, *jail;
+    const char *log_dir; /* --log-dir: checked writable once confined */
+    int snaplen;      /* bytes per packet; 0: 262144 */
+    int buffer_kib;   /* kernel buffer; 0: 32 MiB */
     bool quiet;
 };
+
+/* -D: the interfaces pcap can open, numbered as tcpdump -D lists them. */
+int capture_list_interfaces(FILE *f);
 
 /* Returns 0, or -1 when the interface could not be opened or privileges
  * could not be dropped (message printed). */

@@ -24,7 +24,7 @@
 #define SMTPSCOPE_VERSION "0.1.0"
 
 /* What the command line asks for besides a run. */
-enum cli_action { CLI_RUN, CLI_HELP, CLI_VERSION, CLI_COMPLETION };
+enum cli_action { CLI_RUN, CLI_HELP, CLI_VERSION, CLI_COMPLETION, CLI_LIST_IFACES };
 
 struct options {
     enum cli_action action;
@@ -44,8 +44,12 @@ struct options {
     const char *drop_user; /* -Z, live capture as root */
     long duration;         /* -G: stop live capture after this many seconds */
     const char *color;     /* auto, always, never */
-    char *filter;          /* trailing BPF expression for live capture */
+    char *filter;          /* trailing BPF expression, for -i and -r */
+    const char *filter_file; /* -F: the expression read from a file */
+    long snaplen;          /* -s: live bytes per packet (0: 262144) */
+    long buffer_kib;       /* -B: live kernel buffer in KiB (0: 32 MiB) */
     bool json, quiet, stats, summary;
+    bool line_buffered;    /* -l: each session written at once, as live */
     int workers;           /* --workers N: N processes, merged output */
     struct output_options out;
     struct engine_config engine;

@@ -78,9 +78,10 @@ void top_wait(struct sink *top);
  * (not stdin) they are read again when the run finishes; files NULL: each
  * session's packets come with it (session.packets, a live capture).
  * NULL with the message said when FILE cannot be created; quiet: what
- * a stream's bounded buffers did not hold is not said. */
+ * a stream's bounded buffers did not hold is not said; filter: the BPF
+ * expression of the run (the second read sees the frames the first saw). */
 struct sink *sink_pcap_new(const char *path, const char *const *files, int nfiles,
-                           bool quiet);
+                           const char *filter, bool quiet);
 
 /* --tsv FIELDS: a "#fields" line, then one tab-separated row a session
  * (zeek-cut style). tsv_parse_fields checks a list: the number of columns

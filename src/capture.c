@@ -1,14 +1,19 @@
 /* capture.c - libpcap input (see capture.h). */
+#define _GNU_SOURCE /* fopencookie */
 #include "capture.h"
 
 #include <errno.h>
+#include <glob.h>
+#include <stdlib.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
 #include <string.h>
 #include <poll.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "decode.h"
 #include "endpoint.h"
@@ -53,7 +58,7 @@ static double since(const struct timespec *a, const struct timespec *b)
     return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
 }
 
-static void progress_show(struct progress *pg, const struct capture_hooks *h, FILE *fp,
+static void progress_show(struct progress *pg, const struct capture_hooks *h, off_t pos,
                           const struct capture_result *res)
 {
     struct timespec now;
@@ -62,7 +67,6 @@ static void progress_show(struct progress *pg, const struct capture_hooks *h, FI
     if (run < 1.0 || since(&pg->last, &now) < 0.25)
         return;
     pg->last = now;
-    off_t pos = fp ? ftello(fp) : -1;
     uint64_t at = pg->done + (pos > 0 ? (uint64_t)pos : 0);
     double mbs = (double)at / 1e6 / run;
     char pct[48] = "", eta[32] = "";
@@ -127,77 +131,287 @@ static void pace(const struct capture_hooks *h, smtp_time ts, smtp_time *first,
     }
 }
 
-void capture_files(const char *const *files, int nfiles,
+/* One input file of the merge: its handle and the packet read ahead. */
+struct input {
+    const char *name;
+    FILE *fp;
+    pcap_t *p;
+    char *buf;
+    int dlt;
+    struct pcap_pkthdr *ph; /* the packet ahead; NULL once the file is done */
+    const u_char *data;
+    smtp_time last;         /* of the packet before it */
+    uint64_t size;          /* of a regular file, for the progress line */
+    bool backwards_said;
+};
+
+/* Names as given, a name with glob characters that is no file expanded
+ * (-r 'day-*.pcap', sorted as glob sorts); NULL when out of memory. */
+static const char **expand_names(const char *const *files, int nfiles, int *n)
+{
+    size_t cap = (size_t)nfiles + 16, len = 0;
+    const char **out = malloc(cap * sizeof *out);
+    for (int i = 0; out && i < nfiles; i++) {
+        glob_t g;
+        bool pattern = strpbrk(files[i], "*?[") && access(files[i], F_OK) != 0;
+        if (!pattern || glob(files[i], 0, NULL, &g) != 0) {
+            if (pattern)
+                fprintf(stderr, "smtpscope: %s: no file matches\n", files[i]);
+            else
+                out[len++] = files[i];
+            continue;
+        }
+        if (len + g.gl_pathc >= cap) {
+            cap = len + g.gl_pathc + 16;
+            const char **grown = realloc(out, cap * sizeof *out);
+            if (!grown) {
+                free(out);
+                out = NULL;
+                globfree(&g);
+                break;
+            }
+            out = grown;
+        }
+        for (size_t k = 0; k < g.gl_pathc; k++)
+            out[len++] = strdup(g.gl_pathv[k]); /* kept for the run */
+        globfree(&g);
+    }
+    *n = (int)len;
+    return out;
+}
+
+/* gzip'd captures are read through zlib, as tshark reads them. */
+static ssize_t gz_read(void *c, char *buf, size_t n)
+{
+    int r = gzread((gzFile)c, buf, n > INT32_MAX ? INT32_MAX : (unsigned)n);
+    return r < 0 ? -1 : r;
+}
+
+static int gz_close(void *c)
+{
+    return gzclose((gzFile)c) == Z_OK ? 0 : -1;
+}
+
+/* A regular file by its first bytes: gzip is read through zlib, another
+ * compression is refused with what to do; NULL with errno or *why set. */
+static FILE *open_capture(const char *file, const char **why)
+{
+    static const struct {
+        const char *magic, *name;
+        size_t len;
+    } packed[] = {
+        {"\xfd" "7zXZ", "xz", 5}, {"BZh", "bzip2", 3}, {"\x28\xb5\x2f\xfd", "zstd", 4},
+    };
+    FILE *fp = fopen(file, "rb");
+    unsigned char head[6] = {0};
+    if (!fp)
+        return NULL;
+    size_t got = fread(head, 1, sizeof head, fp);
+    rewind(fp);
+    for (size_t i = 0; i < sizeof packed / sizeof packed[0]; i++)
+        if (got >= packed[i].len && memcmp(head, packed[i].magic, packed[i].len) == 0) {
+            static char msg[128];
+            snprintf(msg, sizeof msg, "compressed with %s, which is not read directly "
+                     "(decompress it, or pipe it: %s -dc FILE | smtpscope -r -)",
+                     packed[i].name, packed[i].name);
+            *why = msg;
+            fclose(fp);
+            return NULL;
+        }
+    if (got < 2 || head[0] != 0x1f || head[1] != 0x8b)
+        return fp;
+    gzFile gz = gzdopen(dup(fileno(fp)), "rb");
+    fclose(fp);
+    if (!gz)
+        return NULL;
+    gzbuffer(gz, 1 << 18);
+    FILE *cf = fopencookie(gz, "rb", (cookie_io_functions_t){.read = gz_read, .close = gz_close});
+    if (!cf)
+        gzclose(gz);
+    return cf;
+}
+
+/* Opens one input and reads its first packet; false with the message. */
+static bool input_open(struct input *in, const char *file, size_t bufsize)
+{
+    char err[PCAP_ERRBUF_SIZE];
+    bool is_stdin = strcmp(file, "-") == 0;
+    memset(in, 0, sizeof *in);
+    in->name = is_stdin ? "(stdin)" : file;
+    const char *why = NULL;
+    in->fp = is_stdin ? stdin : open_capture(file, &why);
+    if (!in->fp) {
+        fprintf(stderr, "smtpscope: %s: %s\n", in->name, why ? why : strerror(errno));
+        return false;
+    }
+    /* a large buffer: a quarter of a gigabyte is otherwise 64 000 reads */
+    if ((in->buf = malloc(bufsize)))
+        setvbuf(in->fp, in->buf, _IOFBF, bufsize);
+    in->p = pcap_fopen_offline_with_tstamp_precision(in->fp, PCAP_TSTAMP_PRECISION_NANO, err);
+    if (!in->p) {
+        if (in->fp != stdin)
+            fclose(in->fp);
+        fprintf(stderr, "smtpscope: %s: %s\n", in->name, err);
+        free(in->buf);
+        in->buf = NULL;
+        return false;
+    }
+    in->dlt = pcap_datalink(in->p);
+    in->last = -1;
+    struct stat st;
+    if (!is_stdin && fstat(fileno(in->fp), &st) == 0 && S_ISREG(st.st_mode))
+        in->size = (uint64_t)st.st_size;
+    return check_linktype(in->p, in->name, false);
+}
+
+static void input_close(struct input *in)
+{
+    if (in->p)
+        pcap_close(in->p); /* closes fp too */
+    in->p = NULL;
+    in->ph = NULL;
+    free(in->buf);
+    in->buf = NULL;
+}
+
+/* The next packet ahead; at the end or an error the file is closed.
+ * Returns false on a read error (said). */
+static bool input_advance(struct input *in, const struct capture_result *res, bool quiet)
+{
+    int rc = pcap_next_ex(in->p, &in->ph, &in->data);
+    if (rc == 1) {
+        smtp_time ts = ts_of(in->ph);
+        if (ts < in->last && !in->backwards_said && !quiet) {
+            fprintf(stderr, "smtpscope: %s: its clock runs backwards (by %.6f s); "
+                            "packets merged by time as they come\n",
+                    in->name, (double)(in->last - ts) / 1e9);
+            in->backwards_said = true;
+        }
+        return true;
+    }
+    bool ok = rc != PCAP_ERROR;
+    if (!ok && !capture_stop)
+        fprintf(stderr, "smtpscope: %s: %s (after %llu packets); "
+                        "continuing with what was read\n",
+                in->name, pcap_geterr(in->p), (unsigned long long)res->packets);
+    input_close(in);
+    return ok;
+}
+
+/* The input whose packet ahead is the earliest (the first given on a tie). */
+static struct input *earliest(struct input *ins, int n)
+{
+    struct input *best = NULL;
+    for (int i = 0; i < n; i++)
+        if (ins[i].ph && (!best || ts_of(ins[i].ph) < ts_of(best->ph)))
+            best = &ins[i];
+    return best;
+}
+
+static off_t read_so_far(const struct input *ins, int n)
+{
+    off_t at = 0;
+    for (int i = 0; i < n; i++)
+        if (ins[i].p && ins[i].fp != stdin) {
+            off_t pos = ftello(ins[i].fp);
+            at += pos > 0 ? pos : 0;
+        }
+    return at;
+}
+
+/* Several files are one capture merged by packet time, as mergecap does:
+ * every file open at once, one packet read ahead of each, the earliest
+ * handed on. Rotated files in any order, and captures from two points
+ * whose times overlap, come out in time order; it is said once when the
+ * files overlapped or were given out of time order. */
+/* The user's expression on an offline handle; false with the message. */
+static bool set_filter(struct input *in, const char *filter)
+{
+    struct bpf_program prog;
+    if (!filter)
+        return true;
+    if (pcap_compile(in->p, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) < 0 ||
+        pcap_setfilter(in->p, &prog) < 0) {
+        fprintf(stderr, "smtpscope: %s: filter \"%s\": %s\n", in->name, filter,
+                pcap_geterr(in->p));
+        return false;
+    }
+    pcap_freecode(&prog);
+    return true;
+}
+
+void capture_files(const char *const *given, int ngiven, const char *filter,
                    const struct capture_hooks *h, bool quiet, bool realtime,
                    struct capture_result *res)
 {
-    bool go = true; /* false once -c is reached: later files are opened, not read */
+    int nfiles = 0;
+    const char **files = expand_names(given, ngiven, &nfiles);
+    struct input *ins = files && nfiles ? calloc((size_t)nfiles, sizeof *ins) : NULL;
+    if (!ins) {
+        if (nfiles)
+            fprintf(stderr, "smtpscope: out of memory opening the inputs\n");
+        free(files);
+        return;
+    }
+    size_t bufsize = nfiles <= 8 ? (size_t)1 << 20 : (size_t)1 << 16;
+    for (int i = 0; i < nfiles; i++) {
+        if (!input_open(&ins[i], files[i], bufsize) || !set_filter(&ins[i], filter) ||
+            !input_advance(&ins[i], res, quiet)) {
+            input_close(&ins[i]);
+            ins[i].name = NULL;
+            res->files_failed++;
+        }
+    }
     smtp_time first_ts = -1;
     struct timespec wall0 = {0, 0};
-    char err[PCAP_ERRBUF_SIZE];
     struct progress pg;
     progress_start(&pg, files, nfiles, !quiet && isatty(STDERR_FILENO));
-    for (int i = 0; i < nfiles && !capture_stop; i++) {
-        bool is_stdin = strcmp(files[i], "-") == 0;
-        const char *name = is_stdin ? "(stdin)" : files[i];
-        /* Opened here so that reads go through a 1 MiB buffer instead of
-         * stdio's 4 KiB: a quarter of a gigabyte is otherwise 64 000 read
-         * calls. One file is open at a time, so one static buffer. */
-        static char readbuf[1 << 20];
-        FILE *fp = is_stdin ? stdin : fopen(files[i], "rb");
-        if (!fp) {
-            fprintf(stderr, "smtpscope: %s: %s\n", name, strerror(errno));
+    struct input *prev = NULL;
+    bool go = true, said = false; /* go: false once -c is reached */
+    struct input *in;
+    while (!capture_stop && go && (in = earliest(ins, nfiles))) {
+        /* given in time order, the merge only ever moves on to a later
+         * file once the one before has ended */
+        if (prev && in != prev && (prev->ph || in < prev) && !said && !quiet) {
+            fprintf(stderr, "smtpscope: %s and %s overlap in time (or were given out "
+                            "of time order): merged by packet time\n", prev->name, in->name);
+            said = true;
+        }
+        prev = in;
+        res->packets++;
+        smtp_time ts = ts_of(in->ph);
+        if (realtime)
+            pace(h, ts, &first_ts, &wall0);
+        go = h->on_frame(h->ctx, in->dlt, ts, in->data, in->ph->caplen);
+        in->last = ts;
+        if ((res->packets & 1023) == 0) {
+            go = h->on_idle(h->ctx, -1, 0) && go;
+            if (pg.on && (res->packets & 4095) == 0)
+                progress_show(&pg, h, read_so_far(ins, nfiles), res);
+        }
+        if (!input_advance(in, res, quiet)) {
             res->files_failed++;
-            continue;
+            in->name = NULL;
         }
-        setvbuf(fp, readbuf, _IOFBF, sizeof readbuf);
-        pcap_t *p = pcap_fopen_offline_with_tstamp_precision(
-            fp, PCAP_TSTAMP_PRECISION_NANO, err);
-        if (!p) {
-            if (fp != stdin)
-                fclose(fp);
-            fprintf(stderr, "smtpscope: %s: %s\n", name, err);
-            res->files_failed++;
-            continue;
-        }
-        if (!check_linktype(p, name, false)) {
-            pcap_close(p);
-            res->files_failed++;
-            continue;
-        }
-        int dlt = pcap_datalink(p);
-        struct pcap_pkthdr *ph;
-        const u_char *data;
-        int rc = 0;
-        while (!capture_stop && go && (rc = pcap_next_ex(p, &ph, &data)) == 1) {
-            res->packets++;
-            if (realtime)
-                pace(h, ts_of(ph), &first_ts, &wall0);
-            go = h->on_frame(h->ctx, dlt, ts_of(ph), data, ph->caplen);
-            if ((res->packets & 1023) == 0) {
-                go = h->on_idle(h->ctx, -1, 0) && go;
-                if (pg.on && (res->packets & 4095) == 0)
-                    progress_show(&pg, h, fp, res);
-            }
-        }
-        if (pg.on) {
-            struct stat st;
-            if (fp != stdin && stat(files[i], &st) == 0)
-                pg.done += (uint64_t)st.st_size;
-        }
-        if (!capture_stop && rc == PCAP_ERROR) {
-            fprintf(stderr, "smtpscope: %s: %s (after %llu packets); "
-                            "continuing with what was read\n",
-                    name, pcap_geterr(p), (unsigned long long)res->packets);
-            res->files_failed++;
-        } else {
+        if (!in->p)
+            pg.done += in->size;
+    }
+    for (int i = 0; i < nfiles; i++) {
+        if (ins[i].name)
             res->files_ok++;
-        }
-        (void)quiet;
-        pcap_close(p);
+        input_close(&ins[i]);
     }
     if (pg.shown)
         fputs("\r\033[K", stderr); /* the line goes: the log stays clean */
+    for (int i = 0; i < nfiles; i++) { /* the names a glob gave */
+        bool given_name = false;
+        for (int k = 0; k < ngiven && !given_name; k++)
+            given_name = files[i] == given[k];
+        if (!given_name)
+            free((char *)files[i]);
+    }
+    free(ins);
+    free(files);
 }
 
 void capture_default_filter(const uint16_t *ports, int nports, int dlt,
@@ -274,12 +488,19 @@ static pcap_t *open_live(const struct capture_live_config *cfg)
         return NULL;
     }
     /* GRO/LRO can hand up super-packets far above the MTU. */
-    pcap_set_snaplen(p, 262144);
+    pcap_set_snaplen(p, cfg->snaplen > 0 ? cfg->snaplen : 262144);
     pcap_set_promisc(p, 1);
     pcap_set_timeout(p, 200);
-    pcap_set_buffer_size(p, 32 << 20);
+    pcap_set_buffer_size(p, cfg->buffer_kib > 0 ? cfg->buffer_kib * 1024 : 32 << 20);
     pcap_set_tstamp_precision(p, PCAP_TSTAMP_PRECISION_NANO);
     int rc = pcap_activate(p);
+    if (rc == PCAP_ERROR_PERM_DENIED) {
+        fprintf(stderr, "smtpscope: %s: %s: capture needs root or CAP_NET_RAW "
+                        "(setcap cap_net_raw+ep, or a systemd unit's "
+                        "AmbientCapabilities)\n", iface, pcap_geterr(p));
+        pcap_close(p);
+        return NULL;
+    }
     if (rc < 0) {
         fprintf(stderr, "smtpscope: %s: %s\n", iface, pcap_geterr(p));
         pcap_close(p);
@@ -313,6 +534,50 @@ static pcap_t *open_live(const struct capture_live_config *cfg)
     return p;
 }
 
+/* tcpdump's first line: what is read, and as whom. The user's name is
+ * taken before the process is confined (no /etc/passwd in the jail). */
+static void say_listening(const struct capture_live_config *cfg, pcap_t *p, const char *who)
+{
+    if (cfg->quiet)
+        return;
+    char ports[6 * 64] = "";
+    size_t o = 0;
+    for (int i = 0; i < cfg->nports && o < sizeof ports; i++)
+        o += (size_t)snprintf(ports + o, sizeof ports - o, "%s%u", i ? "," : "", cfg->ports[i]);
+    const char *dlt = pcap_datalink_val_to_name(pcap_datalink(p));
+    fprintf(stderr, "smtpscope: listening on %s, link-type %s, ports %s%s%s, as %s\n",
+            cfg->iface, dlt ? dlt : "unknown", ports, cfg->filter ? ", filter " : "",
+            cfg->filter ? cfg->filter : "", who);
+}
+
+/* The log directory must take files as the user the capture now runs as:
+ * said at the start, not at the first session. Confined, it is "." */
+static bool logdir_writable(const char *dir, bool confined)
+{
+    if (!dir || access(confined ? "." : dir, W_OK | X_OK) == 0)
+        return true;
+    fprintf(stderr, "smtpscope: --log-dir %s: %s (as the user the capture runs as)\n",
+            dir, strerror(errno));
+    return false;
+}
+
+/* After a stop (SIGINT, SIGTERM, -G): what the kernel still holds is read
+ * before the end. A TPACKET_V3 block is handed over when full or when its
+ * timeout (200 ms) retires it, so reads go on until a poll that outlasts
+ * the timeout finds nothing; at most about 2 s. */
+static void drain(pcap_t *p, struct pollfd *pfd, struct live_ctx *lc,
+                  struct capture_result *res)
+{
+    for (int round = 0; round < 8 && lc->go; round++) {
+        int ready = poll(pfd, 1, 250);
+        int n = pcap_dispatch(p, -1, live_handler, (u_char *)lc);
+        if (n > 0)
+            res->packets += (uint64_t)n;
+        if (n < 0 || (n == 0 && ready == 0))
+            break;
+    }
+}
+
 int capture_live(const struct capture_live_config *cfg,
                  const struct capture_hooks *h, struct capture_result *res)
 {
@@ -320,10 +585,18 @@ int capture_live(const struct capture_live_config *cfg,
     pcap_t *p = open_live(cfg);
     if (!p)
         return -1;
-    if (cfg->drop_user && privdrop(cfg->drop_user, cfg->jail) < 0) {
+    bool root = geteuid() == 0;
+    char who[64];
+    struct passwd *pw = getpwuid(geteuid());
+    snprintf(who, sizeof who, "%s", root && cfg->drop_user ? cfg->drop_user
+                                    : pw ? pw->pw_name : "?");
+    if ((cfg->drop_user && privdrop(cfg->drop_user, cfg->jail) < 0) ||
+        !logdir_writable(cfg->log_dir, root && cfg->drop_user)) {
         pcap_close(p);
         return -1;
     }
+    say_listening(cfg, p, who);
+    res->listened = true;
     struct live_ctx lc = {h, pcap_datalink(p), true};
     unsigned last_drop = 0;
     struct pcap_stat st;
@@ -357,11 +630,34 @@ int capture_live(const struct capture_live_config *cfg,
         if (!h->on_idle(h->ctx, wallclock(), dropped))
             lc.go = false;
     }
+    if (capture_stop)
+        drain(p, &pfd, &lc, res);
     if (pcap_stats(p, &st) == 0) {
         res->kernel_received = st.ps_recv;
         res->kernel_dropped = st.ps_drop;
         res->iface_dropped = st.ps_ifdrop;
     }
     pcap_close(p);
+    return 0;
+}
+
+int capture_list_interfaces(FILE *f)
+{
+    char err[PCAP_ERRBUF_SIZE];
+    pcap_if_t *all = NULL;
+    if (pcap_findalldevs(&all, err) < 0) {
+        fprintf(stderr, "smtpscope: -D: %s\n", err);
+        return 2;
+    }
+    int i = 0;
+    for (pcap_if_t *d = all; d; d = d->next) {
+        fprintf(f, "%d.%s", ++i, d->name);
+        if (d->description)
+            fprintf(f, " (%s)", d->description);
+        fprintf(f, " [%s%s%s]\n", d->flags & PCAP_IF_UP ? "Up" : "Down",
+                d->flags & PCAP_IF_RUNNING ? ", Running" : "",
+                d->flags & PCAP_IF_LOOPBACK ? ", Loopback" : "");
+    }
+    pcap_freealldevs(all);
     return 0;
 }

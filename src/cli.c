@@ -157,8 +157,9 @@ static void messages_implies(struct options *o)
 const struct cli_option cli_options[] = {
     {"read", 'r', CUSTOM(add_file), .metavar = "FILE", .section = CLI_INPUT,
      .complete = COMPLETE_CAPTURE,
-     .help = "read a pcap or pcapng file ('-' for stdin); repeat\n"
-             "for rotated files: they are read as one capture"},
+     .help = "read a pcap or pcapng file, gzip'd or not ('-' for\n"
+             "stdin); repeat, or quote a glob ('day-*.pcap'): the\n"
+             "files are one capture merged by packet time"},
     {"interface", 'i', STRING(iface), .metavar = "IFACE", .section = CLI_INPUT,
      .complete = COMPLETE_IFACE, .help = "capture live on IFACE (needs CAP_NET_RAW)"},
     {"ports", 'p', CUSTOM(parse_ports), .metavar = "LIST", .section = CLI_INPUT,
@@ -172,6 +173,15 @@ const struct cli_option cli_options[] = {
     {"user", 'Z', STRING(drop_user), .metavar = "USER", .section = CLI_INPUT,
      .complete = COMPLETE_USER,
      .help = "live as root: become USER once the device is open\n(default nobody)"},
+    {"filter-file", 'F', STRING(filter_file), .metavar = "FILE", .section = CLI_INPUT,
+     .complete = COMPLETE_FILE,
+     .help = "read the BPF expression from FILE ('#' starts a\ncomment), as tcpdump -F"},
+    {"snapshot-length", 's', NUM(snaplen, 0, 262144, "0..262144"), .metavar = "N",
+     .section = CLI_INPUT, .help = "live: capture N bytes of each packet (0, the\ndefault: 262144)"},
+    {"buffer-size", 'B', NUM(buffer_kib, 1, 1L << 22, "KiB, 1..4194304"), .metavar = "KIB",
+     .section = CLI_INPUT, .help = "live: kernel capture buffer in KiB (default 32768)"},
+    {"list-interfaces", 'D', ACTION(CLI_LIST_IFACES), .section = CLI_INPUT,
+     .help = "list the interfaces a capture can use, and exit"},
     {NULL, 'n', .kind = CLI_IGNORED, .section = CLI_INPUT,
      .help = "accepted for tcpdump habits (names are never resolved)"},
 
@@ -262,6 +272,9 @@ const struct cli_option cli_options[] = {
     {"shard", 0, CUSTOM(parse_shard), .metavar = "K/N", .section = CLI_OUTPUT,
      .help = "only connections whose address-pair hash falls in\n"
              "shard K of N (run N copies in parallel, concatenate)"},
+    {"line-buffered", 'l', FLAG(line_buffered), .section = CLI_OUTPUT,
+     .help = "write each session as soon as it ends, as a live\n"
+             "capture does (reading files is buffered otherwise)"},
     {"quiet", 'q', FLAG(quiet), .section = CLI_OUTPUT,
      .help = "no warnings and no progress line on stderr"},
 
@@ -406,9 +419,9 @@ static int take_filter(int argc, char **argv, int first, struct options *o)
 {
     if (first >= argc)
         return 0;
-    if (!o->iface) {
-        fprintf(stderr, "smtpscope: unexpected argument '%s' (a BPF "
-                        "expression applies to -i only)\n", argv[first]);
+    if (o->filter_file) {
+        fprintf(stderr, "smtpscope: give the BPF expression with -F or after the "
+                        "options, not both ('%s')\n", argv[first]);
         return 1;
     }
     size_t len = 0;

@@ -7,7 +7,7 @@
 #define HELP_COLUMN 25 /* where the help text starts */
 
 static const char synopsis[] =
-    "Usage: smtpscope [options] -r FILE [-r FILE...]\n"
+    "Usage: smtpscope [options] -r FILE [-r FILE...] [BPF expression]\n"
     "       smtpscope [options] -i IFACE [BPF expression]\n";
 
 /* "  -r, --read FILE", "      --summary", "  -n" */

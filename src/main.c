@@ -234,7 +234,13 @@ static int make_html(struct run *r, struct sink **s)
         fprintf(stderr, "smtpscope: --html %s: %s\n", o->html, strerror(errno));
         return 2;
     }
-    *s = sink_html_new(r->html_f, input_name(o), SMTPSCOPE_VERSION, &o->out);
+    /* the report's header names every input, not just the first */
+    static char inputs[2048];
+    size_t len = 0;
+    for (int i = 0; !o->iface && i < o->nfiles && len < sizeof inputs; i++)
+        len += (size_t)snprintf(inputs + len, sizeof inputs - len, "%s%s",
+                                i ? ", " : "", o->files[i]);
+    *s = sink_html_new(r->html_f, o->iface ? o->iface : inputs, SMTPSCOPE_VERSION, &o->out);
     return *s ? 0 : 3;
 }
 
@@ -249,13 +255,59 @@ static int make_pcap(struct run *r, struct sink **s)
     for (int i = 0; i < o->nfiles; i++)
         stream = stream || strcmp(o->files[i], "-") == 0;
     o->engine.keep_packets = stream;
-    *s = sink_pcap_new(o->pcap_out, stream ? NULL : o->files, o->nfiles, o->quiet);
+    *s = sink_pcap_new(o->pcap_out, stream ? NULL : o->files, o->nfiles, o->filter,
+                       o->quiet);
     return *s ? 0 : 2;
+}
+
+/* Live (or -l): each finished session, and each DNS record, leaves the
+ * output buffer at once, so a log or a pipe to jq sees it then and a crash
+ * loses only the sessions still open. Files read stay fully buffered. */
+struct flush_sink {
+    struct sink base;
+    FILE *out;
+};
+
+static void flush_session(struct sink *s, const struct session *sess)
+{
+    (void)sess;
+    fflush(((struct flush_sink *)s)->out);
+}
+
+static void flush_dns(struct sink *s, const struct dns_lookup *l)
+{
+    (void)l;
+    fflush(((struct flush_sink *)s)->out);
+}
+
+static void flush_nothing(struct sink *s)
+{
+    (void)s;
+}
+
+static void flush_destroy(struct sink *s)
+{
+    free(s);
+}
+
+static int make_flush(struct run *r, struct sink **s)
+{
+    if (!(r->o->iface || r->o->line_buffered) || !r->out || r->frame_fd >= 0)
+        return 0;
+    struct flush_sink *f = calloc(1, sizeof *f);
+    if (!f)
+        return 3;
+    f->base = (struct sink){.session = flush_session, .finish = flush_nothing,
+                            .destroy = flush_destroy, .dns = flush_dns};
+    f->out = r->out;
+    *s = &f->base;
+    return 0;
 }
 
 /* In the order the engine hands them each session. */
 static const sink_maker sink_makers[] = {
-    make_log, make_top, make_summary, make_messages, make_html, make_pcap,
+    make_log, make_flush, make_top, make_summary, make_messages, make_html,
+    make_pcap,
 };
 #define NSINK_MAKERS (sizeof sink_makers / sizeof sink_makers[0])
 
@@ -276,14 +328,16 @@ static int read_input(struct run *r, struct capture_result *res)
             .nports = o->engine.any_port ? 0 : o->engine.nports,
             .shard = o->engine.shard, .nshards = o->engine.nshards,
             .drop_user = o->drop_user ? o->drop_user : "nobody",
-            .jail = o->log_dir, .quiet = quiet,
+            .jail = o->log_dir, .log_dir = o->log_dir, .quiet = quiet,
+            .snaplen = (int)o->snaplen, .buffer_kib = (int)o->buffer_kib,
         };
         if (o->duration)
             alarm((unsigned)o->duration);
         if (capture_live(&live, &hooks, res) < 0)
             status = 2;
     } else {
-        capture_files(o->files, o->nfiles, &hooks, quiet || o->top, o->realtime, res);
+        capture_files(o->files, o->nfiles, o->filter, &hooks, quiet || o->top,
+                      o->realtime, res);
         if (res->files_ok == 0 && res->packets == 0)
             status = 2;
     }
@@ -302,6 +356,11 @@ static void report(const struct options *o, const struct engine *e,
         warn_losses(e, res);
         hint_ports(e);
     }
+    if (!o->quiet && res->listened && frame_fd < 0) /* tcpdump's last lines */
+        fprintf(stderr, "smtpscope: %llu packets captured, %llu sessions written, "
+                        "%llu packets dropped by kernel\n",
+                (unsigned long long)res->packets, (unsigned long long)e->stats.sessions,
+                (unsigned long long)res->kernel_dropped);
     if (!o->stats)
         return;
     if (frame_fd < 0) {
@@ -371,9 +430,45 @@ static int run_worker(void *ctx, int k, int n, int fd)
 /* Everything the options need from the file system and the terminal, in
  * one place, before a live capture confines the process. Returns 0 with
  * *out the output, or the exit status. */
+/* -F FILE: the BPF expression in a file, '#' to the end of a line a
+ * comment (as tcpdump reads it); 0 or the exit status. */
+static int read_filter_file(struct options *o)
+{
+    FILE *f = fopen(o->filter_file, "r");
+    if (!f) {
+        fprintf(stderr, "smtpscope: -F %s: %s\n", o->filter_file, strerror(errno));
+        return 2;
+    }
+    char *text = malloc(65537);
+    size_t len = text ? fread(text, 1, 65536, f) : 0;
+    bool whole = feof(f);
+    fclose(f);
+    if (!text || !whole) {
+        fprintf(stderr, "smtpscope: -F %s: %s\n", o->filter_file,
+                text ? "longer than 64 KiB" : "out of memory");
+        free(text);
+        return text ? 2 : 3;
+    }
+    bool comment = false;
+    for (size_t i = 0; i < len; i++) {
+        comment = text[i] == '#' || (comment && text[i] != '\n');
+        if (comment || text[i] == '\n' || text[i] == '\r' || text[i] == '\t')
+            text[i] = ' ';
+    }
+    text[len] = '\0';
+    free(o->filter);
+    o->filter = text;
+    return 0;
+}
+
 static int prepare(struct options *o, FILE **out)
 {
     struct stat st;
+    if (o->filter_file) {
+        int rc = read_filter_file(o);
+        if (rc)
+            return rc;
+    }
     if (o->log_dir && stat(o->log_dir, &st) != 0) {
         fprintf(stderr, "smtpscope: --log-dir %s: %s\n", o->log_dir, strerror(errno));
         return 2;
@@ -422,16 +517,19 @@ static void catch_signals(const struct options *o)
         sigaction(SIGALRM, &sa, NULL);
 }
 
-/* --help, --version, --bash-completion. */
-static void print_action(enum cli_action a)
+/* --help, --version, --bash-completion, -D: 0 or the exit status. */
+static int print_action(enum cli_action a)
 {
     if (a == CLI_HELP)
         cli_help(stdout);
     else if (a == CLI_COMPLETION)
         cli_bash_completion(stdout);
+    else if (a == CLI_LIST_IFACES)
+        return capture_list_interfaces(stdout);
     else
         printf("smtpscope %s\n%s\nlibnids %d.%d\n", SMTPSCOPE_VERSION,
                pcap_lib_version(), NIDS_MAJOR, NIDS_MINOR);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -441,7 +539,7 @@ int main(int argc, char **argv)
     FILE *out = stdout;
     int status = cli_parse(argc, argv, &o);
     if (!status && o.action != CLI_RUN)
-        print_action(o.action);
+        status = print_action(o.action);
     if (!status && o.action == CLI_RUN)
         status = prepare(&o, &out);
     if (status || o.action != CLI_RUN) {

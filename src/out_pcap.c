@@ -38,6 +38,7 @@ struct pcap_sink {
     uint64_t written, other_dlt;
     const char *const *files; /* NULL: buffered (live or stdin) */
     int nfiles;
+    const char *filter;       /* the run's BPF expression, or NULL */
     bool quiet;
     struct span **buckets;
     uint64_t frame;           /* second pass: the frame being read */
@@ -153,7 +154,7 @@ static void pcap_finish(struct sink *base)
         struct capture_hooks h = {w, second_frame, second_idle, NULL};
         struct capture_result res;
         memset(&res, 0, sizeof res);
-        capture_files(w->files, w->nfiles, &h, true, false, &res);
+        capture_files(w->files, w->nfiles, w->filter, &h, true, false, &res);
     }
     if (!w->dump)
         writer_for(w, DLT_EN10MB); /* nothing written: an empty capture */
@@ -184,7 +185,7 @@ static void pcap_destroy(struct sink *base)
 }
 
 struct sink *sink_pcap_new(const char *path, const char *const *files, int nfiles,
-                           bool quiet)
+                           const char *filter, bool quiet)
 {
     struct pcap_sink *w = calloc(1, sizeof *w);
     if (!w)
@@ -192,6 +193,7 @@ struct sink *sink_pcap_new(const char *path, const char *const *files, int nfile
     w->path = path;
     w->files = files;
     w->nfiles = nfiles;
+    w->filter = filter;
     w->quiet = quiet;
     if ((files && !(w->buckets = calloc(SPAN_BUCKETS, sizeof *w->buckets))) ||
         !(w->f = fopen(path, "wb"))) {

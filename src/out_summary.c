@@ -183,9 +183,17 @@ static void finding_line(struct summary_sink *m, uint16_t id, bool comma)
     fputs(fc->sessions > k ? " ...\n" : "\n", f);
 }
 
+/* The percentiles come from a sorted copy: the reservoir itself stays in
+ * sampling order, so a summary written mid-run (--top redraws it every
+ * second) leaves the counting of what follows as it was. */
 static void latency_line(struct summary_sink *m, int c, bool first)
 {
-    struct latency_set *l = &m->lat[c];
+    struct latency_set *src = &m->lat[c];
+    struct latency_set copy = *src, *l = &copy;
+    if ((copy.v = malloc(src->n * sizeof *copy.v)))
+        memcpy(copy.v, src->v, src->n * sizeof *copy.v);
+    else
+        copy.v = src->v; /* out of memory: in place, the numbers still right */
     qsort(l->v, l->n, sizeof *l->v, cmp_i64);
     const char *name = smtp_cmd_name((enum smtp_cmd)c);
     if (m->json)
@@ -198,15 +206,23 @@ static void latency_line(struct summary_sink *m, int c, bool first)
                       "  p99 %9.3f ms\n",
                 c == SMTP_CMD_CONNECT ? "greeting" : name, l->seen,
                 pct(l, .5), pct(l, .9), pct(l, .99));
+    if (copy.v != src->v)
+        free(copy.v);
 }
 
+/* The hash table is sorted as a copy of its used slots: sorted in place,
+ * the hosts a mid-run summary (--top) moved would be counted again in new
+ * slots, one host listed several times with its counts split. */
 static void hosts_out(struct summary_sink *m, const char *what,
-                      struct host_count *arr, uint32_t n)
+                      const struct host_count *table, uint32_t n)
 {
-    if (!arr)
-        n = 0;
-    else
-        qsort(arr, n = 2 * SUM_MAX_HOSTS, sizeof *arr, cmp_hosts);
+    struct host_count *arr = table && n ? malloc(n * sizeof *arr) : NULL;
+    uint32_t used = 0;
+    for (uint32_t i = 0; arr && i < 2 * SUM_MAX_HOSTS && used < n; i++)
+        if (table[i].sessions)
+            arr[used++] = table[i];
+    n = used;
+    qsort(arr, n, sizeof *arr, cmp_hosts);
     if (m->json)
         fprintf(m->f, ",\"top_%s\":[", what);
     else
@@ -230,6 +246,7 @@ static void hosts_out(struct summary_sink *m, const char *what,
         fputc(']', m->f);
     else if (!shown)
         fputs("#   (none)\n", m->f);
+    free(arr);
 }
 
 /* Everything the run saw, and everything it could not place. */

@@ -8,10 +8,12 @@
  * /dev/tty with plain ANSI sequences in the alternate screen, which is
  * restored on exit; logs still go where -o, --log-dir or --html say.
  */
+#define _GNU_SOURCE /* memmem */
 #include "output.h"
 
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -67,6 +69,27 @@ static void memsink_close(struct memsink *m)
     free(m->buf);
 }
 
+/* The *** line with its outcome moved up front ("... *** FAILED at RCPT:
+ * 550 5.1.1 no such user; from=<a@b> rcpts=1 ... -- hint: ..."): a line cut
+ * to the screen's width still shows the phase and the reply code. */
+static void keep_verdict(char *slot, const char *line, size_t n)
+{
+    const char *end = line + n;
+    const char *stars = memmem(line, n, "*** ", 4);
+    const char *v = stars ? memmem(stars, (size_t)(end - stars), ": FAILED", 8) : NULL;
+    if (!v) {
+        memcpy(slot, line, n);
+        slot[n] = '\0';
+        return;
+    }
+    const char *hint = memmem(v, (size_t)(end - v), " -- ", 4);
+    const char *vend = hint ? hint : end;
+    size_t head = (size_t)(stars + 4 - line);
+    snprintf(slot, TOP_LINE, "%.*s%.*s; %.*s%.*s", (int)head, line,
+             (int)(vend - v - 2), v + 2, (int)(v - stars - 4), stars + 4,
+             (int)(end - vend), vend);
+}
+
 static void top_session(struct sink *base, const struct session *s)
 {
     struct top_sink *t = (struct top_sink *)base;
@@ -98,9 +121,7 @@ static void top_session(struct sink *base, const struct session *s)
         n--;
     if (n >= TOP_LINE)
         n = TOP_LINE - 1;
-    char *slot = t->last[t->head];
-    memcpy(slot, line, n);
-    slot[n] = '\0';
+    keep_verdict(t->last[t->head], line, n);
     t->head = (t->head + 1) % TOP_LAST;
     if (t->nlast < TOP_LAST)
         t->nlast++;

@@ -85,4 +85,36 @@ check "unknown option: exit 1 and usage on stderr" sh -c \
 run noinput
 check "no input given: exit 1" rc noinput 1
 
+# gzip'd captures are read directly; other compressions are named.
+gzip -c "$cap" > "$t/cap.pcap.gz"
+run gz -r "$t/cap.pcap.gz"
+check "gzip'd capture: read directly, the same output as the plain file" \
+    sh -c "rc=\$(cat '$t/gz.rc'); [ \$rc = 0 ] && cmp -s '$t/good.out' '$t/gz.out'"
+for kind in xz bzip2 zstd; do
+    case $kind in
+    xz) printf '\3757zXZ\0rest' > "$t/c.$kind" ;;
+    bzip2) printf 'BZh91AY&SY' > "$t/c.$kind" ;;
+    zstd) printf '\050\265\057\375rest' > "$t/c.$kind" ;;
+    esac
+    run "c$kind" -r "$t/c.$kind"
+    check "$kind-compressed capture: 'compressed with $kind', exit 2" \
+        sh -c "grep -q 'compressed with $kind' '$t/c$kind.err' && [ \"\$(cat '$t/c$kind.rc')\" = 2 ]"
+done
+
+# Live capture without the right: the message says what is needed. As
+# nobody with no capabilities (setpriv, no namespace): the socket is refused
+# before anything is captured.
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1; then
+    cp "$bin" "$t/bin" && chmod 755 "$t" "$t/bin"
+    setpriv --reuid nobody --regid nogroup --clear-groups --inh-caps=-all \
+        "$t/bin" -i lo > "$t/perm.out" 2> "$t/perm.err"
+    echo $? > "$t/perm.rc"
+    check "-i without CAP_NET_RAW: 'capture needs root or CAP_NET_RAW', exit 2" \
+        sh -c "grep -q 'capture needs root or CAP_NET_RAW' '$t/perm.err' && [ \"\$(cat '$t/perm.rc')\" = 2 ]"
+    check "-i that could not open: no exit counts line" \
+        sh -c "! grep -q 'packets captured' '$t/perm.err'"
+else
+    echo "ok - -i without CAP_NET_RAW: skipped (needs root and setpriv)"
+fi
+
 [ $fails -eq 0 ]

@@ -15,9 +15,10 @@ set -eu
 cd "$(dirname "$0")/.."
 
 # make, make demo: the compiler and the libraries smtpscope links
-# (-lresolv is libc6-dev's, -lgnutls for X.509 in the TLS reader); gcc brings
+# (-lresolv is libc6-dev's, -lgnutls for X.509 in the TLS reader, -lz for
+# gzip'd captures); gcc brings
 # libasan and libubsan (make asan, unit)
-BUILD="gcc make libc6-dev libpcap-dev libnids-dev libldns-dev libgnutls28-dev"
+BUILD="gcc make libc6-dev libpcap-dev libnids-dev libldns-dev libgnutls28-dev zlib1g-dev"
 # fuzz targets (test/fuzz/smoke.sh, make fuzz): clang, libFuzzer and the
 # ASan runtime for Debian 12's clang 14, llvm-symbolizer for the reports
 FUZZ="clang libclang-rt-14-dev llvm"

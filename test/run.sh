@@ -61,6 +61,8 @@ suite "TCP path quality: retransmissions as tshark counts them, RTT, zero window
 suite "TLS handshakes read in clear (asan)" python3 test/tls/tls_session_test.py build/asan/smtpscope
 suite "valgrind" sh test/valgrind_test.sh ./smtpscope
 suite "--follow" sh test/follow_test.sh ./smtpscope
+suite "-l and live: each session out at once" python3 test/flush_test.py ./smtpscope
+suite "tcpdump habits: BPF on -r, -F, -D, usage line" sh test/tcpdump_habits_test.sh ./smtpscope
 suite "man page" sh test/manpage_test.sh ./smtpscope
 suite "--log-dir and SIGHUP rotation (asan)" python3 test/logdir_test.py build/asan/smtpscope build/bench/gen_capture
 suite "--html report in headless Chromium" python3 test/html_test.py ./smtpscope build/html-test
@@ -79,9 +81,11 @@ suite "--only/--phase, community_id, frames vs tshark, -w, -p any, header facts"
 suite "tshark cross-check" python3 test/tshark_crosscheck.py
 suite "zeek public traces (asan)" env SMTPSCOPE=build/asan/smtpscope python3 test/zeek_compare.py
 suite "link types, pcapng, rotated files" python3 test/linktypes_test.py ./smtpscope
+suite "-r files merged by packet time, globs" python3 test/merge_test.py ./smtpscope
 suite "live postfix in namespaces" sh test/live/test_postfix_live.sh
 suite "live TLS handshakes: Postfix, swaks, openssl s_client" bash test/live/test_tls_lab.sh
 suite "live capture with -i" bash test/live/test_live_capture.sh
+suite "live: start and exit lines, flush, SIGTERM drain, --log-dir as nobody" bash test/live/test_live_signals.sh
 suite "live --workers: the kernel splits the packets" bash test/live/test_live_workers.sh
 suite "systemd unit: verify, CAP_NET_RAW only, SIGHUP rotation" bash test/live/test_service.sh
 suite "Debian package: build, lintian, install, run, purge" sh test/deb_test.sh

@@ -55,6 +55,25 @@ check '! grep -q "p: pause" "$t/screen"' "the alternate screen is left"
 check '[ "$(grep -c "] [0-9:.]* \*\*\* " "$t/log.txt")" -eq "$n" ]' "-o still gets all $n sessions"
 T kill-session -t top
 
+# After several refreshes, the host tables on the screen are --summary's
+# (each host once, its counts whole), and lines cut to an 80-column screen
+# still show the phase and the reply code.
+python3 test/lib/spread_failures.py "$t/spread.pcap"
+"$bin" -q --summary -r "$t/spread.pcap" | sed -n '/^# top servers/,/^# reply latency/p' |
+    grep -v '^# reply latency' | sed 's/^# //' > "$t/want"
+T new-session -d -s top -x 80 -y 50 "$bin --top --realtime -r $t/spread.pcap; echo EXIT=\$?; sleep 60"
+check 'wait_for "[input ended]"' "spread capture: the input ends after several refreshes"
+sed -n '/^top servers/,/^reply latency/p' "$t/screen" | grep -v '^reply latency' |
+    sed 's/ *$//' > "$t/got"
+check 'diff "$t/want" "$t/got" >&2' "host tables on the console == --summary's"
+cut_lines=$(sed -n '/^last failed sessions:/,$p' "$t/screen" | grep -c '\*\*\*')
+with_code=$(sed -n '/^last failed sessions:/,$p' "$t/screen" | grep -c '\*\*\* FAILED at RCPT: 550')
+check '[ "$cut_lines" -eq 8 ] && [ "$with_code" -eq 8 ]' \
+    "80 columns: all 8 failed lines keep 'FAILED at RCPT: 550' ($with_code of $cut_lines)"
+T send-keys -t top q
+check 'wait_for "EXIT=0"' "q quits the spread replay"
+T kill-session -t top
+
 # --realtime: a capture spanning 3 s is replayed in about 3 s
 T new-session -d -s top -x 160 -y 40 "$bin --top --realtime --idle-gap 2000 -r captures/diag-idle-gap.pcap; echo EXIT=\$?; sleep 60"
 start=$(date +%s.%N)

@@ -286,7 +286,11 @@ static void check_combinations(void)
     CHECK(parse(&o, NULL) == 1, "no input: usage error");
     CHECK(parse(&o, "-r", "a", "-i", "lo", NULL) == 1, "-r and -i: usage error");
     CHECK(parse(&o, "--no-such-option", "-r", "a", NULL) == 1, "unknown option: usage error");
-    CHECK(parse(&o, "-r", "a", "tcp", "port", "25", NULL) == 1, "a filter without -i refused");
+    CHECK(parse(&o, "-r", "a", "tcp", "port", "25", NULL) == 0 &&
+              strcmp(o.filter, "tcp port 25") == 0, "a filter applies to -r too");
+    CHECK(parse(&o, "-r", "a", "-F", "f", "tcp", NULL) == 1, "-F and a filter: usage error");
+    CHECK(parse(&o, "-i", "lo", "-s", "0", "-B", "4096", NULL) == 0 && o.snaplen == 0 &&
+              o.buffer_kib == 4096, "-s and -B as tcpdump's");
     CHECK(parse(&o, "-i", "lo", "tcp", "port", "25", NULL) == 0 &&
               strcmp(o.filter, "tcp port 25") == 0, "-i's trailing words are its filter");
     CHECK(parse(&o, "-r", "a", "--log-dir", "d", "-j", NULL) == 1, "--log-dir with --json refused");
