@@ -36,6 +36,15 @@ static void jref(struct obuf *f, const struct session *s, struct strref r)
     jstr(f, session_str(s, r), r.len);
 }
 
+/* The string, or null when it is empty (not seen). */
+static void jref_or_null(struct obuf *f, const struct session *s, struct strref r)
+{
+    if (r.len)
+        jref(f, s, r);
+    else
+        obuf_puts(f, "null");
+}
+
 static void jcode(struct obuf *f, int code)
 {
     if (code)
@@ -120,15 +129,9 @@ static void write_header_facts(struct obuf *f, const struct session *s, const st
     obuf_puts(f, ",\"mailer\":");
     jref(f, s, x->hdr_mailer);
     obuf_printf(f, ",\"received\":{\"hops\":%u,\"first\":", x->received);
-    if (x->received_first.len)
-        jref(f, s, x->received_first);
-    else
-        obuf_puts(f, "null");
+    jref_or_null(f, s, x->received_first);
     obuf_puts(f, ",\"last\":");
-    if (x->received_last.len)
-        jref(f, s, x->received_last);
-    else
-        obuf_puts(f, "null");
+    jref_or_null(f, s, x->received_last);
     obuf_printf(f, "},\"attachment_count\":%u,\"attachments\":[", x->nattach);
     for (uint32_t i = 0; i < x->nattach && i < TXN_ATTACH_MAX; i++) {
         if (i)
@@ -183,10 +186,7 @@ static void write_transactions(struct obuf *f, const struct session *s)
         obuf_puts(f, x->bdat ? ",\"bdat\":true,\"bytes\":" : ",\"bdat\":false,\"bytes\":");
         obuf_putu(f, x->bytes);
         obuf_puts(f, ",\"queue_id\":");
-        if (x->queue_id.len)
-            jref(f, s, x->queue_id);
-        else
-            obuf_puts(f, "null");
+        jref_or_null(f, s, x->queue_id);
         obuf_puts(f, ",\"result\":\"");
         obuf_puts(f, txn_result_name(x->result));
         obuf_putc(f, '"');
@@ -359,10 +359,7 @@ static void json_session(struct sink *base, const struct session *s)
     else
         obuf_puts(f, "null");
     obuf_puts(f, ",\"auth_mechanisms\":");
-    if (s->auth_mechs.len)
-        jref(f, s, s->auth_mechs);
-    else
-        obuf_puts(f, "null");
+    jref_or_null(f, s, s->auth_mechs);
     obuf_putc(f, '}');
     obuf_puts(f, smtp_parser_info(&s->parser).implicit_tls ? ",\"implicit_tls\":true"
                                                           : ",\"implicit_tls\":false");
