@@ -3,12 +3,10 @@
  * libnids keeps its state in globals, so this module is a singleton too.
  * While a packet is inside nids_pcap_handler, `cur` points at its decoded
  * form: that is how a RST callback learns which side sent the reset.
- *
- * IPv6 aliasing: slot i of the alias table stands for one IPv6 connection;
- * its client is 0.0.0.1 + 2i and its server 0.0.0.2 + 2i, so the
- * reverse lookup is arithmetic and the forward lookup is a hash chain.
+ * IPv6 connections go to libnids under IPv4 aliases (reasm_alias.h).
  */
 #include "reassembly.h"
+#include "reasm_alias.h"
 #include "reasm_flow.h"
 
 #include <nids.h>
@@ -32,163 +30,17 @@ static const struct packet *cur;
 static struct reasm_flow *cur_flow;
 static struct reasm_stats stats;
 
-/* 0.0.0.0/8 ("this network") is never the source or destination of TCP
- * on a wire, unlike every routable range and even 240.0.0.0/4 (which
- * anonymised traces use). 0.0.0.0 itself stays unused: libnids rejects it. */
-#define ALIAS_NET 0x00000001u
-#define ALIAS_MAX ((1u << 23) - 1) /* two addresses per slot */
-#define ALIAS_NIL UINT32_MAX
-
-struct alias {
-    struct endpoint client, server;
-    uint32_t hnext;  /* hash chain, or free list when unused */
-    bool used;
-    bool opened;     /* libnids established a stream on it */
-    smtp_time last_ts; /* its last segment */
-};
-
-/* An alias whose handshake never completed (a SYN nobody answered, one
- * answered by a reset) is released by its owner's timeout: the connection
- * table's for SMTP. DNS over TCP keeps no such table, so when the aliases
- * run out, the ones never opened and idle this long are taken back. */
-#define ALIAS_REAP_NS (120 * SMTP_NS_PER_SEC)
-
-static struct alias *aliases;
-static smtp_time last_reap; /* alias_reap's last scan, when reaped */
-static bool reaped;
-static uint32_t alias_cap, alias_free = ALIAS_NIL, alias_limit;
-static uint32_t *alias_buckets;
-static uint32_t alias_nbuckets;
-
 /* Segment rebuilt under an IPv4 header (IPv6 alias, IP length fixed). */
 static uint8_t rebuilt[60 + 262144];
-
-static bool is_alias(const uint8_t a[4])
-{
-    return a[0] == 0;
-}
-
-static uint32_t alias_bucket(const struct endpoint *a, const struct endpoint *b)
-{
-    return flow_hash_symmetric(a, b) & (alias_nbuckets - 1);
-}
-
-/* The slot of the IPv6 connection between a and b, in either direction. */
-static uint32_t alias_find(const struct endpoint *a, const struct endpoint *b,
-                           bool *a_is_client)
-{
-    if (!alias_buckets)
-        return ALIAS_NIL;
-    for (uint32_t i = alias_buckets[alias_bucket(a, b)]; i != ALIAS_NIL;
-         i = aliases[i].hnext) {
-        const struct alias *al = &aliases[i];
-        if (endpoint_eq(&al->client, a) && endpoint_eq(&al->server, b)) {
-            *a_is_client = true;
-            return i;
-        }
-        if (endpoint_eq(&al->client, b) && endpoint_eq(&al->server, a)) {
-            *a_is_client = false;
-            return i;
-        }
-    }
-    return ALIAS_NIL;
-}
-
-static void alias_remove(uint32_t i);
-
-static void alias_reap(smtp_time now)
-{
-    /* a scan of the whole table: at most once a second of capture time, or
-     * a flood of SYNs into a table full of live aliases would pay it for
-     * every packet */
-    if (reaped && now >= last_reap && now - last_reap < SMTP_NS_PER_SEC)
-        return;
-    reaped = true;
-    last_reap = now;
-    for (uint32_t i = 0; i < alias_cap; i++)
-        if (aliases[i].used && !aliases[i].opened && now - aliases[i].last_ts > ALIAS_REAP_NS) {
-            alias_remove(i);
-            stats.alias_reaped++;
-        }
-}
-
-static uint32_t alias_add(const struct endpoint *client,
-                          const struct endpoint *server, smtp_time ts)
-{
-    if (alias_free == ALIAS_NIL && alias_cap >= alias_limit)
-        alias_reap(ts);
-    if (alias_free == ALIAS_NIL) {
-        if (alias_cap >= alias_limit)
-            return ALIAS_NIL;
-        uint32_t ncap = alias_cap ? alias_cap * 2 : 256;
-        if (ncap > alias_limit)
-            ncap = alias_limit;
-        struct alias *na = realloc(aliases, (size_t)ncap * sizeof *na);
-        if (!na)
-            return ALIAS_NIL;
-        aliases = na;
-        for (uint32_t i = ncap; i-- > alias_cap;) {
-            aliases[i].used = false;
-            aliases[i].hnext = alias_free;
-            alias_free = i;
-        }
-        alias_cap = ncap;
-    }
-    uint32_t i = alias_free;
-    alias_free = aliases[i].hnext;
-    struct alias *al = &aliases[i];
-    al->client = *client;
-    al->server = *server;
-    al->used = true;
-    al->opened = false;
-    al->last_ts = ts;
-    uint32_t b = alias_bucket(client, server);
-    al->hnext = alias_buckets[b];
-    alias_buckets[b] = i;
-    stats.v6_flows++;
-    return i;
-}
-
-static void alias_remove(uint32_t i)
-{
-    struct alias *al = &aliases[i];
-    uint32_t *pp = &alias_buckets[alias_bucket(&al->client, &al->server)];
-    while (*pp != ALIAS_NIL && *pp != i)
-        pp = &aliases[*pp].hnext;
-    if (*pp == i)
-        *pp = al->hnext;
-    al->used = false;
-    al->hnext = alias_free;
-    alias_free = i;
-}
-
-static void alias_addrs(uint32_t i, uint8_t client[4], uint8_t server[4])
-{
-    uint32_t c = ALIAS_NET + 2 * i, s = c + 1;
-    for (int k = 0; k < 4; k++) {
-        client[k] = (uint8_t)(c >> (24 - 8 * k));
-        server[k] = (uint8_t)(s >> (24 - 8 * k));
-    }
-}
-
-static uint32_t alias_of_addr(const void *addr4)
-{
-    uint8_t a[4];
-    memcpy(a, addr4, 4);
-    uint32_t v = (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 |
-                 (uint32_t)a[2] << 8 | a[3];
-    uint32_t i = (v - ALIAS_NET) / 2;
-    return i < alias_cap && aliases[i].used ? i : ALIAS_NIL;
-}
 
 static void endpoints_of(const struct tcp_stream *t, struct endpoint *c,
                          struct endpoint *s)
 {
-    if (is_alias((const uint8_t *)&t->addr.saddr)) {
+    if (alias_is((const uint8_t *)&t->addr.saddr)) {
         uint32_t i = alias_of_addr(&t->addr.saddr);
         if (i != ALIAS_NIL) {
-            *c = aliases[i].client;
-            *s = aliases[i].server;
+            *c = alias_at(i)->client;
+            *s = alias_at(i)->server;
             return;
         }
     }
@@ -217,10 +69,10 @@ static void report_gaps(const struct listener *l, struct tcp_stream *t, void *us
  * read the stream; a second call for the same stream finds it free). */
 static void release_alias(const struct tcp_stream *t)
 {
-    if (!is_alias((const uint8_t *)&t->addr.saddr))
+    if (!alias_is((const uint8_t *)&t->addr.saddr))
         return;
     uint32_t i = alias_of_addr(&t->addr.saddr);
-    if (i != ALIAS_NIL && aliases[i].used)
+    if (i != ALIAS_NIL && alias_at(i)->used)
         alias_remove(i);
 }
 
@@ -283,10 +135,10 @@ static void stream_event(const struct listener *l, struct tcp_stream *t, void **
     case NIDS_JUST_EST: {
         struct endpoint c, s;
         endpoints_of(t, &c, &s);
-        if (is_alias((const uint8_t *)&t->addr.saddr)) {
+        if (alias_is((const uint8_t *)&t->addr.saddr)) {
             uint32_t i = alias_of_addr(&t->addr.saddr);
             if (i != ALIAS_NIL)
-                aliases[i].opened = true;
+                alias_at(i)->opened = true;
         }
         void *u = cb->open(l->ctx, &c, &s, t);
         if (u) {
@@ -390,18 +242,10 @@ int reasm_init(int max_streams, const struct reasm_callbacks *cb, void *ctx,
     nids_params.device = NULL;
     nids_params.pcap_filter = NULL;
     nids_params.n_tcp_streams = max_streams;
-    alias_limit = (uint32_t)max_streams * 2u;
-    if (alias_limit > ALIAS_MAX || alias_limit < 256)
-        alias_limit = alias_limit < 256 ? 256 : ALIAS_MAX;
-    for (alias_nbuckets = 256; alias_nbuckets < alias_limit;)
-        alias_nbuckets *= 2;
-    alias_buckets = malloc((size_t)alias_nbuckets * sizeof *alias_buckets);
-    if (!alias_buckets) {
+    if (alias_init(max_streams) < 0) {
         snprintf(err, errlen, "out of memory for the IPv6 alias table");
         return -1;
     }
-    for (uint32_t i = 0; i < alias_nbuckets; i++)
-        alias_buckets[i] = ALIAS_NIL;
     nids_params.scan_num_hosts = 0;     /* no port-scan detection */
     nids_params.tcp_workarounds = 0;
     nids_params.tcp_flow_timeout = 0;   /* never free a stream silently */
@@ -467,13 +311,13 @@ static bool v4_addrs(const struct endpoint *src, const struct endpoint *dst,
     if (i == ALIAS_NIL) {
         if (!create)
             return false;
-        i = alias_add(src, dst, ts);
+        i = alias_add(src, dst, ts, &stats);
         if (i == ALIAS_NIL) {
             stats.alias_full++;
             return false;
         }
     }
-    aliases[i].last_ts = ts;
+    alias_at(i)->last_ts = ts;
     uint8_t c4[4], sv4[4];
     alias_addrs(i, c4, sv4);
     memcpy(s4, src_is_client ? c4 : sv4, 4);
@@ -545,7 +389,7 @@ bool reasm_feed_flow(const struct packet *pkt, struct reasm_flow *f,
     if (!pkt->l4)
         return false;
     if (pkt->ipver == 4 &&
-        (is_alias(pkt->src.addr) || is_alias(pkt->dst.addr))) {
+        (alias_is(pkt->src.addr) || alias_is(pkt->dst.addr))) {
         stats.alias_range_dropped++;
         return false;
     }
@@ -692,13 +536,7 @@ void reasm_finish(void)
     for (int i = 0; i < nlisteners; i++)
         nids_unregister_tcp((void *)entry_points[i]);
     nlisteners = 0;
-    free(aliases);
-    free(alias_buckets);
-    aliases = NULL;
-    alias_buckets = NULL;
-    alias_cap = 0;
-    reaped = false;
-    alias_free = ALIAS_NIL;
+    alias_free_all();
     if (dead) {
         pcap_close(dead);
         dead = NULL;
