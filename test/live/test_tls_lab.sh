@@ -6,6 +6,8 @@
 #   rejected    s_client -tls1_2 -verify_return_error: its alert in clear
 #   rejected13  s_client -tls1_3 -verify_return_error
 #   expired     s_client -tls1_2 against an expired certificate
+#   intercepted the same server address, then through a TLS-intercepting
+#               proxy with its own certificate (tls_intercept_proxy.py)
 # Needs root; a missing prerequisite fails and names itself.
 set -u
 cd "$(dirname "$0")/../.."
@@ -62,6 +64,20 @@ record complete 25 $SWAKS -tls --body "over TLS" || nok "capture complete"
 record smtps 465 $SWAKS --port 465 --tlsc --body "SMTPS" || nok "capture smtps"
 lab_capture_start "$LAB_DIR/rejected.pcap" "tcp port 25" && s_client -tls1_2 -verify_return_error; lab_capture_stop
 lab_capture_start "$LAB_DIR/rejected13.pcap" "tcp port 25" && s_client -tls1_3 -verify_return_error; lab_capture_stop
+# an inspecting middlebox on the server's address, port 2526, with a
+# certificate of its own: one capture, direct first, then through it
+openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj /CN=mx.example.net \
+    -keyout "$LAB_DIR/proxy-key.pem" -out "$LAB_DIR/proxy-cert.pem" >/dev/null 2>&1
+ip netns exec "$LAB_NS_S" python3 test/live/tls_intercept_proxy.py "$S" 2526 "$S" 25 \
+    "$LAB_DIR/proxy-cert.pem" "$LAB_DIR/proxy-key.pem" &
+proxy=$!
+LAB_PIDS="$LAB_PIDS $proxy"
+lab_wait_port "$LAB_NS_S" 2526 || nok "the intercepting proxy did not start"
+lab_capture_start "$LAB_DIR/intercepted.pcap" "tcp port 25 or tcp port 2526" &&
+    s_client -tls1_2 && { printf 'QUIT\r\n' | timeout 20 ip netns exec "$LAB_NS_C" openssl s_client \
+    -starttls smtp -connect "$S:2526" -servername mx.example.net -quiet -tls1_2 >/dev/null 2>&1; }
+lab_capture_stop
+kill "$proxy" 2>/dev/null; wait "$proxy" 2>/dev/null
 tls_postfix "$LAB_DIR/old-cert.pem" "$LAB_DIR/old-key.pem" || { echo "not ok - TLS lab: Postfix (expired)"; exit 1; }
 lab_capture_start "$LAB_DIR/expired.pcap" "tcp port 25" && s_client -tls1_2; lab_capture_stop
 
@@ -122,6 +138,16 @@ if r:
     check((r["tls_handshake"] or {}).get("alert") is not None and
           (r["tls_handshake"]["certificate"] or {}).get("subject") == "CN=mx.example.net",
           "rejected (TLS 1.2): the alert and the certificate are in clear")
+out = subprocess.run([bin, "-q", "-j", "-p", "25,2526", "-r", f"{d}/intercepted.pcap"],
+                     capture_output=True, text=True).stdout
+recs = sorted((json.loads(l) for l in out.splitlines() if l.strip()), key=lambda r: r.get("start", ""))
+recs = [r for r in recs if r["type"] == "session"]
+if check(len(recs) == 2, f"intercepted: two sessions ({len(recs)})"):
+    names = [{a["name"] for a in r["anomalies"]} for r in recs]
+    certs = [(r["tls_handshake"] or {}).get("certificate") for r in recs]
+    check(all(certs) and certs[0]["subject"] == certs[1]["subject"] and
+          "tls-intercepted" not in names[0] and "tls-intercepted" in names[1],
+          f"intercepted: the same name, another certificate: tls-intercepted on the second ({names})")
 finish()
 EOF
 [ -z "$LAB_CAP_LOST" ] || nok "the kernel dropped packets from:$LAB_CAP_LOST"
