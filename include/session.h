@@ -271,6 +271,9 @@ struct session {
     bool tls_picked_up;      /* the capture began inside TLS */
     struct tcp_path tcp;     /* path quality, from the connection table */
     bool tcp_known;          /* tcp was filled in (a connection was seen) */
+    /* while the connection lives: its counts as they grow (engine), for
+     * analyses that must tell the path's delays from the server's */
+    const struct tcp_path *tcp_live;
     /* what the TLS handshake showed (tls_observer.c), NULL if none was read;
      * valid from the end of the session until it is freed */
     const struct tls_info *tls_hs;

@@ -19,6 +19,8 @@
 
 #include "timeval.h"
 
+#define TCP_PATH_RING 8
+
 struct tcp_path {
     uint32_t segments[2], retransmits[2], out_of_order[2], zero_window[2];
     uint64_t lost_bytes[2];        /* filled in from the reassembly's gaps */
@@ -26,6 +28,14 @@ struct tcp_path {
     bool have_seq[2];
     smtp_time hole_ts[2];          /* when the latest hole opened (0: none) */
     smtp_time syn_ts, synack_ts, ack_ts; /* the handshake, for the RTT */
+    /* the last new data segments per side (a ring), to time a
+     * retransmission against the copy it repeats */
+    uint32_t sent_seq[2][TCP_PATH_RING];
+    smtp_time sent_ts[2][TCP_PATH_RING];
+    uint8_t sent_at[2];
+    /* the latest retransmission per side whose first copy was seen: when
+     * it came, and how long after that copy */
+    smtp_time retrans_ts[2], retrans_wait[2];
 };
 
 /* The rare cases of tcp_path_segment: the handshake, holes, repeats. */
@@ -43,7 +53,12 @@ static inline void tcp_path_segment(struct tcp_path *t, int side, uint8_t flags,
     if (!(flags & 0x07) && window && window_known && (side == 0 || side == 1) &&
         t->ack_ts && (payload_len == 0 || (t->have_seq[side] && seq == t->next_seq[side]))) {
         t->segments[side]++;
-        t->next_seq[side] += payload_len;
+        if (payload_len) {
+            unsigned k = t->sent_at[side]++ % TCP_PATH_RING;
+            t->sent_seq[side][k] = seq;
+            t->sent_ts[side][k] = ts;
+            t->next_seq[side] += payload_len;
+        }
         return;
     }
     tcp_path_segment_slow(t, side, flags, seq, payload_len, window, window_known, ts);
@@ -51,5 +66,9 @@ static inline void tcp_path_segment(struct tcp_path *t, int side, uint8_t flags,
 /* The RTT halves, or -1 when the handshake did not show them: server side
  * SYN -> SYN-ACK, client side SYN-ACK -> ACK. */
 smtp_time tcp_path_rtt(const struct tcp_path *t, bool server_side);
+/* Of a wait from `from` to `to` for the other side's answer, the time
+ * `side`'s retransmission in between lost (0 if none was seen). */
+smtp_time tcp_path_retrans_wait(const struct tcp_path *t, int side, smtp_time from,
+                                smtp_time to);
 
 #endif

@@ -140,6 +140,7 @@ struct input {
     int dlt;
     struct pcap_pkthdr *ph; /* the packet ahead; NULL once the file is done */
     const u_char *data;
+    smtp_time ts;           /* of the packet ahead (computed once) */
     smtp_time last;         /* of the packet before it */
     uint64_t size;          /* of a regular file, for the progress line */
     bool backwards_said;
@@ -280,7 +281,7 @@ static bool input_advance(struct input *in, const struct capture_result *res, bo
 {
     int rc = pcap_next_ex(in->p, &in->ph, &in->data);
     if (rc == 1) {
-        smtp_time ts = ts_of(in->ph);
+        smtp_time ts = in->ts = ts_of(in->ph);
         if (ts < in->last && !in->backwards_said && !quiet) {
             fprintf(stderr, "smtpscope: %s: its clock runs backwards (by %.6f s); "
                             "packets merged by time as they come\n",
@@ -301,9 +302,11 @@ static bool input_advance(struct input *in, const struct capture_result *res, bo
 /* The input whose packet ahead is the earliest (the first given on a tie). */
 static struct input *earliest(struct input *ins, int n)
 {
+    if (n == 1) /* the usual run: one file, no merge */
+        return ins[0].ph ? &ins[0] : NULL;
     struct input *best = NULL;
     for (int i = 0; i < n; i++)
-        if (ins[i].ph && (!best || ts_of(ins[i].ph) < ts_of(best->ph)))
+        if (ins[i].ph && (!best || ins[i].ts < best->ts))
             best = &ins[i];
     return best;
 }
@@ -379,7 +382,7 @@ void capture_files(const char *const *given, int ngiven, const char *filter,
         }
         prev = in;
         res->packets++;
-        smtp_time ts = ts_of(in->ph);
+        smtp_time ts = in->ts;
         if (realtime)
             pace(h, ts, &first_ts, &wall0);
         go = h->on_frame(h->ctx, in->dlt, ts, in->data, in->ph->caplen);

@@ -170,6 +170,7 @@ static void *on_open(void *ctx, const struct endpoint *client,
                              c->synthesized ? HS_MISSING : HS_COMPLETE);
     if (!c->session)
         return NULL;
+    c->session->tcp_live = &c->path;
     e->stats.sessions_open++;
     if (e->flow)
         mailflow_connected(e->flow, client, server);

@@ -66,6 +66,7 @@ static void note_path(const struct conn *c, struct session *s, smtp_time ts)
 {
     s->tcp = c->path;
     s->tcp_known = true;
+    s->tcp_live = NULL; /* the connection goes; its counts stay in s->tcp */
     for (int d = 0; d < 2; d++)
         s->tcp.lost_bytes[d] = c->gap_bytes[d][REASM_GAP_LOST];
     const struct tcp_path *t = &s->tcp;

@@ -186,6 +186,15 @@ static void findings_reply(void *ctx, struct session *s, void *state,
     (void)state;
     smtp_time slow = (smtp_time)s->cfg->slow_ms * 1000000;
     smtp_time lat = r->ts_first - r->cmd_ts_last;
+    /* time the path lost resending the client's line is not the server's */
+    smtp_time lost = s->tcp_live && r->cmd != SMTP_CMD_CONNECT
+                         ? tcp_path_retrans_wait(s->tcp_live, 0, r->cmd_ts_last, r->ts_first)
+                         : 0;
+    if (lost > 0) {
+        session_note(s, r->ts_first, "latency %.2f s, %.2f s of it retransmission",
+                     secs(lat), secs(lost));
+        lat -= lost;
+    }
     if (r->cmd == SMTP_CMD_CONNECT) {
         lat = r->ts_first - s->start;
         if (slow > 0 && lat > slow)

@@ -13,6 +13,19 @@ static smtp_time min_ooo_window(const struct tcp_path *t)
     return rtt > three_ms ? rtt : three_ms;
 }
 
+/* A segment sent again: counted, and timed against its first copy when
+ * that is among the last ones seen. */
+static void retransmitted(struct tcp_path *t, int side, uint32_t seq, smtp_time ts)
+{
+    t->retransmits[side]++;
+    for (unsigned k = 0; k < TCP_PATH_RING; k++)
+        if (t->sent_ts[side][k] && t->sent_seq[side][k] == seq && ts > t->sent_ts[side][k]) {
+            t->retrans_ts[side] = ts;
+            t->retrans_wait[side] = ts - t->sent_ts[side][k];
+            return;
+        }
+}
+
 static void handshake(struct tcp_path *t, int side, uint8_t flags, smtp_time ts)
 {
     bool syn = flags & TCPF_SYN, ack = flags & TCPF_ACK;
@@ -56,9 +69,17 @@ void tcp_path_segment_slow(struct tcp_path *t, int side, uint8_t flags, uint32_t
         if (fills_new_hole)
             t->out_of_order[side]++;
         else
-            t->retransmits[side]++;
-    } else if (seq != t->next_seq[side]) {
+            retransmitted(t, side, seq, ts);
+        if (!seq_leq(end, t->next_seq[side])) /* partly new */
+            t->next_seq[side] = end;
+        return;
+    }
+    if (seq != t->next_seq[side])
         t->hole_ts[side] = ts; /* a jump: bytes are missing or come later */
+    if (payload_len) {
+        unsigned k = t->sent_at[side]++ % TCP_PATH_RING;
+        t->sent_seq[side][k] = seq;
+        t->sent_ts[side][k] = ts;
     }
     if (!seq_leq(end, t->next_seq[side]))
         t->next_seq[side] = end;
@@ -69,4 +90,14 @@ smtp_time tcp_path_rtt(const struct tcp_path *t, bool server_side)
     if (server_side)
         return t->syn_ts && t->synack_ts ? t->synack_ts - t->syn_ts : -1;
     return t->synack_ts && t->ack_ts ? t->ack_ts - t->synack_ts : -1;
+}
+
+smtp_time tcp_path_retrans_wait(const struct tcp_path *t, int side, smtp_time from,
+                                smtp_time to)
+{
+    if ((side != 0 && side != 1) || !t->retrans_ts[side] || t->retrans_ts[side] <= from ||
+        t->retrans_ts[side] > to)
+        return 0;
+    smtp_time lost = t->retrans_ts[side] - from;
+    return lost < t->retrans_wait[side] ? lost : t->retrans_wait[side];
 }

@@ -80,6 +80,52 @@ def dialogue(window_server=65535, lose=False):
     return frames
 
 
+def retransmitted_command():
+    """MAIL sent, its segment resent 3 s later (the first copy lost after the
+    capture point), answered 0.2 s after that: 3.2 s of latency, 3 s of it
+    the path's. With --slow 1000 that is no slow-reply."""
+    t, frames = 1700000000.0, []
+    seq = {True: 1000, False: 5000}
+
+    def pkt(fc, flags, data=b"", at=None, resend=False):
+        nonlocal t
+        t = at if at is not None else t + 0.001
+        src, dst, sp, dp = (C, S, 40001, 25) if fc else (S, C, 25, 40001)
+        s0 = seq[fc] - len(data) if resend else seq[fc]
+        frames.append((t, tcp4(src, dst, sp, dp, s0, seq[not fc], flags, data)))
+        if not resend:
+            seq[fc] += len(data) + (1 if flags & (SYN | FIN) else 0)
+    pkt(True, SYN)
+    pkt(False, SYN | ACK)
+    pkt(True, ACK)
+    pkt(False, ACK | PSH, b"220 mx.example.net ESMTP\r\n")
+    pkt(True, ACK | PSH, b"HELO client.example.com\r\n")
+    pkt(False, ACK | PSH, b"250 mx.example.net\r\n")
+    line = b"MAIL FROM:<a@example.com>\r\n"
+    pkt(True, ACK | PSH, line)
+    t0 = t
+    pkt(True, ACK | PSH, line, at=t0 + 3.0, resend=True)
+    pkt(False, ACK | PSH, b"250 2.1.0 Ok\r\n", at=t0 + 3.2)
+    pkt(True, ACK | PSH, b"QUIT\r\n")
+    pkt(False, ACK | PSH, b"221 Bye\r\n")
+    pkt(True, FIN | ACK)
+    pkt(False, FIN | ACK)
+    pkt(True, ACK)
+    with tempfile.TemporaryDirectory() as d:
+        p = os.path.join(d, "r.pcap")
+        write_pcap(p, frames, 101)
+        out = subprocess.run([BIN, "-q", "-j", "--slow", "1000", "-r", p],
+                             capture_output=True, text=True).stdout
+        r = [x for x in map(json.loads, out.splitlines()) if x.get("type") == "session"][0]
+        text = subprocess.run([BIN, "-q", "--slow", "1000", "-r", p], capture_output=True,
+                              text=True).stdout
+    names = {a["name"] for a in r["anomalies"]}
+    check("slow-reply" not in names and r["tcp"]["retransmits"]["client"] == 1,
+          "a reply late because the command was resent: no slow-reply (%s)" % sorted(names))
+    check("latency 3.20 s, 3.00 s of it retransmission" in text.lower(),
+          "the transcript says how much of the latency was retransmission")
+
+
 def crafted():
     with tempfile.TemporaryDirectory() as d:
         p = os.path.join(d, "x.pcap")
@@ -118,6 +164,7 @@ def main():
             if "smtp.pcap" in files:
                 compare_with_tshark(os.path.join(root, "smtp.pcap"), "zeek smtp.pcap")
     crafted()
+    retransmitted_command()
     finish()
 
 
