@@ -190,7 +190,8 @@ static int gz_close(void *c)
 }
 
 /* A regular file by its first bytes: gzip is read through zlib, another
- * compression is refused with what to do; NULL with errno or *why set. */
+ * compression is refused with what to do; NULL with errno or *why set.
+ * Anything else (a FIFO, a device) is read as it comes. */
 static FILE *open_capture(const char *file, const char **why)
 {
     static const struct {
@@ -203,6 +204,9 @@ static FILE *open_capture(const char *file, const char **why)
     unsigned char head[6] = {0};
     if (!fp)
         return NULL;
+    struct stat st;
+    if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode))
+        return fp; /* a FIFO or a device: its first bytes cannot be put back */
     size_t got = fread(head, 1, sizeof head, fp);
     rewind(fp);
     for (size_t i = 0; i < sizeof packed / sizeof packed[0]; i++)
