@@ -194,7 +194,8 @@ static void latency_line(struct summary_sink *m, int c, bool first)
         memcpy(copy.v, src->v, src->n * sizeof *copy.v);
     else
         copy.v = src->v; /* out of memory: in place, the numbers still right */
-    qsort(l->v, l->n, sizeof *l->v, cmp_i64);
+    if (l->n > 1)
+        qsort(l->v, l->n, sizeof *l->v, cmp_i64);
     const char *name = smtp_cmd_name((enum smtp_cmd)c);
     if (m->json)
         fprintf(m->f, "%s\"%s\":{\"count\":%" PRIu64 ",\"p50_ms\":%.3f,"
@@ -222,7 +223,8 @@ static void hosts_out(struct summary_sink *m, const char *what,
         if (table[i].sessions)
             arr[used++] = table[i];
     n = used;
-    qsort(arr, n, sizeof *arr, cmp_hosts);
+    if (n > 1) /* qsort's pointer must be valid even for 0 elements */
+        qsort(arr, n, sizeof *arr, cmp_hosts);
     if (m->json)
         fprintf(m->f, ",\"top_%s\":[", what);
     else
