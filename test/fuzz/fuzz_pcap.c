@@ -21,8 +21,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char err[PCAP_ERRBUF_SIZE];
     pcap_t *p = pcap_fopen_offline_with_tstamp_precision(
         f, PCAP_TSTAMP_PRECISION_NANO, err);
-    if (!p)
-        return 0; /* pcap_fopen_offline closed f */
+    if (!p) { /* pcap_fopen_offline leaves f to its caller on failure */
+        fclose(f);
+        return 0;
+    }
     struct engine_config cfg;
     engine_config_defaults(&cfg);
     cfg.max_streams = 64;
