@@ -93,6 +93,9 @@ struct cli_option {
     void (*then)(struct options *o);
     enum cli_action action; /* CLI_ACTION */
     const char *metavar;   /* the argument in --help; NULL: takes none */
+    /* The argument may be left out (-v, -vv, -vvv as in tcpdump): parse
+     * gets NULL or the letters after the first ("v", "vv"). */
+    bool optional;
     enum cli_section section;
     enum cli_complete complete;
     const char *help;      /* --help text; '\n' starts an indented line */

@@ -124,10 +124,18 @@ static int parse_tsv(struct options *o, const char *arg)
     return 0;
 }
 
-static void verbose_implies(struct options *o)
+/* -v 2, -v2, --verbose=2; -v, -vv, -vvv alone (tcpdump's): the most */
+static int parse_verbose(struct options *o, const char *arg)
 {
-    if (o->out.verbosity == 3) /* message headers are shown */
+    long v = 3;
+    if (arg && strspn(arg, "v") != strlen(arg) && !parse_num(arg, '\0', 1, 3, &v)) {
+        fprintf(stderr, "smtpscope: -v: expected 1, 2 or 3, got '%s'\n", arg);
+        return 1;
+    }
+    o->out.verbosity = (int)v;
+    if (v == 3) /* message headers are shown */
         o->engine.session.extract_headers = true;
+    return 0;
 }
 
 static void follow_implies(struct options *o)
@@ -223,11 +231,12 @@ const struct cli_option cli_options[] = {
              "names of each message (never the body)"},
     {"stats", 0, FLAG(stats), .section = CLI_OUTPUT,
      .help = "print packet and session counters on stderr at exit"},
-    {"verbose", 'v', NUM(out.verbosity, 1, 3, "1, 2 or 3"), .then = verbose_implies,
+    {"verbose", 'v', CUSTOM(parse_verbose), .optional = true,
      .choices = "1 2 3", .complete = COMPLETE_CHOICES, .metavar = "LEVEL",
      .section = CLI_OUTPUT,
      .help = "1: one line per session (the *** verdict); 2: every\n"
-             "command and reply (default); 3: also message headers"},
+             "command and reply (default); 3: also message headers;\n"
+             "-v, -vv, -vvv without a level: 3"},
     {"color", 0, CHOICE(color, "auto always never", "auto, always or never"),
      .metavar = "WHEN", .section = CLI_OUTPUT,
      .help = "auto (default: on a terminal), always or never;\n"
@@ -323,13 +332,16 @@ void cli_getopt_tables(struct option *longs, char *shorts)
     size_t nl = 0, ns = 0;
     for (size_t i = 0; i < NOPTIONS; i++) {
         const struct cli_option *r = &cli_options[i];
-        int has_arg = r->metavar ? required_argument : no_argument;
+        int has_arg = !r->metavar ? no_argument
+                      : r->optional ? optional_argument : required_argument;
         int val = r->letter ? r->letter : CLI_VAL_BASE + (int)i;
         if (r->name)
             longs[nl++] = (struct option){r->name, has_arg, NULL, val};
         if (r->letter) {
             shorts[ns++] = r->letter;
             if (r->metavar)
+                shorts[ns++] = ':';
+            if (r->metavar && r->optional)
                 shorts[ns++] = ':';
         }
     }
@@ -498,7 +510,12 @@ int cli_parse(int argc, char **argv, struct options *o)
             cli_usage_hint(stderr);
             return 1;
         }
-        int rc = apply(r, optarg, o);
+        const char *arg = optarg;
+        /* "-v 3": an optional argument in the next word, if it is one */
+        if (r->optional && !arg && optind < argc && argv[optind][0] &&
+            strspn(argv[optind], "0123456789") == strlen(argv[optind]))
+            arg = argv[optind++];
+        int rc = apply(r, arg, o);
         if (rc)
             return rc;
         if (o->action != CLI_RUN)

@@ -66,6 +66,7 @@ static bool custom_sample(const struct cli_option *r, const char **arg)
         {"read", "x.pcap"}, {"ports", "25,587"}, {"shard", "1/4"},
         {"local-net", "192.0.2.0/24"}, {"local-domains", "example.net"},
         {"only", "failed,partial"}, {"phase", "RCPT,DATA"}, {"tsv", "id,verdict"},
+        {"verbose", "1"},
     };
     for (size_t i = 0; i < sizeof samples / sizeof samples[0]; i++)
         if (r->name && strcmp(r->name, samples[i].name) == 0) {
@@ -91,6 +92,8 @@ static bool custom_took(const struct options *o, const char *name)
         return o->engine.select.verdicts == (1u << VERDICT_FAILED | 1u << VERDICT_PARTIAL);
     if (strcmp(name, "phase") == 0)
         return o->engine.select.phases == (1u << PHASE_RCPT | 1u << PHASE_DATA);
+    if (strcmp(name, "verbose") == 0)
+        return o->out.verbosity == 1;
     return o->domains.n == 1 && o->engine.session.local_domains == &o->domains;
 }
 
@@ -186,12 +189,14 @@ static void check_getopt_tables(void)
             while (l->name && strcmp(l->name, r->name) != 0)
                 l++;
             CHECK(l->name && cli_option_of(l->val) == r &&
-                      l->has_arg == (r->metavar ? required_argument : no_argument),
+                      l->has_arg == (!r->metavar ? no_argument
+                                     : r->optional ? optional_argument : required_argument),
                   "--%s is in getopt's table and maps back to its row", r->name);
         }
         if (r->letter) {
             const char *s = strchr(shorts, r->letter);
-            CHECK(s && (s[1] == ':') == (r->metavar != NULL) && cli_option_of(r->letter) == r,
+            CHECK(s && (s[1] == ':') == (r->metavar != NULL) &&
+                      (s[1] == ':' && s[2] == ':') == r->optional && cli_option_of(r->letter) == r,
                   "-%c is in the short options and maps back to its row", r->letter);
         }
         size_t twin = 0;
@@ -300,6 +305,13 @@ static void check_combinations(void)
           "--workers 1 goes with --summary");
     CHECK(parse(&o, "-r", "a", "-v", "3", NULL) == 0 && o.engine.session.extract_headers,
           "-v 3 extracts headers");
+    CHECK(parse(&o, "-r", "a", "-v", "1", NULL) == 0 && o.out.verbosity == 1, "-v 1: level 1");
+    CHECK(parse(&o, "-v", "-r", "a", NULL) == 0 && o.out.verbosity == 3 && o.nfiles == 1,
+          "-v alone, as tcpdump's: level 3, -r still read");
+    CHECK(parse(&o, "-r", "a", "-vv", NULL) == 0 && o.out.verbosity == 3, "-vv: level 3");
+    CHECK(parse(&o, "-r", "a", "-vvv", NULL) == 0 && o.out.verbosity == 3, "-vvv: level 3");
+    CHECK(parse(&o, "-r", "a", "-v2", NULL) == 0 && o.out.verbosity == 2, "-v2: level 2");
+    CHECK(parse(&o, "-r", "a", "-v", "4", NULL) == 1, "-v 4: usage error");
     CHECK(parse(&o, "-r", "a", "--follow", NULL) == 0 && o.engine.follow,
           "--follow has the engine hand over each line");
     CHECK(parse(&o, "-r", "a", "--messages", NULL) == 0 && o.engine.session.extract_headers,
