@@ -31,6 +31,8 @@ struct options {
     const char **files;
     int nfiles;
     const char *iface;
+    const char *iface2;    /* --compare: the server side's interface */
+    bool compare;          /* --compare: two capture points, paired */
     const char *outfile;
     const char *log_dir;   /* --log-dir: daily files instead of -o/stdout */
     const char *html;      /* --html FILE: a report of the run */

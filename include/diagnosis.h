@@ -19,6 +19,8 @@ extern const struct observer diagnosis_observer;
 
 const char *failure_class_name(enum failure_class c);
 const char *verdict_name(enum verdict v);
+/* The same as JSON and --only write it: "ok", "not-smtp", ... */
+const char *verdict_key(enum verdict v);
 /* PARTIAL: of the accepted messages' recipients, how many, how many taken. */
 void diagnosis_partial(const struct session *s, uint32_t *all, uint32_t *ok);
 

@@ -130,7 +130,41 @@
     X(DNS_TIMEOUT, "dns-timeout", DNS, WARNING,                                 \
       "a mail-related lookup never answered")                                   \
     X(SLOW_DNS, "slow-dns", DNS, INFO,                                          \
-      "a lookup answered later than --slow-dns-ms")
+      "a lookup answered later than --slow-dns-ms")                           \
+    X(BANNER_REWRITTEN, "banner-rewritten", MIDDLEBOX, WARNING,                 \
+      "--compare: the greeting the client saw is not the one the server sent")  \
+    X(STARTTLS_REMOVED, "starttls-removed", MIDDLEBOX, ALERT,                   \
+      "--compare: the server offered STARTTLS, the client's side never saw it") \
+    X(KEYWORD_REMOVED, "keyword-removed", MIDDLEBOX, WARNING,                   \
+      "--compare: EHLO keywords the server offered did not reach the client")   \
+    X(COMMAND_REWRITTEN, "command-rewritten", MIDDLEBOX, WARNING,               \
+      "--compare: a command reached the server changed (masked, replaced)")     \
+    X(REPLY_REWRITTEN, "reply-rewritten", MIDDLEBOX, WARNING,                   \
+      "--compare: a reply reached the client changed")                          \
+    X(REPLY_INJECTED, "reply-injected", MIDDLEBOX, ALERT,                       \
+      "--compare: the client got a reply the server never sent")                \
+    X(REPLY_DROPPED, "reply-dropped", MIDDLEBOX, WARNING,                       \
+      "--compare: a reply the server sent never reached the client")            \
+    X(COMMAND_DROPPED, "command-dropped", MIDDLEBOX, WARNING,                   \
+      "--compare: a command the client sent never reached the server")          \
+    X(COMMAND_INJECTED, "command-injected", MIDDLEBOX, WARNING,                 \
+      "--compare: the server got a command the client never sent")              \
+    X(MESSAGE_ALTERED, "message-altered", MIDDLEBOX, WARNING,                   \
+      "--compare: the message changed size between the capture points")         \
+    X(RESET_INJECTED, "reset-injected", MIDDLEBOX, ALERT,                       \
+      "--compare: a reset seen at one capture point only")                      \
+    X(CERTIFICATE_REPLACED, "certificate-replaced", MIDDLEBOX, ALERT,           \
+      "--compare: the two sides saw different TLS certificates (interception)") \
+    X(ONE_SIDE_ONLY, "one-side-only", MIDDLEBOX, WARNING,                       \
+      "--compare: a session seen at one capture point only (blocked, redirected)") \
+    X(REDIRECTED, "redirected", MIDDLEBOX, WARNING,                             \
+      "--compare: the same client connection arrived at another server address") \
+    X(REORIGINATED, "reoriginated", MIDDLEBOX, INFO,                            \
+      "--compare: the server side's connection is another one (a proxy)")       \
+    X(MIDDLEBOX_DELAY, "middlebox-delay", MIDDLEBOX, WARNING,                   \
+      "--compare: the path added 0.5 s or more to the median reply")            \
+    X(PAIRING_UNCERTAIN, "pairing-uncertain", CAPTURE, INFO,                    \
+      "--compare: another session fitted as well: the pair is a best guess")
 
 enum finding_id {
 #define FINDING_ENUM(id, name, kind, sev, doc) FINDING_##id,
@@ -143,7 +177,8 @@ enum finding_id {
 #define FINDING_KINDS(X)                                                       \
     X(INTERFERENCE, "interference") X(NETWORK, "network")                      \
     X(POLICY, "policy") X(TLS, "tls") X(TIMING, "timing") X(CAPTURE, "capture")\
-    X(PROTOCOL, "protocol") X(AUDIT, "audit") X(DNS, "dns")
+    X(PROTOCOL, "protocol") X(AUDIT, "audit") X(DNS, "dns")      \
+    X(MIDDLEBOX, "middlebox")
 
 enum finding_kind {
 #define FINDING_KIND_ENUM(k, name) FKIND_##k,

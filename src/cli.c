@@ -19,6 +19,17 @@ static int add_file(struct options *o, const char *arg)
     return 0;
 }
 
+/* -i: once; twice with --compare (the two sides). */
+static int add_iface(struct options *o, const char *arg)
+{
+    if (o->iface && o->iface2) {
+        fprintf(stderr, "smtpscope: -i given more than twice\n");
+        return 1;
+    }
+    *(o->iface ? &o->iface2 : &o->iface) = arg;
+    return 0;
+}
+
 static int parse_ports(struct options *o, const char *s)
 {
     struct engine_config *cfg = &o->engine;
@@ -168,8 +179,13 @@ const struct cli_option cli_options[] = {
      .help = "read a pcap or pcapng file, gzip'd or not ('-' for\n"
              "stdin); repeat, or quote a glob ('day-*.pcap'): the\n"
              "files are one capture merged by packet time"},
-    {"interface", 'i', STRING(iface), .metavar = "IFACE", .section = CLI_INPUT,
+    {"interface", 'i', CUSTOM(add_iface), .metavar = "IFACE", .section = CLI_INPUT,
      .complete = COMPLETE_IFACE, .help = "capture live on IFACE (needs CAP_NET_RAW)"},
+    {"compare", 0, FLAG(compare), .section = CLI_INPUT,
+     .help = "two capture points of one path, the client's side first:\n"
+             "pair each session seen at both and say what the\n"
+             "middlebox between them did (two -r, two -i, or two\n"
+             "names after the options; a side's files: commas, a glob)"},
     {"ports", 'p', CUSTOM(parse_ports), .metavar = "LIST", .section = CLI_INPUT,
      .help = "SMTP server ports, comma-separated (default 25,465,587,2525);\n"
              "any: those and every other TCP port where the content\n"
@@ -450,6 +466,35 @@ static int take_filter(int argc, char **argv, int first, struct options *o)
     return 0;
 }
 
+/* --compare: two sides, of one kind, and only the outputs it writes. */
+static int check_compare(const struct options *o)
+{
+    const char *clash = o->workers > 1         ? "--workers"
+                        : o->engine.nshards    ? "--shard"
+                        : o->out.follow        ? "--follow"
+                        : o->top               ? "--top"
+                        : o->html              ? "--html"
+                        : o->pcap_out          ? "-w"
+                        : o->tsv               ? "--tsv"
+                        : o->messages          ? "--messages"
+                        : o->log_dir           ? "--log-dir"
+                        : o->engine.session.save_dir ? "--save-messages"
+                        : select_any(&o->engine.select) ? "--only or --phase"
+                        : o->engine.max_sessions ? "-c" : NULL;
+    if (clash) {
+        fprintf(stderr, "smtpscope: --compare cannot be combined with %s\n", clash);
+        return 1;
+    }
+    bool files = o->nfiles == 2 && !o->iface, live = o->iface && o->iface2 && !o->nfiles;
+    if (!files && !live) {
+        fprintf(stderr, "smtpscope: --compare needs two sides, the client's first: "
+                        "-r FILE -r FILE, -i IFACE -i IFACE, or two names after the "
+                        "options\n");
+        return 1;
+    }
+    return 0;
+}
+
 /* Options that cannot go together, and the input: exit status 1 or 0. */
 static int check_combinations(const struct options *o)
 {
@@ -488,6 +533,12 @@ static int check_combinations(const struct options *o)
                         "(run without --workers for it)\n", clash);
         return 1;
     }
+    if (o->compare)
+        return check_compare(o);
+    if (o->iface2) {
+        fprintf(stderr, "smtpscope: -i twice needs --compare (see --help)\n");
+        return 1;
+    }
     if (!o->nfiles == !o->iface) {
         fprintf(stderr, "smtpscope: give either -r FILE or -i IFACE (see --help)\n");
         return 1;
@@ -521,6 +572,10 @@ int cli_parse(int argc, char **argv, struct options *o)
         if (o->action != CLI_RUN)
             return 0; /* --help and --version win over what follows */
     }
+    /* --compare A B: the two sides may be the first two words left */
+    if (o->compare && !o->nfiles && !o->iface)
+        for (int k = 0; k < 2 && optind < argc; k++)
+            add_file(o, argv[optind++]);
     int rc = take_filter(argc, argv, optind, o);
     return rc ? rc : check_combinations(o);
 }

@@ -40,6 +40,18 @@ const char *verdict_name(enum verdict v)
     }
 }
 
+const char *verdict_key(enum verdict v)
+{
+    switch (v) {
+    case VERDICT_OK: return "ok";
+    case VERDICT_FAILED: return "failed";
+    case VERDICT_ENCRYPTED: return "encrypted";
+    case VERDICT_NOT_SMTP: return "not-smtp";
+    case VERDICT_PARTIAL: return "partial";
+    default: return "incomplete";
+    }
+}
+
 static const char *tcp_cause_text(const struct session *s)
 {
     if (s->tcp_detail[0])

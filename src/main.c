@@ -19,6 +19,8 @@
 
 #include "capture.h"
 #include "cli.h"
+#include "compare.h"
+#include "digest.h"
 #include "engine.h"
 #include "output.h"
 #include "reassembly.h"
@@ -165,6 +167,7 @@ struct run {
     struct engine *e;
     FILE *out;
     int frame_fd;   /* >= 0: a worker; each record goes to the parent */
+    bool digest;    /* a --compare side: each session's digest goes to frame_fd */
     FILE *html_f;   /* --html's file, closed after its sink */
     struct sink *top;
 };
@@ -185,7 +188,8 @@ static int make_log(struct run *r, struct sink **s)
     const struct options *o = r->o;
     if (o->top && !o->outfile && !o->log_dir && r->frame_fd < 0)
         return 0;
-    *s = r->frame_fd >= 0 ? frame_sink_new(r->frame_fd, o->json, &o->out)
+    *s = r->digest        ? digest_sink_new(r->frame_fd)
+         : r->frame_fd >= 0 ? frame_sink_new(r->frame_fd, o->json, &o->out)
          : o->log_dir     ? sink_logdir_new(o->log_dir, &o->out)
          : o->json        ? sink_json_new(r->out, &o->out)
          : o->tsv         ? sink_tsv_new(r->out, o->tsv)
@@ -384,10 +388,10 @@ static void report(const struct options *o, const struct engine *e,
  * (frame_fd >= 0: each session's record goes to the parent as a frame).
  * The sinks are made first, then the engine; whatever fails, everything
  * made is undone on the one way out. */
-static int run_engine(struct options *o, FILE *out, int frame_fd)
+static int run_engine(struct options *o, FILE *out, int frame_fd, bool digest)
 {
     struct engine e;
-    struct run r = {.o = o, .e = &e, .out = out, .frame_fd = frame_fd};
+    struct run r = {.o = o, .e = &e, .out = out, .frame_fd = frame_fd, .digest = digest};
     struct sink *sinks[NSINK_MAKERS] = {NULL};
     int status = 0;
     for (size_t i = 0; i < NSINK_MAKERS && !status; i++)
@@ -422,7 +426,47 @@ static int run_worker(void *ctx, int k, int n, int fd)
     struct options *o = ctx;
     o->engine.shard = (uint32_t)k;
     o->engine.nshards = (uint32_t)n;
-    return run_engine(o, NULL, fd);
+    return run_engine(o, NULL, fd, false);
+}
+
+/* --compare: side k's inputs (a side named "a.pcap,b.pcap" is two files),
+ * its sessions' digests to fd; in the side's own process. */
+static int run_side(void *ctx, int k, int fd)
+{
+    struct options *o = ctx;
+    o->engine.session.extract_headers = true; /* the Message-ID pairs proxied sessions */
+    if (o->iface) {
+        o->iface = k ? o->iface2 : o->iface;
+        return run_engine(o, NULL, fd, true);
+    }
+    char *names = strdup(o->files[k]);
+    const char **files = calloc(strlen(o->files[k]) / 2 + 2, sizeof *files);
+    if (!names || !files) {
+        free(names);
+        free(files);
+        return 3;
+    }
+    int n = 0;
+    for (char *save = NULL, *t = strtok_r(names, ",", &save); t; t = strtok_r(NULL, ",", &save))
+        files[n++] = t;
+    const char **given = o->files; /* cli_free frees it */
+    o->files = files;
+    o->nfiles = n;
+    int status = n ? run_engine(o, NULL, fd, true) : 2;
+    o->files = given;
+    free(files);
+    free(names);
+    return status;
+}
+
+static int run_compare(struct options *o, FILE *out)
+{
+    const struct compare_config cfg = {
+        .json = o->json, .localtime = o->out.localtime,
+        .summary = o->summary || (!o->json && isatty(fileno(out))),
+        .slow_ms = o->engine.session.slow_ms,
+    };
+    return compare_run(run_side, o, out, &cfg);
 }
 
 /* ---- after parsing: what the options name outside ------------------------------ */
@@ -549,8 +593,9 @@ int main(int argc, char **argv)
     static char outbuf[1 << 20];
     setvbuf(out, outbuf, _IOFBF, sizeof outbuf);
     catch_signals(&o);
-    status = o.workers > 1 ? workers_run(o.workers, run_worker, &o, out, !o.iface)
-                           : run_engine(&o, out, -1);
+    status = o.compare       ? run_compare(&o, out)
+             : o.workers > 1 ? workers_run(o.workers, run_worker, &o, out, !o.iface)
+                             : run_engine(&o, out, -1, false);
     if (fflush(out) != 0 || (out != stdout && fclose(out) != 0)) {
         fprintf(stderr, "smtpscope: writing output: %s\n", strerror(errno));
         status = status ? status : 2;

@@ -366,12 +366,7 @@ static void json_session(struct sink *base, const struct session *s)
     json_tls_handshake(f, s->tls_hs);
     json_tcp_path(f, s->tcp_known ? &s->tcp : NULL);
     obuf_puts(f, ",\"verdict\":\"");
-    obuf_puts(f, s->verdict == VERDICT_OK          ? "ok"
-                 : s->verdict == VERDICT_FAILED    ? "failed"
-                 : s->verdict == VERDICT_ENCRYPTED ? "encrypted"
-                 : s->verdict == VERDICT_NOT_SMTP  ? "not-smtp"
-                 : s->verdict == VERDICT_PARTIAL   ? "partial"
-                                                   : "incomplete");
+    obuf_puts(f, verdict_key(s->verdict));
     obuf_puts(f, "\",\"end_phase\":\"");
     obuf_puts(f, phase_name(s->end_phase));
     obuf_putc(f, '"');

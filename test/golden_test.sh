@@ -42,4 +42,29 @@ for bin in "$@"; do
         done
     done
 done
+# --compare goldens: test/golden/NAME.compare names the client side's and
+# the server side's captures; NAME.txt and NAME.jsonl are its output.
+for bin in "$@"; do
+    for spec in test/golden/*.compare; do
+        [ -e "$spec" ] || continue
+        name=$(basename "$spec" .compare)
+        for fmt in txt jsonl; do
+            golden="test/golden/$name.$fmt"
+            flag=""; [ "$fmt" = jsonl ] && flag="--json"
+            # shellcheck disable=SC2046
+            "$bin" -q $flag --summary --compare $(cat "$spec") > "$out/$name.$fmt" 2> "$out/err"
+            rc=$?
+            if [ $rc -ne 0 ]; then
+                echo "not ok - $name.$fmt ($bin): exit status $rc: $(head -c 300 "$out/err")"
+                status=1
+            elif [ -f "$golden" ] && cmp -s "$golden" "$out/$name.$fmt"; then
+                echo "ok - $name.$fmt ($bin) matches the golden output"
+            else
+                echo "not ok - $name.$fmt ($bin) differs from the golden output:"
+                diff -u "$golden" "$out/$name.$fmt" 2>&1 | head -20 | sed 's/^/#   /'
+                status=1
+            fi
+        done
+    done
+done
 exit $status

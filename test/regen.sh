@@ -15,3 +15,12 @@ for cap in captures/*.pcap captures/*.pcapng; do
     ./smtpscope -q --json $args -r "$cap" > "test/golden/$name.jsonl"
     echo "regen: test/golden/$name.txt test/golden/$name.jsonl"
 done
+for spec in test/golden/*.compare; do
+    [ -e "$spec" ] || continue
+    name=$(basename "$spec" .compare)
+    # shellcheck disable=SC2046
+    ./smtpscope -q --summary --compare $(cat "$spec") > "test/golden/$name.txt"
+    # shellcheck disable=SC2046
+    ./smtpscope -q --json --summary --compare $(cat "$spec") > "test/golden/$name.jsonl"
+    echo "regen: test/golden/$name.txt test/golden/$name.jsonl (--compare)"
+done

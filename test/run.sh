@@ -6,7 +6,8 @@
 # non-zero without printing a "not ok" line counts as one failure, so a
 # crash can never pass. Run it through `make test`, which builds first.
 # --check (make check) runs only the quick suites that need no root and no
-# network namespaces: unit, golden, input errors, JSON schema, make help.
+# network namespaces: unit, golden, input errors, JSON schema, make help,
+# --compare.
 set -u
 check_only=
 case "${1:-}" in
@@ -51,6 +52,7 @@ suite "JSON schema" python3 test/json_schema_test.py ./smtpscope
 suite "finding lists == the registry" python3 test/finding_docs.py build/tools/finding_table --check
 suite "make help lists every target" sh test/make_help_test.sh
 report() { echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ]; }
+suite "--compare: two capture points, pairing and what the middlebox did" python3 test/compare/compare_test.py ./smtpscope
 [ -n "$check_only" ] && { report; exit; }
 suite "hostile input corpus" python3 test/hostile/hostile_test.py ./smtpscope build/asan/smtpscope
 suite "AUTH passwords in no output (pcap level)" python3 test/auth_leak_test.py ./smtpscope
@@ -59,6 +61,7 @@ suite "degraded captures: gaps, cuts, reordering, one side, TLS pickup" python3 
 suite "TLS handshakes read in clear (STARTTLS and 465)" python3 test/tls/tls_session_test.py ./smtpscope
 suite "TCP path quality: retransmissions as tshark counts them, RTT, zero window" python3 test/tcp_path_test.py ./smtpscope
 suite "TLS handshakes read in clear (asan)" python3 test/tls/tls_session_test.py build/asan/smtpscope
+suite "--compare (asan)" python3 test/compare/compare_test.py build/asan/smtpscope
 suite "valgrind" sh test/valgrind_test.sh ./smtpscope
 suite "--follow" sh test/follow_test.sh ./smtpscope
 suite "-l and live: each session out at once" python3 test/flush_test.py ./smtpscope

@@ -66,7 +66,7 @@ static bool custom_sample(const struct cli_option *r, const char **arg)
         {"read", "x.pcap"}, {"ports", "25,587"}, {"shard", "1/4"},
         {"local-net", "192.0.2.0/24"}, {"local-domains", "example.net"},
         {"only", "failed,partial"}, {"phase", "RCPT,DATA"}, {"tsv", "id,verdict"},
-        {"verbose", "1"},
+        {"verbose", "1"}, {"interface", "eth0"},
     };
     for (size_t i = 0; i < sizeof samples / sizeof samples[0]; i++)
         if (r->name && strcmp(r->name, samples[i].name) == 0) {
@@ -94,6 +94,8 @@ static bool custom_took(const struct options *o, const char *name)
         return o->engine.select.phases == (1u << PHASE_RCPT | 1u << PHASE_DATA);
     if (strcmp(name, "verbose") == 0)
         return o->out.verbosity == 1;
+    if (strcmp(name, "interface") == 0)
+        return o->iface && strcmp(o->iface, "eth0") == 0 && !o->iface2;
     return o->domains.n == 1 && o->engine.session.local_domains == &o->domains;
 }
 
@@ -109,8 +111,10 @@ static void round_trip(const struct cli_option *r, bool use_long)
     char *in = is_iface ? NULL : "-r", *file = "x.pcap";
     int rc;
     switch (r->kind) {
-    case CLI_FLAG:
-        rc = parse(&o, opt, "-r", "x.pcap", NULL);
+    case CLI_FLAG: /* --compare needs its two sides */
+        rc = r->field == offsetof(struct options, compare)
+                 ? parse(&o, opt, "-r", "x.pcap", "-r", "y.pcap", NULL)
+                 : parse(&o, opt, "-r", "x.pcap", NULL);
         CHECK(rc == 0 && *(const bool *)target(&o, r), "%s sets its flag", what);
         break;
     case CLI_STRING:
@@ -150,7 +154,8 @@ static void round_trip(const struct cli_option *r, bool use_long)
     case CLI_CUSTOM:
         if (!CHECK(custom_sample(r, &arg), "%s has a sample argument in this test", what))
             break;
-        rc = parse(&o, opt, arg, "-r", "x.pcap", NULL);
+        rc = r->letter == 'i' ? parse(&o, opt, arg, NULL) /* the input itself */
+                              : parse(&o, opt, arg, "-r", "x.pcap", NULL);
         CHECK(rc == 0 && custom_took(&o, r->name), "%s %s parsed", what, arg);
         break;
     case CLI_ACTION:
@@ -312,6 +317,18 @@ static void check_combinations(void)
     CHECK(parse(&o, "-r", "a", "-vvv", NULL) == 0 && o.out.verbosity == 3, "-vvv: level 3");
     CHECK(parse(&o, "-r", "a", "-v2", NULL) == 0 && o.out.verbosity == 2, "-v2: level 2");
     CHECK(parse(&o, "-r", "a", "-v", "4", NULL) == 1, "-v 4: usage error");
+    CHECK(parse(&o, "--compare", "out.pcap", "in.pcap", "port", "25", NULL) == 0 &&
+              o.nfiles == 2 && strcmp(o.files[1], "in.pcap") == 0 &&
+              strcmp(o.filter, "port 25") == 0,
+          "--compare A B: the first two words are the sides, the rest the filter");
+    CHECK(parse(&o, "--compare", "-i", "eth0", "-i", "eth1", NULL) == 0 &&
+              strcmp(o.iface2, "eth1") == 0, "--compare -i -i: two live sides");
+    CHECK(parse(&o, "--compare", "-r", "a", NULL) == 1, "--compare with one side refused");
+    CHECK(parse(&o, "--compare", "-r", "a", "-i", "lo", NULL) == 1,
+          "--compare with a file and an interface refused");
+    CHECK(parse(&o, "--compare", "a", "b", "--top", NULL) == 1, "--compare with --top refused");
+    CHECK(parse(&o, "-i", "lo", "-i", "lo", NULL) == 1, "-i twice without --compare refused");
+    CHECK(parse(&o, "-i", "a", "-i", "b", "-i", "c", NULL) == 1, "-i three times refused");
     CHECK(parse(&o, "-r", "a", "--follow", NULL) == 0 && o.engine.follow,
           "--follow has the engine hand over each line");
     CHECK(parse(&o, "-r", "a", "--messages", NULL) == 0 && o.engine.session.extract_headers,
