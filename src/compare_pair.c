@@ -143,11 +143,23 @@ static size_t first_from(struct digest *const *s, const int *idx, size_t ns, smt
     return lo;
 }
 
-/* Keys of the server side's sessions, sorted: the sure candidates (same
- * addresses, same Message-ID) are found by binary search, however far
- * apart the clocks are. */
+/* Keys of the server side's sessions, sorted by key and then by start: a
+ * candidate shares a key with the session looked for (no score reaches
+ * MIN_SCORE without one) and starts within the key's window, so it is
+ * found by binary search, never by scanning everything that started in
+ * those minutes. */
+enum key_kind {
+    /* worth a pair alone: looked up over the whole window */
+    KEY_TUPLE, KEY_CLIENT, KEY_MSGID, KEY_ENVELOPE,
+    /* worth one only with a close start: looked up where time counts */
+    KEY_FROM, KEY_RCPTS, KEY_HELO,
+    KEY__COUNT
+};
+#define NEAR_NS (30 * SEC) /* time_points gives nothing beyond this */
+
 struct key {
     uint64_t h;
+    smtp_time t;
     int i;
 };
 
@@ -160,40 +172,58 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n, bool fold)
     return h;
 }
 
-#define FNV_SEED UINT64_C(0xcbf29ce484222325)
-
-static uint64_t tuple_key(const struct digest *d)
+static uint64_t endpoint_hash(uint64_t h, const struct endpoint *e)
 {
-    uint64_t h = fnv(FNV_SEED, &d->client.port, sizeof d->client.port, false);
-    h = fnv(h, d->client.addr, 16, false);
-    h = fnv(h, &d->server.port, sizeof d->server.port, false);
-    return fnv(h, d->server.addr, 16, false) | 1; /* 0 stays "no key" */
+    h = fnv(h, &e->port, sizeof e->port, false);
+    return fnv(h, e->addr, 16, false);
 }
 
-static uint64_t msgid_key(const struct digest *d)
+static uint64_t str_hash(uint64_t h, const struct digest *d, struct dstr s)
 {
-    if (!d->message_id.len)
-        return 0;
-    return fnv(FNV_SEED ^ 1, digest_str(d, d->message_id), d->message_id.len, true) | 1;
+    return s.len ? fnv(h, digest_str(d, s), s.len, true) : 0;
+}
+
+/* The key of kind k (0: the session has none of that kind). */
+static uint64_t key_of(const struct digest *d, enum key_kind k)
+{
+    uint64_t seed = UINT64_C(0xcbf29ce484222325) ^ (uint64_t)k, h = 0;
+    switch (k) {
+    case KEY_TUPLE: h = endpoint_hash(endpoint_hash(seed, &d->client), &d->server); break;
+    case KEY_CLIENT: h = endpoint_hash(seed, &d->client); break;
+    case KEY_MSGID: h = str_hash(seed, d, d->message_id); break;
+    case KEY_ENVELOPE:
+        h = d->mail_from.len && d->rcpts.len
+                ? str_hash(str_hash(seed, d, d->mail_from), d, d->rcpts) : 0;
+        break;
+    case KEY_FROM: h = str_hash(seed, d, d->mail_from); break;
+    case KEY_RCPTS: h = str_hash(seed, d, d->rcpts); break;
+    case KEY_HELO: h = str_hash(seed, d, d->helo); break;
+    case KEY__COUNT: break;
+    }
+    return h ? h | 1 : 0;
 }
 
 static int cmp_key(const void *x, const void *y)
 {
     const struct key *a = x, *b = y;
-    return a->h != b->h ? (a->h > b->h) - (a->h < b->h) : a->i - b->i;
+    if (a->h != b->h)
+        return (a->h > b->h) - (a->h < b->h);
+    return a->t != b->t ? (a->t > b->t) - (a->t < b->t) : a->i - b->i;
 }
 
-/* keys[0..2ns): each session's tuple key and Message-ID key (0 if none). */
-static struct key *key_index(struct digest *const *s, size_t ns)
+static struct key *key_index(struct digest *const *s, size_t ns, size_t *nkeys)
 {
-    struct key *k = malloc((2 * ns + 1) * sizeof *k);
-    if (!k)
-        return NULL;
-    for (size_t i = 0; i < ns; i++) {
-        k[2 * i] = (struct key){tuple_key(s[i]), (int)i};
-        k[2 * i + 1] = (struct key){msgid_key(s[i]), (int)i};
-    }
-    qsort(k, 2 * ns, sizeof *k, cmp_key);
+    struct key *k = malloc((KEY__COUNT * ns + 1) * sizeof *k);
+    size_t n = 0;
+    for (size_t i = 0; k && i < ns; i++)
+        for (int kind = 0; kind < KEY__COUNT; kind++) {
+            uint64_t h = key_of(s[i], (enum key_kind)kind);
+            if (h)
+                k[n++] = (struct key){h, s[i]->start, (int)i};
+        }
+    if (n)
+        qsort(k, n, sizeof *k, cmp_key);
+    *nkeys = n;
     return k;
 }
 
@@ -201,12 +231,17 @@ struct side_index {
     struct digest *const *s;
     size_t ns;
     const int *by_start;
-    const struct key *keys; /* 2 ns */
+    const struct key *keys;
+    size_t nkeys;
+    int *tried; /* per server-side session: 1 + the client-side one last tried */
 };
 
 static bool try_edge(struct edges *v, int ci, const struct digest *a,
                      const struct side_index *x, int si, int64_t offset, int64_t window)
 {
+    if (x->tried[si] == ci + 1)
+        return true; /* found already, through another key */
+    x->tried[si] = ci + 1;
     unsigned by;
     int64_t dt;
     int score = score_of(a, x->s[si], offset, window, &by, &dt);
@@ -216,43 +251,64 @@ static bool try_edge(struct edges *v, int ci, const struct digest *a,
     return !weak || push_edge(v->weak, (struct edge){ci, si, score, by, dt});
 }
 
-/* The candidates sharing key h with client-side session ci; `outside`:
- * only those the time window does not hold (the scan found the rest). */
+/* The server-side sessions sharing key h that start within window of t. */
 static bool keyed_candidates(struct edges *v, int ci, const struct digest *a, uint64_t h,
-                             const struct side_index *x, int64_t offset, bool outside)
+                             const struct side_index *x, int64_t offset, int64_t window)
 {
     if (!h)
         return true;
-    size_t lo = 0, hi = 2 * x->ns;
+    struct key lo_key = {h, a->start + offset - window, -1};
+    size_t lo = 0, hi = x->nkeys;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (x->keys[mid].h < h)
+        if (cmp_key(&x->keys[mid], &lo_key) < 0)
             lo = mid + 1;
         else
             hi = mid;
     }
-    for (size_t k = lo; k < 2 * x->ns && x->keys[k].h == h; k++) {
-        int si = x->keys[k].i;
-        int64_t dt = (x->s[si]->start - offset) - a->start;
-        if (outside && abs64(dt) <= WINDOW_NS)
-            continue;
-        if (!try_edge(v, ci, a, x, si, offset, outside ? WINDOW_NS : MSGID_WINDOW_NS))
+    for (size_t k = lo; k < x->nkeys && x->keys[k].h == h &&
+                        x->keys[k].t <= a->start + offset + window; k++)
+        if (!try_edge(v, ci, a, x, x->keys[k].i, offset, window))
             return false;
-    }
     return true;
 }
 
-/* Every candidate of client-side session ci whose score is worth a pair:
- * those starting within the window, and those far off sharing its
- * Message-ID (a relay that held the message). */
+/* Every candidate of client-side session ci: those sharing a key within
+ * its window (a day for the Message-ID: a relay may hold a message), and
+ * those starting within WEAK_NS (for the last, time-only round). */
+static bool all_candidates_of(struct edges *v, int ci, const struct digest *a,
+                              const struct side_index *x, int64_t offset)
+{
+    for (int kind = 0; kind < KEY__COUNT; kind++) {
+        int64_t window = kind == KEY_MSGID ? MSGID_WINDOW_NS
+                         : kind < KEY_FROM ? WINDOW_NS : NEAR_NS;
+        if (!keyed_candidates(v, ci, a, key_of(a, (enum key_kind)kind), x, offset, window))
+            return false;
+    }
+    for (size_t k = first_from(x->s, x->by_start, x->ns, a->start + offset - WEAK_NS);
+         k < x->ns && x->s[x->by_start[k]]->start <= a->start + offset + WEAK_NS; k++)
+        if (!try_edge(v, ci, a, x, x->by_start[k], offset, WINDOW_NS))
+            return false;
+    return true;
+}
+
+static int cmp_edge(const void *x, const void *y);
+
+/* A session keeps its best MAX_CANDIDATES: a popular recipient or sender
+ * must not make the pairing quadratic, and a partner ranked lower than
+ * that is a guess anyway. */
+#define MAX_CANDIDATES 16
+
 static bool candidates_of(struct edges *v, int ci, const struct digest *a,
                           const struct side_index *x, int64_t offset)
 {
-    for (size_t k = first_from(x->s, x->by_start, x->ns, a->start + offset - WINDOW_NS);
-         k < x->ns && x->s[x->by_start[k]]->start <= a->start + offset + WINDOW_NS; k++)
-        if (!try_edge(v, ci, a, x, x->by_start[k], offset, WINDOW_NS))
-            return false;
-    return keyed_candidates(v, ci, a, msgid_key(a), x, offset, true);
+    size_t first = v->n;
+    bool ok = all_candidates_of(v, ci, a, x, offset);
+    if (v->n - first > MAX_CANDIDATES) {
+        qsort(v->e + first, v->n - first, sizeof *v->e, cmp_edge);
+        v->n = first + MAX_CANDIDATES;
+    }
+    return ok;
 }
 
 static int cmp_int64(const void *x, const void *y)
@@ -374,14 +430,15 @@ static int cmp_match_order(const void *x, const void *y, void *arg)
 }
 
 static int pair_edges(struct edges *v, struct edges *weak, struct digest *const *c, size_t nc,
-                      const struct side_index *x, int64_t *offset)
+                      struct side_index *x, int64_t *offset)
 {
     /* first the sure pairs on the raw clocks: they set the offset */
     for (size_t i = 0; i < nc; i++)
-        if (!keyed_candidates(v, (int)i, c[i], tuple_key(c[i]), x, 0, false) ||
-            !keyed_candidates(v, (int)i, c[i], msgid_key(c[i]), x, 0, false))
+        if (!keyed_candidates(v, (int)i, c[i], key_of(c[i], KEY_TUPLE), x, 0, MSGID_WINDOW_NS) ||
+            !keyed_candidates(v, (int)i, c[i], key_of(c[i], KEY_MSGID), x, 0, MSGID_WINDOW_NS))
             return -1;
     *offset = clock_offset(v);
+    memset(x->tried, 0, (x->ns + 1) * sizeof *x->tried);
     v->n = 0;
     v->weak = weak;
     for (size_t i = 0; i < nc; i++)
@@ -399,12 +456,14 @@ int compare_pair(struct digest *const *c, size_t nc, struct digest *const *s, si
 {
     struct edges v = {0}, weak = {0};
     int *idx = by_start(s, ns);
-    struct key *keys = key_index(s, ns);
+    size_t nkeys = 0;
+    struct key *keys = key_index(s, ns, &nkeys);
+    int *tried = calloc(ns + 1, sizeof *tried);
     int *c_of_s = malloc((ns + 1) * sizeof *c_of_s);
     int *s_of_c = malloc((nc + 1) * sizeof *s_of_c);
     struct cmp_match *m = malloc((nc + ns + 1) * sizeof *m);
-    int rc = idx && keys && c_of_s && s_of_c && m ? 0 : -1;
-    struct side_index x = {s, ns, idx, keys};
+    int rc = idx && keys && tried && c_of_s && s_of_c && m ? 0 : -1;
+    struct side_index x = {s, ns, idx, keys, nkeys, tried};
     if (!rc)
         rc = pair_edges(&v, &weak, c, nc, &x, offset_ns);
     size_t nm = 0;
@@ -435,6 +494,7 @@ int compare_pair(struct digest *const *c, size_t nc, struct digest *const *s, si
     free(weak.e);
     free(idx);
     free(keys);
+    free(tried);
     free(c_of_s);
     free(s_of_c);
     if (rc) {
