@@ -28,7 +28,7 @@ enum cmp_side { CMP_CLIENT_SIDE = 0, CMP_SERVER_SIDE = 1 };
     X(TUPLE, "addresses")      /* the same four addresses and ports */          \
     X(CLIENT, "client-endpoint") /* the client's address and port */           \
     X(MESSAGE_ID, "message-id") X(ENVELOPE, "envelope") X(SIZE, "size")        \
-    X(EHLO, "ehlo") X(TIME, "time")
+    X(EHLO, "ehlo") X(FIRST_COMMAND, "first-command") X(TIME, "time")
 
 enum cmp_evidence_bit {
 #define CMP_EVIDENCE_ENUM(id, name) CMP_BIT_##id,

@@ -61,8 +61,9 @@ struct digest {
     uint32_t nlines, lines_dropped;
     uint32_t text_len;
     /* in the text: helo name, first MAIL FROM, the recipients (lower case,
-     * sorted, one space between), the first Message-ID */
-    struct dstr helo, mail_from, rcpts, message_id;
+     * sorted, one space between), the first Message-ID, the client's first
+     * line (what a proxy relays before it speaks for itself) */
+    struct dstr helo, mail_from, rcpts, message_id, first_cmd;
     /* struct dline lines[nlines] and the text follow */
 };
 

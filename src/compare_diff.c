@@ -37,16 +37,6 @@ static bool same_line(const struct view *c, uint32_t i, const struct view *s, ui
            memcmp(digest_text(c->d) + a->off, digest_text(s->d) + b->off, a->len) == 0;
 }
 
-static bool add_row(struct cmp_result *r, int c, int s, uint8_t mark)
-{
-    size_t cap = (size_t)DIGEST_MAX_LINES * 2 + 1; /* rows never outnumber lines */
-    if (!r->rows && !(r->rows = malloc(cap * sizeof *r->rows)))
-        return false;
-    if (r->nrows < cap)
-        r->rows[r->nrows++] = (struct cmp_row){c, s, mark};
-    return true;
-}
-
 /* Most of a line is one filler byte: a device masked it ("XXXXXXXX",
  * "220 *****"), keeping its length. */
 static bool masked(const char *t, uint32_t n)
@@ -82,33 +72,57 @@ static bool similar(const struct view *c, uint32_t i, const struct view *s, uint
            (vx == vy && strncasecmp(x, y, vx) == 0);
 }
 
+/* One stream of a side: its client lines (with body and TLS notes) or its
+ * server lines, in order. The two streams are aligned apart: pipelining
+ * (a relay's, say) changes how commands and replies interleave, never
+ * the order of the commands or of the replies. */
+struct stream {
+    const struct view *v;
+    uint32_t *ix; /* line indexes */
+    uint32_t n;
+};
+
+struct rows {
+    struct cmp_row *r;
+    size_t n;
+};
+
+static bool push_row(struct rows *o, int c, int s, uint8_t mark)
+{
+    o->r[o->n++] = (struct cmp_row){c, s, mark};
+    return true;
+}
+
+static bool same_at(const struct stream *c, uint32_t i, const struct stream *s, uint32_t j)
+{
+    return same_line(c->v, c->ix[i], s->v, s->ix[j]);
+}
+
 /* The lines between two equal ones: each client-side line is paired with
  * the first similar server-side line left (those skipped on the way are
  * the server side's alone), or stands alone. */
-static bool flush_run(struct cmp_result *r, const struct view *c, uint32_t i, uint32_t ie,
-                      const struct view *s, uint32_t j, uint32_t je)
+static void flush_run(struct rows *o, const struct stream *c, uint32_t i, uint32_t ie,
+                      const struct stream *s, uint32_t j, uint32_t je)
 {
-    bool ok = true;
-    for (; ok && i < ie; i++) {
+    for (; i < ie; i++) {
         uint32_t k = j;
-        while (k < je && !similar(c, i, s, k))
+        while (k < je && !similar(c->v, c->ix[i], s->v, s->ix[k]))
             k++;
         if (k == je) {
-            ok = add_row(r, (int)i, -1, CMP_ONLY);
+            push_row(o, (int)c->ix[i], -1, CMP_ONLY);
             continue;
         }
-        while (ok && j < k)
-            ok = add_row(r, -1, (int)j++, CMP_ONLY);
-        ok = ok && add_row(r, (int)i, (int)j++, CMP_CHANGED);
+        while (j < k)
+            push_row(o, -1, (int)s->ix[j++], CMP_ONLY);
+        push_row(o, (int)c->ix[i], (int)s->ix[j++], CMP_CHANGED);
     }
-    while (ok && j < je)
-        ok = add_row(r, -1, (int)j++, CMP_ONLY);
-    return ok;
+    while (j < je)
+        push_row(o, -1, (int)s->ix[j++], CMP_ONLY);
 }
 
 /* LCS over the middle part [i0, ie) x [j0, je) (uint16: lines are bounded). */
-static bool align_middle(struct cmp_result *r, const struct view *c, uint32_t i0,
-                         uint32_t ie, const struct view *s, uint32_t j0, uint32_t je)
+static bool align_middle(struct rows *o, const struct stream *c, uint32_t i0, uint32_t ie,
+                         const struct stream *s, uint32_t j0, uint32_t je)
 {
     size_t n = ie - i0, m = je - j0, w = m + 1;
     uint16_t *L = calloc((n + 1) * w, sizeof *L);
@@ -116,18 +130,17 @@ static bool align_middle(struct cmp_result *r, const struct view *c, uint32_t i0
         return false;
     for (size_t i = n; i-- > 0;)
         for (size_t j = m; j-- > 0;)
-            L[i * w + j] = same_line(c, (uint32_t)(i0 + i), s, (uint32_t)(j0 + j))
+            L[i * w + j] = same_at(c, (uint32_t)(i0 + i), s, (uint32_t)(j0 + j))
                                ? (uint16_t)(L[(i + 1) * w + j + 1] + 1)
                            : L[(i + 1) * w + j] >= L[i * w + j + 1] ? L[(i + 1) * w + j]
                                                                     : L[i * w + j + 1];
     size_t i = 0, j = 0, ri = 0, rj = 0;
-    bool ok = true;
-    while (ok && i < n && j < m) {
-        if (same_line(c, (uint32_t)(i0 + i), s, (uint32_t)(j0 + j)) &&
+    while (i < n && j < m) {
+        if (same_at(c, (uint32_t)(i0 + i), s, (uint32_t)(j0 + j)) &&
             L[i * w + j] == L[(i + 1) * w + j + 1] + 1) {
-            ok = flush_run(r, c, (uint32_t)(i0 + ri), (uint32_t)(i0 + i), s,
-                           (uint32_t)(j0 + rj), (uint32_t)(j0 + j)) &&
-                 add_row(r, (int)(i0 + i), (int)(j0 + j), CMP_SAME);
+            flush_run(o, c, (uint32_t)(i0 + ri), (uint32_t)(i0 + i), s, (uint32_t)(j0 + rj),
+                      (uint32_t)(j0 + j));
+            push_row(o, (int)c->ix[i0 + i], (int)s->ix[j0 + j], CMP_SAME);
             ri = ++i;
             rj = ++j;
         } else if (L[(i + 1) * w + j] >= L[i * w + j + 1]) {
@@ -137,23 +150,76 @@ static bool align_middle(struct cmp_result *r, const struct view *c, uint32_t i0
         }
     }
     free(L);
-    return ok && flush_run(r, c, (uint32_t)(i0 + ri), ie, s, (uint32_t)(j0 + rj), je);
+    flush_run(o, c, (uint32_t)(i0 + ri), ie, s, (uint32_t)(j0 + rj), je);
+    return true;
 }
 
-static bool align(struct cmp_result *r, const struct view *c, const struct view *s)
+/* Rows of one stream: the common head and tail (most of a session on a
+ * clean path) directly, the LCS only in between. */
+static bool align_stream(struct rows *o, const struct stream *c, const struct stream *s)
 {
     uint32_t head = 0, tail = 0;
-    while (head < c->n && head < s->n && same_line(c, head, s, head))
-        head++;
+    while (head < c->n && head < s->n && same_at(c, head, s, head))
+        push_row(o, (int)c->ix[head], (int)s->ix[head], CMP_SAME), head++;
     while (tail < c->n - head && tail < s->n - head &&
-           same_line(c, c->n - 1 - tail, s, s->n - 1 - tail))
+           same_at(c, c->n - 1 - tail, s, s->n - 1 - tail))
         tail++;
-    bool ok = true;
-    for (uint32_t k = 0; ok && k < head; k++)
-        ok = add_row(r, (int)k, (int)k, CMP_SAME);
-    ok = ok && align_middle(r, c, head, c->n - tail, s, head, s->n - tail);
-    for (uint32_t k = tail; ok && k > 0; k--)
-        ok = add_row(r, (int)(c->n - k), (int)(s->n - k), CMP_SAME);
+    if (!align_middle(o, c, head, c->n - tail, s, head, s->n - tail))
+        return false;
+    for (uint32_t k = tail; k > 0; k--)
+        push_row(o, (int)c->ix[c->n - k], (int)s->ix[s->n - k], CMP_SAME);
+    return true;
+}
+
+static void split(const struct view *v, uint32_t *buf, struct stream *cl, struct stream *sv)
+{
+    *cl = (struct stream){v, buf, 0};
+    *sv = (struct stream){v, buf + v->n, 0};
+    for (uint32_t k = 0; k < v->n; k++) {
+        struct stream *t = v->l[k].kind == DL_SERVER ? sv : cl;
+        t->ix[t->n++] = k;
+    }
+}
+
+/* When a row happened, on the client side's clock. */
+static smtp_time row_time(const struct cmp_row *w, const struct view *c, const struct view *s,
+                          int64_t offset)
+{
+    return w->c >= 0 ? c->l[w->c].ts : s->l[w->s].ts - offset;
+}
+
+/* The two streams' rows as one dialogue, in time order (a command before
+ * a reply at the same instant). */
+static void merge(struct cmp_result *r, const struct rows *a, const struct rows *b,
+                  const struct view *c, const struct view *s, int64_t offset)
+{
+    size_t i = 0, j = 0;
+    while (i < a->n || j < b->n) {
+        bool take_a = j == b->n || (i < a->n && row_time(&a->r[i], c, s, offset) <=
+                                                    row_time(&b->r[j], c, s, offset));
+        r->rows[r->nrows++] = take_a ? a->r[i++] : b->r[j++];
+    }
+}
+
+static bool align(struct cmp_result *r, const struct view *c, const struct view *s,
+                  int64_t offset)
+{
+    size_t lines = (size_t)c->n + s->n;
+    uint32_t *ix = malloc((2 * lines + 1) * sizeof *ix);
+    struct cmp_row *tmp = malloc((2 * lines + 1) * sizeof *tmp);
+    r->rows = malloc((lines + 1) * sizeof *r->rows); /* a row takes one line at least */
+    bool ok = ix && tmp && r->rows;
+    if (ok) {
+        struct stream cc, cs, sc, ss;
+        split(c, ix, &cc, &cs);
+        split(s, ix + 2 * c->n, &sc, &ss);
+        struct rows a = {tmp, 0}, b = {tmp + lines, 0};
+        ok = align_stream(&a, &cc, &sc) && align_stream(&b, &cs, &ss);
+        if (ok)
+            merge(r, &a, &b, c, s, offset);
+    }
+    free(ix);
+    free(tmp);
     return ok;
 }
 
@@ -323,7 +389,15 @@ static void endpoint_text(const struct endpoint *e, char *out, size_t cap)
     snprintf(out, cap, e->family == 6 ? "[%s]:%u" : "%s:%u", a, e->port);
 }
 
-static void connection(struct cmp_result *r, const struct digest *c, const struct digest *s)
+/* The side saw the session go on past t (its own clock) without the
+ * reset the other side got: a reset the peer sent would have shown. */
+static bool outlived(const struct digest *d, smtp_time t)
+{
+    return d->tcp_end != TCP_END_CAPTURE_ENDED || d->end > t + SMTP_NS_PER_SEC;
+}
+
+static void connection(struct cmp_result *r, const struct digest *c, const struct digest *s,
+                       int64_t offset)
 {
     char x[64], y[64];
     if (endpoint_eq(&c->client, &s->client) && !endpoint_eq(&c->server, &s->server)) {
@@ -337,14 +411,14 @@ static void connection(struct cmp_result *r, const struct digest *c, const struc
              x, y);
     }
     if (c->tcp_end == TCP_END_RESET_BY_SERVER && s->tcp_end != TCP_END_RESET_BY_SERVER &&
-        s->tcp_end != TCP_END_CAPTURE_ENDED)
+        outlived(s, c->end + offset))
         note(r, FINDING_RESET_INJECTED, "the client got a reset in the server's name; the "
-                                        "server side saw the session %s",
+                                        "server side saw no reset (it ended: %s)",
              end_cause_name((enum tcp_end)s->tcp_end, s->quit));
     if (s->tcp_end == TCP_END_RESET_BY_CLIENT && c->tcp_end != TCP_END_RESET_BY_CLIENT &&
-        c->tcp_end != TCP_END_CAPTURE_ENDED)
+        outlived(c, s->end - offset))
         note(r, FINDING_RESET_INJECTED, "the server got a reset in the client's name; the "
-                                        "client side saw the session %s",
+                                        "client side saw no reset (it ended: %s)",
              end_cause_name((enum tcp_end)c->tcp_end, c->quit));
     if (c->cert && s->cert && memcmp(c->cert_sha256, s->cert_sha256, 32) != 0)
         note(r, FINDING_CERTIFICATE_REPLACED, "the client got certificate %02x%02x%02x%02x..., "
@@ -410,11 +484,11 @@ int compare_diff(const struct digest *c, const struct digest *s, int64_t offset_
     struct view vc, vs;
     view_of(&vc, c, cmds);
     view_of(&vs, s, cmds + c->nlines);
-    int rc = align(r, &vc, &vs) ? 0 : -1;
+    int rc = align(r, &vc, &vs, offset_ns) ? 0 : -1;
     if (!rc) {
         read_rows(r, &vc, &vs, offset_ns);
         keywords(r, &vc, &vs);
-        connection(r, c, s);
+        connection(r, c, s, offset_ns);
         delay(r, slow_ms);
     }
     free(cmds);

@@ -104,6 +104,7 @@ static int score_of(const struct digest *a, const struct digest *b, int64_t offs
     EVIDENCE(from || rcpts, CMP_BIT_ENVELOPE, from && rcpts ? 40 : 20)
     EVIDENCE(a->msg_bytes && a->msg_bytes == b->msg_bytes, CMP_BIT_SIZE, 10)
     EVIDENCE(same_str(a, a->helo, b, b->helo), CMP_BIT_EHLO, 15)
+    EVIDENCE(same_str(a, a->first_cmd, b, b->first_cmd), CMP_BIT_FIRST_COMMAND, 15)
     int t = time_points(*dt);
     EVIDENCE(t, CMP_BIT_TIME, t)
 #undef EVIDENCE
@@ -152,7 +153,7 @@ enum key_kind {
     /* worth a pair alone: looked up over the whole window */
     KEY_TUPLE, KEY_CLIENT, KEY_MSGID, KEY_ENVELOPE,
     /* worth one only with a close start: looked up where time counts */
-    KEY_FROM, KEY_RCPTS, KEY_HELO,
+    KEY_FROM, KEY_RCPTS, KEY_HELO, KEY_FIRST_COMMAND,
     KEY__COUNT
 };
 #define NEAR_NS (30 * SEC) /* time_points gives nothing beyond this */
@@ -198,6 +199,7 @@ static uint64_t key_of(const struct digest *d, enum key_kind k)
     case KEY_FROM: h = str_hash(seed, d, d->mail_from); break;
     case KEY_RCPTS: h = str_hash(seed, d, d->rcpts); break;
     case KEY_HELO: h = str_hash(seed, d, d->helo); break;
+    case KEY_FIRST_COMMAND: h = str_hash(seed, d, d->first_cmd); break;
     case KEY__COUNT: break;
     }
     return h ? h | 1 : 0;

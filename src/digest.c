@@ -58,6 +58,8 @@ static void add_line(struct builder *b, const struct tline *l, const char *text)
     struct dstr s = put_text(b, text, l->len);
     *o = (struct dline){.ts = l->ts, .latency_ns = l->latency_ns, .value = l->value,
                         .off = s.off, .len = s.len, .kind = kind_of[l->kind]};
+    if (l->kind == TL_CLIENT && !d->first_cmd.len)
+        d->first_cmd = s;
     if (l->kind == TL_SERVER) {
         o->first = b->prev_final;
         o->cmd = o->first ? (uint8_t)l->aux : 0;
@@ -269,7 +271,7 @@ bool digest_check(const struct digest *d, char *err, size_t errlen)
             why = "a line outside the text";
     }
     if (!why && !(str_ok(d, d->helo) && str_ok(d, d->mail_from) && str_ok(d, d->rcpts) &&
-                  str_ok(d, d->message_id)))
+                  str_ok(d, d->message_id) && str_ok(d, d->first_cmd)))
         why = "a string outside the text";
     if (why)
         snprintf(err, errlen, "a side sent a bad session record: %s", why);
