@@ -569,9 +569,17 @@ def cut_starts():
                 if not recs:
                     continue
                 r = recs[0]
-                check(r["verdict"] in ("encrypted", "incomplete"),
-                      "%s: ENCRYPTED or INCOMPLETE, never FAILED (%s: %s)" %
-                      (what, r["verdict"], (r["failure"] or {}).get("text")))
+                # every byte in the capture is TLS: picked up inside TLS
+                check(r["verdict"] == "encrypted",
+                      "%s: ENCRYPTED (picked up inside TLS), never FAILED (%s: %s)" %
+                      (what, r["verdict"], r.get("incomplete_reason") or
+                       (r["failure"] or {}).get("text")))
+                smtp_claims = {"bare-lf", "nul-byte", "malformed-reply", "unsolicited-reply",
+                               "early-talker", "line-too-long"} & names(r)
+                check(not smtp_claims, "%s: no SMTP findings from TLS bytes (%s)" %
+                      (what, sorted(smtp_claims)))
+                if port == 25:
+                    check("implicit TLS" not in text, "%s: not called implicit TLS" % what)
                 check(r["end_phase"] != "CONNECT", "%s: not blamed on CONNECT" % what)
                 check(no_tls_as_lines(r, text), "%s: no TLS bytes shown as lines" % what)
                 hs = r["tls_handshake"]
