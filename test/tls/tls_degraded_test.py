@@ -19,33 +19,24 @@ import base64
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
-from pcapw import tcp4, write_pcap  # noqa: E402
+from pcapw import write_pcap  # noqa: E402
 from tap import check, finish  # noqa: E402
+sys.path.insert(0, HERE)
+from tls_capture import FIX, SYN, Conn, chunks, landmarks, starttls_prefix  # noqa: E402
 
 BIN = sys.argv[1]
-FIX = "build/tls-fixtures"
-C, S = bytes([192, 0, 2, 10]), bytes([192, 0, 2, 25])
-SYN, ACK, PSH, FIN, RST = 0x02, 0x10, 0x08, 0x01, 0x04
 T0 = 0.0  # set in main from the fixtures' date (their certificates are fresh)
 TMP = tempfile.mkdtemp()
 
 
 # ---- the fixtures and what their bytes hold ---------------------------------
-
-def chunks(name):
-    out, b = [], open(os.path.join(FIX, name + ".bin"), "rb").read()
-    while b:
-        side, n = b[0], int.from_bytes(b[1:5], "big")
-        out.append((side == 0, b[5:5 + n]))
-        b = b[5 + n:]
-    return out
-
 
 _expect = {}
 
@@ -75,88 +66,6 @@ def tshark_cipher(name):
     codes = [int(x, 16) for x in out.split()]
     table = dict(line.split() for line in open(os.path.join(FIX, "ciphers")))
     return table.get("%04x" % codes[-1]) if codes else None
-
-
-def landmarks(stream, tls13):
-    """Where the handshake's steps end in one direction's TLS bytes: the
-    offset just past each handshake message in clear (by type; the last
-    of a type wins) and past each alert in clear. Handshake records count
-    until the side's first encrypted record: type 23, or in TLS 1.2 and
-    older the record after its ChangeCipherSpec."""
-    marks, hs, hs_ends, at, encrypted = {}, b"", [], 0, False
-    while at + 5 <= len(stream):
-        typ, n = stream[at], int.from_bytes(stream[at + 3:at + 5], "big")
-        end = at + 5 + n
-        if typ == 23 or encrypted:
-            break
-        if typ == 20 and not tls13:
-            encrypted = True
-        elif typ == 22:
-            body = stream[at + 5:end]
-            for k in range(len(body)):
-                hs_ends.append(at + 5 + k + 1)
-            hs += body
-        elif typ == 21:
-            marks.setdefault("alert", end)
-        at = end
-    k = 0
-    while k + 4 <= len(hs):
-        n = int.from_bytes(hs[k + 1:k + 4], "big")
-        if k + 4 + n > len(hs):
-            break
-        marks[hs[k]] = hs_ends[k + 4 + n - 1]
-        k += 4 + n
-    return marks
-
-
-# ---- captures ----------------------------------------------------------------
-
-class Conn:
-    """One connection's segments as [time, from_client, seq, ack, flags,
-    data] in wire order; a capture is then what a transform keeps."""
-
-    def __init__(self, cport, sport, t):
-        self.cp, self.sp, self.t = cport, sport, t
-        self.seq = {True: 1000, False: 5000}
-        self.segs = []
-        self.pkt(True, SYN, b"")
-        self.seq[True] += 1
-        self.pkt(False, SYN | ACK, b"")
-        self.seq[False] += 1
-        self.pkt(True, ACK, b"")
-        self.tls_at = {}  # per side: the stream offset (seq) where TLS begins
-
-    def pkt(self, fc, flags, data, dt=0.005):
-        self.t += dt
-        self.segs.append([self.t, fc, self.seq[fc], self.seq[not fc], flags, data])
-        self.seq[fc] += len(data)
-
-    def send(self, fc, data, mss=1400):
-        for i in range(0, len(data), mss):
-            self.pkt(fc, ACK | PSH, data[i:i + mss])
-
-    def close(self, fc_first=True):
-        self.pkt(fc_first, FIN | ACK, b"")
-        self.seq[fc_first] += 1
-        self.pkt(not fc_first, FIN | ACK, b"")
-        self.seq[not fc_first] += 1
-        self.pkt(fc_first, ACK, b"")
-
-    def frames(self, segs=None):
-        out = []
-        for t, fc, seq, ack, fl, d in (self.segs if segs is None else segs):
-            src, dst = (C, S) if fc else (S, C)
-            sp, dp = (self.cp, self.sp) if fc else (self.sp, self.cp)
-            out.append((t, tcp4(src, dst, sp, dp, seq, ack, fl, d)))
-        return out
-
-
-def starttls_prefix(c):
-    c.send(False, b"220 mx.example.net ESMTP Postfix\r\n")
-    c.send(True, b"EHLO client.example.com\r\n")
-    c.send(False, b"250-mx.example.net\r\n250-PIPELINING\r\n250 STARTTLS\r\n")
-    c.send(True, b"STARTTLS\r\n")
-    c.send(False, b"220 2.0.0 Ready to start TLS\r\n")
 
 
 PORTS = {25: 40000, 465: 41000}
@@ -305,6 +214,20 @@ def check_claims(what, r, tr, text):
         check(v in ("incomplete", "encrypted"), "%s: INCOMPLETE or ENCRYPTED (%s, %s)" %
               (what, v, r.get("incomplete_reason")))
     check(no_tls_as_lines(r, text), "%s: no TLS bytes shown as commands or replies" % what)
+    check(text_verdict(r, text), "%s: the text log's verdict is the JSON one" % what)
+
+
+def text_verdict(r, text):
+    """The text log's summary line states the JSON record's verdict (and
+    for INCOMPLETE and FAILED, its phase)."""
+    last = [x for x in text.splitlines() if "*** " in x]
+    if len(last) != 1:
+        return False
+    v = {"incomplete": "INCOMPLETE in ", "failed": "FAILED at ", "encrypted": "ENCRYPTED ",
+         "ok": "OK", "not-smtp": "NOT SMTP"}.get(r["verdict"], "?")
+    if r["verdict"] in ("incomplete", "failed"):
+        v += r["end_phase"]
+    return v in last[0]
 
 
 # ---- 1. one side of the connection only --------------------------------------
@@ -585,6 +508,7 @@ def cut_starts():
                     check("implicit TLS" not in text, "%s: not called implicit TLS" % what)
                 check(r["end_phase"] != "CONNECT", "%s: not blamed on CONNECT" % what)
                 check(no_tls_as_lines(r, text), "%s: no TLS bytes shown as lines" % what)
+                check(text_verdict(r, text), "%s: the text log's verdict is the JSON one" % what)
                 hs = r["tls_handshake"]
                 if hs:
                     have = {fc: 1 << 30 for fc in (True, False)}
@@ -670,6 +594,7 @@ def main():
         if only == [""] or part.__name__ in only:
             print("# " + part.__name__)
             part()
+    shutil.rmtree(TMP, ignore_errors=True)
     finish()
 
 
