@@ -294,6 +294,12 @@ struct smtp_parser {
     bool greet_cut_set;
     bool tls;
     bool tls_unasked;    /* the client began TLS with no STARTTLS accepted */
+    /* TLS began after a STARTTLS exchange the capture holds only half of
+     * (one side's packets, or a lost segment): a 220 with no STARTTLS seen,
+     * or a STARTTLS with no reply, then a TLS record */
+    bool tls_inferred;
+    int last_code;         /* of the latest complete reply (0: none yet) */
+    bool last_to_connect;  /* ... and it answered the connection (greeting) */
     uint64_t tls_bytes[2];
     uint64_t wire_bytes[2];
 };

@@ -9,7 +9,9 @@
  * already seen from that side. SYNs sent again are the session's
  * syn_count, not counted here. Out of order: such a segment that
  * fills a hole opened less than an RTT (at least 3 ms) before, which a
- * sender's retransmission timer could not have sent yet.
+ * sender's retransmission timer could not have sent yet, and that is no
+ * copy of one of the last segments seen (a copy fills no hole: it is a
+ * retransmission, however soon it comes).
  */
 #ifndef SMTPSCOPE_TCP_PATH_H
 #define SMTPSCOPE_TCP_PATH_H

@@ -146,6 +146,8 @@ struct tls_info {
     smtp_time end_ts;
 
     uint64_t records[2], bytes[2];
+    bool gap[2]; /* bytes of that side never captured (a lost segment, a
+                    snap-length cut): its reading stopped there */
     /* malformed input; parsing of error_side stopped (record layer) or the
      * message was left half read (handshake body) */
     const char *error;

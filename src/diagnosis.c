@@ -200,7 +200,19 @@ static bool tls_decides(struct session *s)
     if (in->result == TLS_RESULT_INCOMPLETE) {
         s->end_phase = PHASE_STARTTLS;
         s->verdict = VERDICT_INCOMPLETE;
-        s->incomplete_why = "the capture ended during the TLS handshake";
+        s->incomplete_why = s->client_side_only
+                                ? "server side not in the capture: how the TLS "
+                                  "handshake ended is unknown"
+                            : s->server_side_only
+                                ? "client side not in the capture: how the TLS "
+                                  "handshake ended is unknown"
+                            : in->gap[TLS_CLIENT] || in->gap[TLS_SERVER]
+                                ? session_found(s, FINDING_SNAPLEN_CUT)
+                                      ? "snaplen-cut: the snap length cut the TLS "
+                                        "handshake short; how it ended is unknown"
+                                      : "a gap in the capture inside the TLS handshake; "
+                                        "how it ended is unknown"
+                                : "the capture ended during the TLS handshake";
         return true;
     }
     if (!tls_handshake_failure(in, text, sizeof text, &hint))
@@ -267,7 +279,8 @@ static void diagnose(struct session *s)
     }
     enum smtp_cmd waiting = s->tls ? SMTP_CMD_NONE
                                    : smtp_parser_awaiting(&s->parser);
-    s->end_phase = reply_phase_of(waiting, s->phase);
+    /* once TLS started, the dialogue got at least that far */
+    s->end_phase = s->tls ? PHASE_STARTTLS : reply_phase_of(waiting, s->phase);
 
     /* A refused HELO/EHLO, STARTTLS or AUTH that the client got past (mail
      * accepted in clear, unauthenticated, after HELO) is not the outcome:
@@ -332,15 +345,16 @@ static void diagnose(struct session *s)
                             "decides the outcome may be among them";
         return;
     }
-    if (s->tcp_end == TCP_END_CAPTURE_ENDED || s->tcp_end == TCP_END_EVICTED) {
-        s->verdict = VERDICT_INCOMPLETE;
-        return;
-    }
     /* After STARTTLS the dialogue cannot be read: whether mail flowed is
-     * unknown, so say so rather than guess from how TCP ended. */
+     * unknown, so say so rather than guess from how TCP ended (a close, a
+     * reset or the end of the capture alike, as on port 465). */
     if (s->tls) {
         s->end_phase = PHASE_STARTTLS;
         s->verdict = VERDICT_ENCRYPTED;
+        return;
+    }
+    if (s->tcp_end == TCP_END_CAPTURE_ENDED || s->tcp_end == TCP_END_EVICTED) {
+        s->verdict = VERDICT_INCOMPLETE;
         return;
     }
     if (s->end_phase == PHASE_NONE && s->handshake == HS_MISSING) {

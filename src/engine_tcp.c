@@ -218,6 +218,26 @@ static bool looks_like_tls(const struct packet *p)
     return d[0] >= 0x14 && d[0] <= 0x17 && d[1] == 3 && d[2] <= 4;
 }
 
+/* Bytes no SMTP line carries: control characters other than TAB, LF, VT,
+ * FF, CR and the ESC, SO and SI of ISO-2022 text, several of them in the
+ * segment's first bytes. Ciphertext and DER (a capture that begins inside
+ * a TLS record, after STARTTLS or on 465) have dozens in 256 bytes; mail
+ * text has none. (A BINARYMIME chunk has them too: picked up inside one,
+ * the session is called encrypted, which it is not; that is rare, and
+ * neither verdict would be known.) */
+static bool looks_binary(const struct packet *p)
+{
+    size_t hl = p->l4_len - p->payload_len;
+    if (p->l4_caplen <= hl)
+        return false;
+    const uint8_t *d = p->l4 + hl;
+    size_t n = p->l4_caplen - hl < 256 ? p->l4_caplen - hl : 256;
+    unsigned odd = 0;
+    for (size_t i = 0; i < n; i++)
+        odd += d[i] < 0x20 && !(d[i] >= 0x09 && d[i] <= 0x0f) && d[i] != 0x1b;
+    return odd >= 4;
+}
+
 /* A segment of a connection whose SYN was never seen (the capture started
  * after it): give libnids the missing handshake, numbered from this
  * segment, so the rest of the connection is reassembled. A SYN-ACK gets a
@@ -257,7 +277,7 @@ static struct conn *pick_up(struct engine *e, const struct packet *p)
     }
     c->isn = client_isn;
     c->server_isn = server_isn;
-    c->tls_pickup = !synack && looks_like_tls(p);
+    c->tls_pickup = !synack && (looks_like_tls(p) || looks_binary(p));
     reasm_synthesize(cl, sv, client_isn, server_isn, c->synthesized, e->now);
     reasm_flow_start(&c->flow, SMTP_FROM_CLIENT, client_isn + 1);
     reasm_flow_start(&c->flow, SMTP_FROM_SERVER, server_isn + 1);

@@ -179,7 +179,10 @@ static void write_verdict(struct text_sink *t, const struct session *s)
             obuf_escape(f, brief, n, ESCAPE_TEXT);
             obuf_puts(f, ") ");
         }
-        obuf_printf(f, smtp_parser_info(&s->parser).implicit_tls
+        obuf_printf(f, s->tls_picked_up
+                       ? "picked up inside TLS (%llu bytes from client, "
+                         "%llu from server), ended %s"
+                       : smtp_parser_info(&s->parser).implicit_tls
                        ? "from the start (implicit TLS; %llu bytes "
                          "from client, %llu from server), ended %s"
                        : "after STARTTLS (%llu bytes from client, "

@@ -271,6 +271,9 @@ static void on_tls(struct smtp_parser *p, smtp_time ts)
                        : p->tls_unasked
                            ? "TLS from the client with no STARTTLS accepted: the rest "
                              "of the session is encrypted"
+                       : p->tls_inferred
+                           ? "TLS started after STARTTLS (half of that exchange is not "
+                             "in the capture): the rest of the session is encrypted"
                            : "TLS started: the rest of the session is encrypted";
     session_log_add(s, TL_TLS, ts, -1, 0, 0, 0, text, strlen(text), NULL, 0);
 }

@@ -256,14 +256,18 @@ size_t sp_line_scan(struct smtp_parser *p, enum smtp_dir dir, const char *buf,
 
 /* The first bytes of each direction decide whether this is SMTP at all: a
  * TLS handshake record (0x16) as the very first byte means implicit TLS
- * (SMTPS, port 465); the server's first line being no reply means the
- * port carries something else (see server_line). */
+ * (SMTPS, port 465), and so does an alert record (0x15 0x03) as the
+ * server's first (its refusal of a ClientHello the capture may lack); the
+ * server's first line being no reply means the port carries something
+ * else (see server_line). */
 static bool first_bytes(struct smtp_parser *p, enum smtp_dir dir,
                         const char *buf, size_t len, smtp_time ts)
 {
     p->started[dir] = true;
-    if (len && (unsigned char)buf[0] == 0x16 && !p->midstream && !p->tls &&
-        (dir == SMTP_FROM_SERVER || !p->greeted)) {
+    bool alert = dir == SMTP_FROM_SERVER && len > 1 && buf[0] == 0x15 && buf[1] == 0x03;
+    if (len && ((unsigned char)buf[0] == 0x16 || alert) && !p->midstream && !p->tls &&
+        (dir == SMTP_FROM_SERVER || !p->greeted ||
+         p->wire_bytes[SMTP_FROM_SERVER] == 0)) { /* no greeting captured */
         p->tls = true;
         p->implicit_tls = true;
         if (p->settings->on_tls)

@@ -427,6 +427,26 @@ static bool client_starts_tls(struct smtp_parser *p, const char *buf,
     return true;
 }
 
+/* A TLS record header begins here (content type 20-23, version 3.x). */
+static bool tls_record_start(const char *buf, size_t len)
+{
+    return len && (unsigned char)buf[0] >= 0x14 && (unsigned char)buf[0] <= 0x17 &&
+           (len < 2 || buf[1] == 0x03);
+}
+
+bool sp_tls_after_220(struct smtp_parser *p, enum smtp_dir dir, const char *buf,
+                      size_t len, smtp_time ts)
+{
+    if (p->tls || p->last_code != 220 || p->last_to_connect || p->in_reply ||
+        p->mode != SMTP_MODE_COMMAND || p->line[dir].wire_len != 0 ||
+        !tls_record_start(buf, len))
+        return false;
+    p->tls = p->tls_inferred = true;
+    if (p->settings->on_tls)
+        p->settings->on_tls(p, ts);
+    return true;
+}
+
 /* All client bytes come here: with the body scan in the same file, the
  * hot path is one function. */
 void sp_client_consume(struct smtp_parser *p, const char *buf, size_t len,
@@ -443,7 +463,8 @@ void sp_client_consume(struct smtp_parser *p, const char *buf, size_t len,
             sp_hold_bytes(p, buf, len, ts);
             return;
         }
-        if (client_starts_tls(p, buf, len, ts))
+        if (sp_tls_after_220(p, SMTP_FROM_CLIENT, buf, len, ts) ||
+            client_starts_tls(p, buf, len, ts))
             continue;
         size_t n;
         switch (p->mode) {

@@ -396,6 +396,17 @@ void sp_hold_force_release(struct smtp_parser *p, smtp_time ts)
     p->awaiting_mode_reply = false;
     if (awaited == SMTP_CMD_DATA)
         sp_start_body(p);
+    /* STARTTLS, then TLS from the client: the go-ahead was given, only the
+     * capture does not hold it (one-sided, or lost) */
+    const char *first = p->hold.p + sizeof(struct hold_rec);
+    if (awaited == SMTP_CMD_STARTTLS && p->hold.len > sizeof(struct hold_rec) + 1 &&
+        (unsigned char)first[0] == 0x16 && first[1] == 0x03) {
+        struct hold_rec rec;
+        memcpy(&rec, p->hold.p, sizeof rec);
+        p->tls = p->tls_inferred = true;
+        if (p->settings->on_tls)
+            p->settings->on_tls(p, rec.ts);
+    }
     sp_hold_replay(p);
 }
 

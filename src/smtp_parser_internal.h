@@ -81,6 +81,11 @@ static inline void sp_tls_bytes(struct smtp_parser *p, enum smtp_dir dir,
 
 void sp_client_consume(struct smtp_parser *p, const char *buf, size_t len,
                        smtp_time ts); /* in smtp_parser_body.c */
+/* A TLS record at a line start of `dir` right after a 220 that was not the
+ * greeting: the STARTTLS go-ahead, its command not in the capture. Starts
+ * TLS (tls_inferred) and returns true; false otherwise. */
+bool sp_tls_after_220(struct smtp_parser *p, enum smtp_dir dir, const char *buf,
+                      size_t len, smtp_time ts);
 void sp_hold_bytes(struct smtp_parser *p, const char *buf, size_t len,
                    smtp_time ts);
 void sp_hold_replay(struct smtp_parser *p);

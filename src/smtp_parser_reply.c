@@ -212,6 +212,8 @@ static void complete_reply(struct smtp_parser *p, smtp_time ts_last)
         sp_pending_pop(p);
     if (p->settings->on_reply)
         p->settings->on_reply(p, &r);
+    p->last_code = r.code;
+    p->last_to_connect = r.cmd == SMTP_CMD_CONNECT;
     reply_effects(p, &r, ts_last);
     p->reply_unpaired = false;
     if (!sp_client_must_hold(p))
@@ -368,7 +370,7 @@ void sp_server_consume(struct smtp_parser *p, const char *buf, size_t len,
     while (len > 0) {
         if (p->not_smtp)
             return;
-        if (p->tls) {
+        if (p->tls || sp_tls_after_220(p, SMTP_FROM_SERVER, buf, len, ts)) {
             sp_tls_bytes(p, SMTP_FROM_SERVER, buf, len, ts);
             return;
         }

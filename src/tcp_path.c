@@ -13,6 +13,22 @@ static smtp_time min_ooo_window(const struct tcp_path *t)
     return rtt > three_ms ? rtt : three_ms;
 }
 
+/* Was a segment starting at `seq` among the last ones seen from `side`? */
+static bool seen_recently(const struct tcp_path *t, int side, uint32_t seq)
+{
+    for (unsigned k = 0; k < TCP_PATH_RING; k++)
+        if (t->sent_ts[side][k] && t->sent_seq[side][k] == seq)
+            return true;
+    return false;
+}
+
+static void remember(struct tcp_path *t, int side, uint32_t seq, smtp_time ts)
+{
+    unsigned k = t->sent_at[side]++ % TCP_PATH_RING;
+    t->sent_seq[side][k] = seq;
+    t->sent_ts[side][k] = ts;
+}
+
 /* A segment sent again: counted, and timed against its first copy when
  * that is among the last ones seen. */
 static void retransmitted(struct tcp_path *t, int side, uint32_t seq, smtp_time ts)
@@ -65,22 +81,24 @@ void tcp_path_segment_slow(struct tcp_path *t, int side, uint8_t flags, uint32_t
         return;
     }
     if (seq_leq(end, t->next_seq[side]) || (int32_t)(seq - t->next_seq[side]) < 0) {
-        bool fills_new_hole = t->hole_ts[side] && ts - t->hole_ts[side] < min_ooo_window(t);
-        if (fills_new_hole)
+        /* a copy of a segment already seen fills no hole: sent again */
+        bool fills_new_hole = t->hole_ts[side] && ts - t->hole_ts[side] < min_ooo_window(t) &&
+                              !seen_recently(t, side, seq);
+        if (fills_new_hole) {
             t->out_of_order[side]++;
-        else
+            if (payload_len)
+                remember(t, side, seq, ts); /* its copies are repeats */
+        } else {
             retransmitted(t, side, seq, ts);
+        }
         if (!seq_leq(end, t->next_seq[side])) /* partly new */
             t->next_seq[side] = end;
         return;
     }
     if (seq != t->next_seq[side])
         t->hole_ts[side] = ts; /* a jump: bytes are missing or come later */
-    if (payload_len) {
-        unsigned k = t->sent_at[side]++ % TCP_PATH_RING;
-        t->sent_seq[side][k] = seq;
-        t->sent_ts[side][k] = ts;
-    }
+    if (payload_len)
+        remember(t, side, seq, ts);
     if (!seq_leq(end, t->next_seq[side]))
         t->next_seq[side] = end;
 }

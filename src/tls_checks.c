@@ -61,6 +61,17 @@ static const char *last_step(const struct tls_info *in)
     return "before any ClientHello";
 }
 
+/* The furthest step one side was seen to take (a one-sided capture). */
+static const char *one_side_step(const struct tls_info *in, enum tls_side side)
+{
+    if (in->finished_seen[side])
+        return "up to its Finished";
+    if (side == TLS_CLIENT)
+        return in->client_hello ? "up to the ClientHello" : "nothing whole";
+    return in->cert.present ? "up to the certificate"
+           : in->server_hello ? "up to the ServerHello" : "nothing whole";
+}
+
 bool tls_handshake_failure(const struct tls_info *in, char *text, size_t cap,
                            const char **hint)
 {
@@ -126,7 +137,20 @@ void log_result(struct session *s, const struct tls_info *in)
     if (tls_handshake_failure(in, text, sizeof text, &hint)) {
         session_note(s, at, "TLS handshake failed: %s", text);
     } else if (in->result == TLS_RESULT_INCOMPLETE) {
-        session_note(s, at, "TLS handshake incomplete: the capture ended %s", last_step(in));
+        if (s->client_side_only || s->server_side_only)
+            session_note(s, at, "TLS handshake incomplete: the capture holds only the %s's "
+                         "packets (read: %s)", s->client_side_only ? "client" : "server",
+                         one_side_step(in, s->client_side_only ? TLS_CLIENT : TLS_SERVER));
+        else if (in->gap[TLS_CLIENT] || in->gap[TLS_SERVER])
+            session_note(s, at, "TLS handshake incomplete: bytes of the %s not captured "
+                         "(%s); read: client %s, server %s",
+                         in->gap[TLS_CLIENT] ? in->gap[TLS_SERVER] ? "client and the server"
+                                                                  : "client" : "server",
+                         session_found(s, FINDING_SNAPLEN_CUT) ? "snap length" : "a gap",
+                         one_side_step(in, TLS_CLIENT), one_side_step(in, TLS_SERVER));
+        else
+            session_note(s, at, "TLS handshake incomplete: the capture ended %s",
+                         last_step(in));
     }
     if (in->error)
         session_note(s, at, "TLS reading stopped on the %s side: %s",

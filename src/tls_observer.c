@@ -182,6 +182,10 @@ static enum tls_end end_how(const struct session *s, bool gap)
 {
     if (gap)
         return TLS_END_CAPTURE; /* what the gap held is unknown */
+    /* One direction never captured (asymmetric routing): its silence says
+     * nothing, so the handshake did not end as far as the capture shows. */
+    if (s->client_side_only || s->server_side_only)
+        return TLS_END_CAPTURE;
     switch (s->tcp_end) {
     case TCP_END_CLOSED: case TCP_END_PORT_REUSED: return TLS_END_CLOSED;
     case TCP_END_RESET_BY_CLIENT: case TCP_END_RESET_BY_SERVER: return TLS_END_RESET;

@@ -527,7 +527,10 @@ void tls_reader_feed(struct tls_reader *r, enum tls_side side, const uint8_t *p,
 
 void tls_reader_gap(struct tls_reader *r, enum tls_side side)
 {
-    if ((side != TLS_CLIENT && side != TLS_SERVER) || r->dir[side].dead)
+    if (side != TLS_CLIENT && side != TLS_SERVER)
+        return;
+    r->info.gap[side] = true;
+    if (r->dir[side].dead)
         return;
     r->dir[side].dead = true;
     if (r->info.result == TLS_RESULT_PENDING && !r->info.error)

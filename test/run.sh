@@ -59,9 +59,11 @@ suite "AUTH passwords in no output (pcap level)" python3 test/auth_leak_test.py 
 suite "accounting: conversations == sessions" python3 test/accounting_test.py ./smtpscope
 suite "degraded captures: gaps, cuts, reordering, one side, TLS pickup" python3 test/degraded/degraded_test.py ./smtpscope build/asan/smtpscope
 suite "TLS handshakes read in clear (STARTTLS and 465)" python3 test/tls/tls_session_test.py ./smtpscope
+suite "TLS handshakes in degraded captures: one side, snap length, split, reordered, lost, cut" python3 test/tls/tls_degraded_test.py ./smtpscope
 suite "TCP path quality: retransmissions as tshark counts them, RTT, zero window" python3 test/tcp_path_test.py ./smtpscope
 suite "TLS handshakes read in clear (asan)" python3 test/tls/tls_session_test.py build/asan/smtpscope
 suite "--compare (asan)" python3 test/compare/compare_test.py build/asan/smtpscope
+suite "TLS handshakes in degraded captures (asan)" python3 test/tls/tls_degraded_test.py build/asan/smtpscope
 suite "valgrind" sh test/valgrind_test.sh ./smtpscope
 suite "--follow" sh test/follow_test.sh ./smtpscope
 suite "-l and live: each session out at once" python3 test/flush_test.py ./smtpscope
