@@ -53,6 +53,7 @@ suite "finding lists == the registry" python3 test/finding_docs.py build/tools/f
 suite "make help lists every target" sh test/make_help_test.sh
 report() { echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ]; }
 suite "--compare: two capture points, pairing and what the middlebox did" python3 test/compare/compare_test.py ./smtpscope
+suite "the server's own DNS lookups behind its waits and refusals" python3 test/dns/dns_wait_test.py ./smtpscope
 [ -n "$check_only" ] && { report; exit; }
 suite "hostile input corpus" python3 test/hostile/hostile_test.py ./smtpscope build/asan/smtpscope
 suite "AUTH passwords in no output (pcap level)" python3 test/auth_leak_test.py ./smtpscope
