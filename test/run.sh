@@ -90,6 +90,7 @@ suite "link types, pcapng, rotated files" python3 test/linktypes_test.py ./smtps
 suite "-r files merged by packet time, globs" python3 test/merge_test.py ./smtpscope
 suite "live postfix in namespaces" sh test/live/test_postfix_live.sh
 suite "live TLS handshakes: Postfix, swaks, openssl s_client" bash test/live/test_tls_lab.sh
+suite "live DNS waits: Postfix waiting on a PTR timeout, refusing a DNSBL-listed client" bash test/live/test_dns_wait_lab.sh
 suite "--compare on real middleboxes, captured on both sides (masking, stripping, relay, reset, TLS interception, live -i -i)" bash test/live/test_compare_lab.sh
 suite "live capture with -i" bash test/live/test_live_capture.sh
 suite "live: start and exit lines, flush, SIGTERM drain, --log-dir as nobody" bash test/live/test_live_signals.sh
