@@ -16,6 +16,7 @@
 
 #include "diagnosis.h"
 #include "findings.h"
+#include "path_observer.h"
 #include "pktbuf.h"
 #include "reassembly.h"
 #include "save_messages.h"
@@ -323,6 +324,7 @@ static void add_observers(struct engine *e)
         observer_add(&e->observers, &wait);
     }
     observer_add(&e->observers, &findings_observer);
+    observer_add(&e->observers, &path_observer);
     observer_add(&e->observers, &tls);
     if (e->flow) {
         struct observer flow = mailflow_observer(e->flow);
