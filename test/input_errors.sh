@@ -8,14 +8,7 @@ set -u
 cd "$(dirname "$0")/.."
 bin=${1:-./smtpscope}
 cap=${2:-captures/core-success.pcap}
-t=$(mktemp -d)
-trap 'rm -rf "$t"' EXIT
-fails=0
-
-check() { # check DESCRIPTION CONDITION...
-    d=$1; shift
-    if "$@"; then echo "ok - $d"; else echo "not ok - $d"; fails=$((fails + 1)); fi
-}
+. test/lib/tap.sh
 run() { # run NAME ARGS...: stdout to $t/NAME.out, stderr to $t/NAME.err, status to $t/NAME.rc
     n=$1; shift
     "$bin" "$@" > "$t/$n.out" 2> "$t/$n.err"
@@ -147,4 +140,4 @@ else
     echo "ok - -i without CAP_NET_RAW: skipped (needs root and setpriv)"
 fi
 
-[ $fails -eq 0 ]
+tap_done

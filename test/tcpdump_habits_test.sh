@@ -6,13 +6,7 @@
 set -u
 cd "$(dirname "$0")/.."
 bin=${1:-./smtpscope}
-t=$(mktemp -d)
-trap 'rm -rf "$t"' EXIT
-fails=0
-check() { # check DESCRIPTION CONDITION...
-    d=$1; shift
-    if "$@"; then echo "ok - $d"; else echo "not ok - $d"; fails=$((fails + 1)); fi
-}
+. test/lib/tap.sh
 python3 - "$t/two.pcap" <<'PY'
 import sys
 sys.path.insert(0, "test/lib")
@@ -57,4 +51,4 @@ check "-D lists the interfaces, lo among them, tcpdump-style ($rc)" \
 "$bin" --jsno -r "$t/two.pcap" > /dev/null 2> "$t/typo.err"; rc=$?
 check "a mistyped option: exit 1, three lines at most (the error, usage, hint)" \
     sh -c "[ $rc = 1 ] && [ \$(wc -l < '$t/typo.err') -le 3 ] && grep -q \"Try 'smtpscope --help'\" '$t/typo.err' && ! grep -q -- '--max-streams' '$t/typo.err'"
-[ $fails -eq 0 ]
+tap_done
