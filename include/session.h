@@ -203,12 +203,20 @@ struct mx_link {
 
 struct tls_info;
 
+/* SYN retransmissions a session keeps the times of (conntrack.h keeps as
+ * many beside the first SYN) */
+#define SESSION_SYN_RETRANS_MAX 8
+
 struct session {
     uint32_t id;
     struct endpoint client, server;
     smtp_time start, end, last_activity;
     enum handshake handshake;
     uint32_t syn_count;      /* SYNs seen from the client (retransmissions) */
+    /* when the client sent its SYN again: the first SESSION_SYN_RETRANS_MAX
+     * retransmissions, kept only by sessions that had any (most have none) */
+    smtp_time *syn_retrans;
+    uint32_t nsyn_retrans;
     /* its first and last frame in the input, counted from 1 as Wireshark
      * numbers them (0: unknown) */
     uint64_t first_frame, last_frame;
@@ -312,6 +320,9 @@ void session_set_midstream(struct session *s);
 /* The server's start was not captured (SYN-ACK missing): no greeting is
  * expected before the client's first command. */
 void session_set_no_greeting(struct session *s);
+/* The times of the client's SYN retransmissions (the first n, at most
+ * SESSION_SYN_RETRANS_MAX are kept; out of memory: none). */
+void session_set_syn_retrans(struct session *s, const smtp_time *ts, uint32_t n);
 /* Ends the session: flushes the parser and computes the verdict. */
 void session_end(struct session *s, enum tcp_end how, smtp_time ts);
 void session_free(struct session *s);

@@ -332,6 +332,17 @@ void session_end(struct session *s, enum tcp_end how, smtp_time ts)
     observers_end(s, false); /* the findings' audit, ..., the diagnosis last */
 }
 
+void session_set_syn_retrans(struct session *s, const smtp_time *ts, uint32_t n)
+{
+    if (n > SESSION_SYN_RETRANS_MAX)
+        n = SESSION_SYN_RETRANS_MAX;
+    free(s->syn_retrans);
+    s->syn_retrans = n ? malloc(n * sizeof *ts) : NULL;
+    s->nsyn_retrans = s->syn_retrans ? n : 0;
+    if (s->syn_retrans)
+        memcpy(s->syn_retrans, ts, n * sizeof *ts);
+}
+
 void session_free(struct session *s)
 {
     if (!s)
@@ -342,6 +353,7 @@ void session_free(struct session *s)
     free(s->txns);
     free(s->rcpts);
     free(s->anomalies);
+    free(s->syn_retrans);
     free(s->failure.hint);
     free(s->mx);
     observers_end(s, true);
