@@ -9,9 +9,9 @@ capture of every bundled one):
 - the reply-latency table: the commands and counts of --summary, and its
   percentiles;
 - the session table: from/to/HELO columns; the filter (#q=, what the box
-  is given) finds a session by a RCPT address that is not its first, and
-  hides the others (the address picked is not its session's first RCPT
-  when the capture has one that no other session mentions);
+  is given) finds a session by a RCPT address no other session mentions
+  (one that is not its session's first RCPT when there is such a one), and
+  hides the others;
 - SYN retransmissions: in the JSON (syn_retransmits) and drawn on the
   ladder at their times, before the SYN-ACK;
 - 10 000 sessions (gen_capture's gateway mix): no console error, one page
@@ -204,8 +204,10 @@ def check_syn(binary, chrome, tmp, outdir):
     order = [lab for _, _, lab in rows]
     ack = next((i for i, lab in enumerate(order) if lab == "SYN-ACK"), -1)
     last = max((i for i, (_, c, _) in enumerate(rows) if c and "syn-retransmit" in c), default=99)
-    check(0 <= last < ack and rows[ack][0] >= 3.0,
-          f"the SYN-ACK follows the last retransmission ({order[:5]})")
+    rtt = r.get("tcp", {}).get("rtt_ms", {}).get("server_side")
+    check(0 <= last < ack and rtt is not None and abs(rows[ack][0] - (3.0 + rtt / 1000)) < 0.0015,
+          f"the SYN-ACK follows the last retransmission, its RTT later ({order[:5]}, "
+          f"{rows[ack][0] if ack >= 0 else None} s, rtt {rtt} ms)")
 
 
 def day_capture(path):
@@ -216,6 +218,28 @@ def day_capture(path):
         frames += smtpgen.session(1764000000.0 + h * 3600 + 17, "198.51.100.%d" % (h + 1),
                                   "192.0.2.25", 30000 + h, rcpt_reply=reply)
     smtpgen.write_pcap(path, sorted(frames, key=lambda f: f[0]), 101)
+
+
+def check_syn_bound(binary, chrome, tmp, outdir):
+    """Eleven SYNs nobody answers: the first 8 retransmissions are kept, the
+    ladder says how many more there were."""
+    cap = os.path.join(tmp, "syn-flood.pcap")
+    syn = smtpgen.tcp4(smtpgen.ip("198.51.100.9"), smtpgen.ip("192.0.2.25"), 40002, 25, 77, 0,
+                       0x02)
+    smtpgen.write_pcap(cap, [(1764000000.0 + 0.5 * k * k, syn) for k in range(11)], 101)
+    recs = sessions_of(binary, "-r", cap)
+    r = recs[0] if len(recs) == 1 else {}
+    want = [0.5 * k * k for k in range(1, 9)]
+    got = r.get("syn_retransmits") or []
+    check(r.get("syn_count") == 11 and len(got) == 8 and
+          all(abs(a - b) < 1e-6 for a, b in zip(got, want)),
+          f"eleven SYNs: syn_count 11, the first 8 retransmissions kept ({got})")
+    url = html_of(binary, os.path.join(outdir, "syn-flood.html"), "-r", cap)
+    dom, _ = chrome(url + "#s=" + r.get("id", ""))
+    rows = ladder_rows(dom)
+    check(len([c for _, c, _ in rows if c and "syn-retransmit" in c]) == 8 and
+          any(lab == "2 more SYNs (times not kept)" for _, _, lab in rows),
+          "its ladder draws 8 retransmissions and says 2 more were sent")
 
 
 def check_day(binary, chrome, tmp, outdir):
@@ -278,5 +302,6 @@ def run(binary, outdir, gen, tmp, chrome, recs, merged, report):
     check_latency(binary, dom, recs, ["-r", merged])
     check_filter(chrome, url, recs)
     check_syn(binary, chrome, tmp, outdir)
+    check_syn_bound(binary, chrome, tmp, outdir)
     check_day(binary, chrome, tmp, outdir)
     check_10k(binary, chrome, gen, tmp, outdir)
