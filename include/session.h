@@ -214,9 +214,9 @@ struct session {
     enum handshake handshake;
     uint32_t syn_count;      /* SYNs seen from the client (retransmissions) */
     /* when the client sent its SYN again: the first SESSION_SYN_RETRANS_MAX
-     * retransmissions, kept only by sessions that had any (most have none) */
+     * retransmissions (session_syn_retrans_kept of them), allocated only by
+     * sessions that had any (most have none; no count field: syn_count says) */
     smtp_time *syn_retrans;
-    uint32_t nsyn_retrans;
     /* its first and last frame in the input, counted from 1 as Wireshark
      * numbers them (0: unknown) */
     uint64_t first_frame, last_frame;
@@ -320,9 +320,17 @@ void session_set_midstream(struct session *s);
 /* The server's start was not captured (SYN-ACK missing): no greeting is
  * expected before the client's first command. */
 void session_set_no_greeting(struct session *s);
-/* The times of the client's SYN retransmissions (the first n, at most
- * SESSION_SYN_RETRANS_MAX are kept; out of memory: none). */
-void session_set_syn_retrans(struct session *s, const smtp_time *ts, uint32_t n);
+/* The times of the client's SYN retransmissions, after syn_count is set:
+ * the first min(syn_count - 1, SESSION_SYN_RETRANS_MAX) of ts (out of
+ * memory: none). */
+void session_set_syn_retrans(struct session *s, const smtp_time *ts);
+static inline uint32_t session_syn_retrans_kept(const struct session *s)
+{
+    if (!s->syn_retrans || s->syn_count < 2)
+        return 0;
+    return s->syn_count - 1 < SESSION_SYN_RETRANS_MAX ? s->syn_count - 1
+                                                      : SESSION_SYN_RETRANS_MAX;
+}
 /* Ends the session: flushes the parser and computes the verdict. */
 void session_end(struct session *s, enum tcp_end how, smtp_time ts);
 void session_free(struct session *s);

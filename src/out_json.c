@@ -320,7 +320,7 @@ static void json_session(struct sink *base, const struct session *s)
     obuf_puts(f, "\",\"syn_count\":");
     obuf_putu(f, s->syn_count);
     obuf_puts(f, ",\"syn_retransmits\":[");
-    for (uint32_t i = 0; i < s->nsyn_retrans; i++) {
+    for (uint32_t i = 0, n = session_syn_retrans_kept(s); i < n; i++) {
         if (i)
             obuf_putc(f, ',');
         jseconds(f, s->syn_retrans[i] - s->start, 6);

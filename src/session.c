@@ -332,14 +332,14 @@ void session_end(struct session *s, enum tcp_end how, smtp_time ts)
     observers_end(s, false); /* the findings' audit, ..., the diagnosis last */
 }
 
-void session_set_syn_retrans(struct session *s, const smtp_time *ts, uint32_t n)
+void session_set_syn_retrans(struct session *s, const smtp_time *ts)
 {
-    if (n > SESSION_SYN_RETRANS_MAX)
-        n = SESSION_SYN_RETRANS_MAX;
     free(s->syn_retrans);
-    s->syn_retrans = n ? malloc(n * sizeof *ts) : NULL;
-    s->nsyn_retrans = s->syn_retrans ? n : 0;
-    if (s->syn_retrans)
+    s->syn_retrans = NULL;
+    uint32_t n = s->syn_count < 2 ? 0
+                 : s->syn_count - 1 < SESSION_SYN_RETRANS_MAX ? s->syn_count - 1
+                                                              : SESSION_SYN_RETRANS_MAX;
+    if (n && (s->syn_retrans = malloc(n * sizeof *ts)))
         memcpy(s->syn_retrans, ts, n * sizeof *ts);
 }
 
