@@ -5,7 +5,8 @@ capture of every bundled one):
 - the histogram of sessions per time bucket: its stacked counts are the
   records' verdicts, bucketed as the page says (data-base, data-step), with
   a readable number of bars for a span of seconds or of days; on a capture
-  whose failures begin on the second day, the first failed bar is there;
+  whose failures begin on the second day, the first failed bar is there,
+  and its time range (#t=, what a click on it gives) lists its sessions;
 - the reply-latency table: the commands and counts of --summary, and its
   percentiles;
 - the session table: from/to/HELO columns; the filter (#q=, what the box
@@ -246,7 +247,8 @@ def check_day(binary, chrome, tmp, outdir):
     cap = os.path.join(tmp, "two-days.pcap")
     day_capture(cap)
     recs = sessions_of(binary, "-r", cap)
-    dom, console = chrome(html_of(binary, os.path.join(outdir, "two-days.html"), "-r", cap))
+    url = html_of(binary, os.path.join(outdir, "two-days.html"), "-r", cap)
+    dom, console = chrome(url)
     check(len(recs) == 48 and not [l for l in console if "Uncaught" in l],
           f"a two-day capture's report renders ({len(recs)} sessions)")
     h = check_histogram(dom, recs, "two days")
@@ -257,6 +259,16 @@ def check_day(binary, chrome, tmp, outdir):
     failed_bars = sorted(b for b, v in shown if v == "failed")
     check(failed_bars and base + failed_bars[0] * step <= first_fail < base + (failed_bars[0] + 1) * step,
           "when failures started: the first bar with failures holds the first failed session")
+    if not failed_bars:
+        return
+    # what a click on that bar does: the table lists its sessions (#t=FROM-TO)
+    lo, hi = base + failed_bars[0] * step, base + (failed_bars[0] + 1) * step
+    dom, console = chrome(url + f"#t={lo}-{hi}")
+    want = sorted(r["id"] for r in recs if lo <= epoch_ms(r["start"]) < hi)
+    check(want and sorted(table_ids(dom)) == want and
+          shown_text(dom).startswith(f"{len(want)} of {len(recs)} "),
+          f"the bar's time range lists its {len(want)} sessions and hides the others "
+          f"({shown_text(dom)!r})")
 
 
 def check_10k(binary, chrome, gen, tmp, outdir):
