@@ -6,18 +6,19 @@ capture of every bundled one):
   records' verdicts, bucketed as the page says (data-base, data-step), with
   a readable number of bars for a span of seconds or of days; on a capture
   whose failures begin on the second day, the first failed bar is there,
-  and its time range (#t=, what a click on it gives) lists its sessions;
+  and its time range (#t=, and a mouse click on it) lists its sessions;
 - the reply-latency table: the commands and counts of --summary, and its
   percentiles;
-- the session table: from/to/HELO columns; the filter (#q=, what the box
-  is given) finds a session by a RCPT address no other session mentions
-  (one that is not its session's first RCPT when there is such a one), and
-  hides the others;
+- the session table: from/to/HELO columns; the filter (#q=, and typed into
+  the box key by key through the DevTools protocol, test/lib/cdp.py) finds
+  a session by a RCPT address no other session mentions (one that is not
+  its session's first RCPT when there is such a one), and hides the others;
 - SYN retransmissions: in the JSON (syn_retransmits) and drawn on the
   ladder at their times, before the SYN-ACK;
 - 10 000 sessions (gen_capture's gateway mix): no console error, one page
-  of table rows, no bar per session, a DOM far smaller than one node per
-  session, the filter's count as the records say.
+  of table rows (the first 100 by start time; a click on the next-page
+  button shows the next 100), no bar per session, a DOM far smaller than
+  one node per session, the filter's count as the records say.
 """
 import calendar
 import datetime
@@ -30,7 +31,22 @@ import urllib.parse
 from collections import Counter
 
 from tap import check
+import cdp
 import smtpgen
+
+ROWS = "[...document.querySelectorAll('#tbody tr')].map(t => t.dataset.id)"
+SHOWN = "document.getElementById('shown').textContent"
+
+
+def in_page(browser, url, act):
+    """act(page) in a browser driven through the DevTools protocol; a page
+    without the element acted on is a failed check, not a crash:
+    (result, None) or (None, error)."""
+    try:
+        with cdp.Page(browser, url) as p:
+            return act(p), None
+    except (RuntimeError, TimeoutError, OSError) as e:
+        return None, str(e)[:200]
 
 
 def epoch_ms(iso):
@@ -141,24 +157,42 @@ def check_latency(binary, dom, recs, args):
           f"(pipelined replies included; differ: {diff})")
 
 
-def check_filter(chrome, url, recs):
-    """A RCPT address that is not its session's first, found by the filter
-    box; picked so that no other session mentions it anywhere."""
-    dumps = {r["id"]: json.dumps(r) for r in recs}
-    pick = None
-    for r in recs:
-        rc = [x["addr"] for t in r["transactions"] for x in t["rcpt"]]
-        for a in rc[1:] + rc[:1]:
-            holders = {i for i, d in dumps.items() if json.dumps(a)[1:-1] in d}
-            if holders == {r["id"]}:
-                pick = (a, r)
-                break
-        if pick:
-            break
+def check_filter(chrome, browser, url, recs):
+    """The filter box, through #q= and typed into, key by key."""
+    pick = pick_rcpt(recs)
     check(pick is not None, "a RCPT address only one session mentions is in the capture")
     if not pick:
         return
+    filter_by_hash(chrome, url, recs, *pick)
     a, r = pick
+
+    def typed(p):
+        p.type_into("#filter", a)
+        return p.eval(ROWS), p.eval(SHOWN), [c for c in p.console() if c.startswith("Uncaught")]
+    got, err = in_page(browser, url, typed)
+    ids, shown, errors = got or (None, "", [err])
+    check(ids == [r["id"]] and shown.startswith(f"1 of {len(recs)} ") and not errors,
+          f"typed into the filter box (key events), {a} lists session {r['id']} alone "
+          f"({ids and len(ids)} rows, {shown!r}, {errors[:1]})")
+
+
+def pick_rcpt(recs):
+    """(address, session): a RCPT address no other session mentions
+    anywhere; best one the server accepted (no reply text names it, only
+    the RCPT TO) and that is not its session's first."""
+    dumps = {r["id"]: json.dumps(r) for r in recs}
+    cands = []
+    for r in recs:
+        rc = [x for t in r["transactions"] for x in t["rcpt"]]
+        for k, x in enumerate(rc):
+            a = x["addr"]
+            if {i for i, d in dumps.items() if json.dumps(a)[1:-1] in d} == {r["id"]}:
+                named = sum(l["line"].count(a) for l in r["transcript"])
+                cands.append((named > 1, k == 0, a, r))
+    return min(cands, key=lambda c: c[:2])[2:] if cands else None
+
+
+def filter_by_hash(chrome, url, recs, a, r):
     dom, console = chrome(url + "#q=" + urllib.parse.quote(a))
     check(not [l for l in console if "Uncaught" in l], "no console errors with a filter given")
     check(table_ids(dom) == [r["id"]] and shown_text(dom).startswith(f"1 of {len(recs)} "),
@@ -243,7 +277,7 @@ def check_syn_bound(binary, chrome, tmp, outdir):
           "its ladder draws 8 retransmissions and says 2 more were sent")
 
 
-def check_day(binary, chrome, tmp, outdir):
+def check_day(binary, chrome, browser, tmp, outdir):
     cap = os.path.join(tmp, "two-days.pcap")
     day_capture(cap)
     recs = sessions_of(binary, "-r", cap)
@@ -270,8 +304,16 @@ def check_day(binary, chrome, tmp, outdir):
           f"the bar's time range lists its {len(want)} sessions and hides the others "
           f"({shown_text(dom)!r})")
 
+    def click(p):
+        p.click(f'rect.seg[data-bucket="{failed_bars[0]}"][data-verdict="failed"]')
+        return p.eval(ROWS), p.eval("location.hash")
+    got, err = in_page(browser, url, click)
+    ids, hash_ = got or (None, err)
+    check(ids is not None and sorted(ids) == want and hash_ == f"#t={lo}-{hi}",
+          f"a mouse click on that bar does the same ({ids and len(ids)} rows, {hash_})")
 
-def check_10k(binary, chrome, gen, tmp, outdir):
+
+def check_10k(binary, chrome, browser, gen, tmp, outdir):
     cap = os.path.join(tmp, "gateway-10k.pcap")
     g = subprocess.run([gen, "-o", cap, "-s", "85", "-c", "2000", "--mix", "gateway"],
                        capture_output=True, text=True)
@@ -292,6 +334,16 @@ def check_10k(binary, chrome, gen, tmp, outdir):
     ids = table_ids(dom)
     check(len(ids) == 100 and shown_text(dom).startswith(f"{len(recs)} of {len(recs)} sessions"),
           f"the table shows one page of 100 rows ({len(ids)}, {shown_text(dom)!r})")
+    order = [r["id"] for r in sorted(recs, key=lambda r: r["start"])]
+    check(ids == order[:100], "its first page is the first 100 sessions by start time")
+
+    def next_page(p):
+        p.click("#next")
+        return p.eval(ROWS), p.eval(SHOWN)
+    got, err = in_page(browser, url, next_page)
+    page2, shown = got or (None, err)
+    check(page2 == order[100:200] and "rows 101-200" in shown,
+          f"a click on the next-page button shows rows 101-200 ({shown!r})")
     check(not re.search(r'<rect [^>]*data-id="', dom),
           "no timeline bar per session (10 000 bars are not drawn)")
     page = re.sub(r'<script type="application/json" id="records">.*?</script>', "", dom,
@@ -307,13 +359,13 @@ def check_10k(binary, chrome, gen, tmp, outdir):
           f"({shown_text(dom)!r})")
 
 
-def run(binary, outdir, gen, tmp, chrome, recs, merged, report):
+def run(binary, outdir, gen, tmp, chrome, browser, recs, merged, report):
     url = "file://" + os.path.abspath(report)
     dom, _ = chrome(url)
     check_histogram(dom, recs, "every bundled capture")
     check_latency(binary, dom, recs, ["-r", merged])
-    check_filter(chrome, url, recs)
+    check_filter(chrome, browser, url, recs)
     check_syn(binary, chrome, tmp, outdir)
     check_syn_bound(binary, chrome, tmp, outdir)
-    check_day(binary, chrome, tmp, outdir)
-    check_10k(binary, chrome, gen, tmp, outdir)
+    check_day(binary, chrome, browser, tmp, outdir)
+    check_10k(binary, chrome, browser, gen, tmp, outdir)

@@ -158,6 +158,6 @@ check(any("smtpscope report: rendered" in l for l in console) and
       not [l for l in console if "Uncaught" in l] and "no sessions in this capture" in dom,
       "a report of a capture without sessions renders, says so, and throws nothing")
 import html_day  # noqa: E402  (the day-of-traffic checks, beside this file)
-html_day.run(binary, outdir, gen, tmp, chrome, recs, merged, report)
+html_day.run(binary, outdir, gen, tmp, chrome, browser, recs, merged, report)
 shutil.rmtree(tmp, ignore_errors=True)
 tap.finish()
