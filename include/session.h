@@ -324,12 +324,16 @@ void session_set_no_greeting(struct session *s);
  * the first min(syn_count - 1, SESSION_SYN_RETRANS_MAX) of ts (out of
  * memory: none). */
 void session_set_syn_retrans(struct session *s, const smtp_time *ts);
+/* How many of the retransmissions syn_count counts a session keeps. */
+static inline uint32_t session_syn_retrans_bound(uint32_t syn_count)
+{
+    return syn_count < 2 ? 0
+           : syn_count - 1 < SESSION_SYN_RETRANS_MAX ? syn_count - 1
+                                                     : SESSION_SYN_RETRANS_MAX;
+}
 static inline uint32_t session_syn_retrans_kept(const struct session *s)
 {
-    if (!s->syn_retrans || s->syn_count < 2)
-        return 0;
-    return s->syn_count - 1 < SESSION_SYN_RETRANS_MAX ? s->syn_count - 1
-                                                      : SESSION_SYN_RETRANS_MAX;
+    return s->syn_retrans ? session_syn_retrans_bound(s->syn_count) : 0;
 }
 /* Ends the session: flushes the parser and computes the verdict. */
 void session_end(struct session *s, enum tcp_end how, smtp_time ts);

@@ -3,8 +3,10 @@
  * Every session's JSON record (the same as --json writes) is kept in a
  * temporary file while the run goes on; at the end the report is written:
  * src/report.html (compiled in, see the Makefile) with the records as a
- * JSON array in a script element of its own (type application/json). The page draws the summary, the timeline, the session
- * table and, on demand, a session's ladder diagram; it fetches nothing.
+ * JSON array in a script element of its own (type application/json). The
+ * page draws the summary, the sessions over time, the reply latency, the
+ * session table and, on demand, a session's ladder diagram; it fetches
+ * nothing.
  * A '<' in the data is written as \u003c, so no text from the wire can end
  * the script element.
  */

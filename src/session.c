@@ -336,9 +336,7 @@ void session_set_syn_retrans(struct session *s, const smtp_time *ts)
 {
     free(s->syn_retrans);
     s->syn_retrans = NULL;
-    uint32_t n = s->syn_count < 2 ? 0
-                 : s->syn_count - 1 < SESSION_SYN_RETRANS_MAX ? s->syn_count - 1
-                                                              : SESSION_SYN_RETRANS_MAX;
+    uint32_t n = session_syn_retrans_bound(s->syn_count);
     if (n && (s->syn_retrans = malloc(n * sizeof *ts)))
         memcpy(s->syn_retrans, ts, n * sizeof *ts);
 }
