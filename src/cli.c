@@ -260,7 +260,8 @@ const struct cli_option cli_options[] = {
     {"html", 0, STRING(html), .metavar = "FILE", .section = CLI_OUTPUT,
      .complete = COMPLETE_FILE,
      .help = "also write a self-contained HTML report: summary,\n"
-             "timeline, session table, ladder diagrams"},
+             "sessions over time by verdict, reply latency per command,\n"
+             "session table (filter by address, HELO, IP), ladder diagrams"},
     {"local-net", 0, CUSTOM(add_local_net), .metavar = "LIST", .section = CLI_OUTPUT,
      .help = "our networks (CIDR, comma-separated, repeatable): each\n"
              "session is incoming, outgoing, internal or transit;\n"

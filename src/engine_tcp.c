@@ -295,7 +295,7 @@ struct conn *engine_observe_tcp(struct engine *e, const struct packet *p,
 
     if ((fl & (TCPF_SYN | TCPF_ACK | TCPF_RST)) == TCPF_SYN) {
         if (c && from_client && c->isn == p->seq) {
-            if (c->syn_count < 8)
+            if (c->syn_count < CONN_SYN_TIMES)
                 c->syn_times[c->syn_count] = e->now;
             c->syn_count++; /* retransmitted SYN */
         } else if (!engine_smtp_port(e, p->dst.port)) {

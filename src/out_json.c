@@ -229,6 +229,14 @@ static void write_transcript(struct obuf *f, const struct session *s)
             obuf_puts(f, ",\"latency_ms\":");
             jmillis(f, l->latency_ns);
         }
+        /* the command this reply answers, as the parser paired it (a
+         * pipelined reply is not the last command's): --summary's names */
+        if (l->kind == TL_SERVER && l->latency_ns >= 0 && l->aux < SMTP_CMD__COUNT) {
+            obuf_puts(f, ",\"answers\":\"");
+            obuf_puts(f, l->aux == SMTP_CMD_CONNECT ? "greeting"
+                                                     : smtp_cmd_name((enum smtp_cmd)l->aux));
+            obuf_putc(f, '"');
+        }
         obuf_putc(f, '}');
     }
     obuf_putc(f, ']');
@@ -372,6 +380,13 @@ static void json_session(struct sink *base, const struct session *s)
     obuf_puts(f, handshake_name(s->handshake));
     obuf_puts(f, "\",\"syn_count\":");
     obuf_putu(f, s->syn_count);
+    obuf_puts(f, ",\"syn_retransmits\":[");
+    for (uint32_t i = 0, n = session_syn_retrans_kept(s); i < n; i++) {
+        if (i)
+            obuf_putc(f, ',');
+        jseconds(f, s->syn_retrans[i] - s->start, 6);
+    }
+    obuf_putc(f, ']');
     obuf_puts(f, ",\"end_cause\":\"");
     obuf_puts(f, end_cause_name(s->tcp_end, s->quit_ok));
     obuf_puts(f, "\",\"tcp_end\":\"");

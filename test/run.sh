@@ -71,7 +71,7 @@ suite "-l and live: each session out at once" python3 test/flush_test.py ./smtps
 suite "tcpdump habits: BPF on -r, -F, -D, usage line" sh test/tcpdump_habits_test.sh ./smtpscope
 suite "man page" sh test/manpage_test.sh ./smtpscope
 suite "--log-dir and SIGHUP rotation (asan)" python3 test/logdir_test.py build/asan/smtpscope build/bench/gen_capture
-suite "--html report in headless Chromium" python3 test/html_test.py ./smtpscope build/html-test
+suite "--html report in headless Chromium" python3 test/html_test.py ./smtpscope build/html-test build/bench/gen_capture
 suite "--top console in tmux" bash test/top_test.sh
 suite "progress line on a terminal" sh test/progress_test.sh ./smtpscope build/bench/gen_capture
 suite "--local-net: direction and outgoing sessions" sh test/direction_test.sh build/asan/smtpscope
