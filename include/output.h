@@ -38,6 +38,8 @@ struct output_options {
     bool color;     /* text: failures red, findings yellow (terminals only) */
     bool follow;    /* text: write each line as it happens (live tail) */
     int slow_dns_ms; /* DNS answers slower than this are findings (0: off) */
+    bool tls_steps;  /* JSON: the TLS handshake's steps with their times, for
+                        the HTML report's ladder (not in --json's output) */
 };
 
 struct sink *sink_text_new(FILE *f, const struct output_options *o);

@@ -123,6 +123,7 @@ struct sink *sink_html_new(FILE *out, const char *input, const char *version,
     h->tmp = tmpfile();
     struct output_options jo = *o;
     jo.color = false;
+    jo.tls_steps = true; /* the ladder draws them */
     h->json = h->tmp ? sink_json_new(h->tmp, &jo) : NULL;
     if (!h->json) {
         if (h->tmp)

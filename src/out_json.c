@@ -19,6 +19,7 @@
 struct json_sink {
     struct sink base;
     int slow_dns_ms;
+    bool tls_steps;
     struct obuf ob; /* a record at a time, then one fwrite (obuf.h) */
 };
 
@@ -410,6 +411,8 @@ static void json_session(struct sink *base, const struct session *s)
     obuf_puts(f, smtp_parser_info(&s->parser).implicit_tls ? ",\"implicit_tls\":true"
                                                           : ",\"implicit_tls\":false");
     json_tls_handshake(f, s->tls_hs);
+    if (((struct json_sink *)base)->tls_steps)
+        json_tls_steps(f, s->tls_hs, s->start);
     json_tcp_path(f, s->tcp_known ? &s->tcp : NULL);
     write_verdict(f, s);
     write_failure(f, s);
@@ -491,6 +494,7 @@ struct sink *sink_json_new(FILE *f, const struct output_options *o)
     if (!j)
         return NULL;
     j->slow_dns_ms = o->slow_dns_ms;
+    j->tls_steps = o->tls_steps;
     j->base.session = json_session;
     j->base.finish = json_finish;
     j->base.destroy = json_destroy;

@@ -162,3 +162,75 @@ void json_tcp_path(struct obuf *f, const struct tcp_path *t)
             t->zero_window[0], t->zero_window[1], (unsigned long long)t->lost_bytes[0],
             (unsigned long long)t->lost_bytes[1]);
 }
+
+/* ---- the steps, for the ladder ----------------------------------------------------- */
+
+struct step {
+    smtp_time t;
+    int from;          /* TLS_CLIENT, TLS_SERVER */
+    char what[200];
+};
+
+static int add_step(struct step *st, int n, smtp_time t, int from, const char *what)
+{
+    if (n == 12 || t <= 0)
+        return n;
+    st[n].t = t;
+    st[n].from = from;
+    snprintf(st[n].what, sizeof st[n].what, "%s", what);
+    for (int i = n; i > 0 && st[i].t < st[i - 1].t; i--) { /* in time order */
+        struct step x = st[i];
+        st[i] = st[i - 1];
+        st[i - 1] = x;
+    }
+    return n + 1;
+}
+
+static int hello_steps(const struct tls_info *in, struct step *st)
+{
+    char b[TLS_NAME_BUF], c[TLS_NAME_BUF], what[200];
+    int n = 0;
+    if (in->client_hello) {
+        snprintf(what, sizeof what, "ClientHello%s%.*s", in->sni_present ? " SNI " : "",
+                 in->sni_present ? (int)in->sni_len : 0, in->sni);
+        n = add_step(st, n, in->client_hello_ts, TLS_CLIENT, what);
+    }
+    if (in->server_hello) {
+        snprintf(what, sizeof what, "ServerHello %s %s", tls_version_name(in->version, b),
+                 tls_cipher_name(in->cipher, c));
+        n = add_step(st, n, in->server_hello_ts, TLS_SERVER, what);
+    }
+    if (in->cert.present) {
+        snprintf(what, sizeof what, "Certificate %.160s",
+                 in->cert.parsed ? in->cert.subject : "(not read)");
+        n = add_step(st, n, in->server_hello_ts, TLS_SERVER, what);
+    }
+    if (in->alert.seen) {
+        snprintf(what, sizeof what, "alert %s (%s)", tls_alert_name(in->alert.code, b),
+                 tls_alert_level_name(in->alert.level));
+        n = add_step(st, n, in->alert.ts, (int)in->alert.from, what);
+    }
+    return n;
+}
+
+void json_tls_steps(struct obuf *f, const struct tls_info *in, smtp_time start)
+{
+    obuf_puts(f, ",\"tls_steps\":[");
+    struct step st[12];
+    int n = in ? hello_steps(in, st) : 0;
+    for (int d = 0; in && d < 2; d++) {
+        if (in->ccs_seen[d])
+            n = add_step(st, n, in->ccs_ts[d], d, "ChangeCipherSpec");
+        if (in->finished_seen[d])
+            n = add_step(st, n, in->finished_ts[d], d, "Finished");
+        if (in->data_seen[d])
+            n = add_step(st, n, in->data_ts[d], d, "application data");
+    }
+    for (int i = 0; i < n; i++) {
+        obuf_printf(f, "%s{\"t\":%.6f,\"from\":\"%s\",\"step\":", i ? "," : "",
+                    (double)(st[i].t - start) / 1e9, st[i].from == TLS_CLIENT ? "C" : "S");
+        cstr(f, st[i].what);
+        obuf_putc(f, '}');
+    }
+    obuf_putc(f, ']');
+}

@@ -126,6 +126,29 @@ check(fx["failure"]["hint"] == "" or "hint:" in dom, "the failure's hint is show
 chrome(url, "--window-size=1000,1400", f"--screenshot={outdir}/ladder.png")
 check(os.path.exists(f"{outdir}/ladder.png"), "screenshot of a ladder saved")
 
+# the TLS handshake on the ladder: each step read in clear is an arrow
+# from its side, in time order, after the STARTTLS exchange
+tls_report = os.path.join(tmp, "tls.html")
+subprocess.run([binary, "-q", "--html", tls_report, "-r", "captures/proto-starttls.pcap"],
+               capture_output=True, check=True)
+tls_rec = json.loads(subprocess.run([binary, "-q", "-j", "-r", "captures/proto-starttls.pcap"],
+                                    capture_output=True, text=True).stdout.splitlines()[0])
+dom, console = chrome("file://" + os.path.abspath(tls_report) + "#s=" + tls_rec["id"])
+m = re.search(r'<svg[^>]*id="ladder-diagram".*?</svg>', dom, re.S)
+svg = m.group(0) if m else ""
+steps = re.findall(r'class="arrow tls-step"', svg)
+labels = [html.unescape(x) for x in re.findall(r'<text[^>]*>(TLS [^<]*)</text>', svg)]
+check(not [l for l in console if "Uncaught" in l] and len(steps) >= 4,
+      f"the STARTTLS session's ladder draws its handshake steps ({len(steps)} arrows)")
+check(labels[:1] and labels[0].startswith("TLS hand-off") and
+      any(x.startswith("TLS ClientHello") for x in labels) and
+      labels.index(next(x for x in labels if x.startswith("TLS ClientHello"))) <
+      labels.index(next(x for x in labels if x.startswith("TLS ServerHello TLS 1.3"))),
+      f"after the hand-off: ClientHello, then ServerHello with the version ({labels[:4]})")
+check('"tls_steps"' not in subprocess.run([binary, "-q", "-j", "-r", "captures/proto-starttls.pcap"],
+                                          capture_output=True, text=True).stdout,
+      "--json's records are unchanged (the steps are the report's)")
+
 # markup from the wire stays text
 hostile = os.path.join(tmp, "hostile")
 subprocess.run([sys.executable, "test/hostile/make_hostile.py", hostile], check=True,
