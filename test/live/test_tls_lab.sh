@@ -38,9 +38,10 @@ expired_cert() {
 }
 expired_cert || { echo "not ok - TLS lab: expired certificate"; exit 1; }
 
-tls_postfix() { # tls_postfix CERT KEY
+tls_postfix() { # tls_postfix CERT KEY [main.cf lines...]
+    cert=$1 key=$2; shift 2
     lab_postfix_stop
-    lab_postfix_start "smtpd_tls_cert_file = $1" "smtpd_tls_key_file = $2" \
+    lab_postfix_start "smtpd_tls_cert_file = $cert" "smtpd_tls_key_file = $key" "$@" \
         "smtpd_tls_security_level = may" \
         "master:smtps inet n - n - - smtpd -o smtpd_tls_wrappermode=yes" &&
         lab_wait_port "$LAB_NS_S" 25 && lab_wait_port "$LAB_NS_S" 465
@@ -80,6 +81,12 @@ lab_capture_stop
 kill "$proxy" 2>/dev/null; wait "$proxy" 2>/dev/null
 tls_postfix "$LAB_DIR/old-cert.pem" "$LAB_DIR/old-key.pem" || { echo "not ok - TLS lab: Postfix (expired)"; exit 1; }
 lab_capture_start "$LAB_DIR/expired.pcap" "tcp port 25" && s_client -tls1_2; lab_capture_stop
+# a version no side shares: Postfix speaks TLS 1.2 at most, the client
+# insists on TLS 1.3; the server's protocol_version alert is in clear
+tls_postfix "$LAB_DIR/cert.pem" "$LAB_DIR/key.pem" \
+    "smtpd_tls_protocols = !SSLv2, !SSLv3, !TLSv1, !TLSv1.1, !TLSv1.3" ||
+    { echo "not ok - TLS lab: Postfix (TLS 1.2 only)"; exit 1; }
+lab_capture_start "$LAB_DIR/noversion.pcap" "tcp port 25" && s_client -tls1_3; lab_capture_stop
 
 python3 - "$bin" "$LAB_DIR" <<'EOF' || fail=1
 import json, subprocess, sys
@@ -133,6 +140,19 @@ for name in ("rejected", "rejected13"):
     if hs.get("alert"):
         check(str(hs["alert"]["code"]) in alerts,
               f"{name}: alert {hs['alert']['description']} ({hs['alert']['code']}) as tshark read it {alerts}")
+r = session("noversion")
+if r:
+    hs, f = r["tls_handshake"] or {}, r["failure"] or {}
+    alerts = tshark("noversion", "tls.alert_message.desc", "tls.alert_message")
+    check(r["verdict"] == "failed" and r["end_phase"] == "STARTTLS" and hs.get("result") == "failed"
+          and (hs.get("alert") or {}).get("description") == "protocol_version"
+          and (hs.get("alert") or {}).get("from") == "server" and "70" in alerts,
+          f"noversion: FAILED at STARTTLS on the server's protocol_version alert, as tshark read it "
+          f"({r['verdict']} {hs.get('result')} {hs.get('alert')} {alerts})")
+    check(hs.get("client_versions") == ["TLS 1.3"] and hs.get("version") is None,
+          f"noversion: the client offered TLS 1.3 only, nothing was negotiated ({hs.get('client_versions')})")
+    check("protocol_version" in f.get("text", "") and f.get("hint"),
+          f"noversion: the failure names the alert, with a hint ({f.get('text')})")
 r = session("rejected")
 if r:
     check((r["tls_handshake"] or {}).get("alert") is not None and
