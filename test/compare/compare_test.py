@@ -124,7 +124,7 @@ def check_mix(tmp):
 
 def check_usage():
     for args, what in ((["--compare", "a.pcap"], "one side"),
-                       (["--compare", "-r", "a", "-r", "b", "--html", "x"], "--html"),
+                       (["--compare", "-r", "a", "-r", "b", "--tsv", "id"], "--tsv"),
                        (["-i", "lo", "-i", "lo"], "-i twice without --compare")):
         p = subprocess.run([BIN, *args], capture_output=True, text=True, timeout=30)
         check(p.returncode == 1 and "smtpscope:" in p.stderr,
