@@ -246,6 +246,15 @@ chrome("file://" + os.path.abspath(page) + f"#p={p['pair']}", "--window-size=130
        f"--screenshot={outdir}/compare-ladder.png")
 check(os.path.getsize(f"{outdir}/compare-ladder.png") > 20000, "screenshot of a ladder saved")
 
+page, pairs, summ = run("clock-offset", make_compare.scenario("clock-offset"))
+check_tally("clock-offset", page, pairs, summ)
+dom, _, _ = ladder(page, pairs[0])
+times = [float(x) for x in re.findall(r'<text x="8" y="[^"]*" class="t">([+-][0-9.]+)s</text>', dom)]
+check(len(times) >= 36 and 0 <= min(times) and max(times) < 1,
+      "clock-offset: the server side (an hour ahead) drawn on the client side's clock "
+      f"({min(times, default=None)} .. {max(times, default=None)} s)")
+check("+3600.002 s" in dom, "clock-offset: the tally shows the offset in seconds")
+
 page, pairs, summ = run("mix", make_compare.mix(300))
 check_tally("mix", page, pairs, summ)
 check_filters("mix", page, pairs, ["pairing-uncertain"])
