@@ -284,6 +284,16 @@ for _, arr in check_ladders("starttls", page, pairs):
     check(sorted(a[1] for a in tls) == ["c", "s"] and "TLS started" in tls[0][4],
           f"starttls: the TLS note is drawn on both sides ({len(tls)})")
 
+# a session longer than a digest keeps (600 lines a side): what is kept is
+# drawn, and the page says the rest is not
+d = make_compare.delivery()
+long_steps = d[:3] + [(make_compare.C, b"NOOP"), (make_compare.S, b"250 2.0.0 Ok")] * 400 + d[3:]
+page, pairs, summ = run("long", make_compare.both_at(long_steps, long_steps))
+for p, _ in check_ladders("long", page, pairs):
+    dom = ladder(page, p)[0]
+    check(p["client_side"]["lines"] == 600 and p["client_side"]["lines_dropped"] > 0 and
+          "more are not drawn" in dom, "long: 600 lines a side drawn, the rest said not to be")
+
 check_hostile()
 p = subprocess.run([binary, "--compare", *(os.path.join(tmp, "hostile" + x) for x in (".c.pcap", ".s.pcap")),
                     "--html", "/nonexistent/x.html"], capture_output=True, text=True, timeout=30)
