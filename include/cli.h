@@ -47,6 +47,8 @@ struct options {
     long duration;         /* -G: stop live capture after this many seconds */
     const char *color;     /* auto, always, never */
     char *filter;          /* trailing BPF expression, for -i and -r */
+    char *const *trailing; /* the words after the options (into argv) */
+    int ntrailing;
     const char *filter_file; /* -F: the expression read from a file */
     long snaplen;          /* -s: live bytes per packet (0: 262144) */
     long buffer_kib;       /* -B: live kernel buffer in KiB (0: 32 MiB) */

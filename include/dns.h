@@ -69,6 +69,9 @@ struct dns_stream *dns_stream_new(struct dns_tracker *t, const struct endpoint *
 void dns_stream_feed(struct dns_stream *s, enum smtp_dir dir, const uint8_t *p,
                      size_t n, smtp_time ts);
 void dns_stream_free(struct dns_stream *s);
+/* The queries still waiting for a response (n of them), read-only, valid
+ * until the tracker's next call. */
+const struct dns_lookup *dns_pending(const struct dns_tracker *t, int *n);
 /* TCP connections to port 53 not followed: DNS_STREAMS_MAX were open. */
 uint64_t dns_streams_refused(const struct dns_tracker *t);
 /* Queries older than DNS_TIMEOUT_S at `now` are reported as timeouts;

@@ -15,6 +15,7 @@
 #include "conntrack.h"
 #include "decode.h"
 #include "dns.h"
+#include "dns_wait.h"
 #include "mailflow.h"
 #include "output.h"
 #include "select.h"
@@ -83,6 +84,7 @@ struct engine {
     struct tls_seen *tls_seen;    /* certificates by server address */
     struct observer_set observers; /* what every session goes through */
     struct dns_tracker *dns;      /* lookups on UDP and TCP port 53 */
+    struct dns_wait *dns_wait;    /* the server's lookups behind its waits */
     struct mailflow *flow;        /* with --local-net: deliveries and lookups */
     struct sniffed_port sniffed[ENGINE_SNIFF_PORTS];
     int nsniffed;

@@ -73,6 +73,8 @@
       "a reply came later than --slow-ms")                                      \
     X(SLOW_END_OF_DATA, "slow-end-of-data", TIMING, WARNING,                    \
       "the reply to the final dot came later than --slow-ms (content filter)")  \
+    X(SLOW_DNS_WAIT, "slow-dns-wait", TIMING, WARNING,                          \
+      "a slow greeting or reply waited on the server's own DNS lookup")         \
     X(IDLE_GAP, "idle-gap", TIMING, INFO,                                       \
       "the client was silent longer than --idle-gap-ms")                        \
     X(SNAPLEN_CUT, "snaplen-cut", CAPTURE, WARNING,                             \

@@ -30,5 +30,10 @@ const char *hint_cause(const char *phase, int code, const char *text);
  * <cause>". Returns the length written (always NUL-terminated). */
 size_t hint_compose(char *out, size_t cap, const char *phase, int code,
                     const char *enhanced, const char *text);
+/* The same, with a cause the capture itself showed (a DNSBL listing seen
+ * on the wire) in place of the one guessed from the words, unless the
+ * reply's words name a block list themselves. */
+size_t hint_compose_cause(char *out, size_t cap, const char *phase, int code,
+                          const char *enhanced, const char *text, const char *known);
 
 #endif

@@ -47,7 +47,7 @@ struct observer {
     void (*release)(void *ctx, struct session *s, void *st);
 };
 
-#define OBSERVERS_MAX 8
+#define OBSERVERS_MAX 12
 
 /* The observers of a run, and where each one's state lies in a session. */
 struct observer_set {

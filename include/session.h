@@ -274,6 +274,9 @@ struct session {
     /* while the connection lives: its counts as they grow (engine), for
      * analyses that must tell the path's delays from the server's */
     const struct tcp_path *tcp_live;
+    /* the reply in progress waited this long on the server's own DNS
+     * lookups (dns_wait.c sets it before the findings read it) */
+    int64_t dns_wait_ns;
     /* what the TLS handshake showed (tls_observer.c), NULL if none was read;
      * valid from the end of the session until it is freed */
     const struct tls_info *tls_hs;

@@ -120,7 +120,8 @@ struct smtp_reply_line {
     /* on the first line: the command it answers and the last byte of the
      * client line it answers (the command, its last AUTH response, the
      * last byte of a BDAT chunk), so latency can be measured as the reply
-     * starts */
+     * starts; on a later line SMTP_CMD_NONE, unless the line's evidence
+     * re-paired the reply (EHLO keywords): then the command it answers */
     enum smtp_cmd cmd;
     smtp_time cmd_ts_last;
 };

@@ -1,5 +1,4 @@
 /* capture.c - libpcap input (see capture.h). */
-#define _GNU_SOURCE /* fopencookie */
 #include "capture.h"
 
 #include <errno.h>
@@ -13,7 +12,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "decode.h"
 #include "endpoint.h"
@@ -177,61 +175,6 @@ static const char **expand_names(const char *const *files, int nfiles, int *n)
     return out;
 }
 
-/* gzip'd captures are read through zlib, as tshark reads them. */
-static ssize_t gz_read(void *c, char *buf, size_t n)
-{
-    int r = gzread((gzFile)c, buf, n > INT32_MAX ? INT32_MAX : (unsigned)n);
-    return r < 0 ? -1 : r;
-}
-
-static int gz_close(void *c)
-{
-    return gzclose((gzFile)c) == Z_OK ? 0 : -1;
-}
-
-/* A regular file by its first bytes: gzip is read through zlib, another
- * compression is refused with what to do; NULL with errno or *why set.
- * Anything else (a FIFO, a device) is read as it comes. */
-static FILE *open_capture(const char *file, const char **why)
-{
-    static const struct {
-        const char *magic, *name;
-        size_t len;
-    } packed[] = {
-        {"\xfd" "7zXZ", "xz", 5}, {"BZh", "bzip2", 3}, {"\x28\xb5\x2f\xfd", "zstd", 4},
-    };
-    FILE *fp = fopen(file, "rb");
-    unsigned char head[6] = {0};
-    if (!fp)
-        return NULL;
-    struct stat st;
-    if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode))
-        return fp; /* a FIFO or a device: its first bytes cannot be put back */
-    size_t got = fread(head, 1, sizeof head, fp);
-    rewind(fp);
-    for (size_t i = 0; i < sizeof packed / sizeof packed[0]; i++)
-        if (got >= packed[i].len && memcmp(head, packed[i].magic, packed[i].len) == 0) {
-            static char msg[128];
-            snprintf(msg, sizeof msg, "compressed with %s, which is not read directly "
-                     "(decompress it, or pipe it: %s -dc FILE | smtpscope -r -)",
-                     packed[i].name, packed[i].name);
-            *why = msg;
-            fclose(fp);
-            return NULL;
-        }
-    if (got < 2 || head[0] != 0x1f || head[1] != 0x8b)
-        return fp;
-    gzFile gz = gzdopen(dup(fileno(fp)), "rb");
-    fclose(fp);
-    if (!gz)
-        return NULL;
-    gzbuffer(gz, 1 << 18);
-    FILE *cf = fopencookie(gz, "rb", (cookie_io_functions_t){.read = gz_read, .close = gz_close});
-    if (!cf)
-        gzclose(gz);
-    return cf;
-}
-
 /* Opens one input and reads its first packet; false with the message. */
 static bool input_open(struct input *in, const char *file, size_t bufsize)
 {
@@ -240,7 +183,7 @@ static bool input_open(struct input *in, const char *file, size_t bufsize)
     memset(in, 0, sizeof *in);
     in->name = is_stdin ? "(stdin)" : file;
     const char *why = NULL;
-    in->fp = is_stdin ? stdin : open_capture(file, &why);
+    in->fp = capture_open(file, &why);
     if (!in->fp) {
         fprintf(stderr, "smtpscope: %s: %s\n", in->name, why ? why : strerror(errno));
         return false;
@@ -250,8 +193,7 @@ static bool input_open(struct input *in, const char *file, size_t bufsize)
         setvbuf(in->fp, in->buf, _IOFBF, bufsize);
     in->p = pcap_fopen_offline_with_tstamp_precision(in->fp, PCAP_TSTAMP_PRECISION_NANO, err);
     if (!in->p) {
-        if (in->fp != stdin)
-            fclose(in->fp);
+        fclose(in->fp);
         fprintf(stderr, "smtpscope: %s: %s\n", in->name, err);
         free(in->buf);
         in->buf = NULL;

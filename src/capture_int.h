@@ -4,6 +4,7 @@
 
 #include <pcap/pcap.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "timeval.h"
 
@@ -17,5 +18,10 @@ static inline smtp_time capture_ts_of(const struct pcap_pkthdr *h)
 /* The handle's link type is one decode.c reads; otherwise said (unless
  * quiet) and false. */
 bool capture_check_linktype(pcap_t *p, const char *what, bool quiet);
+
+/* A capture file or stream ("-": stdin) to hand to libpcap: gzip'd ones
+ * inflated, xz/bzip2/zstd refused (*why says what to do); NULL with errno
+ * or *why set. capture_gz.c. */
+FILE *capture_open(const char *file, const char **why);
 
 #endif

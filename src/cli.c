@@ -177,8 +177,8 @@ const struct cli_option cli_options[] = {
     {"read", 'r', CUSTOM(add_file), .metavar = "FILE", .section = CLI_INPUT,
      .complete = COMPLETE_CAPTURE,
      .help = "read a pcap or pcapng file, gzip'd or not ('-' for\n"
-             "stdin); repeat, or quote a glob ('day-*.pcap'): the\n"
-             "files are one capture merged by packet time"},
+             "stdin); repeat, quote a glob ('day-*.pcap') or name\n"
+             "several after it: one capture merged by packet time"},
     {"interface", 'i', CUSTOM(add_iface), .metavar = "IFACE", .section = CLI_INPUT,
      .complete = COMPLETE_IFACE, .help = "capture live on IFACE (needs CAP_NET_RAW)"},
     {"compare", 0, FLAG(compare), .section = CLI_INPUT,
@@ -448,6 +448,8 @@ static int apply(const struct cli_option *r, const char *arg, struct options *o)
 /* Words after the options: a BPF expression for -i, joined by spaces. */
 static int take_filter(int argc, char **argv, int first, struct options *o)
 {
+    o->trailing = argv + first;
+    o->ntrailing = argc > first ? argc - first : 0;
     if (first >= argc)
         return 0;
     if (o->filter_file) {

@@ -186,6 +186,16 @@ static void diagnose_unconnected(struct session *s)
 
 static void diagnose(struct session *s);
 
+/* A refusal after the capture showed the client listed (dns_wait.c). */
+static const char *dnsbl_cause(const struct session *s)
+{
+    return s->failure.code >= 400 && session_found(s, FINDING_DNSBL_REJECTION)
+               ? "the client's address is on a DNS block list (DNSBL): see the listing "
+                 "beside the refusal"
+               : NULL;
+}
+
+
 /* A TLS handshake read in clear that failed, was abandoned or was answered
  * in plaintext decides the session: FAILED at STARTTLS (the handshake is
  * the first phase on an implicit-TLS port too). One the capture cut off
@@ -245,8 +255,8 @@ static void diagnose_session(void *ctx, struct session *s, void *state)
             tls_handshake_failure(s->tls_hs, cause, sizeof cause, &tls_hint))
             snprintf(hint, sizeof hint, "%s", tls_hint);
         else
-            hint_compose(hint, sizeof hint, phase_name(f->phase), f->code,
-                         f->enhanced, f->text);
+            hint_compose_cause(hint, sizeof hint, phase_name(f->phase), f->code, f->enhanced,
+                               f->text, dnsbl_cause(s));
         free(f->hint);
         f->hint = hint[0] ? strdup(hint) : NULL; /* NULL: simply no hint */
     }

@@ -7,12 +7,11 @@
 #include "digest.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "fdio.h"
 #include "session.h"
 #include "tls_reader.h"
 
@@ -187,20 +186,6 @@ struct digest_sink {
     bool broken; /* the parent is gone: stop trying */
 };
 
-static bool write_all(int fd, const void *p, size_t n)
-{
-    const char *c = p;
-    while (n) {
-        ssize_t w = write(fd, c, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return false;
-        c += w;
-        n -= (size_t)w;
-    }
-    return true;
-}
 
 static void digest_sink_session(struct sink *base, const struct session *s)
 {
@@ -213,7 +198,7 @@ static void digest_sink_session(struct sink *base, const struct session *s)
                 s->id);
         return;
     }
-    if (!write_all(k->fd, d, d->size))
+    if (!fd_write_all(k->fd, d, d->size))
         k->broken = true;
     free(d);
 }
@@ -241,20 +226,6 @@ struct sink *digest_sink_new(int fd)
 
 /* ---- the parent's side: frames back into digests ------------------------------ */
 
-static int read_all(int fd, void *p, size_t n)
-{
-    char *c = p;
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = read(fd, c + got, n - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return got == 0 && r == 0 ? 0 : -1;
-        got += (size_t)r;
-    }
-    return 1;
-}
 
 static bool str_ok(const struct digest *d, struct dstr s)
 {
@@ -283,7 +254,7 @@ bool digest_check(const struct digest *d, char *err, size_t errlen)
 int digest_read(int fd, struct digest **out, char *err, size_t errlen)
 {
     uint32_t size;
-    int r = read_all(fd, &size, sizeof size);
+    int r = fd_read_all(fd, &size, sizeof size);
     if (r <= 0) {
         if (r < 0)
             snprintf(err, errlen, "a side's record stream was cut");
@@ -299,7 +270,7 @@ int digest_read(int fd, struct digest **out, char *err, size_t errlen)
         return -1;
     }
     d->size = size;
-    if (read_all(fd, (char *)d + sizeof size, size - sizeof size) != 1) {
+    if (fd_read_all(fd, (char *)d + sizeof size, size - sizeof size) != 1) {
         snprintf(err, errlen, "a side's record stream was cut");
         free(d);
         return -1;

@@ -242,6 +242,12 @@ void dns_stream_feed(struct dns_stream *s, enum smtp_dir dir, const uint8_t *p,
     }
 }
 
+const struct dns_lookup *dns_pending(const struct dns_tracker *t, int *n)
+{
+    *n = t ? t->npending : 0;
+    return t ? t->pending : NULL;
+}
+
 void dns_expire(struct dns_tracker *t, smtp_time now, bool all)
 {
     smtp_time limit = (smtp_time)DNS_TIMEOUT_S * SMTP_NS_PER_SEC;

@@ -16,6 +16,7 @@
 
 #include "diagnosis.h"
 #include "findings.h"
+#include "path_observer.h"
 #include "pktbuf.h"
 #include "reassembly.h"
 #include "save_messages.h"
@@ -254,6 +255,8 @@ static void emit_dns(void *ctx, const struct dns_lookup *l)
 {
     struct engine *e = ctx;
     e->stats.dns_lookups++;
+    if (e->dns_wait)
+        dns_wait_lookup(e->dns_wait, l);
     if (e->flow)
         mailflow_dns(e->flow, l);
     if (select_any(&e->cfg.select))
@@ -316,7 +319,12 @@ static void add_observers(struct engine *e)
 {
     struct observer tls = tls_path_observer(e->tls_path);
     struct observer hs = tls_observer(e->tls_seen);
+    if (e->dns_wait) { /* before the findings: they read s->dns_wait_ns */
+        struct observer wait = dns_wait_observer(e->dns_wait);
+        observer_add(&e->observers, &wait);
+    }
     observer_add(&e->observers, &findings_observer);
+    observer_add(&e->observers, &path_observer);
     observer_add(&e->observers, &tls);
     if (e->flow) {
         struct observer flow = mailflow_observer(e->flow);
@@ -347,8 +355,9 @@ int engine_init(struct engine *e, const struct engine_config *cfg, char *err,
         snprintf(err, errlen, "out of memory for the mail flow tables");
         return -1;
     }
-    if (!(e->tls_path = tls_path_new()) || !(e->tls_seen = tls_seen_new())) {
-        snprintf(err, errlen, "out of memory for the STARTTLS server set");
+    if (!(e->tls_path = tls_path_new()) || !(e->tls_seen = tls_seen_new()) ||
+        !(e->dns_wait = dns_wait_new(&e->dns))) {
+        snprintf(err, errlen, "out of memory for the STARTTLS and DNS tables");
         return -1;
     }
     add_observers(e);
@@ -580,5 +589,7 @@ void engine_finish(struct engine *e)
     e->sinks = NULL;
     e->nsinks = e->sinks_cap = 0;
     mailflow_free(e->flow);
+    dns_wait_free(e->dns_wait);
+    e->dns_wait = NULL;
     e->flow = NULL;
 }

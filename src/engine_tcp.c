@@ -60,25 +60,15 @@ static void mark_uncertain(struct session *s, const char *why)
     }
 }
 
-/* Path quality: the counts go with the session; loss and zero windows
- * that stand out are findings. */
-static void note_path(const struct conn *c, struct session *s, smtp_time ts)
+/* Path quality: the counts go with the session (path_observer.c judges
+ * them when it ends). */
+static void note_path(const struct conn *c, struct session *s)
 {
     s->tcp = c->path;
     s->tcp_known = true;
     s->tcp_live = NULL; /* the connection goes; its counts stay in s->tcp */
     for (int d = 0; d < 2; d++)
         s->tcp.lost_bytes[d] = c->gap_bytes[d][REASM_GAP_LOST];
-    const struct tcp_path *t = &s->tcp;
-    uint32_t segs = t->segments[0] + t->segments[1];
-    uint32_t re = t->retransmits[0] + t->retransmits[1];
-    if (re >= 3 && (uint64_t)re * 100 > (uint64_t)segs * 3) /* above 3 % */
-        session_find(s, FINDING_LOSSY_PATH, ts, "%u of %u segments retransmitted "
-                     "(client %u, server %u)", re, segs, t->retransmits[0], t->retransmits[1]);
-    if (t->zero_window[0] || t->zero_window[1])
-        session_find(s, FINDING_ZERO_WINDOW, ts, "a receive window of 0 announced %u "
-                     "times by the client and %u by the server: a receiver that stopped "
-                     "reading", t->zero_window[0], t->zero_window[1]);
 }
 
 /* What the capture lost of the connection, named once each with totals. */
@@ -86,7 +76,7 @@ void engine_note_losses(struct engine *e, const struct conn *c, struct session *
                         smtp_time ts)
 {
     const uint64_t (*g)[2] = c->gap_bytes;
-    note_path(c, s, ts);
+    note_path(c, s);
     if (c->cut_segments) {
         char d[120];
         snprintf(d, sizeof d, "segments cut short by the capture's snap length "

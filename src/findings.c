@@ -195,8 +195,10 @@ static void findings_reply(void *ctx, struct session *s, void *state,
                      secs(lat), secs(lost));
         lat -= lost;
     }
-    if (r->cmd == SMTP_CMD_CONNECT) {
+    if (r->cmd == SMTP_CMD_CONNECT)
         lat = r->ts_first - s->start;
+    lat -= s->dns_wait_ns; /* nor is the time the server's DNS took (slow-dns-wait) */
+    if (r->cmd == SMTP_CMD_CONNECT) {
         if (slow > 0 && lat > slow)
             session_find(s, FINDING_SLOW_GREETING, r->ts_first,
                             "greeting after %.1f s (tarpit or overloaded "

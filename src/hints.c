@@ -339,6 +339,12 @@ static void append(char *out, size_t cap, size_t *n, ...)
 size_t hint_compose(char *out, size_t cap, const char *phase, int code,
                     const char *enhanced, const char *text)
 {
+    return hint_compose_cause(out, cap, phase, code, enhanced, text, NULL);
+}
+
+size_t hint_compose_cause(char *out, size_t cap, const char *phase, int code,
+                          const char *enhanced, const char *text, const char *known)
+{
     if (cap == 0)
         return 0;
     out[0] = '\0';
@@ -361,6 +367,8 @@ size_t hint_compose(char *out, size_t cap, const char *phase, int code,
         append(out, cap, &n, n ? "; " : "", "permanent (retrying will not help)",
                (const char *)NULL);
     const char *cause = hint_cause(phase, code, text);
+    if (known && (!cause || !strstr(cause, "block list"))) /* the reply's own words win */
+        cause = known;
     if (cause)
         append(out, cap, &n, n ? "; " : "", "likely cause: ", cause, (const char *)NULL);
     return n;

@@ -8,13 +8,11 @@
  * writing every session it held, with the problem reported on stderr.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <nids.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "capture.h"
@@ -23,6 +21,7 @@
 #include "digest.h"
 #include "engine.h"
 #include "output.h"
+#include "prepare.h"
 #include "reassembly.h"
 #include "workers.h"
 
@@ -480,84 +479,6 @@ static int run_compare(struct options *o, FILE *out)
         status = status ? status : 2;
     }
     return status;
-}
-
-/* ---- after parsing: what the options name outside ------------------------------ */
-
-/* Everything the options need from the file system and the terminal, in
- * one place, before a live capture confines the process. Returns 0 with
- * *out the output, or the exit status. */
-/* -F FILE: the BPF expression in a file, '#' to the end of a line a
- * comment (as tcpdump reads it); 0 or the exit status. */
-static int read_filter_file(struct options *o)
-{
-    FILE *f = fopen(o->filter_file, "r");
-    if (!f) {
-        fprintf(stderr, "smtpscope: -F %s: %s\n", o->filter_file, strerror(errno));
-        return 2;
-    }
-    char *text = malloc(65537);
-    size_t len = text ? fread(text, 1, 65536, f) : 0;
-    bool whole = feof(f);
-    fclose(f);
-    if (!text || !whole) {
-        fprintf(stderr, "smtpscope: -F %s: %s\n", o->filter_file,
-                text ? "longer than 64 KiB" : "out of memory");
-        free(text);
-        return text ? 2 : 3;
-    }
-    bool comment = false;
-    for (size_t i = 0; i < len; i++) {
-        comment = text[i] == '#' || (comment && text[i] != '\n');
-        if (comment || text[i] == '\n' || text[i] == '\r' || text[i] == '\t')
-            text[i] = ' ';
-    }
-    text[len] = '\0';
-    free(o->filter);
-    o->filter = text;
-    return 0;
-}
-
-static int prepare(struct options *o, FILE **out)
-{
-    struct stat st;
-    if (o->filter_file) {
-        int rc = read_filter_file(o);
-        if (rc)
-            return rc;
-    }
-    if (o->log_dir && stat(o->log_dir, &st) != 0) {
-        fprintf(stderr, "smtpscope: --log-dir %s: %s\n", o->log_dir, strerror(errno));
-        return 2;
-    }
-    if (o->log_dir && !S_ISDIR(st.st_mode)) {
-        fprintf(stderr, "smtpscope: --log-dir %s: not a directory\n", o->log_dir);
-        return 2;
-    }
-    struct session_config *sc = &o->engine.session;
-    if (sc->save_dir) {
-        int fd = open(sc->save_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0) {
-            fprintf(stderr, "smtpscope: --save-messages %s: %s\n", sc->save_dir,
-                    strerror(errno));
-            return 2;
-        }
-        sc->save_dirfd = fd;
-        fprintf(stderr, "smtpscope: warning: --save-messages: message contents are "
-                        "being written to %s (up to %llu bytes each)\n",
-                sc->save_dir, (unsigned long long)sc->save_max);
-    }
-    *out = stdout;
-    if (o->outfile && !(*out = fopen(o->outfile, "w"))) {
-        fprintf(stderr, "smtpscope: %s: %s\n", o->outfile, strerror(errno));
-        return 2;
-    }
-    /* Colour only where a person reads it; never into files or pipes. */
-    const char *when = o->color ? o->color : "auto";
-    o->out.color = !o->json && (strcmp(when, "always") == 0 ||
-                                (strcmp(when, "auto") == 0 && !getenv("NO_COLOR") &&
-                                 isatty(fileno(*out))));
-    return 0;
 }
 
 static void catch_signals(const struct options *o)

@@ -183,7 +183,7 @@ static void on_reply_line(struct smtp_parser *p, const struct smtp_reply_line *l
     /* aux of a reply's first line: the command it answers */
     session_log_add(s, TL_SERVER, l->ts, latency, 0, l->flags,
             l->first ? (uint16_t)l->cmd : 0, l->line.p, l->line.len, NULL, 0);
-    if (l->first)
+    if (l->first || l->cmd != SMTP_CMD_NONE) /* later: re-paired by its keywords */
         s->reply_cmd = l->cmd;
     if (l->first && l->cmd == SMTP_CMD_CONNECT)
         learn_banner_host(s, l->text);

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "esmtp.h"
+
 /* How far down the queue a reply's code may look for the command it names:
  * bounded so that hostile replies cost no scan of a long queue. */
 #define EVIDENCE_SCAN 64
@@ -148,6 +150,30 @@ static void pair_by_evidence(struct smtp_parser *p, int code, smtp_time ts)
     }
 }
 
+/* A later line of a multi-line 250 that is an EHLO keyword: the reply can
+ * only answer an EHLO. When one is pending behind the front (the replies
+ * before it were lost), the reply is re-paired with it from this line on
+ * (rl->cmd says so). */
+static void pair_by_keywords(struct smtp_parser *p, struct smtp_reply_line *rl, smtp_time ts)
+{
+    const struct smtp_pending *front = sp_pending_front(p);
+    if (p->reply_unpaired || !front || front->cmd == SMTP_CMD_EHLO || rl->code != 250)
+        return;
+    const char *arg;
+    size_t alen;
+    if (!esmtp_keyword(rl->text.p, rl->text.len, &arg, &alen))
+        return;
+    uint32_t lim = p->pend_count < EVIDENCE_SCAN ? p->pend_count : EVIDENCE_SCAN;
+    uint32_t i = 1;
+    while (i < lim && sp_pending_at(p, i)->cmd != SMTP_CMD_EHLO)
+        i++;
+    if (i == lim)
+        return; /* no EHLO pending: the queue stands */
+    skip_pending(p, i, 250, "answers EHLO (its keywords)", ts);
+    rl->cmd = SMTP_CMD_EHLO;
+    rl->cmd_ts_last = sp_pending_front(p)->ts_last;
+}
+
 /* ---- replies ------------------------------------------------------------ */
 
 static void reply_effects(struct smtp_parser *p, const struct smtp_reply *r,
@@ -270,6 +296,8 @@ static void reply_line(struct smtp_parser *p, struct smtp_reply_line *rl,
     }
     if (!p->in_reply)
         reply_begin(p, rl, ts_first);
+    else
+        pair_by_keywords(p, rl, ts_first);
     p->reply_lines++;
     p->reply_ts_last = ts_last;
     if (p->settings->on_reply_line)

@@ -1,6 +1,8 @@
 /* workers.c - N worker processes and the merge of their output. */
 #include "workers.h"
 
+#include "fdio.h"
+
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -9,6 +11,8 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "fdio.h"
 
 /* A frame on a worker's pipe: this header, then `len` bytes of output. */
 struct frame_hdr {
@@ -21,32 +25,12 @@ struct frame_hdr {
 
 static bool write_all(int fd, const void *p, size_t n)
 {
-    const char *c = p;
-    while (n) {
-        ssize_t w = write(fd, c, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return false;
-        c += w;
-        n -= (size_t)w;
-    }
-    return true;
+    return fd_write_all(fd, p, n);
 }
 
 static bool read_all(int fd, void *p, size_t n)
 {
-    char *c = p;
-    while (n) {
-        ssize_t r = read(fd, c, n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return false;
-        c += r;
-        n -= (size_t)r;
-    }
-    return true;
+    return fd_read_all(fd, p, n) == 1;
 }
 
 /* ---- the worker side: a framing sink ------------------------------------ */

@@ -8,9 +8,7 @@
 set -u
 cd "$(dirname "$0")/.."
 bin=${1:-./smtpscope}
-t=$(mktemp -d)
-trap 'rm -rf "$t"' EXIT
-fails=0
+. test/lib/tap.sh
 for cap in captures/*.pcap; do
     name=$(basename "$cap" .pcap)
     args=""; [ -f "test/golden/$name.args" ] && args=$(cat "test/golden/$name.args")
@@ -28,4 +26,4 @@ for cap in captures/*.pcap; do
         fails=$((fails + 1))
     fi
 done
-[ $fails -eq 0 ]
+tap_done

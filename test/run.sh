@@ -53,6 +53,7 @@ suite "finding lists == the registry" python3 test/finding_docs.py build/tools/f
 suite "make help lists every target" sh test/make_help_test.sh
 report() { echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ]; }
 suite "--compare: two capture points, pairing and what the middlebox did" python3 test/compare/compare_test.py ./smtpscope
+suite "the server's own DNS lookups behind its waits and refusals" python3 test/dns/dns_wait_test.py ./smtpscope
 [ -n "$check_only" ] && { report; exit; }
 suite "hostile input corpus" python3 test/hostile/hostile_test.py ./smtpscope build/asan/smtpscope
 suite "AUTH passwords in no output (pcap level)" python3 test/auth_leak_test.py ./smtpscope
@@ -91,6 +92,7 @@ suite "link types, pcapng, rotated files" python3 test/linktypes_test.py ./smtps
 suite "-r files merged by packet time, globs" python3 test/merge_test.py ./smtpscope
 suite "live postfix in namespaces" sh test/live/test_postfix_live.sh
 suite "live TLS handshakes: Postfix, swaks, openssl s_client" bash test/live/test_tls_lab.sh
+suite "live DNS waits: Postfix waiting on a PTR timeout, refusing a DNSBL-listed client" bash test/live/test_dns_wait_lab.sh
 suite "--compare on real middleboxes, captured on both sides (masking, stripping, relay, reset, TLS interception, live -i -i)" bash test/live/test_compare_lab.sh
 suite "live capture with -i" bash test/live/test_live_capture.sh
 suite "live: start and exit lines, flush, SIGTERM drain, --log-dir as nobody" bash test/live/test_live_signals.sh

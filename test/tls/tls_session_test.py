@@ -22,11 +22,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 from pcapw import tcp4, write_pcap  # noqa: E402
 from tap import check, finish  # noqa: E402
+sys.path.insert(0, HERE)
+from tls_capture import ACK, C, FIN, FIX, PSH, RST, S, SYN, chunks  # noqa: E402,F401
 
 BIN = sys.argv[1]
-FIX = "build/tls-fixtures"
-C, S = bytes([192, 0, 2, 10]), bytes([192, 0, 2, 25])
-SYN, ACK, PSH, FIN, RST = 0x02, 0x10, 0x08, 0x01, 0x04
 # the fixtures' certificates are made now: the capture is dated now too
 T0 = float(int(os.path.getmtime(os.path.join(FIX, "list")) if os.path.exists(
     os.path.join(FIX, "list")) else 0))
@@ -67,15 +66,6 @@ class Conn:
 
     def reset(self, fc):
         self.pkt(fc, RST | ACK, b"")
-
-
-def chunks(name):
-    out, b = [], open(os.path.join(FIX, name + ".bin"), "rb").read()
-    while b:
-        side, n = b[0], int.from_bytes(b[1:5], "big")
-        out.append((side == 0, b[5:5 + n]))
-        b = b[5 + n:]
-    return out
 
 
 def expect(name):

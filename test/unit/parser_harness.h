@@ -101,7 +101,7 @@ static void on_reply_line(struct smtp_parser *p, const struct smtp_reply_line *l
 {
     ev_add(p->data, "L %d%c first=%d last=%d cmd=%s ts=%lld cts=%lld flags=%x \"%s\"\n",
            l->code, l->sep, l->first, l->last,
-           l->first ? smtp_cmd_name(l->cmd) : "-", (long long)l->ts,
+           l->first || l->cmd != SMTP_CMD_NONE ? smtp_cmd_name(l->cmd) : "-", (long long)l->ts,
            l->first ? (long long)l->cmd_ts_last : 0LL, l->flags, esc(l->line));
 }
 

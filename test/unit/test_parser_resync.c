@@ -61,6 +61,37 @@ static void test_no_greeting(void)
     free(log);
 }
 
+static void test_ehlo_keywords(void)
+{
+    /* RSET's 250 lost: a multi-line 250 whose lines are EHLO keywords can
+     * only answer the EHLO behind it */
+    static const struct turn conv[] = {
+        {S, "220 mx ESMTP\r\n", 0},
+        {C, "RSET\r\nEHLO c\r\n", 0},
+        {S, "250-mx.example.net\r\n250-PIPELINING\r\n250 SIZE 100\r\n", 0},
+        {C, "QUIT\r\n", 0},
+        {S, "221 bye\r\n", 0},
+        END};
+    char *log = check_splits("a lost RSET reply before an EHLO reply", conv);
+    CHECK(has(log, "R 250 cmd=EHLO") && !has(log, "R 250 cmd=RSET"),
+          "the keyword reply answers EHLO, not the RSET before it");
+    CHECK(has(log, "L 250- first=0 last=0 cmd=EHLO") && has(log, "answers EHLO (its keywords)"),
+          "its lines from the first keyword on are EHLO's, and the resync says why");
+    CHECK(has(log, "R 221 cmd=QUIT"), "QUIT stays paired");
+    free(log);
+
+    /* a 250 with a line that is no keyword stays with the command in front */
+    static const struct turn plain[] = {
+        {S, "220 mx ESMTP\r\n", 0},
+        {C, "NOOP\r\nEHLO c\r\n", 0},
+        {S, "250-ok\r\n250 fine\r\n250-mx\r\n250 8BITMIME\r\n", 0},
+        END};
+    log = check_splits("a multi-line 250 that lists no keyword", plain);
+    CHECK(has(log, "R 250 cmd=NOOP") && has(log, "R 250 cmd=EHLO") && !has(log, "A pairing-resync"),
+          "no keyword, no evidence: the queue order stands");
+    free(log);
+}
+
 static void test_code_change(void)
 {
     /* a pregreet trap: "220-" never finished, the client talks, the EHLO
@@ -225,6 +256,7 @@ int main(void)
 {
     test_greeting_unterminated();
     test_no_greeting();
+    test_ehlo_keywords();
     test_code_change();
     test_lost_replies();
     test_lost_354();
