@@ -283,6 +283,9 @@ for _, arr in check_ladders("starttls", page, pairs):
     tls = [a for a in arr if a[0] == "same tls"]
     check(sorted(a[1] for a in tls) == ["c", "s"] and "TLS started" in tls[0][4],
           f"starttls: the TLS note is drawn on both sides ({len(tls)})")
+    ready = [i for i, a in enumerate(arr) if a[4].startswith("220 2.0.0 Ready")]
+    check(ready and min(arr.index(a) for a in tls) > max(ready),
+          "starttls: TLS begins after the 220 that let it, on both sides")
 
 # a session longer than a digest keeps (600 lines a side): what is kept is
 # drawn, and the page says the rest is not
