@@ -14,8 +14,9 @@
 #   make fuzz       run each libFuzzer target FUZZ_TIME seconds (default 60)
 #   make fuzz-build build the libFuzzer targets (build/fuzz/)
 #   make fuzz-regress  replay the saved fuzz regression inputs
-#   make bench      benchmark beside libpcap/libnids floors and tshark
-#                   (BENCH_SIZE=MB, default 1024; BENCH_REPEAT=N, default 3)
+#   make bench      benchmark beside libpcap/libnids floors and tshark, and
+#                   the --html report's load in Chromium (BENCH_SIZE=MB,
+#                   default 1024; BENCH_REPEAT=N, default 3)
 #   make bench-build  build the benchmark's generator and floors
 #   make compile_commands  write build/compile_commands.json (clangd, clang-tidy)
 #   make install    install under DESTDIR/PREFIX (default /usr/local)

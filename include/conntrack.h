@@ -49,7 +49,10 @@ struct conn {
     uint32_t gaps[2];        /* holes per direction */
     struct reasm_flow flow;  /* the reassembly glue's state (reassembly.h) */
     struct tcp_path path;    /* retransmissions, RTT, windows (tcp_path.h) */
-    smtp_time syn_times[8];  /* first SYNs, for their spacing */
+    /* the first SYN and the first retransmissions: their spacing, and the
+     * session's SYN times (SESSION_SYN_RETRANS_MAX + 1, engine.c checks) */
+#define CONN_SYN_TIMES 9
+    smtp_time syn_times[CONN_SYN_TIMES];
     uint8_t ttl[2];          /* last TTL / hop limit seen from each side */
     uint16_t ipid[2];        /* last IPv4 ID seen from each side */
     bool seen[2];            /* a packet from that side was seen */

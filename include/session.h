@@ -203,12 +203,20 @@ struct mx_link {
 
 struct tls_info;
 
+/* SYN retransmissions a session keeps the times of (conntrack.h keeps as
+ * many beside the first SYN) */
+#define SESSION_SYN_RETRANS_MAX 8
+
 struct session {
     uint32_t id;
     struct endpoint client, server;
     smtp_time start, end, last_activity;
     enum handshake handshake;
     uint32_t syn_count;      /* SYNs seen from the client (retransmissions) */
+    /* when the client sent its SYN again: the first SESSION_SYN_RETRANS_MAX
+     * retransmissions (session_syn_retrans_kept of them), allocated only by
+     * sessions that had any (most have none; no count field: syn_count says) */
+    smtp_time *syn_retrans;
     /* its first and last frame in the input, counted from 1 as Wireshark
      * numbers them (0: unknown) */
     uint64_t first_frame, last_frame;
@@ -315,6 +323,21 @@ void session_set_midstream(struct session *s);
 /* The server's start was not captured (SYN-ACK missing): no greeting is
  * expected before the client's first command. */
 void session_set_no_greeting(struct session *s);
+/* The times of the client's SYN retransmissions, after syn_count is set:
+ * the first min(syn_count - 1, SESSION_SYN_RETRANS_MAX) of ts (out of
+ * memory: none). */
+void session_set_syn_retrans(struct session *s, const smtp_time *ts);
+/* How many of the retransmissions syn_count counts a session keeps. */
+static inline uint32_t session_syn_retrans_bound(uint32_t syn_count)
+{
+    return syn_count < 2 ? 0
+           : syn_count - 1 < SESSION_SYN_RETRANS_MAX ? syn_count - 1
+                                                     : SESSION_SYN_RETRANS_MAX;
+}
+static inline uint32_t session_syn_retrans_kept(const struct session *s)
+{
+    return s->syn_retrans ? session_syn_retrans_bound(s->syn_count) : 0;
+}
 /* Ends the session: flushes the parser and computes the verdict. */
 void session_end(struct session *s, enum tcp_end how, smtp_time ts);
 void session_free(struct session *s);

@@ -262,31 +262,133 @@ static void diagnose_session(void *ctx, struct session *s, void *state)
     }
 }
 
+/* The session carried no plain SMTP to judge: not SMTP, cut too short to
+ * tell, or TLS (the handshake decides, or it ran from the first byte). */
+static bool diagnose_not_plain(struct session *s)
+{
+    if (smtp_parser_info(&s->parser).not_smtp && session_found(s, FINDING_SNAPLEN_CUT)) {
+        /* NULs where the snap length cut the payload: no verdict possible */
+        s->end_phase = PHASE_GREETING;
+        s->verdict = VERDICT_INCOMPLETE;
+        s->incomplete_why = "payload not captured (snap length too small)";
+        return true;
+    }
+    if (smtp_parser_info(&s->parser).not_smtp) {
+        s->end_phase = PHASE_GREETING;
+        s->verdict = VERDICT_NOT_SMTP;
+        return true;
+    }
+    if (tls_decides(s))
+        return true;
+    if (smtp_parser_info(&s->parser).implicit_tls) {
+        s->end_phase = PHASE_GREETING;
+        s->verdict = VERDICT_ENCRYPTED;
+        return true;
+    }
+    return false;
+}
+
+/* Only one direction was captured: no verdict the other side's silence
+ * would decide. */
+static bool diagnose_one_side(struct session *s)
+{
+    if (s->server_side_only) {
+        s->verdict = VERDICT_INCOMPLETE;
+        s->incomplete_why = "client side not in the capture";
+        return true;
+    }
+    if (s->client_side_only || (smtp_parser_info(&s->parser).wire_bytes[SMTP_FROM_SERVER] == 0 &&
+                                smtp_parser_info(&s->parser).wire_bytes[SMTP_FROM_CLIENT] > 0 &&
+                                s->handshake == HS_MISSING)) {
+        /* Only the client's packets were captured: no verdict is possible;
+         * the client got as far as its last command. */
+        s->end_phase = reply_phase_of(s->last_cmd, s->end_phase);
+        s->verdict = VERDICT_INCOMPLETE;
+        s->incomplete_why = "server side not in the capture";
+        return true;
+    }
+    return false;
+}
+
+/* What the capture lacks that could explain how the session ended:
+ * INCOMPLETE (ENCRYPTED after STARTTLS), never stated as a failure. */
+static bool diagnose_capture_limits(struct session *s)
+{
+    static const struct {
+        enum finding_id id;
+        const char *why;
+    } losses[] = {
+        {FINDING_CAPTURE_GAP, "a gap in the capture: the dialogue after it is unknown"},
+        {FINDING_SNAPLEN_CUT, "snaplen-cut: packets cut short by the snap length "
+                              "hid what decides the outcome"},
+        {FINDING_KERNEL_DROPS, "kernel-drops: the capture dropped packets; what "
+                               "decides the outcome may be among them"},
+    };
+    for (size_t i = 0; i < sizeof losses / sizeof losses[0]; i++)
+        if (session_found(s, losses[i].id)) {
+            s->verdict = VERDICT_INCOMPLETE;
+            s->incomplete_why = losses[i].why;
+            return true;
+        }
+    /* After STARTTLS the dialogue cannot be read: whether mail flowed is
+     * unknown, so say so rather than guess from how TCP ended (a close, a
+     * reset or the end of the capture alike, as on port 465). */
+    if (s->tls) {
+        s->end_phase = PHASE_STARTTLS;
+        s->verdict = VERDICT_ENCRYPTED;
+        return true;
+    }
+    if (s->tcp_end == TCP_END_CAPTURE_ENDED || s->tcp_end == TCP_END_EVICTED) {
+        s->verdict = VERDICT_INCOMPLETE;
+        return true;
+    }
+    if (s->end_phase == PHASE_NONE && s->handshake == HS_MISSING) {
+        /* Picked up mid-stream with nothing placed: the dialogue was under
+         * way (past CONNECT and the greeting) before the capture began, and
+         * where it stood when the connection ended is not in the capture. */
+        s->end_phase = PHASE_HELO;
+        s->verdict = VERDICT_INCOMPLETE;
+        s->incomplete_why = "picked up mid-stream: no command in the capture "
+                            "tells where the dialogue stood when it ended";
+        return true;
+    }
+    return false;
+}
+
+/* The connection ended while `waiting` for a reply (or with nothing said):
+ * a connection-level failure in the phase it stood in. */
+static void connection_failure(struct session *s, enum smtp_cmd waiting)
+{
+    struct failure *f = &s->failure;
+    f->phase = s->end_phase == PHASE_NONE ? PHASE_CONNECT : s->end_phase;
+    f->cls = FAIL_CONNECTION;
+    f->code = 0;
+    f->enhanced[0] = '\0';
+    f->ts = s->end;
+    if (waiting != SMTP_CMD_NONE && smtp_parser_info(&s->parser).in_reply)
+        snprintf(f->text, sizeof f->text, "%s; the %s was never completed",
+                 tcp_cause_text(s),
+                 waiting == SMTP_CMD_CONNECT ? "greeting (banner)" : "reply");
+    else if (waiting != SMTP_CMD_NONE)
+        snprintf(f->text, sizeof f->text, "%s, no reply to %s",
+                 tcp_cause_text(s),
+                 waiting == SMTP_CMD_CONNECT ? "the connection (no greeting)"
+                                             : smtp_cmd_name(waiting));
+    else
+        snprintf(f->text, sizeof f->text, "%s", tcp_cause_text(s));
+    s->verdict = VERDICT_FAILED;
+}
+
+/* The verdict, in order: what the dialogue shows first, then what the
+ * capture could not show, then how the connection ended. */
 static void diagnose(struct session *s)
 {
     if (s->handshake == HS_NONE) {
         diagnose_unconnected(s);
         return;
     }
-    if (smtp_parser_info(&s->parser).not_smtp && session_found(s, FINDING_SNAPLEN_CUT)) {
-        /* NULs where the snap length cut the payload: no verdict possible */
-        s->end_phase = PHASE_GREETING;
-        s->verdict = VERDICT_INCOMPLETE;
-        s->incomplete_why = "payload not captured (snap length too small)";
+    if (diagnose_not_plain(s))
         return;
-    }
-    if (smtp_parser_info(&s->parser).not_smtp) {
-        s->end_phase = PHASE_GREETING;
-        s->verdict = VERDICT_NOT_SMTP;
-        return;
-    }
-    if (tls_decides(s))
-        return;
-    if (smtp_parser_info(&s->parser).implicit_tls) {
-        s->end_phase = PHASE_GREETING;
-        s->verdict = VERDICT_ENCRYPTED;
-        return;
-    }
     enum smtp_cmd waiting = s->tls ? SMTP_CMD_NONE
                                    : smtp_parser_awaiting(&s->parser);
     /* once TLS started, the dialogue got at least that far */
@@ -307,21 +409,8 @@ static void diagnose(struct session *s)
         s->verdict = VERDICT_FAILED;
         return;
     }
-    if (s->server_side_only) {
-        s->verdict = VERDICT_INCOMPLETE;
-        s->incomplete_why = "client side not in the capture";
+    if (diagnose_one_side(s))
         return;
-    }
-    if (s->client_side_only || (smtp_parser_info(&s->parser).wire_bytes[SMTP_FROM_SERVER] == 0 &&
-                                smtp_parser_info(&s->parser).wire_bytes[SMTP_FROM_CLIENT] > 0 &&
-                                s->handshake == HS_MISSING)) {
-        /* Only the client's packets were captured: no verdict is possible;
-         * the client got as far as its last command. */
-        s->end_phase = reply_phase_of(s->last_cmd, s->end_phase);
-        s->verdict = VERDICT_INCOMPLETE;
-        s->incomplete_why = "server side not in the capture";
-        return;
-    }
     bool clean_tcp = s->tcp_end == TCP_END_CLOSED;
     if (s->quit_ok || (waiting == SMTP_CMD_QUIT && clean_tcp)) {
         delivered(s);
@@ -337,64 +426,8 @@ static void diagnose(struct session *s)
         delivered(s); /* then hung up, or the capture ended */
         return;
     }
-    if (session_found(s, FINDING_CAPTURE_GAP)) {
-        s->verdict = VERDICT_INCOMPLETE;
-        s->incomplete_why = "a gap in the capture: the dialogue after it is unknown";
-        return;
-    }
-    /* Losses that could explain the ending: not stated as a failure. */
-    if (session_found(s, FINDING_SNAPLEN_CUT)) {
-        s->verdict = VERDICT_INCOMPLETE;
-        s->incomplete_why = "snaplen-cut: packets cut short by the snap length "
-                            "hid what decides the outcome";
-        return;
-    }
-    if (session_found(s, FINDING_KERNEL_DROPS)) {
-        s->verdict = VERDICT_INCOMPLETE;
-        s->incomplete_why = "kernel-drops: the capture dropped packets; what "
-                            "decides the outcome may be among them";
-        return;
-    }
-    /* After STARTTLS the dialogue cannot be read: whether mail flowed is
-     * unknown, so say so rather than guess from how TCP ended (a close, a
-     * reset or the end of the capture alike, as on port 465). */
-    if (s->tls) {
-        s->end_phase = PHASE_STARTTLS;
-        s->verdict = VERDICT_ENCRYPTED;
-        return;
-    }
-    if (s->tcp_end == TCP_END_CAPTURE_ENDED || s->tcp_end == TCP_END_EVICTED) {
-        s->verdict = VERDICT_INCOMPLETE;
-        return;
-    }
-    if (s->end_phase == PHASE_NONE && s->handshake == HS_MISSING) {
-        /* Picked up mid-stream with nothing placed: the dialogue was under
-         * way (past CONNECT and the greeting) before the capture began, and
-         * where it stood when the connection ended is not in the capture. */
-        s->end_phase = PHASE_HELO;
-        s->verdict = VERDICT_INCOMPLETE;
-        s->incomplete_why = "picked up mid-stream: no command in the capture "
-                            "tells where the dialogue stood when it ended";
-        return;
-    }
-    struct failure *f = &s->failure;
-    f->phase = s->end_phase == PHASE_NONE ? PHASE_CONNECT : s->end_phase;
-    f->cls = FAIL_CONNECTION;
-    f->code = 0;
-    f->enhanced[0] = '\0';
-    f->ts = s->end;
-    if (waiting != SMTP_CMD_NONE && smtp_parser_info(&s->parser).in_reply)
-        snprintf(f->text, sizeof f->text, "%s; the %s was never completed",
-                 tcp_cause_text(s),
-                 waiting == SMTP_CMD_CONNECT ? "greeting (banner)" : "reply");
-    else if (waiting != SMTP_CMD_NONE)
-        snprintf(f->text, sizeof f->text, "%s, no reply to %s",
-                 tcp_cause_text(s),
-                 waiting == SMTP_CMD_CONNECT ? "the connection (no greeting)"
-                                             : smtp_cmd_name(waiting));
-    else
-        snprintf(f->text, sizeof f->text, "%s", tcp_cause_text(s));
-    s->verdict = VERDICT_FAILED;
+    if (!diagnose_capture_limits(s))
+        connection_failure(s, waiting);
 }
 
 const struct observer diagnosis_observer = {

@@ -103,6 +103,10 @@ void engine_finish_conn(struct engine *e, struct conn *c, enum tcp_end how,
         e->stats.sessions_open++; /* written at once below */
     }
     s->syn_count = c->syn_count;
+    _Static_assert(CONN_SYN_TIMES == SESSION_SYN_RETRANS_MAX + 1,
+                   "the connection keeps the first SYN and the session's retransmissions");
+    if (c->syn_count > 1)
+        session_set_syn_retrans(s, c->syn_times + 1);
     s->first_frame = c->first_frame;
     s->last_frame = c->last_frame;
     if (c->notes && c->notes->end_detail[0])

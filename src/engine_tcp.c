@@ -274,56 +274,47 @@ static struct conn *pick_up(struct engine *e, const struct packet *p)
     return c;
 }
 
-/* Bookkeeping before libnids sees the packet. Returns the connection that
- * must be finished as refused after it, if any. */
-struct conn *engine_observe_tcp(struct engine *e, const struct packet *p,
-                                struct conn **conn, bool *client_sent)
+/* A SYN: a retransmission of the one seen, or a new connection to an
+ * SMTP port (which ends one that held the same addresses and ports).
+ * Returns the connection, or NULL when none is tracked. */
+static struct conn *on_syn(struct engine *e, const struct packet *p, struct conn *c,
+                           bool from_client)
 {
-    bool from_client = true;
-    struct conn *c = conntrack_find(&e->ct, &p->src, &p->dst, &from_client);
-    *conn = NULL;
-    uint8_t fl = p->tcp_flags;
-    if (c && c->dead) {
-        if ((fl & (TCPF_SYN | TCPF_ACK | TCPF_RST)) != TCPF_SYN || !from_client ||
-            c->isn == p->seq) {
-            conntrack_touch(&e->ct, c, e->now);
-            return NULL; /* a straggler of the connection that ended */
-        }
-        conntrack_remove(&e->ct, c); /* a new connection on the same ports */
-        c = NULL;
+    if (c && from_client && c->isn == p->seq) {
+        if (c->syn_count < CONN_SYN_TIMES)
+            c->syn_times[c->syn_count] = e->now;
+        c->syn_count++; /* retransmitted SYN */
+        return c;
     }
-
-    if ((fl & (TCPF_SYN | TCPF_ACK | TCPF_RST)) == TCPF_SYN) {
-        if (c && from_client && c->isn == p->seq) {
-            if (c->syn_count < 8)
-                c->syn_times[c->syn_count] = e->now;
-            c->syn_count++; /* retransmitted SYN */
-        } else if (!engine_smtp_port(e, p->dst.port)) {
-            return NULL; /* a SYN from the SMTP port: not a connection to it */
-        } else {
-            if (c) { /* the same addresses and ports, a new connection */
-                reasm_drop(c->stream);
-                c->stream = NULL;
-                engine_finish_conn(e, c, TCP_END_PORT_REUSED, e->now);
-            }
-            c = conntrack_add(&e->ct, &p->src, &p->dst, e->now);
-            if (!c) {
-                e->stats.conntrack_full++;
-                return NULL;
-            }
-            e->stats.connections++;
-            if (e->flow)
-                mailflow_attempt(e->flow, &p->src, &p->dst, e->now);
-            c->isn = p->seq;
-            c->syn_count = 1;
-            c->syn_times[0] = e->now;
-        }
+    if (!engine_smtp_port(e, p->dst.port))
+        return NULL; /* a SYN from the SMTP port: not a connection to it */
+    if (c) { /* the same addresses and ports, a new connection */
+        reasm_drop(c->stream);
+        c->stream = NULL;
+        engine_finish_conn(e, c, TCP_END_PORT_REUSED, e->now);
     }
+    c = conntrack_add(&e->ct, &p->src, &p->dst, e->now);
     if (!c) {
-        c = pick_up(e, p);
-        from_client = c && endpoint_eq(&c->client, &p->src);
-    } else if (from_client && !c->synack_seen && !c->session &&
-             (fl & (TCPF_SYN | TCPF_ACK | TCPF_RST)) == TCPF_ACK) {
+        e->stats.conntrack_full++;
+        return NULL;
+    }
+    e->stats.connections++;
+    if (e->flow)
+        mailflow_attempt(e->flow, &p->src, &p->dst, e->now);
+    c->isn = p->seq;
+    c->syn_count = 1;
+    c->syn_times[0] = e->now;
+    return c;
+}
+
+/* A handshake the capture did not show whole: the client goes on without
+ * a SYN-ACK seen, or the server speaks without the client's ACK. */
+static void complete_handshake(struct engine *e, struct conn *c, const struct packet *p,
+                               bool from_client)
+{
+    uint8_t fl = p->tcp_flags;
+    if (from_client && !c->synack_seen && !c->session &&
+        (fl & (TCPF_SYN | TCPF_ACK | TCPF_RST)) == TCPF_ACK) {
         if (p->payload_len == 0 && !c->early_ack) {
             /* Perhaps a capture on several queues put the ACK before the
              * SYN-ACK: it is given to libnids again after the SYN-ACK. */
@@ -346,10 +337,14 @@ struct conn *engine_observe_tcp(struct engine *e, const struct packet *p,
         reasm_synthesize(&c->client, &c->server, c->isn, c->server_isn,
                          REASM_ACK, e->now);
     }
-    if (!c)
-        return NULL;
-    *conn = c;
-    *client_sent = from_client;
+}
+
+/* What every segment of a tracked connection adds: cuts, the sender's
+ * marks, path counts, the SYN-ACK, FINs. */
+static void note_segment(struct engine *e, struct conn *c, const struct packet *p,
+                         bool from_client)
+{
+    uint8_t fl = p->tcp_flags;
     if (p->payload_cut && c->cut_segments++ == 0 && c->session)
         session_find(c->session, FINDING_SNAPLEN_CUT, e->now,
                         "segments cut short by the capture's snap length "
@@ -371,6 +366,40 @@ struct conn *engine_observe_tcp(struct engine *e, const struct packet *p,
             session_note_fin(c->session, from_client ? SMTP_FROM_CLIENT
                                                      : SMTP_FROM_SERVER, e->now);
     }
+}
+
+/* Bookkeeping before libnids sees the packet. Returns the connection that
+ * must be finished as refused after it, if any. */
+struct conn *engine_observe_tcp(struct engine *e, const struct packet *p,
+                                struct conn **conn, bool *client_sent)
+{
+    bool from_client = true;
+    struct conn *c = conntrack_find(&e->ct, &p->src, &p->dst, &from_client);
+    *conn = NULL;
+    uint8_t fl = p->tcp_flags;
+    if (c && c->dead) {
+        if ((fl & (TCPF_SYN | TCPF_ACK | TCPF_RST)) != TCPF_SYN || !from_client ||
+            c->isn == p->seq) {
+            conntrack_touch(&e->ct, c, e->now);
+            return NULL; /* a straggler of the connection that ended */
+        }
+        conntrack_remove(&e->ct, c); /* a new connection on the same ports */
+        c = NULL;
+    }
+    bool syn = (fl & (TCPF_SYN | TCPF_ACK | TCPF_RST)) == TCPF_SYN;
+    if (syn && !(c = on_syn(e, p, c, from_client)))
+        return NULL;
+    if (!c) {
+        c = pick_up(e, p);
+        from_client = c && endpoint_eq(&c->client, &p->src);
+    } else {
+        complete_handshake(e, c, p, from_client);
+    }
+    if (!c)
+        return NULL;
+    *conn = c;
+    *client_sent = from_client;
+    note_segment(e, c, p, from_client);
     if ((fl & TCPF_RST) && !from_client && !c->synack_seen && !c->session)
         return c; /* SYN answered by RST: refused */
     return NULL;

@@ -165,16 +165,10 @@ static void rcpt_domain(const struct session *s, char *out, size_t cap)
     }
 }
 
-static void mailflow_session(void *ctx, struct session *s, void *state)
+/* Which MX of which domain this server address came from (NULL: none,
+ * or the implicit MX); s->mx is set from it. */
+static const struct mf_mx *link_route(struct mailflow *m, struct session *s)
 {
-    struct mailflow *m = ctx;
-    (void)state;
-    struct mf_attempt *self = attempt_of(m, &s->client, &s->server);
-    if (self && s->failure.phase == PHASE_GREETING && s->failure.code)
-        self->reply = s->failure.code;
-    if (s->direction != DIR_OUTGOING)
-        return;
-    /* which MX of which domain this server address came from */
     const struct mf_mx *via = NULL;
     const struct mf_addr *h = NULL;
     for (unsigned i = 0; i < kept(m->nmx) && !via; i++) {
@@ -182,8 +176,6 @@ static void mailflow_session(void *ctx, struct session *s, void *state)
         if (x->t <= s->start && (h = host_of(m, &s->server, s->start, x->host)))
             via = x;
     }
-    char dom[DNS_NAME_MAX];
-    rcpt_domain(s, dom, sizeof dom);
     if (via || (h = host_of(m, &s->server, s->start, NULL))) {
         s->mx = calloc(1, sizeof *s->mx);
         if (s->mx && via) {
@@ -196,7 +188,16 @@ static void mailflow_session(void *ctx, struct session *s, void *state)
             s->mx->pref = -1;
         }
     }
+    return via;
+}
 
+/* mx-mismatch: an address none of the domain's MX hosts had, or a banner
+ * naming another host than the MX. */
+static void check_mismatch(const struct mailflow *m, struct session *s,
+                           const struct mf_mx *via)
+{
+    char dom[DNS_NAME_MAX];
+    rcpt_domain(s, dom, sizeof dom);
     const char *d = s->mx ? s->mx->domain : dom;
     /* the domain's MX hosts, known before this session */
     bool has_mx = false, addr_in_mx = false;
@@ -218,30 +219,42 @@ static void mailflow_session(void *ctx, struct session *s, void *state)
         session_find(s, FINDING_MX_MISMATCH, s->start,
                         "the banner names %s, the MX host is %s (a proxy in between?)",
                         s->banner_host, via->host);
-    if (!via)
-        return;
+}
 
-    /* the domain's more preferred MX hosts and their addresses, gathered
-     * once; then the client's earlier attempts are checked against them */
-    struct better {
-        const struct mf_mx *mx;
-        struct endpoint addr[8];
-        int naddr;
-    } better[16];
+/* The domain's MX hosts preferred over `via`, with their addresses. */
+struct better {
+    const struct mf_mx *mx;
+    struct endpoint addr[8];
+    int naddr;
+};
+
+static int better_than(const struct mailflow *m, const struct mf_mx *via, smtp_time t,
+                       struct better better[16])
+{
     int nb = 0;
     for (unsigned j = 0; j < kept(m->nmx) && nb < 16; j++) {
         const struct mf_mx *y = &m->mx[j];
-        if (strcasecmp(y->domain, via->domain) != 0 || y->pref >= via->pref ||
-            y->t > s->start)
+        if (strcasecmp(y->domain, via->domain) != 0 || y->pref >= via->pref || y->t > t)
             continue;
         struct better *b = &better[nb++];
         b->mx = y;
         b->naddr = 0;
         for (unsigned k = 0; k < kept(m->naddr) && b->naddr < 8; k++)
-            if (m->addr[k].t <= s->start && strcasecmp(m->addr[k].host, y->host) == 0)
+            if (m->addr[k].t <= t && strcasecmp(m->addr[k].host, y->host) == 0)
                 b->addr[b->naddr++] = m->addr[k].addr;
     }
-    char chain[512];
+    return nb;
+}
+
+/* mx-fallback and mx-order: the client's earlier attempts at the more
+ * preferred MX hosts, checked against them. */
+static void check_order(const struct mailflow *m, struct session *s, const struct mf_mx *via,
+                        const struct mf_attempt *self)
+{
+    struct better better[16];
+    int nb = better_than(m, via, s->start, better);
+    char chain[512], sip[ENDPOINT_STRLEN];
+    endpoint_addr_str(&s->server, sip);
     size_t cl = 0;
     bool before_better = false, failed_better = false;
     chain[0] = '\0';
@@ -273,6 +286,21 @@ static void mailflow_session(void *ctx, struct session *s, void *state)
         session_find(s, FINDING_MX_ORDER, s->start,
                         "%u %s tried first while %u %s was preferred",
                         via->pref, via->host, better[0].mx->pref, better[0].mx->host);
+}
+
+static void mailflow_session(void *ctx, struct session *s, void *state)
+{
+    struct mailflow *m = ctx;
+    (void)state;
+    struct mf_attempt *self = attempt_of(m, &s->client, &s->server);
+    if (self && s->failure.phase == PHASE_GREETING && s->failure.code)
+        self->reply = s->failure.code;
+    if (s->direction != DIR_OUTGOING)
+        return;
+    const struct mf_mx *via = link_route(m, s);
+    check_mismatch(m, s, via);
+    if (via)
+        check_order(m, s, via, self);
 }
 
 struct observer mailflow_observer(struct mailflow *m)

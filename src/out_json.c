@@ -229,6 +229,14 @@ static void write_transcript(struct obuf *f, const struct session *s)
             obuf_puts(f, ",\"latency_ms\":");
             jmillis(f, l->latency_ns);
         }
+        /* the command this reply answers, as the parser paired it (a
+         * pipelined reply is not the last command's): --summary's names */
+        if (l->kind == TL_SERVER && l->latency_ns >= 0 && l->aux < SMTP_CMD__COUNT) {
+            obuf_puts(f, ",\"answers\":\"");
+            obuf_puts(f, l->aux == SMTP_CMD_CONNECT ? "greeting"
+                                                     : smtp_cmd_name((enum smtp_cmd)l->aux));
+            obuf_putc(f, '"');
+        }
         obuf_putc(f, '}');
     }
     obuf_putc(f, ']');
@@ -275,22 +283,12 @@ static void write_anomalies(struct obuf *f, const struct session *s)
     obuf_putc(f, ']');
 }
 
-static void json_session(struct sink *base, const struct session *s)
+/* "mx": the lookup an outgoing session came from (mailflow.h), if any. */
+static void write_mx(struct obuf *f, const struct session *s)
 {
-    struct obuf *f = &((struct json_sink *)base)->ob;
-    /* by hand, not printf: printf's format parsing was a sixth of the
-     * writer's cost on short sessions */
-    obuf_puts(f, "{\"type\":\"session\",\"id\":\"");
-    obuf_puthex8(f, s->id);
-    obuf_puts(f, "\",\"client\":");
-    jendpoint(f, &s->client);
-    obuf_puts(f, ",\"server\":");
-    jendpoint(f, &s->server);
-    jcommunity(f, &s->client, &s->server, 6);
-    obuf_puts(f, ",\"direction\":\"");
-    obuf_puts(f, direction_name(s->direction));
-    obuf_putc(f, '"');
-    if (s->mx) { /* outgoing, linked to its lookups (mailflow.h) */
+    if (!s->mx)
+        return;
+    {
         obuf_puts(f, ",\"mx\":{\"domain\":");
         jcstr(f, s->mx->domain);
         obuf_puts(f, ",\"host\":");
@@ -300,36 +298,12 @@ static void json_session(struct sink *base, const struct session *s)
         else
             obuf_puts(f, ",\"pref\":null,\"implicit\":true}");
     }
-    obuf_puts(f, ",\"start\":");
-    jtime(f, s->start);
-    obuf_puts(f, ",\"end\":");
-    jtime(f, s->end);
-    obuf_puts(f, ",\"duration_ms\":");
-    jmillis(f, s->end - s->start);
-    write_frames(f, s);
-    obuf_puts(f, ",\"handshake\":\"");
-    obuf_puts(f, handshake_name(s->handshake));
-    obuf_puts(f, "\",\"syn_count\":");
-    obuf_putu(f, s->syn_count);
-    obuf_puts(f, ",\"end_cause\":\"");
-    obuf_puts(f, end_cause_name(s->tcp_end, s->quit_ok));
-    obuf_puts(f, "\",\"tcp_end\":\"");
-    obuf_puts(f, end_cause_name(s->tcp_end, false));
-    obuf_puts(f, "\",\"closed_by\":");
-    obuf_puts(f, s->closed_by == SMTP_FROM_CLIENT   ? "\"client\""
-                 : s->closed_by == SMTP_FROM_SERVER ? "\"server\""
-                                                    : "null");
-    obuf_puts(f, ",\"helo\":");
-    if (s->helo.len || s->helo_code)
-        jref(f, s, s->helo);
-    else
-        obuf_puts(f, "null");
-    obuf_puts(f, s->tls ? ",\"tls\":true,\"tls_bytes\":{\"client\":"
-                        : ",\"tls\":false,\"tls_bytes\":{\"client\":");
-    obuf_putu(f, smtp_parser_info(&s->parser).tls_bytes[SMTP_FROM_CLIENT]);
-    obuf_puts(f, ",\"server\":");
-    obuf_putu(f, smtp_parser_info(&s->parser).tls_bytes[SMTP_FROM_SERVER]);
-    obuf_puts(f, "},\"auth\":");
+}
+
+/* "auth" and "esmtp": what the EHLO reply offered and AUTH gave. */
+static void write_auth_esmtp(struct obuf *f, const struct session *s)
+{
+    obuf_puts(f, ",\"auth\":");
     if (s->auth_mech[0]) {
         obuf_puts(f, "{\"mechanism\":");
         jcstr(f, s->auth_mech);
@@ -361,10 +335,11 @@ static void json_session(struct sink *base, const struct session *s)
     obuf_puts(f, ",\"auth_mechanisms\":");
     jref_or_null(f, s, s->auth_mechs);
     obuf_putc(f, '}');
-    obuf_puts(f, smtp_parser_info(&s->parser).implicit_tls ? ",\"implicit_tls\":true"
-                                                          : ",\"implicit_tls\":false");
-    json_tls_handshake(f, s->tls_hs);
-    json_tcp_path(f, s->tcp_known ? &s->tcp : NULL);
+}
+
+/* "verdict", "end_phase", "incomplete_reason". */
+static void write_verdict(struct obuf *f, const struct session *s)
+{
     obuf_puts(f, ",\"verdict\":\"");
     obuf_puts(f, verdict_key(s->verdict));
     obuf_puts(f, "\",\"end_phase\":\"");
@@ -376,6 +351,67 @@ static void json_session(struct sink *base, const struct session *s)
                                    : end_cause_name(s->tcp_end, false));
     else
         obuf_puts(f, "null");
+}
+
+static void json_session(struct sink *base, const struct session *s)
+{
+    struct obuf *f = &((struct json_sink *)base)->ob;
+    /* by hand, not printf: printf's format parsing was a sixth of the
+     * writer's cost on short sessions */
+    obuf_puts(f, "{\"type\":\"session\",\"id\":\"");
+    obuf_puthex8(f, s->id);
+    obuf_puts(f, "\",\"client\":");
+    jendpoint(f, &s->client);
+    obuf_puts(f, ",\"server\":");
+    jendpoint(f, &s->server);
+    jcommunity(f, &s->client, &s->server, 6);
+    obuf_puts(f, ",\"direction\":\"");
+    obuf_puts(f, direction_name(s->direction));
+    obuf_putc(f, '"');
+    write_mx(f, s);
+    obuf_puts(f, ",\"start\":");
+    jtime(f, s->start);
+    obuf_puts(f, ",\"end\":");
+    jtime(f, s->end);
+    obuf_puts(f, ",\"duration_ms\":");
+    jmillis(f, s->end - s->start);
+    write_frames(f, s);
+    obuf_puts(f, ",\"handshake\":\"");
+    obuf_puts(f, handshake_name(s->handshake));
+    obuf_puts(f, "\",\"syn_count\":");
+    obuf_putu(f, s->syn_count);
+    obuf_puts(f, ",\"syn_retransmits\":[");
+    for (uint32_t i = 0, n = session_syn_retrans_kept(s); i < n; i++) {
+        if (i)
+            obuf_putc(f, ',');
+        jseconds(f, s->syn_retrans[i] - s->start, 6);
+    }
+    obuf_putc(f, ']');
+    obuf_puts(f, ",\"end_cause\":\"");
+    obuf_puts(f, end_cause_name(s->tcp_end, s->quit_ok));
+    obuf_puts(f, "\",\"tcp_end\":\"");
+    obuf_puts(f, end_cause_name(s->tcp_end, false));
+    obuf_puts(f, "\",\"closed_by\":");
+    obuf_puts(f, s->closed_by == SMTP_FROM_CLIENT   ? "\"client\""
+                 : s->closed_by == SMTP_FROM_SERVER ? "\"server\""
+                                                    : "null");
+    obuf_puts(f, ",\"helo\":");
+    if (s->helo.len || s->helo_code)
+        jref(f, s, s->helo);
+    else
+        obuf_puts(f, "null");
+    obuf_puts(f, s->tls ? ",\"tls\":true,\"tls_bytes\":{\"client\":"
+                        : ",\"tls\":false,\"tls_bytes\":{\"client\":");
+    obuf_putu(f, smtp_parser_info(&s->parser).tls_bytes[SMTP_FROM_CLIENT]);
+    obuf_puts(f, ",\"server\":");
+    obuf_putu(f, smtp_parser_info(&s->parser).tls_bytes[SMTP_FROM_SERVER]);
+    obuf_puts(f, "}");
+    write_auth_esmtp(f, s);
+    obuf_puts(f, smtp_parser_info(&s->parser).implicit_tls ? ",\"implicit_tls\":true"
+                                                          : ",\"implicit_tls\":false");
+    json_tls_handshake(f, s->tls_hs);
+    json_tcp_path(f, s->tcp_known ? &s->tcp : NULL);
+    write_verdict(f, s);
     write_failure(f, s);
     obuf_puts(f, ",\"commands\":");
     obuf_putu(f, s->ncommands);

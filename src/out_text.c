@@ -107,7 +107,8 @@ static void write_summary(struct text_sink *t, const struct session *s)
     obuf_putc(f, '\n');
 }
 
-static void write_verdict(struct text_sink *t, const struct session *s)
+/* "*** from=<...> rcpts=N (M rejected) messages=N bytes=N duration=Ns: " */
+static void write_envelope(struct text_sink *t, const struct session *s)
 {
     struct obuf *f = &t->ob;
     uint32_t rcpts = 0, rejected = 0, accepted = 0;
@@ -158,6 +159,39 @@ static void write_verdict(struct text_sink *t, const struct session *s)
     obuf_puts(f, " duration=");
     obuf_puts(f, dur);
     obuf_puts(f, "s: ");
+}
+
+/* "ENCRYPTED (TLS 1.3, ...) after STARTTLS (...), ended ..." */
+static void write_encrypted(struct text_sink *t, const struct session *s)
+{
+    struct obuf *f = &t->ob;
+    obuf_puts(f, "ENCRYPTED ");
+    if (s->tls_hs && s->tls_hs->result == TLS_RESULT_COMPLETE) {
+        char brief[300];
+        size_t n = tls_handshake_brief(s->tls_hs, brief, sizeof brief);
+        obuf_putc(f, '(');
+        obuf_escape(f, brief, n, ESCAPE_TEXT);
+        obuf_puts(f, ") ");
+    }
+    obuf_printf(f, s->tls_picked_up
+                   ? "picked up inside TLS (%llu bytes from client, "
+                     "%llu from server), ended %s"
+                   : smtp_parser_info(&s->parser).implicit_tls
+                   ? "from the start (implicit TLS; %llu bytes "
+                     "from client, %llu from server), ended %s"
+                   : "after STARTTLS (%llu bytes from client, "
+                     "%llu from server in TLS), ended %s",
+            (unsigned long long)smtp_parser_info(&s->parser).tls_bytes[SMTP_FROM_CLIENT],
+            (unsigned long long)smtp_parser_info(&s->parser).tls_bytes[SMTP_FROM_SERVER],
+            end_cause_name(s->tcp_end, false));
+}
+
+/* The session's outcome after the envelope: OK, NOT SMTP, ENCRYPTED,
+ * INCOMPLETE, PARTIAL or FAILED with the reply and its hint. */
+static void write_verdict(struct text_sink *t, const struct session *s)
+{
+    struct obuf *f = &t->ob;
+    write_envelope(t, s);
     if (s->verdict == VERDICT_OK) {
         obuf_puts(f, "OK");
         return;
@@ -171,25 +205,7 @@ static void write_verdict(struct text_sink *t, const struct session *s)
         return;
     }
     if (s->verdict == VERDICT_ENCRYPTED) {
-        obuf_puts(f, "ENCRYPTED ");
-        if (s->tls_hs && s->tls_hs->result == TLS_RESULT_COMPLETE) {
-            char brief[300];
-            size_t n = tls_handshake_brief(s->tls_hs, brief, sizeof brief);
-            obuf_putc(f, '(');
-            obuf_escape(f, brief, n, ESCAPE_TEXT);
-            obuf_puts(f, ") ");
-        }
-        obuf_printf(f, s->tls_picked_up
-                       ? "picked up inside TLS (%llu bytes from client, "
-                         "%llu from server), ended %s"
-                       : smtp_parser_info(&s->parser).implicit_tls
-                       ? "from the start (implicit TLS; %llu bytes "
-                         "from client, %llu from server), ended %s"
-                       : "after STARTTLS (%llu bytes from client, "
-                         "%llu from server in TLS), ended %s",
-                (unsigned long long)smtp_parser_info(&s->parser).tls_bytes[SMTP_FROM_CLIENT],
-                (unsigned long long)smtp_parser_info(&s->parser).tls_bytes[SMTP_FROM_SERVER],
-                end_cause_name(s->tcp_end, false));
+        write_encrypted(t, s);
         return;
     }
     if (s->verdict == VERDICT_INCOMPLETE) {

@@ -332,6 +332,15 @@ void session_end(struct session *s, enum tcp_end how, smtp_time ts)
     observers_end(s, false); /* the findings' audit, ..., the diagnosis last */
 }
 
+void session_set_syn_retrans(struct session *s, const smtp_time *ts)
+{
+    free(s->syn_retrans);
+    s->syn_retrans = NULL;
+    uint32_t n = session_syn_retrans_bound(s->syn_count);
+    if (n && (s->syn_retrans = malloc(n * sizeof *ts)))
+        memcpy(s->syn_retrans, ts, n * sizeof *ts);
+}
+
 void session_free(struct session *s)
 {
     if (!s)
@@ -342,6 +351,7 @@ void session_free(struct session *s)
     free(s->txns);
     free(s->rcpts);
     free(s->anomalies);
+    free(s->syn_retrans);
     free(s->failure.hint);
     free(s->mx);
     observers_end(s, true);

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """html_test.py - the --html report, in a real browser (headless Chromium).
 
-    python3 test/html_test.py SMTPSCOPE OUTDIR
+    python3 test/html_test.py SMTPSCOPE OUTDIR GEN_CAPTURE
 
 1. The report of every bundled capture is loaded; the page must log that it
    rendered, log no error, and show (read back from the rendered DOM) the
@@ -12,6 +12,11 @@
    failing reply.
 3. A capture with markup in the dialogue: the text stays text (the title is
    not changed, no element is injected).
+4. A day of traffic (test/html_day.py): the histogram's bucket counts are the
+   records' verdicts, the latency table is --summary's, the filter finds a
+   session by a RCPT address, SYN retransmissions are drawn where they
+   happened, and a 10 000-session report (GEN_CAPTURE's gateway mix) renders
+   with no console error and a bounded DOM.
 Screenshots of the page and of a ladder are saved in OUTDIR.
 """
 import html
@@ -24,13 +29,16 @@ import sys
 import tempfile
 from collections import Counter
 
-binary, outdir = sys.argv[1], sys.argv[2]
+binary, outdir, gen = sys.argv[1], sys.argv[2], sys.argv[3]
 os.makedirs(outdir, exist_ok=True)
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import tap  # noqa: E402
 from tap import check  # noqa: E402
 
 
+if not os.access(gen, os.X_OK):
+    print(f"not ok - {gen} missing (make bench-build): the 10 000-session report needs it")
+    sys.exit(1)
 browser = shutil.which("chromium") or shutil.which("chromium-browser")
 if not browser:
     print("not ok - chromium missing (apt-get install chromium)")
@@ -132,8 +140,12 @@ dom, console = chrome("file://" + os.path.abspath(hrep) + "#s=" +
 check("<title>smtpscope report</title>" in dom, "markup from the wire does not change the page")
 check("<img" not in dom and "<b>no</b>" not in dom, "no element injected from the wire")
 check("&lt;img src=x" in dom, "the markup is shown as text")
-check(open(hrep, encoding="utf-8").read().count("</script>") == 1,
-      "the report holds exactly one </script> (its own)")
+hpage = open(hrep, encoding="utf-8").read()
+check(hpage.count("</script>") == 2,
+      "the report holds exactly two </script> (its records' and its code's)")
+m = re.search(r'<script type="application/json" id="records">(.*?)</script>', hpage, re.S)
+check(m is not None and [x["type"] for x in json.loads(m.group(1))] == ["session"],
+      "its records element is JSON that holds the session")
 
 # a capture without one SMTP session still renders
 empty = os.path.join(tmp, "empty.pcap")
@@ -145,5 +157,7 @@ dom, console = chrome("file://" + os.path.abspath(erep))
 check(any("smtpscope report: rendered" in l for l in console) and
       not [l for l in console if "Uncaught" in l] and "no sessions in this capture" in dom,
       "a report of a capture without sessions renders, says so, and throws nothing")
+import html_day  # noqa: E402  (the day-of-traffic checks, beside this file)
+html_day.run(binary, outdir, gen, tmp, chrome, browser, recs, merged, report)
 shutil.rmtree(tmp, ignore_errors=True)
 tap.finish()

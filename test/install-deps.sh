@@ -42,7 +42,9 @@ TOOLS="mandoc man-db valgrind systemd"
 # Debian package test (dpkg-buildpackage, lintian); its Build-Depends come
 # from debian/control below
 DEB="dpkg-dev debhelper lintian fakeroot"
-# --html in headless Chromium, --top in tmux, shards under GNU parallel
+# --html in headless Chromium (html_test.py; the report row of make bench and
+# bench_smoke.sh: no chromium-driver, the page logs its own load time), --top
+# in tmux, shards under GNU parallel
 UI="chromium tmux parallel"
 
 case "${1:-}" in
