@@ -31,12 +31,15 @@ LDLIBS  = -lnids -lpcap -lresolv -lldns -lz
 # the TLS reader parses certificates with GnuTLS (src/tls_x509.c)
 LDLIBS  += -lgnutls
 
-# src/report.html (the --html page) is compiled in as a C string.
-GEN     = build/gen/report_html.c
+# The HTML pages are compiled in as C strings named after their files:
+# src/report.html (--html) as report_html, src/compare_report.html
+# (--compare --html) as compare_report_html.
+GEN     = build/gen/report_html.c build/gen/compare_report_html.c
+GEN_OBJ = $(GEN:build/gen/%.c=%.o)
 SRC     = $(wildcard src/*.c)
 LIBSRC  = $(filter-out src/main.c,$(SRC)) $(GEN)
-OBJ     = $(SRC:src/%.c=build/obj/%.o) build/obj/report_html.o
-ASAN_OBJ = $(SRC:src/%.c=build/asan/%.o) build/asan/report_html.o
+OBJ     = $(SRC:src/%.c=build/obj/%.o) $(addprefix build/obj/,$(GEN_OBJ))
+ASAN_OBJ = $(SRC:src/%.c=build/asan/%.o) $(addprefix build/asan/,$(GEN_OBJ))
 ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 UNIT_TESTS = $(wildcard test/unit/test_*.c)
@@ -49,17 +52,17 @@ all: smtpscope
 smtpscope: $(OBJ)
 	$(CC) $(CFLAGS) -o $@ $(OBJ) $(LDFLAGS) $(LDLIBS)
 
-$(GEN): src/report.html
+build/gen/%_html.c: src/%.html
 	@mkdir -p $(dir $@)
-	{ echo '/* generated from src/report.html by the Makefile */'; \
-	  echo 'const char report_html[] ='; \
+	{ echo '/* generated from $< by the Makefile */'; \
+	  echo 'const char $*_html[] ='; \
 	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $<; \
 	  echo ';'; } > $@
 
-build/obj/report_html.o: $(GEN)
+$(addprefix build/obj/,$(GEN_OBJ)): build/obj/%.o: build/gen/%.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
-build/asan/report_html.o: $(GEN)
+$(addprefix build/asan/,$(GEN_OBJ)): build/asan/%.o: build/gen/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(ASAN_FLAGS) -c -o $@ $<
 

@@ -106,6 +106,23 @@ void cmp_write_pair(struct cmp_writer *w, const struct cmp_match *m,
                     const struct cmp_result *r);
 void cmp_writer_finish(struct cmp_writer *w, size_t nc, size_t ns, int64_t offset_ns);
 void cmp_writer_free(struct cmp_writer *w);
+/* The JSON writer the HTML page reads: each pair also gets "view", every
+ * line of both sides (the server side's shifted by offset_ns onto the
+ * client side's clock) and every aligned row; it warns of nothing. */
+void cmp_writer_views(struct cmp_writer *w, int64_t offset_ns);
+
+/* --compare --html: the self-contained page (src/compare_report.html, with
+ * the pairs as data): the tally, the table of pairs, a three-lane ladder
+ * per pair. sides: the two sides' names, for the title. */
+struct cmp_html;
+struct cmp_html *cmp_html_new(FILE *out, const char *const sides[2], const char *version,
+                              int64_t offset_ns);
+void cmp_html_pair(struct cmp_html *h, const struct cmp_match *m, const struct digest *c,
+                   const struct digest *s, const struct cmp_result *r);
+/* Writes the page; false when the pairs could not be kept (out of memory,
+ * or the temporary file failed). */
+bool cmp_html_finish(struct cmp_html *h, size_t nc, size_t ns, int64_t offset_ns);
+void cmp_html_free(struct cmp_html *h);
 
 /* The run: side k (0 the client side, 1 the server side) runs in a child
  * process as run_side(ctx, k, fd), writing digests to fd; the parent pairs
@@ -115,6 +132,9 @@ typedef int (*cmp_side_fn)(void *ctx, int side, int fd);
 struct compare_config {
     bool json, summary, localtime;
     int slow_ms;
+    FILE *html;               /* --html: the page goes there too (NULL: none) */
+    const char *sides[2];     /* the sides' names, for the page */
+    const char *version;
 };
 int compare_run(cmp_side_fn run_side, void *ctx, FILE *out, const struct compare_config *cfg);
 

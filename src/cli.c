@@ -185,7 +185,8 @@ const struct cli_option cli_options[] = {
      .help = "two capture points of one path, the client's side first:\n"
              "pair each session seen at both and say what the\n"
              "middlebox between them did (two -r, two -i, or two\n"
-             "names after the options; a side's files: commas, a glob)"},
+             "names after the options; a side's files: commas, a\n"
+             "glob); --html draws it"},
     {"ports", 'p', CUSTOM(parse_ports), .metavar = "LIST", .section = CLI_INPUT,
      .help = "SMTP server ports, comma-separated (default 25,465,587,2525);\n"
              "any: those and every other TCP port where the content\n"
@@ -261,7 +262,9 @@ const struct cli_option cli_options[] = {
      .complete = COMPLETE_FILE,
      .help = "also write a self-contained HTML report: summary,\n"
              "sessions over time by verdict, reply latency per command,\n"
-             "session table (filter by address, HELO, IP), ladder diagrams"},
+             "session table (filter by address, HELO, IP), ladder\n"
+             "diagrams; with --compare: the tally, the pairs and a\n"
+             "three-lane ladder (client, middlebox, server) per pair"},
     {"local-net", 0, CUSTOM(add_local_net), .metavar = "LIST", .section = CLI_OUTPUT,
      .help = "our networks (CIDR, comma-separated, repeatable): each\n"
              "session is incoming, outgoing, internal or transit;\n"
@@ -476,7 +479,6 @@ static int check_compare(const struct options *o)
                         : o->engine.nshards    ? "--shard"
                         : o->out.follow        ? "--follow"
                         : o->top               ? "--top"
-                        : o->html              ? "--html"
                         : o->pcap_out          ? "-w"
                         : o->tsv               ? "--tsv"
                         : o->messages          ? "--messages"

@@ -121,6 +121,7 @@ static int wait_side(const struct side *s)
     return 3;
 }
 
+/* The pairs to out and, with --html, to the page as well. */
 static int write_pairs(struct side sides[2], FILE *out, const struct compare_config *cfg)
 {
     struct cmp_match *m;
@@ -129,8 +130,10 @@ static int write_pairs(struct side sides[2], FILE *out, const struct compare_con
     if (compare_pair(sides[0].d, sides[0].n, sides[1].d, sides[1].n, &m, &nm, &offset) < 0)
         return 3;
     struct cmp_writer *w = cmp_writer_new(out, cfg->json, cfg->summary, cfg->localtime);
-    int status = w ? 0 : 3;
-    for (size_t i = 0; w && i < nm && !status; i++) {
+    struct cmp_html *h = cfg->html ? cmp_html_new(cfg->html, cfg->sides, cfg->version, offset)
+                                   : NULL;
+    int status = w && (h || !cfg->html) ? 0 : 3;
+    for (size_t i = 0; !status && i < nm; i++) {
         const struct digest *c = m[i].c >= 0 ? sides[0].d[m[i].c] : NULL;
         const struct digest *s = m[i].s >= 0 ? sides[1].d[m[i].s] : NULL;
         struct cmp_result r;
@@ -142,10 +145,17 @@ static int write_pairs(struct side sides[2], FILE *out, const struct compare_con
             cmp_result_note(&r, FINDING_PAIRING_UNCERTAIN,
                             "another session fitted as well; paired by the closest start");
         cmp_write_pair(w, &m[i], c, s, &r);
+        if (h)
+            cmp_html_pair(h, &m[i], c, s, &r);
         cmp_result_free(&r);
     }
-    if (w && !status)
+    if (!status)
         cmp_writer_finish(w, sides[0].n, sides[1].n, offset);
+    if (!status && h && !cmp_html_finish(h, sides[0].n, sides[1].n, offset)) {
+        fprintf(stderr, "smtpscope: --compare --html: the report could not be written\n");
+        status = 3;
+    }
+    cmp_html_free(h);
     cmp_writer_free(w);
     free(m);
     return status;

@@ -112,11 +112,13 @@ static void put_envelope(struct builder *b, const struct session *s)
     for (uint32_t i = 0; i < s->ntxn; i++) {
         const struct txn *t = &s->txns[i];
         d->msg_bytes += t->body_seen ? t->bytes : 0;
+        /* a reference never set (len 0) points at the strings' start, the
+         * HELO name: only its length says it is there */
         const char *from = session_str(s, t->mail_from);
-        if (t->has_mail && !d->mail_from.len && *from)
+        if (t->has_mail && !d->mail_from.len && t->mail_from.len && *from)
             d->mail_from = put_text(b, from, strlen(from));
         const char *mid = session_str(s, t->hdr_message_id);
-        if (!d->message_id.len && *mid)
+        if (!d->message_id.len && t->hdr_message_id.len && *mid)
             d->message_id = put_text(b, mid, strlen(mid));
     }
     d->rcpts = put_rcpts(b, s);

@@ -458,14 +458,27 @@ static int run_side(void *ctx, int k, int fd)
     return status;
 }
 
+/* --compare; with --html, the page is opened before the sides start (a
+ * name that cannot be written stops the run before any capture). */
 static int run_compare(struct options *o, FILE *out)
 {
-    const struct compare_config cfg = {
+    struct compare_config cfg = {
         .json = o->json, .localtime = o->out.localtime,
         .summary = o->summary || (!o->json && isatty(fileno(out))),
         .slow_ms = o->engine.session.slow_ms,
+        .sides = {o->iface ? o->iface : o->files[0], o->iface ? o->iface2 : o->files[1]},
+        .version = SMTPSCOPE_VERSION,
     };
-    return compare_run(run_side, o, out, &cfg);
+    if (o->html && !(cfg.html = fopen(o->html, "w"))) {
+        fprintf(stderr, "smtpscope: --html %s: %s\n", o->html, strerror(errno));
+        return 2;
+    }
+    int status = compare_run(run_side, o, out, &cfg);
+    if (cfg.html && fclose(cfg.html) != 0) {
+        fprintf(stderr, "smtpscope: --html %s: %s\n", o->html, strerror(errno));
+        status = status ? status : 2;
+    }
+    return status;
 }
 
 static void catch_signals(const struct options *o)

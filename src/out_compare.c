@@ -6,8 +6,10 @@
  * has once ("C+" or "S+"). Each line names the IP, session id and clock of
  * the side it comes from; arrows as in the log (<<< the client's, >>> the
  * server's). "*** middlebox" lines close the pair. JSON: one record of
- * "type": "pair" a pair, with only the rows that differ. Wire text is
- * escaped on the way out, like every other writer's.
+ * "type": "pair" a pair, with only the rows that differ; the writer the
+ * HTML page reads also adds each pair's full views ("view": every line of
+ * both sides on the client side's clock, and every aligned row). Wire
+ * text is escaped on the way out, like every other writer's.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +30,8 @@ struct cmp_writer {
     /* replies where one side waited clearly longer: which side is nearer
      * the client shows in them (its replies wait for the path too) */
     uint64_t client_slower, server_slower;
+    bool views;        /* the HTML page's writer: full views, no warnings */
+    int64_t offset_ns; /* for the views: the server side's clock minus the client's */
 };
 
 struct cmp_writer *cmp_writer_new(FILE *f, bool json, bool summary, bool localtime)
@@ -37,6 +41,12 @@ struct cmp_writer *cmp_writer_new(FILE *f, bool json, bool summary, bool localti
         *w = (struct cmp_writer){.f = f, .json = json, .summary = summary,
                                  .localtime = localtime};
     return w;
+}
+
+void cmp_writer_views(struct cmp_writer *w, int64_t offset_ns)
+{
+    w->views = true;
+    w->offset_ns = offset_ns;
 }
 
 void cmp_writer_free(struct cmp_writer *w)
@@ -216,10 +226,11 @@ static void json_side(FILE *f, const struct digest *d)
             (unsigned long long)d->msg_bytes, d->nlines, d->lines_dropped);
 }
 
+static const char *const kinds[] = {"C", "S", "body", "tls"};
+
 static void json_line(FILE *f, const char *key, const struct digest *d, int i)
 {
     const struct dline *l = &digest_lines(d)[i];
-    static const char *const kinds[] = {"C", "S", "body", "tls"};
     fprintf(f, "\"%s\":{\"dir\":\"%s\",\"line\":", key, kinds[l->kind]);
     jstr(f, digest_text(d) + l->off, l->len);
     fputc('}', f);
@@ -281,6 +292,89 @@ static void json_delays(FILE *f, const struct cmp_result *r)
         fputs(",\"added_median_ms\":null", f);
 }
 
+/* ---- the full views (the HTML page's writer only) -------------------------------- */
+
+static double ms_of(int64_t ns)
+{
+    return (double)ns / 1e6;
+}
+
+/* One side's lines as [dir, ms, latency ms or null, text, body bytes], its
+ * times on the client side's clock (shift: what its clock is ahead by),
+ * from ref. */
+static void view_side(FILE *f, const struct digest *d, smtp_time ref, int64_t shift)
+{
+    if (!d) {
+        fputs("null", f);
+        return;
+    }
+    fprintf(f, "{\"start_ms\":%.3f,\"end_ms\":%.3f,\"tcp_end\":\"%s\",\"quit\":%s,"
+               "\"one_sided\":%s,\"lines\":[",
+            ms_of(d->start - shift - ref), ms_of(d->end - shift - ref),
+            end_cause_name((enum tcp_end)d->tcp_end, false), d->quit ? "true" : "false",
+            d->one_sided ? "true" : "false");
+    for (uint32_t k = 0; k < d->nlines; k++) {
+        const struct dline *l = &digest_lines(d)[k];
+        fprintf(f, "%s[\"%s\",%.3f,", k ? "," : "", kinds[l->kind], ms_of(l->ts - shift - ref));
+        if (l->kind == DL_SERVER && l->first && l->latency_ns >= 0)
+            fprintf(f, "%.3f,", ms_of(l->latency_ns));
+        else
+            fputs("null,", f);
+        jstr(f, digest_text(d) + l->off, l->len);
+        fprintf(f, ",%llu]", (unsigned long long)(l->kind == DL_BODY ? l->value : 0));
+    }
+    fputs("]}", f);
+}
+
+/* The delay the path added to a reply both sides saw, as compare_diff
+ * counts it (the first line of a reply to the same command). */
+static bool row_added(const struct dline *a, const struct dline *b, int64_t *ns)
+{
+    if (a->kind != DL_SERVER || b->kind != DL_SERVER || !a->first || !b->first ||
+        a->latency_ns < 0 || b->latency_ns < 0 || a->cmd != b->cmd)
+        return false;
+    *ns = a->latency_ns - b->latency_ns;
+    return true;
+}
+
+/* Rows as [mark (0 same, 1 changed, 2 one side only), client-side line,
+ * server-side line (-1: none), added ms (with both, when known)]. */
+static void view_rows(FILE *f, const struct digest *c, const struct digest *s,
+                      const struct cmp_result *r)
+{
+    fputs(",\"rows\":[", f);
+    if (!c || !s) {
+        for (uint32_t k = 0; k < (c ? c : s)->nlines; k++)
+            fprintf(f, "%s[2,%d,%d]", k ? "," : "", c ? (int)k : -1, c ? -1 : (int)k);
+        fputc(']', f);
+        return;
+    }
+    for (size_t k = 0; k < r->nrows; k++) {
+        const struct cmp_row *row = &r->rows[k];
+        fprintf(f, "%s[%u,%d,%d", k ? "," : "", row->mark, row->c, row->s);
+        int64_t added;
+        if (row->c >= 0 && row->s >= 0 &&
+            row_added(&digest_lines(c)[row->c], &digest_lines(s)[row->s], &added))
+            fprintf(f, ",%.3f", ms_of(added));
+        fputc(']', f);
+    }
+    fputc(']', f);
+}
+
+static void json_view(struct cmp_writer *w, const struct digest *c, const struct digest *s,
+                      const struct cmp_result *r)
+{
+    smtp_time ref = c ? c->start : s->start - w->offset_ns;
+    char when[40];
+    time_iso8601(ref, when, sizeof when);
+    fprintf(w->f, ",\"view\":{\"t0\":\"%s\",\"client_side\":", when);
+    view_side(w->f, c, ref, 0);
+    fputs(",\"server_side\":", w->f);
+    view_side(w->f, s, ref, w->offset_ns);
+    view_rows(w->f, c, s, r);
+    fputc('}', w->f);
+}
+
 static void json_pair(struct cmp_writer *w, const struct cmp_match *m, const struct digest *c,
                       const struct digest *s, const struct cmp_result *r)
 {
@@ -303,6 +397,8 @@ static void json_pair(struct cmp_writer *w, const struct cmp_match *m, const str
     json_findings(f, r);
     json_delays(f, r);
     json_differences(f, c, s, r);
+    if (w->views)
+        json_view(w, c, s, r);
     fputs("}\n", f);
 }
 
@@ -416,7 +512,7 @@ void cmp_writer_finish(struct cmp_writer *w, size_t nc, size_t ns, int64_t offse
         qsort(w->added, w->nadded, sizeof *w->added, cmp_i64);
         median = w->added[w->nadded / 2];
     }
-    if (sides_look_swapped(w))
+    if (sides_look_swapped(w) && !w->views) /* the main writer has said it */
         fprintf(stderr, "smtpscope: --compare: warning: the second capture's replies wait "
                         "longer than the first's (%llu replies against %llu): it looks "
                         "nearer the client; give the client's side first\n",

@@ -72,6 +72,8 @@ suite "tcpdump habits: BPF on -r, -F, -D, usage line" sh test/tcpdump_habits_tes
 suite "man page" sh test/manpage_test.sh ./smtpscope
 suite "--log-dir and SIGHUP rotation (asan)" python3 test/logdir_test.py build/asan/smtpscope build/bench/gen_capture
 suite "--html report in headless Chromium" python3 test/html_test.py ./smtpscope build/html-test build/bench/gen_capture
+suite "--compare --html: the tally, the pairs and the three-lane ladder in headless Chromium" python3 test/compare/compare_html_test.py ./smtpscope build/compare-html-test
+suite "--compare --html in headless Chromium (asan)" python3 test/compare/compare_html_test.py build/asan/smtpscope build/compare-html-test-asan
 suite "--top console in tmux" bash test/top_test.sh
 suite "progress line on a terminal" sh test/progress_test.sh ./smtpscope build/bench/gen_capture
 suite "--local-net: direction and outgoing sessions" sh test/direction_test.sh build/asan/smtpscope

@@ -98,6 +98,11 @@ def check_details(tmp):
           diffs[0]["client_side"]["line"] == "VRFY bob" and
           diffs[0]["server_side"]["line"] == "XXXXXXXX",
           "command-masked: one changed row, VRFY bob -> XXXXXXXX")
+    _, pairs, _ = run(tmp, "reply-injected", make_compare.scenario("reply-injected"))
+    sides = [pairs[0]["client_side"], pairs[0]["server_side"]]
+    check([x["message_id"] for x in sides] == [None, None] and sides[0]["mail_from"],
+          "reply-injected: no message sent, no Message-ID (not the EHLO name) on either side "
+          "(%s)" % [x["message_id"] for x in sides])
     _, pairs, _ = run(tmp, "server-side-cut", make_compare.scenario("server-side-cut"))
     check(pairs[0]["cut_side"] == "server", "server-side-cut: the cut side is named")
 
@@ -124,7 +129,7 @@ def check_mix(tmp):
 
 def check_usage():
     for args, what in ((["--compare", "a.pcap"], "one side"),
-                       (["--compare", "-r", "a", "-r", "b", "--html", "x"], "--html"),
+                       (["--compare", "-r", "a", "-r", "b", "--tsv", "id"], "--tsv"),
                        (["-i", "lo", "-i", "lo"], "-i twice without --compare")):
         p = subprocess.run([BIN, *args], capture_output=True, text=True, timeout=30)
         check(p.returncode == 1 and "smtpscope:" in p.stderr,

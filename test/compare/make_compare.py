@@ -87,18 +87,26 @@ def replace(steps, old, new):
     return [(w, new if d == old else d) for w, d in steps]
 
 
-def both(steps_c, steps_s, t0=1000.0, delta=0.002, c_kw=None, s_kw=None, s_addr=None):
+def both_at(steps_c, steps_s, t0=1000.0, delta=0.002, c_kw=None, s_kw=None, s_addr=None,
+            cport=40001):
     """One session seen on both sides: the server side's capture sees the
     client's packets `delta` later (and starts later by as much)."""
     c_kw, s_kw = c_kw or {}, s_kw or {}
-    cli, cport, srv = s_addr or (CLIENT, 40001, MX)
-    cs = render(t0, CLIENT, MX, 40001, steps_c, **c_kw)
+    first = cport
+    cli, cport, srv = s_addr or (CLIENT, cport, MX)
+    cs = render(t0, CLIENT, MX, first, steps_c, **c_kw)
     ss = render(t0 + delta, cli, srv, cport, steps_s, **s_kw)
     return cs, ss
 
 
-def scenario(name):
+def scenario(name, t0=1000.0, cport=40001):
+    """The scenario's two views; t0 and the client's port let several of
+    them share one pair of captures."""
     d = delivery()
+
+    def both(steps_c, steps_s, **kw):
+        return both_at(steps_c, steps_s, t0=t0, cport=cport, **kw)
+
     if name == "transparent":
         return both(d, d)
     if name == "banner-masked":
@@ -129,7 +137,7 @@ def scenario(name):
         footer = d[:9] + [(C, d[9][1][:-1] + b"-- scanned by gateway\r\n.")] + d[10:]
         return both(d, footer)
     if name == "redirected":
-        return both(d, d, s_addr=(CLIENT, 40001, "192.0.2.99"))
+        return both(d, d, s_addr=(CLIENT, cport, "192.0.2.99"))
     if name == "proxied":
         # a re-originating proxy: its own connection, its own EHLO, later
         s_side = replace(d, b"EHLO client.example.org", b"EHLO proxy.example.net")
@@ -139,9 +147,9 @@ def scenario(name):
     if name == "clock-offset":
         return both(d, d, delta=3600.002)
     if name == "client-only":
-        return render(1000.0, CLIENT, MX, 40001, [], end="no-answer"), []
+        return render(t0, CLIENT, MX, cport, [], end="no-answer"), []
     if name == "server-only":
-        return [], render(1000.0, PROXY, MX, 40009, d)
+        return [], render(t0, PROXY, MX, cport + 8, d)
     if name == "server-side-cut":
         # the server side's capture ended mid-session: nothing it lacks after
         # that is evidence of a drop

@@ -6,7 +6,8 @@
  * from the bytes: addresses and ports from a small set (so tuples and
  * endpoints collide), start times, lines of every kind with their text and
  * latency, and the strings pairing uses. Every pair is diffed and written
- * as text and as JSON.
+ * as text, as JSON and as the --html page (its full views: every line of
+ * both sides, every aligned row).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,6 +137,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (compare_pair(side[0], n[0], side[1], n[1], &m, &nm, &offset) == 0) {
         struct cmp_writer *w[2] = {cmp_writer_new(null, false, true, false),
                                    cmp_writer_new(null, true, true, false)};
+        static const char *const names[2] = {"client.pcap", "server.pcap"};
+        struct cmp_html *h = cmp_html_new(null, names, "fuzz", offset);
         for (size_t i = 0; i < nm; i++) {
             const struct digest *c = m[i].c >= 0 ? side[0][m[i].c] : NULL;
             const struct digest *s = m[i].s >= 0 ? side[1][m[i].s] : NULL;
@@ -145,6 +148,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             for (int k = 0; k < 2; k++)
                 if (w[k])
                     cmp_write_pair(w[k], &m[i], c, s, &r);
+            if (h)
+                cmp_html_pair(h, &m[i], c, s, &r);
             cmp_result_free(&r);
         }
         for (int k = 0; k < 2; k++)
@@ -152,6 +157,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 cmp_writer_finish(w[k], n[0], n[1], offset);
                 cmp_writer_free(w[k]);
             }
+        if (h)
+            cmp_html_finish(h, n[0], n[1], offset);
+        cmp_html_free(h);
         free(m);
     }
     for (int k = 0; k < 2; k++)

@@ -327,6 +327,9 @@ static void check_combinations(void)
     CHECK(parse(&o, "--compare", "-r", "a", "-i", "lo", NULL) == 1,
           "--compare with a file and an interface refused");
     CHECK(parse(&o, "--compare", "a", "b", "--top", NULL) == 1, "--compare with --top refused");
+    CHECK(parse(&o, "--compare", "a", "b", "--html", "r.html", NULL) == 0 &&
+              strcmp(o.html, "r.html") == 0,
+          "--compare --html: the comparison's page");
     CHECK(parse(&o, "-i", "lo", "-i", "lo", NULL) == 1, "-i twice without --compare refused");
     CHECK(parse(&o, "-i", "a", "-i", "b", "-i", "c", NULL) == 1, "-i three times refused");
     CHECK(parse(&o, "-r", "a", "--follow", NULL) == 0 && o.engine.follow,
