@@ -28,7 +28,10 @@ Then the HTML report of a gateway capture of about 10 000 sessions
 (--report-size MB of the gateway mix): smtpscope --html's time and the
 report's load time in headless Chromium, from navigation to the page drawn
 (the page's own performance.now(), logged to the console), and the whole
-headless run beside it. Then the memory benchmark: captures with 10 000 and 100 000 sessions open
+headless run beside it. Then staying power (bench/staying.py): the gateway mix streamed into stdin,
+1 GB and 5 GB, peak RSS of each; a million unanswered SYNs from random
+sources read with a gateway capture: sessions kept, memory, time. Then the
+memory benchmark: captures with 10 000, 100 000 and 200 000 sessions open
 at once; smtpscope's peak RSS minus libnids' alone, per open session.
 Timing is only reported here, never asserted: this is not a test.
 """
@@ -41,6 +44,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import staying
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, "build", "bench")
@@ -250,8 +255,13 @@ def main():
                     default=int(os.environ.get("BENCH_REPORT_SIZE", 85)),
                     help="MB of the gateway mix for the HTML report (default 85: about"
                     " 10 000 sessions; BENCH_REPORT_SIZE; 0: not measured)")
-    ap.add_argument("--hold-sizes", default="10000,100000",
+    ap.add_argument("--hold-sizes", default="10000,100000,200000",
                     help="open-session counts of the memory benchmark")
+    ap.add_argument("--stream-sizes", default=os.environ.get("BENCH_STREAM", "1024,5120"),
+                    help="MB of the gateway mix streamed into stdin (peak RSS of each; "
+                         "empty: skip)")
+    ap.add_argument("--flood", type=int, default=int(os.environ.get("BENCH_FLOOD", 1000000)),
+                    help="SYNs of the SYN-flood run (0: skip)")
     ap.add_argument("--tshark-repeat", type=int, default=1,
                     help="tshark is slow: runs of it (default 1)")
     a = ap.parse_args()
@@ -292,6 +302,10 @@ def main():
     if a.report_size > 0:
         report_bench(a)
 
+    if a.stream_sizes:
+        staying.stream_memory(GEN, SMTPSCOPE, [int(x) for x in a.stream_sizes.split(",")])
+    if a.flood:
+        staying.syn_flood(GEN, SMTPSCOPE, BUILD, n=a.flood)
     if a.no_memory:
         return
     print()

@@ -41,6 +41,10 @@ struct conn {
     uint32_t cut_segments;   /* segments cut short by the snap length */
     uint32_t server_isn;     /* the SYN-ACK's sequence number, once seen */
     bool early_ack;          /* the client's ACK came before the SYN-ACK */
+    /* the client's SYN is held back from libnids until the connection is
+     * answered (a SYN flood must not fill libnids' stream table and push
+     * out the sessions in it): given to it, made up from isn, then */
+    bool syn_held;
     smtp_time early_ack_ts;
     bool fin[2];             /* a FIN was seen from that side */
     bool drops;              /* open while the kernel dropped packets */

@@ -55,6 +55,7 @@ struct engine_stats {
     uint32_t snaplen;          /* the longest frame among those cut */
     uint64_t connections;      /* SYNs that opened a connection entry */
     uint64_t conntrack_full;   /* SYNs not tracked: table full */
+    uint64_t syn_evicted;      /* unanswered attempts pushed out for new SYNs */
     uint64_t sessions;         /* sessions ended (written, or not selected) */
     uint64_t selected;         /* sessions written (--only, --phase) */
     uint64_t sessions_open;    /* begun and not yet written */

@@ -168,6 +168,12 @@ static void diagnose_unconnected(struct session *s)
         s->verdict = VERDICT_INCOMPLETE;
         return;
     }
+    if (s->tcp_end == TCP_END_EVICTED) { /* a full table, not the network */
+        s->verdict = VERDICT_INCOMPLETE;
+        s->incomplete_why = "evicted: the connection table was full, tracking stopped "
+                            "before an answer was seen (raise --max-streams)";
+        return;
+    }
     if (session_found(s, FINDING_KERNEL_DROPS)) {
         /* the answer, or the client's ACK, may be among the drops */
         s->verdict = VERDICT_INCOMPLETE;

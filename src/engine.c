@@ -399,11 +399,18 @@ int engine_add_sink(struct engine *e, struct sink *s)
 
 /* ---- per packet ------------------------------------------------------------- */
 
+/* A tombstone outlives its connection this long: stragglers (a
+ * retransmitted FIN, the other side's RST) come within a few RTOs, and a
+ * busy gateway's table must not fill with the dead. */
+#define TOMBSTONE_NS (10 * SMTP_NS_PER_SEC)
+
 static void sweep(struct engine *e)
 {
     smtp_time idle = (smtp_time)e->cfg.idle_timeout * SMTP_NS_PER_SEC;
     smtp_time syn = (smtp_time)e->cfg.syn_timeout * SMTP_NS_PER_SEC;
     smtp_time horizon = idle < syn ? idle : syn;
+    if (horizon > TOMBSTONE_NS)
+        horizon = TOMBSTONE_NS;
     struct conn *c = e->ct.oldest, *next;
     /* the list is in linked_ts order; last_ts says whether one is idle */
     for (; c && e->now - c->linked_ts > horizon; c = next) {

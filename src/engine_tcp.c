@@ -274,6 +274,32 @@ static struct conn *pick_up(struct engine *e, const struct packet *p)
     return c;
 }
 
+/* The table is full (a SYN flood, or more open connections than
+ * --max-streams allows): the oldest tombstone goes, else the oldest
+ * connection attempt still unanswered, reported as evicted (INCOMPLETE:
+ * tracking stopped, nothing is claimed of its answer). Sessions under way
+ * are never pushed out for a new SYN. */
+#define ROOM_SCAN 1024 /* a flood's attempts sit at the old end, sessions move on */
+
+static bool make_room(struct engine *e)
+{
+    struct conn *c = e->ct.oldest;
+    for (int i = 0; c && i < ROOM_SCAN; i++, c = c->newer) {
+        if (c->dead) {
+            conntrack_remove(&e->ct, c);
+            return true;
+        }
+        if (!c->session && c->syn_held && !c->synack_seen) {
+            e->stats.syn_evicted++;
+            engine_finish_conn(e, c, TCP_END_EVICTED, e->now);
+            if (c->dead) /* no stragglers to catch: nothing reached libnids */
+                conntrack_remove(&e->ct, c);
+            return true;
+        }
+    }
+    return false;
+}
+
 /* A SYN: a retransmission of the one seen, or a new connection to an
  * SMTP port (which ends one that held the same addresses and ports).
  * Returns the connection, or NULL when none is tracked. */
@@ -294,6 +320,8 @@ static struct conn *on_syn(struct engine *e, const struct packet *p, struct conn
         engine_finish_conn(e, c, TCP_END_PORT_REUSED, e->now);
     }
     c = conntrack_add(&e->ct, &p->src, &p->dst, e->now);
+    if (!c && make_room(e))
+        c = conntrack_add(&e->ct, &p->src, &p->dst, e->now);
     if (!c) {
         e->stats.conntrack_full++;
         return NULL;
@@ -304,7 +332,18 @@ static struct conn *on_syn(struct engine *e, const struct packet *p, struct conn
     c->isn = p->seq;
     c->syn_count = 1;
     c->syn_times[0] = e->now;
+    c->syn_held = true;
     return c;
+}
+
+/* The held SYN goes to libnids before anything else of its connection. */
+static void release_syn(struct engine *e, struct conn *c)
+{
+    if (!c->syn_held)
+        return;
+    c->syn_held = false;
+    /* at the answer's time: libnids' clock must not run backwards */
+    reasm_synthesize(&c->client, &c->server, c->isn, 0, REASM_SYN, e->now);
 }
 
 /* A handshake the capture did not show whole: the client goes on without
@@ -325,6 +364,7 @@ static void complete_handshake(struct engine *e, struct conn *c, const struct pa
              * captured (one-sided capture, asymmetric routing). */
             c->synack_seen = true;
             c->synthesized |= REASM_SYNACK;
+            release_syn(e, c);
             reasm_synthesize(&c->client, &c->server, c->isn, p->ack - 1,
                              REASM_SYNACK, e->now);
             reasm_flow_start(&c->flow, SMTP_FROM_SERVER, p->ack);
@@ -334,6 +374,7 @@ static void complete_handshake(struct engine *e, struct conn *c, const struct pa
         /* The server speaks and the client's ACK was never seen (a capture
          * of the server's side only): the handshake is made whole. */
         c->synthesized |= REASM_ACK;
+        release_syn(e, c);
         reasm_synthesize(&c->client, &c->server, c->isn, c->server_isn,
                          REASM_ACK, e->now);
     }
@@ -410,9 +451,16 @@ void engine_feed_tcp(struct engine *e, struct conn *c, const struct packet *p,
                      bool from_client)
 {
     if (!c) { /* none, or the tombstone of one that ended */
-        reasm_feed(p);
+        /* a SYN the full table could not take stays out of libnids' too:
+         * there it would only push out the sessions being followed */
+        if ((p->tcp_flags & (TCPF_SYN | TCPF_ACK | TCPF_RST)) != TCPF_SYN)
+            reasm_feed(p);
         return;
     }
+    if (c->syn_held && (p->tcp_flags & (TCPF_SYN | TCPF_ACK | TCPF_RST)) == TCPF_SYN &&
+        from_client)
+        return; /* the SYN and its retransmissions wait for an answer */
+    release_syn(e, c);
     if (reasm_feed_flow(p, &c->flow, (enum smtp_dir)!from_client) && c->session) {
         const struct reasm_flow *f = &c->flow;
         session_find(c->session, FINDING_OVERLAP_MISMATCH, e->now,

@@ -115,6 +115,11 @@ static void warn_losses(const struct engine *e, const struct capture_result *r)
         fprintf(stderr, "smtpscope: warning: %llu connections not tracked: "
                         "connection table full (raise --max-streams)\n",
                 (unsigned long long)s->conntrack_full);
+    if (s->syn_evicted)
+        fprintf(stderr, "smtpscope: warning: %llu unanswered connection attempts "
+                        "evicted from a full connection table for newer ones (a SYN "
+                        "flood?), reported as incomplete (raise --max-streams)\n",
+                (unsigned long long)s->syn_evicted);
     const struct reasm_stats *rs = reasm_get_stats();
     if (rs->evicted)
         fprintf(stderr, "smtpscope: warning: %llu sessions evicted from a full "

@@ -7,10 +7,18 @@ cd "$(dirname "$0")/.."
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 if ! python3 bench/run_bench.py --size 3 --gateway-size 2 --callgrind-size 1 \
-        --concurrent 50 --repeat 1 --hold-sizes 500 --report-size 1 > "$out" 2>&1; then
+        --concurrent 50 --repeat 1 --hold-sizes 500 --report-size 1 \
+        --stream-sizes 2,4 --flood 2000 > "$out" 2>&1; then
     echo "not ok - bench/run_bench.py failed:"; sed 's/^/#   /' "$out"; exit 1
 fi
 status=0
+# staying power: the stream's two sizes and the flood's two runs
+n=$(grep -cE "^\| [0-9,]+ MB \| [0-9.]+ \| [0-9]+ \| [0-9.]+ \| [+-][0-9.]+ % \|$" "$out")
+[ "$n" -eq 2 ] && echo "ok - staying power: the endless stream's rows" || {
+    echo "not ok - staying power stream rows ($n of 2)"; status=1; }
+n=$(grep -cE "^\| gateway (alone|\+ flood) \| [0-9.]+ \| [0-9.]+ \| [0-9,]+ \| [0-9,]+ \| (yes|no) \|$" "$out")
+[ "$n" -eq 2 ] && echo "ok - staying power: the SYN flood's rows" || {
+    echo "not ok - staying power flood rows ($n of 2)"; status=1; }
 # every row in both mixes' tables
 for row in "1 libpcap read loop" "2 libnids reassembly" "3 libnids + line scan" \
            "4 smtpscope text log" "5 smtpscope JSON" "6 smtpscope text, --workers 2" \

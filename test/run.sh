@@ -54,6 +54,7 @@ suite "make help lists every target" sh test/make_help_test.sh
 report() { echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ]; }
 suite "--compare: two capture points, pairing and what the middlebox did" python3 test/compare/compare_test.py ./smtpscope
 suite "the server's own DNS lookups behind its waits and refusals" python3 test/dns/dns_wait_test.py ./smtpscope
+suite "a full connection table loses no session: SYN flood, tombstones" python3 test/synflood_test.py ./smtpscope
 [ -n "$check_only" ] && { report; exit; }
 suite "hostile input corpus" python3 test/hostile/hostile_test.py ./smtpscope build/asan/smtpscope
 suite "AUTH passwords in no output (pcap level)" python3 test/auth_leak_test.py ./smtpscope
@@ -64,6 +65,7 @@ suite "TLS handshakes in degraded captures: one side, snap length, split, reorde
 suite "TCP path quality: retransmissions as tshark counts them, RTT, zero window" python3 test/tcp_path_test.py ./smtpscope
 suite "TLS handshakes read in clear (asan)" python3 test/tls/tls_session_test.py build/asan/smtpscope
 suite "--compare (asan)" python3 test/compare/compare_test.py build/asan/smtpscope
+suite "a full connection table (asan)" python3 test/synflood_test.py build/asan/smtpscope
 suite "TLS handshakes in degraded captures (asan)" python3 test/tls/tls_degraded_test.py build/asan/smtpscope
 suite "valgrind" sh test/valgrind_test.sh ./smtpscope
 suite "--follow" sh test/follow_test.sh ./smtpscope
