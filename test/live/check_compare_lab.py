@@ -6,6 +6,7 @@ Each scenario left DIR/NAME.out.pcap (outside the device, the client's
 side) and DIR/NAME.in.pcap (inside, the server's side); "live" left the
 JSON of a live --compare -i -i run."""
 import json
+import re
 import os
 import subprocess
 import sys
@@ -77,6 +78,18 @@ for name, (want, unwanted) in EXPECT.items():
         check(len(masked) == 1, "mask: the masked banner is one changed row")
         check(rec["client_side"]["message_id"] == rec["server_side"]["message_id"] and
               rec["client_side"]["message_id"], "mask: the same Message-ID on both sides")
+
+# the page of a comparison on a real middlebox: written, self-contained,
+# naming what the proxy did (the page itself is tested in Chromium by
+# test/compare/compare_html_test.py)
+page = f"{D}/mask.html"
+p = subprocess.run([BIN, "-q", "-p", "25,2525", "--html", page, "--compare",
+                    f"{D}/mask.out.pcap", f"{D}/mask.in.pcap"], capture_output=True, text=True,
+                   timeout=60)
+html_text = open(page, encoding="utf-8").read() if os.path.exists(page) else ""
+check(p.returncode == 0 and "banner-rewritten" in html_text and "starttls-removed" in html_text
+      and not re.search(r"(src|href)\s*=\s*[\"']?(https?:)?//", html_text),
+      f"mask: --compare --html wrote the page ({len(html_text)} bytes)")
 
 with open(f"{D}/live.rc") as f:
     rc = int(f.read().strip() or 1)
