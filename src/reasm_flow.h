@@ -102,9 +102,22 @@ static inline void flow_fill_after(struct reasm_flow *f, enum smtp_dir dir,
                                    const struct packet *pkt, const uint8_t s4[4],
                                    const uint8_t d4[4])
 {
-    if (f->side[dir].ooo && pkt->payload_len)
+    if (f->side[dir].ooo && (pkt->payload_len || f->park[dir].head))
         flow_fill_after_slow(f, dir, pkt, s4, d4);
 }
+
+/* A hole or parked segments in dir: only then may a segment park (inline:
+ * the common segment pays one test). */
+static inline bool flow_parking(const struct reasm_flow *f, enum smtp_dir dir)
+{
+    return f->side[dir].ooo || f->park[dir].head;
+}
+
+/* Parks the segment (ip, len: as it would go to libnids) when it lies
+ * beyond a hole and libnids' queue is near its limit (reasm_park.h); true
+ * when it did (libnids must not see it now). */
+bool flow_park(struct reasm_flow *f, enum smtp_dir dir, const struct packet *pkt,
+               const uint8_t s4[4], const uint8_t d4[4], const uint8_t *ip, size_t len);
 
 /* Fills every hole of dir holding back queued data (limit: also up to the
  * peer's acknowledgement when has_limit). */
