@@ -70,11 +70,23 @@ static void note_path(const struct conn *c, struct session *s, smtp_time ts)
     for (int d = 0; d < 2; d++)
         s->tcp.lost_bytes[d] = c->gap_bytes[d][REASM_GAP_LOST];
     const struct tcp_path *t = &s->tcp;
-    uint32_t segs = t->segments[0] + t->segments[1];
+    /* of the segments that could be sent again: pure ACKs never are, and
+     * a bulk transfer sends nearly one per data segment */
+    uint32_t segs = t->data_segments[0] + t->data_segments[1];
     uint32_t re = t->retransmits[0] + t->retransmits[1];
-    if (re >= 3 && (uint64_t)re * 100 > (uint64_t)segs * 3) /* above 3 % */
-        session_find(s, FINDING_LOSSY_PATH, ts, "%u of %u segments retransmitted "
-                     "(client %u, server %u)", re, segs, t->retransmits[0], t->retransmits[1]);
+    /* near the receiver, a loss upstream is a hole filled by a copy sent
+     * after the receiver's duplicate ACKs: as much a retransmission */
+    uint32_t up = t->resent_upstream[0] + t->resent_upstream[1];
+    if (re + up >= 3 && (uint64_t)(re + up) * 100 > (uint64_t)segs * 3) { /* above 3 % */
+        char more[120] = "";
+        if (up)
+            snprintf(more, sizeof more, "; %u of them lost before the capture point (holes "
+                     "filled a round trip after the receiver's duplicate ACKs)", up);
+        session_find(s, FINDING_LOSSY_PATH, ts, "%u of %u data segments retransmitted "
+                     "(client %u, server %u)%s", re + up, segs,
+                     t->retransmits[0] + t->resent_upstream[0],
+                     t->retransmits[1] + t->resent_upstream[1], more);
+    }
     if (t->zero_window[0] || t->zero_window[1])
         session_find(s, FINDING_ZERO_WINDOW, ts, "a receive window of 0 announced %u "
                      "times by the client and %u by the server: a receiver that stopped "
@@ -369,8 +381,8 @@ struct conn *engine_observe_tcp(struct engine *e, const struct packet *p,
     check_sender(c, p, from_client ? 0 : 1);
     uint16_t win = 0;
     bool win_known = decode_be16(p->l4, p->l4_caplen, 14, &win);
-    tcp_path_segment(&c->path, from_client ? 0 : 1, fl, p->seq, (uint32_t)p->payload_len,
-                     win, win_known, e->now);
+    tcp_path_segment(&c->path, from_client ? 0 : 1, fl, p->seq, p->ack,
+                     (uint32_t)p->payload_len, win, win_known, e->now);
     if ((fl & (TCPF_SYN | TCPF_ACK)) == (TCPF_SYN | TCPF_ACK) && !from_client) {
         c->synack_seen = true;
         c->server_isn = p->seq;

@@ -120,6 +120,9 @@ def main():
         if "loss5" in RUNS:
             check(any("lossy-path" in findings(r) for r in got["loss5", side]),
                   f"loss5 ({SIDES[side]}): lossy-path")
+        if "reorder" in RUNS:  # late, never lost: no segment was sent again
+            names = set().union(*(findings(r) for r in got["reorder", side]))
+            check("lossy-path" not in names, f"reorder ({SIDES[side]}): no lossy-path")
     truth_checks(got)
 
 
