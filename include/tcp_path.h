@@ -13,13 +13,14 @@
  * copy of one of the last segments seen (a copy fills no hole: it is a
  * retransmission, however soon it comes).
  *
- * Resent upstream: an out-of-order segment that filled a hole the receiver
- * had reported with duplicate ACKs at least one sender-side round trip
- * before (capture point -> sender -> capture point). Reordering on the way
- * brings the late segment sooner than the sender could answer a duplicate
- * ACK; a sender resending a segment lost before the capture point cannot
- * be sooner. Still counted out of order (as tshark does), and as a loss
- * for lossy-path: near the receiver, the path's losses look like this.
+ * Resent upstream: an out-of-order segment that filled its hole a whole
+ * round trip (the handshake's, at the capture point) or more after it
+ * opened. A segment lost before the capture point cannot come sooner: the
+ * segment after it must reach the receiver, whose duplicate ACK must reach
+ * the sender (or the sender's timer run out), and the copy come back.
+ * Reordering on the way is usually sooner. Still counted out of order (as
+ * tshark does), and as a loss for lossy-path: near the receiver, the
+ * path's losses look like this.
  */
 #ifndef SMTPSCOPE_TCP_PATH_H
 #define SMTPSCOPE_TCP_PATH_H
@@ -35,11 +36,6 @@ struct tcp_path {
     uint32_t segments[2], retransmits[2], out_of_order[2], zero_window[2];
     uint32_t resent_upstream[2];   /* out of order, and resent (see above) */
     uint32_t data_segments[2];     /* of segments[]: those with data or a FIN */
-    /* per side whose data has a hole (hole_open): the acknowledgement its
-     * peer sent last, the one it repeated (a duplicate ACK) and when first */
-    bool hole_open[2];
-    uint32_t peer_ack[2], dup_ack[2];
-    smtp_time dup_ack_ts[2];
     uint64_t lost_bytes[2];        /* filled in from the reassembly's gaps */
     uint32_t next_seq[2];          /* highest sequence end seen per side */
     bool have_seq[2];
@@ -58,20 +54,18 @@ struct tcp_path {
 
 /* The rare cases of tcp_path_segment: the handshake, holes, repeats. */
 void tcp_path_segment_slow(struct tcp_path *t, int side, uint8_t flags, uint32_t seq,
-                           uint32_t ack, uint32_t payload_len, uint16_t window,
-                           bool window_known, smtp_time ts);
+                           uint32_t payload_len, uint16_t window, bool window_known,
+                           smtp_time ts);
 
 /* One TCP segment: side 0 client, 1 server; flags as on the wire (0x07:
  * FIN, SYN, RST). Inline for the usual segment: the next data in order,
- * or a pure ACK once the handshake is done, with a window, while the
- * other side's data has no hole open. */
+ * or a pure ACK once the handshake is done, with a window. */
 static inline void tcp_path_segment(struct tcp_path *t, int side, uint8_t flags,
-                                    uint32_t seq, uint32_t ack, uint32_t payload_len,
-                                    uint16_t window, bool window_known, smtp_time ts)
+                                    uint32_t seq, uint32_t payload_len, uint16_t window,
+                                    bool window_known, smtp_time ts)
 {
     if (!(flags & 0x07) && window && window_known && (side == 0 || side == 1) &&
-        t->ack_ts && !t->hole_open[side ^ 1] &&
-        (payload_len == 0 || (t->have_seq[side] && seq == t->next_seq[side]))) {
+        t->ack_ts && (payload_len == 0 || (t->have_seq[side] && seq == t->next_seq[side]))) {
         t->segments[side]++;
         if (payload_len) {
             t->data_segments[side]++;
@@ -82,7 +76,7 @@ static inline void tcp_path_segment(struct tcp_path *t, int side, uint8_t flags,
         }
         return;
     }
-    tcp_path_segment_slow(t, side, flags, seq, ack, payload_len, window, window_known, ts);
+    tcp_path_segment_slow(t, side, flags, seq, payload_len, window, window_known, ts);
 }
 /* The RTT halves, or -1 when the handshake did not show them: server side
  * SYN -> SYN-ACK, client side SYN-ACK -> ACK. */

@@ -81,7 +81,7 @@ static void note_path(const struct conn *c, struct session *s, smtp_time ts)
         char more[120] = "";
         if (up)
             snprintf(more, sizeof more, "; %u of them lost before the capture point (holes "
-                     "filled a round trip after the receiver's duplicate ACKs)", up);
+                     "filled a round trip or more after they opened)", up);
         session_find(s, FINDING_LOSSY_PATH, ts, "%u of %u data segments retransmitted "
                      "(client %u, server %u)%s", re + up, segs,
                      t->retransmits[0] + t->resent_upstream[0],
@@ -381,8 +381,8 @@ struct conn *engine_observe_tcp(struct engine *e, const struct packet *p,
     check_sender(c, p, from_client ? 0 : 1);
     uint16_t win = 0;
     bool win_known = decode_be16(p->l4, p->l4_caplen, 14, &win);
-    tcp_path_segment(&c->path, from_client ? 0 : 1, fl, p->seq, p->ack,
-                     (uint32_t)p->payload_len, win, win_known, e->now);
+    tcp_path_segment(&c->path, from_client ? 0 : 1, fl, p->seq, (uint32_t)p->payload_len,
+                     win, win_known, e->now);
     if ((fl & (TCPF_SYN | TCPF_ACK)) == (TCPF_SYN | TCPF_ACK) && !from_client) {
         c->synack_seen = true;
         c->server_isn = p->seq;

@@ -109,6 +109,8 @@ static bool overlap_differs(struct reasm_flow *f, enum smtp_dir dir, const struc
     return true;
 }
 
+bool reasm_may_park;
+
 bool flow_track_slow(struct reasm_flow *f, enum smtp_dir dir, const struct packet *pkt,
                      const uint8_t s4[4], const uint8_t d4[4])
 {
@@ -124,6 +126,7 @@ bool flow_track_slow(struct reasm_flow *f, enum smtp_dir dir, const struct packe
     sd->fast = !sd->ooo;
     bool differs = false;
     if (seq_after(seq, sd->next_seq)) {
+        reasm_may_park = true;
         if (!sd->ooo) {
             sd->ooo = true;
             sd->fast = false;
@@ -210,6 +213,7 @@ static void inject(struct tcp_stream *t, struct reasm_flow *f, enum smtp_dir dir
 bool flow_park(struct reasm_flow *f, enum smtp_dir dir, const struct packet *pkt,
                const uint8_t s4[4], const uint8_t d4[4], const uint8_t *ip, size_t len)
 {
+    reasm_may_park = false;
     if (!f->side[dir].ooo && !f->park[dir].head)
         return false;
     if ((pkt->tcp_flags & (TCPF_SYN | TCPF_RST)) ||

@@ -106,12 +106,10 @@ static inline void flow_fill_after(struct reasm_flow *f, enum smtp_dir dir,
         flow_fill_after_slow(f, dir, pkt, s4, d4);
 }
 
-/* A hole or parked segments in dir: only then may a segment park (inline:
- * the common segment pays one test). */
-static inline bool flow_parking(const struct reasm_flow *f, enum smtp_dir dir)
-{
-    return f->side[dir].ooo || f->park[dir].head;
-}
+/* Set by flow_track_slow for a segment beyond the next expected byte (the
+ * only kind that parks), cleared by flow_park: the common segment pays one
+ * test of it. */
+extern bool reasm_may_park;
 
 /* Parks the segment (ip, len: as it would go to libnids) when it lies
  * beyond a hole and libnids' queue is near its limit (reasm_park.h); true

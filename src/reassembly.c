@@ -439,7 +439,7 @@ static void feed_segment(const struct packet *pkt, struct reasm_flow *f,
         (size_t)(pkt->l3[2] << 8 | pkt->l3[3]) == 20 + tcp_len) {
         uint8_t *t = (uint8_t *)(uintptr_t)pkt->l4;
         wr16(t + 14, 65535);
-        if (f && flow_parking(f, dir) && flow_park(f, dir, pkt, s4, d4, pkt->l3, 20 + tcp_len))
+        if (reasm_may_park && flow_park(f, dir, pkt, s4, d4, pkt->l3, 20 + tcp_len))
             return;
         cur = pkt;
         feed_raw(pkt->l3, 20 + tcp_len, pkt->ts);
@@ -464,7 +464,7 @@ static void feed_segment(const struct packet *pkt, struct reasm_flow *f,
     memset(rebuilt + 20 + have, 0, tcp_len - have);
     tcp_len = open_window(rebuilt + 20, tcp_len);
     ipv4_header(rebuilt, s4, d4, tcp_len, pkt->ttl);
-    if (f && flow_parking(f, dir) && flow_park(f, dir, pkt, s4, d4, rebuilt, 20 + tcp_len))
+    if (reasm_may_park && flow_park(f, dir, pkt, s4, d4, rebuilt, 20 + tcp_len))
         return;
     cur = pkt;
     feed_raw(rebuilt, 20 + tcp_len, pkt->ts);

@@ -55,44 +55,23 @@ static void handshake(struct tcp_path *t, int side, uint8_t flags, smtp_time ts)
         t->ack_ts = ts;
 }
 
-/* An acknowledgement from `side` while the other side's data has a hole:
- * the first repeat of one is the receiver reporting the hole. */
-static void peer_acked(struct tcp_path *t, int side, uint8_t flags, uint32_t ack,
-                       uint32_t payload_len, smtp_time ts)
+/* A hole of `side` filled at ts: resent upstream (see tcp_path.h) when a
+ * whole round trip passed since it opened. */
+static void filled(struct tcp_path *t, int side, smtp_time ts)
 {
-    int s = side ^ 1; /* whose data it acknowledges */
-    if (!t->hole_open[s] || !(flags & TCPF_ACK) || (flags & (TCPF_SYN | TCPF_RST)))
-        return;
-    if (seq_leq(t->next_seq[s], ack)) { /* all it was sent: no hole left */
-        t->hole_open[s] = false;
-        return;
-    }
-    if (ack == t->peer_ack[s] && !payload_len && ack != t->dup_ack[s]) {
-        t->dup_ack[s] = ack;
-        t->dup_ack_ts[s] = ts;
-    }
-    t->peer_ack[s] = ack;
-}
-
-/* A hole of `side` filled by seq: resent upstream if the receiver had
- * reported it (a duplicate ACK at seq) a sender-side round trip before. */
-static void filled(struct tcp_path *t, int side, uint32_t seq, smtp_time ts)
-{
-    smtp_time rtt = tcp_path_rtt(t, side == 1);
-    if (t->hole_open[side] && t->dup_ack_ts[side] && t->dup_ack[side] == seq && rtt > 0 &&
-        ts - t->dup_ack_ts[side] >= rtt)
+    smtp_time rtt = t->synack_ts && t->ack_ts && t->syn_ts ? t->ack_ts - t->syn_ts : 0;
+    if (rtt > 0 && t->hole_ts[side] && ts - t->hole_ts[side] >= rtt)
         t->resent_upstream[side]++;
 }
 
 void tcp_path_segment_slow(struct tcp_path *t, int side, uint8_t flags, uint32_t seq,
-                           uint32_t ack, uint32_t payload_len, uint16_t window,
-                           bool window_known, smtp_time ts)
+                           uint32_t payload_len, uint16_t window, bool window_known,
+                           smtp_time ts)
 {
     if (side != 0 && side != 1)
         return;
     t->segments[side]++;
     handshake(t, side, flags, ts);
-    peer_acked(t, side, flags, ack, payload_len, ts);
     if (window_known && window == 0 && !(flags & (TCPF_SYN | TCPF_FIN | TCPF_RST)))
         t->zero_window[side]++;
     if (flags & TCPF_RST)
@@ -120,7 +99,7 @@ void tcp_path_segment_slow(struct tcp_path *t, int side, uint8_t flags, uint32_t
                               !seen_recently(t, side, seq);
         if (fills_new_hole) {
             t->out_of_order[side]++;
-            filled(t, side, seq, ts);
+            filled(t, side, ts);
             if (payload_len)
                 remember(t, side, seq, ts); /* its copies are repeats */
         } else {
@@ -130,14 +109,8 @@ void tcp_path_segment_slow(struct tcp_path *t, int side, uint8_t flags, uint32_t
             t->next_seq[side] = end;
         return;
     }
-    if (seq != t->next_seq[side]) { /* a jump: bytes are missing or come later */
-        t->hole_ts[side] = ts;
-        if (!t->hole_open[side]) {
-            t->hole_open[side] = true;
-            t->peer_ack[side] = t->dup_ack[side] = t->next_seq[side] - 1;
-            t->dup_ack_ts[side] = 0;
-        }
-    }
+    if (seq != t->next_seq[side])
+        t->hole_ts[side] = ts; /* a jump: bytes are missing or come later */
     if (payload_len)
         remember(t, side, seq, ts);
     if (!seq_leq(end, t->next_seq[side]))

@@ -132,7 +132,8 @@ def bulk(late, holes=range(10, 90, 10)):
     point after its successors. late=False: reordered on the way, it comes
     right after the next one. late=True: lost upstream, it is resent once the
     server's duplicate ACKs (three, as the server acknowledges each segment)
-    had a client round trip (0.1 ms here) to reach the sender; still within
+    had a client round trip (0.1 ms here) to reach the sender, a whole
+    round trip after the hole opened; still within
     tshark's 3 ms, which calls it out of order either way."""
     t, frames, cs, ss = 1700000000.0, [], 1000, 5000
 

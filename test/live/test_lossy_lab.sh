@@ -8,6 +8,7 @@
 #   reorder   5 % held back behind the next segment, each way
 #   dup       5 % sent twice, each way
 #   zerowin   4 of the server's segments rewritten to a zero window
+#   jitter    every frame delayed 0-2 ms at random: heavy reordering
 # Each run is captured twice at once: on the router's server-facing
 # interface and in the client's namespace. check_lossy_lab.py reads them
 # with smtpscope --json and checks them against the clean run, tshark's
@@ -67,11 +68,12 @@ run loss5 --drop 0.05
 run reorder --reorder 0.05
 run dup --dup 0.05
 run zerowin --zero-window s2c:30:4
-lab_wait_maillog "status=sent" 10
+run jitter --delay-ms 1 --jitter-ms 1
+lab_wait_maillog "status=sent" 12
 
 n=$(grep -c "status=sent" "$D/postfix/maillog" 2>/dev/null)
-[ "${n:-0}" -eq 10 ] || nok "Postfix delivered $n of the 10 messages"
-python3 test/live/check_lossy_lab.py "$bin" "$D" clean loss5 reorder dup zerowin || fail=1
+[ "${n:-0}" -eq 12 ] || nok "Postfix delivered $n of the 12 messages"
+python3 test/live/check_lossy_lab.py "$bin" "$D" clean loss5 reorder dup zerowin jitter || fail=1
 # LOSSY_LAB_KEEP=DIR keeps the captures and the forwarder's logs
 [ -n "${LOSSY_LAB_KEEP:-}" ] && mkdir -p "$LOSSY_LAB_KEEP" && cp "$D"/*.pcap "$D"/*.fwd.log "$LOSSY_LAB_KEEP"/
 exit $fail
