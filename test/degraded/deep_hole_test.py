@@ -45,7 +45,7 @@ def tcp4(src, dst, sp, dp, seq, ack, flags, data=b"", tsval=None):
     return ip + tcp + data
 
 
-def delivery(holes, resend=True, ack_past=False, timestamps=False):
+def delivery(holes, resend=True, ack_past=False, timestamps=False, body=BODY):
     """holes: {segment index: how many segments later its copy comes}.
     Without resend, the copies never come; with ack_past the server then
     acknowledges past the holes (the receiver had the bytes: a capture
@@ -74,7 +74,7 @@ def delivery(holes, resend=True, ack_past=False, timestamps=False):
                      (False, b"250 2.1.5 Ok\r\n"), (True, b"DATA\r\n"), (False, b"354 go\r\n")):
         pkt(fc, PSH | ACK, line)
         pkt(not fc, ACK)
-    data = BODY + b".\r\n"
+    data = body + b".\r\n"
     segs = [data[i:i + MSS] for i in range(0, len(data), MSS)]
     base, later = cs, {}
     for k, seg in enumerate(segs):
@@ -135,6 +135,24 @@ def main():
               f"({sorted(found)}, {r['tcp']['lost_bytes']})")
         check(r["tcp"]["out_of_order"]["client"] + r["tcp"]["retransmits"]["client"] ==
               len(holes), f"{name}: each late copy counted once ({r['tcp']})")
+    # deeper than smtpscope parks (4 MiB a direction): the hole is filled as
+    # a gap once the queue is full, memory stays bounded, the 250 decides
+    big = b"Subject: huge\r\n\r\n" + LINE * 70000  # 5.3 MB
+    path = os.path.join(tmp, "beyond.pcap")
+    write_pcap(path, delivery({5: 3400}, body=big), 101)
+    with tempfile.TemporaryFile() as out:
+        proc = subprocess.Popen([BIN, "-q", "--json", "-r", path], stdout=out)
+        rss_kib = os.wait4(proc.pid, 0)[2].ru_maxrss  # the peak, from the kernel
+        out.seek(0)
+        recs = [json.loads(x) for x in out.read().decode().splitlines() if x.strip()]
+    r = next((x for x in recs if x["type"] == "session"), None)
+    if check(r is not None, "beyond: one session"):
+        found = {a["name"] for a in r["anomalies"]}
+        check(r["verdict"] == "ok" and "capture-gap" in found and
+              r["tcp"]["lost_bytes"]["client"] == MSS,
+              f"beyond 4 MiB: one segment's gap, the 250 decides ({r['verdict']}, "
+              f"{sorted(found)}, {r['tcp']['lost_bytes']})")
+        check(rss_kib < 64 * 1024, f"beyond 4 MiB: peak memory bounded ({rss_kib} KiB)")
     # a capture loss: the copies never come, the server acknowledged past
     path = os.path.join(tmp, "lost.pcap")
     write_pcap(path, delivery({5: 60, 100: 40}, resend=False, ack_past=True), 101)

@@ -13,6 +13,7 @@
 #   rlab_capture_start NAME NS IF FILE [FILTER] ... rlab_capture_stop NAME
 #   rlab_forwarder_stop          # its log: $RLAB_FWD_LOG
 #   (rlab_down runs on exit)
+#   RLAB_MTU=576 before rlab_up: that MTU on every link
 #
 #   C 203.0.113.10 --- 203.0.113.1 R 192.0.2.1 --- 192.0.2.25 S
 #
@@ -49,6 +50,8 @@ rlab_link() { # rlab_link NS1 IF1 MAC1 NS2 IF2 MAC2: a veth between two namespac
         # captures and for the forwarder, which writes frames as it read them
         ip netns exec "$1" ethtool -K "$2" tso off gso off gro off tx off rx off >/dev/null 2>&1
         ip netns exec "$1" sysctl -qw "net.ipv6.conf.$2.disable_ipv6=1"
+        # RLAB_MTU: a small MTU (more, smaller segments) on every link
+        [ -n "${RLAB_MTU:-}" ] && ip netns exec "$1" ip link set "$2" mtu "$RLAB_MTU"
         ip netns exec "$1" ip link set "$2" up
     done
 }
