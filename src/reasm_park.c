@@ -8,33 +8,6 @@ static size_t parked_total; /* bytes parked in all connections */
 
 static bool after(uint32_t a, uint32_t b) { return (int32_t)(a - b) > 0; }
 
-/* libnids drops a segment whose TCP timestamp is older than the last one
- * it took from that side (PAWS), and a parked segment is older than the
- * copy that filled the hole before it: its timestamp option becomes NOPs
- * (the packet starts with a 20-byte IPv4 header, as handed over). */
-static void strip_timestamp(uint8_t *ip, size_t len)
-{
-    if (len < 40)
-        return;
-    uint8_t *t = ip + 20;
-    size_t hl = (size_t)(t[12] >> 4) * 4;
-    if (hl > len - 20)
-        return;
-    for (size_t o = 20; o < hl;) {
-        if (t[o] == 0)
-            return;
-        if (t[o] == 1) {
-            o++;
-            continue;
-        }
-        if (o + 1 >= hl || t[o + 1] < 2 || o + t[o + 1] > hl)
-            return;
-        if (t[o] == 8)
-            memset(t + o, 1, t[o + 1]);
-        o += t[o + 1];
-    }
-}
-
 bool park_take(struct reasm_flow *f, int dir, uint32_t seq, const uint8_t *ip, size_t len)
 {
     struct reasm_park_side *ps = &f->park[dir];
@@ -54,7 +27,6 @@ bool park_take(struct reasm_flow *f, int dir, uint32_t seq, const uint8_t *ip, s
     p->seq = seq;
     p->len = (uint32_t)len;
     memcpy(p->ip, ip, len);
-    strip_timestamp(p->ip, len);
     p->next = *pp;
     *pp = p;
     if (!p->next)
