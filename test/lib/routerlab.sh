@@ -18,7 +18,9 @@
 #   C 203.0.113.10 --- 203.0.113.1 R 192.0.2.1 --- 192.0.2.25 S
 #
 # Documentation addresses only; the veths join only the lab's namespaces.
-# Everything started is stopped by PID; every wait is bounded.
+# Everything started is stopped by PID; every wait is bounded. The lab's
+# own functions keep their loop variables local (smtplab.sh's use a
+# global i: a caller's loop should not count with i).
 
 RLAB_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$RLAB_LIB/smtplab.sh"
@@ -42,6 +44,7 @@ RLAB_CAPS=      # NAME=PID pairs of running captures
 lab_in_r() { ip netns exec "$RLAB_NS_R" "$@"; }
 
 rlab_link() { # rlab_link NS1 IF1 MAC1 NS2 IF2 MAC2: a veth between two namespaces
+    local end
     ip link add "$2" address "$3" type veth peer name "$5" address "$6" || return 1
     ip link set "$2" netns "$1" && ip link set "$5" netns "$4" || return 1
     for end in "$1 $2" "$4 $5"; do
@@ -57,6 +60,7 @@ rlab_link() { # rlab_link NS1 IF1 MAC1 NS2 IF2 MAC2: a veth between two namespac
 }
 
 rlab_up() {
+    local ns
     lab_need ip ethtool nft python3 || return 1
     LAB_DIR=$(mktemp -d /tmp/routerlab.XXXXXX) || return 1
     chmod 755 "$LAB_DIR"
@@ -109,6 +113,7 @@ NFT
 # layer (AF_PACKET has its copy already), answers none of them either.
 # Arguments go to the forwarder (impairments, --seed, ...).
 rlab_forwarder_start() {
+    local i n
     lab_in_r sysctl -qw net.ipv4.ip_forward=0
     lab_in_r nft delete table ip rlab_fwd 2>/dev/null
     lab_in_r nft -f - <<NFT || { lab_die "nft (forwarder mode)"; return 1; }
@@ -139,6 +144,7 @@ NFT
 }
 
 rlab_forwarder_stop() { # its summary is the last line of $RLAB_FWD_LOG
+    local i rc
     [ -n "$RLAB_FWD_PID" ] || return 0
     kill -TERM "$RLAB_FWD_PID" 2>/dev/null
     i=0
@@ -153,6 +159,7 @@ rlab_forwarder_stop() { # its summary is the last line of $RLAB_FWD_LOG
 
 # tcpdump in a namespace, on one interface; several may run at once.
 rlab_capture_start() { # rlab_capture_start NAME NS IF FILE [FILTER]
+    local i log
     lab_need tcpdump || return 1
     log=$LAB_DIR/tcpdump.$1.log
     rm -f "$4"; : > "$log"
@@ -168,6 +175,7 @@ rlab_capture_start() { # rlab_capture_start NAME NS IF FILE [FILTER]
 # Stops a capture; fails (and lists the file in LAB_CAP_LOST) if the
 # kernel dropped packets from it: a capture with holes tests the lab.
 rlab_capture_stop() { # rlab_capture_stop NAME
+    local i c pid dropped
     pid=
     for c in $RLAB_CAPS; do [ "${c%%=*}" = "$1" ] && pid=${c#*=}; done
     [ -n "$pid" ] || return 0
@@ -189,6 +197,7 @@ rlab_capture_stop() { # rlab_capture_stop NAME
 # Waits (up to 10 s) until no TCP connection to port 25 is left in C:
 # the last FIN/ACK exchange has crossed the router before captures stop.
 rlab_wait_closed() {
+    local i
     i=0
     while [ $i -lt 100 ] && lab_in_c ss -Htn state all '( dport = :25 )' 2>/dev/null |
         grep -qv TIME-WAIT; do
@@ -197,6 +206,7 @@ rlab_wait_closed() {
 }
 
 rlab_down() {
+    local c pid
     for c in $RLAB_CAPS; do rlab_capture_stop "${c%%=*}"; done
     rlab_forwarder_stop 2>/dev/null
     for pid in $(ip netns pids "$RLAB_NS_R" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done

@@ -95,7 +95,9 @@ def check_run(run, side, clean):
               f"{where} {who}: the message has the clean run's size "
               f"({[t['bytes'] for t in r['transactions']]})")
         bad = findings(r) & {"capture-gap", "pairing-resync", "overlap-mismatch"}
-        check(not bad, f"{where} {who}: no {sorted(bad)}")
+        if not check(not bad, f"{where} {who}: no {sorted(bad)}"):
+            for a in r["anomalies"]:
+                print(f"#   {a['name']}: {a['detail']}")
     theirs = tshark_resent(path)
     ours = {d: sum(r["tcp"]["retransmits"][d] + r["tcp"]["out_of_order"][d] for r in recs)
             for d in ("client", "server")}
