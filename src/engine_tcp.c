@@ -73,9 +73,10 @@ static void note_path(const struct conn *c, struct session *s, smtp_time ts)
     /* of the segments that could be sent again: pure ACKs never are, and
      * a bulk transfer sends nearly one per data segment */
     uint32_t segs = t->data_segments[0] + t->data_segments[1];
-    uint32_t re = t->retransmits[0] + t->retransmits[1];
-    /* near the receiver, a loss upstream is a hole filled by a copy sent
-     * after the receiver's duplicate ACKs: as much a retransmission */
+    /* the network's duplicates are no loss */
+    uint32_t re = t->retransmits[0] - t->duplicates[0] + t->retransmits[1] - t->duplicates[1];
+    /* near the receiver, a loss upstream is a hole filled a round trip or
+     * more after it opened (tcp_path.h): as much a retransmission */
     uint32_t up = t->resent_upstream[0] + t->resent_upstream[1];
     if (re + up >= 3 && (uint64_t)(re + up) * 100 > (uint64_t)segs * 3) { /* above 3 % */
         char more[120] = "";
@@ -84,8 +85,8 @@ static void note_path(const struct conn *c, struct session *s, smtp_time ts)
                      "filled a round trip or more after they opened)", up);
         session_find(s, FINDING_LOSSY_PATH, ts, "%u of %u data segments retransmitted "
                      "(client %u, server %u)%s", re + up, segs,
-                     t->retransmits[0] + t->resent_upstream[0],
-                     t->retransmits[1] + t->resent_upstream[1], more);
+                     t->retransmits[0] - t->duplicates[0] + t->resent_upstream[0],
+                     t->retransmits[1] - t->duplicates[1] + t->resent_upstream[1], more);
     }
     if (t->zero_window[0] || t->zero_window[1])
         session_find(s, FINDING_ZERO_WINDOW, ts, "a receive window of 0 announced %u "
@@ -382,7 +383,7 @@ struct conn *engine_observe_tcp(struct engine *e, const struct packet *p,
     uint16_t win = 0;
     bool win_known = decode_be16(p->l4, p->l4_caplen, 14, &win);
     tcp_path_segment(&c->path, from_client ? 0 : 1, fl, p->seq, (uint32_t)p->payload_len,
-                     win, win_known, e->now);
+                     win, win_known, p->ipid, e->now);
     if ((fl & (TCPF_SYN | TCPF_ACK)) == (TCPF_SYN | TCPF_ACK) && !from_client) {
         c->synack_seen = true;
         c->server_isn = p->seq;

@@ -22,18 +22,28 @@ static bool seen_recently(const struct tcp_path *t, int side, uint32_t seq)
     return false;
 }
 
-static void remember(struct tcp_path *t, int side, uint32_t seq, smtp_time ts)
+static void remember(struct tcp_path *t, int side, uint32_t seq, uint16_t ipid, smtp_time ts)
 {
     unsigned k = t->sent_at[side]++ % TCP_PATH_RING;
     t->sent_seq[side][k] = seq;
+    t->sent_ipid[side][k] = ipid;
     t->sent_ts[side][k] = ts;
 }
 
 /* A segment sent again: counted, and timed against its first copy when
- * that is among the last ones seen. */
-static void retransmitted(struct tcp_path *t, int side, uint32_t seq, smtp_time ts)
+ * that is among the last ones seen. A copy with the first one's IP ID
+ * (not 0, which some stacks send always) is the network's duplicate: the
+ * sender resends under a new one. */
+static void retransmitted(struct tcp_path *t, int side, uint32_t seq, uint16_t ipid,
+                          smtp_time ts)
 {
     t->retransmits[side]++;
+    for (unsigned k = 0; k < TCP_PATH_RING; k++)
+        if (ipid && t->sent_ts[side][k] && t->sent_seq[side][k] == seq &&
+            t->sent_ipid[side][k] == ipid) {
+            t->duplicates[side]++;
+            return;
+        }
     for (unsigned k = 0; k < TCP_PATH_RING; k++)
         if (t->sent_ts[side][k] && t->sent_seq[side][k] == seq && ts > t->sent_ts[side][k]) {
             t->retrans_ts[side] = ts;
@@ -66,7 +76,7 @@ static void filled(struct tcp_path *t, int side, smtp_time ts)
 
 void tcp_path_segment_slow(struct tcp_path *t, int side, uint8_t flags, uint32_t seq,
                            uint32_t payload_len, uint16_t window, bool window_known,
-                           smtp_time ts)
+                           uint16_t ipid, smtp_time ts)
 {
     if (side != 0 && side != 1)
         return;
@@ -101,9 +111,9 @@ void tcp_path_segment_slow(struct tcp_path *t, int side, uint8_t flags, uint32_t
             t->out_of_order[side]++;
             filled(t, side, ts);
             if (payload_len)
-                remember(t, side, seq, ts); /* its copies are repeats */
+                remember(t, side, seq, ipid, ts); /* its copies are repeats */
         } else {
-            retransmitted(t, side, seq, ts);
+            retransmitted(t, side, seq, ipid, ts);
         }
         if (!seq_leq(end, t->next_seq[side])) /* partly new */
             t->next_seq[side] = end;
@@ -112,7 +122,7 @@ void tcp_path_segment_slow(struct tcp_path *t, int side, uint8_t flags, uint32_t
     if (seq != t->next_seq[side])
         t->hole_ts[side] = ts; /* a jump: bytes are missing or come later */
     if (payload_len)
-        remember(t, side, seq, ts);
+        remember(t, side, seq, ipid, ts);
     if (!seq_leq(end, t->next_seq[side]))
         t->next_seq[side] = end;
 }

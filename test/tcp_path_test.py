@@ -9,6 +9,7 @@ captures check what tshark cannot arbitrate: the RTT split at the capture
 point, a zero window (finding zero-window) and a lossy path (lossy-path)."""
 import json
 import os
+import struct
 import subprocess
 import sys
 import tempfile
@@ -191,6 +192,50 @@ def synack_resent():
           "a SYN-ACK sent again: the client side's RTT from the last one (%s)" % rtt)
 
 
+def resent_or_duplicated(ipid_same):
+    """100 client segments, 8 of them captured twice in a row (behind the
+    point where it happened). A sender's retransmission gets a new IP ID
+    (Linux counts per connection, others globally or at random); a copy the
+    network made is the same packet, IP ID and all: not a loss."""
+    t, frames, cs, ss, ipid = 1700000000.0, [], 1000, 5000, 7000
+
+    def pkt(fc, flags, seq, ack, data=b"", dt=0.0001, again=False):
+        nonlocal t, ipid
+        t += dt
+        ipid += 0 if again else 1
+        src, dst, sp, dp = (C, S, 40004, 25) if fc else (S, C, 25, 40004)
+        p = bytearray(tcp4(src, dst, sp, dp, seq, ack, flags, data))
+        struct.pack_into("!H", p, 4, ipid & 0xFFFF)  # the IP checksum is not read
+        frames.append((t, bytes(p)))
+    pkt(True, SYN, cs - 1, 0)
+    pkt(False, SYN | ACK, ss - 1, cs)
+    pkt(True, ACK, cs, ss)
+    for k in range(100):
+        seq = cs + k * 1000
+        pkt(True, ACK, seq, ss, b"x" * 1000)
+        if k % 12 == 5:
+            pkt(True, ACK, seq, ss, b"x" * 1000, dt=0.005 if not ipid_same else 0.00001,
+                again=ipid_same)
+        pkt(False, ACK, ss, seq + 1000)
+    pkt(True, FIN | ACK, cs + 100000, ss)
+    pkt(False, FIN | ACK, ss, cs + 100001)
+    pkt(True, ACK, cs + 100001, ss + 1)
+    return frames
+
+
+def duplicates():
+    with tempfile.TemporaryDirectory() as d:
+        p = os.path.join(d, "d.pcap")
+        for same, want in ((True, False), (False, True)):
+            write_pcap(p, resent_or_duplicated(same), 101)
+            r = sessions(p)[0]
+            names = {a["name"] for a in r["anomalies"]}
+            what = "duplicated by the network (the same IP ID)" if same else "resent (new IP IDs)"
+            check(("lossy-path" in names) == want and r["tcp"]["retransmits"]["client"] == 8,
+                  "8 of 100 segments %s: retransmits 8 as tshark counts, %s (%s)" % (
+                      what, "lossy-path" if want else "no lossy-path", sorted(names)))
+
+
 def upstream():
     with tempfile.TemporaryDirectory() as d:
         p = os.path.join(d, "u.pcap")
@@ -246,6 +291,7 @@ def main():
     retransmitted_command()
     upstream()
     synack_resent()
+    duplicates()
     finish()
 
 

@@ -122,9 +122,10 @@ def main():
         if "loss5" in RUNS:
             check(any("lossy-path" in findings(r) for r in got["loss5", side]),
                   f"loss5 ({SIDES[side]}): lossy-path")
-        if "reorder" in RUNS:  # late, never lost: no segment was sent again
-            names = set().union(*(findings(r) for r in got["reorder", side]))
-            check("lossy-path" not in names, f"reorder ({SIDES[side]}): no lossy-path")
+        # late or twice, never lost: no segment was sent again
+        for run in {"reorder", "dup"} & set(RUNS):
+            names = set().union(*(findings(r) for r in got[run, side]))
+            check("lossy-path" not in names, f"{run} ({SIDES[side]}): no lossy-path")
     truth_checks(got)
 
 
