@@ -48,7 +48,7 @@
     X(ICMP_FRAG_NEEDED, "icmp-frag-needed", NETWORK, INFO,                      \
       "path MTU discovery: fragmentation needed (large segments may stall)")    \
     X(LOSSY_PATH, "lossy-path", NETWORK, WARNING,                               \
-      "more than 3 % of the segments were retransmitted")                       \
+      "more than 3 % of the data segments were retransmitted")                  \
     X(ZERO_WINDOW, "zero-window", NETWORK, WARNING,                             \
       "a receiver announced a zero window: it stopped reading")                 \
     X(STARTTLS_REFUSED, "starttls-refused", POLICY, WARNING,                    \

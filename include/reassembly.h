@@ -26,7 +26,9 @@
  * segments tell, evidence that a hole will never fill, and how long the
  * last chunk libnids delivered was (its bytes stay in libnids' buffer until
  * the next: an overlapping retransmission is compared with them). Fixed
- * size, no allocation, no copy of payload. */
+ * size, no copy of payload, except the segments parked behind a hole
+ * deeper than libnids' queue (struct reasm_park_side): free them with
+ * reasm_flow_free. */
 #define REASM_HOLES 6
 
 enum reasm_gap_kind {
@@ -52,8 +54,16 @@ struct reasm_side {
     uint32_t last_len;   /* bytes of the last chunk delivered */
 };
 
+/* Segments beyond a hole held back from libnids (src/reasm_park.h): the
+ * only allocation, made while a deep hole waits for its retransmission. */
+struct reasm_park_side {
+    struct reasm_parked *head, *tail; /* in sequence order */
+    size_t bytes;
+};
+
 struct reasm_flow {
     struct reasm_side side[2];      /* by enum smtp_dir */
+    struct reasm_park_side park[2]; /* by enum smtp_dir */
     /* the first overlapping retransmission whose bytes differ */
     uint32_t mismatches;
     uint32_t mismatch_off, mismatch_len; /* stream offset (from the first
@@ -113,14 +123,18 @@ void reasm_feed(const struct packet *pkt);
  * filled the same way once that is certain: the peer acknowledged past it
  * and then spoke, or it waited REASM_ACK_WAIT_NS after that acknowledgement,
  * or the data queued behind it reached REASM_QUEUE_MAX bytes (libnids
- * would drop it all at 64 KiB), or REASM_OOO_WAIT_NS passed. Reordering
- * that resolves sooner is left to libnids. Returns true when the segment
+ * would drop it all at 64 KiB) and smtpscope could park no more of it
+ * (reasm_park.h: a deep hole waits for its copy as the receiver does), or
+ * REASM_OOO_WAIT_NS passed. Reordering that resolves sooner is left to
+ * libnids. Returns true when the segment
  * overlapped bytes already seen and differed (flow->mismatch_*). */
 #define REASM_ACK_WAIT_NS (1 * SMTP_NS_PER_SEC)
 #define REASM_OOO_WAIT_NS (10 * SMTP_NS_PER_SEC)
 #define REASM_QUEUE_MAX 32768
 bool reasm_feed_flow(const struct packet *pkt, struct reasm_flow *flow,
                      enum smtp_dir dir);
+/* Frees what a flow holds (parked segments); it stays valid, empty. */
+void reasm_flow_free(struct reasm_flow *flow);
 /* libnids' next expected sequence number of a direction is known
  * (a handshake made up by reasm_synthesize). */
 void reasm_flow_start(struct reasm_flow *flow, enum smtp_dir dir, uint32_t next_seq);

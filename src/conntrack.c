@@ -124,5 +124,6 @@ void conntrack_remove(struct conntrack *ct, struct conn *c)
     ct->count--;
     free(c->notes);
     pktbuf_free(c->packets);
+    reasm_flow_free(&c->flow);
     free(c);
 }

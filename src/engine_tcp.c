@@ -396,7 +396,7 @@ static void note_segment(struct engine *e, struct conn *c, const struct packet *
     uint16_t win = 0;
     bool win_known = decode_be16(p->l4, p->l4_caplen, 14, &win);
     tcp_path_segment(&c->path, from_client ? 0 : 1, fl, p->seq, (uint32_t)p->payload_len,
-                     win, win_known, e->now);
+                     win, win_known, p->ipid, e->now);
     if ((fl & (TCPF_SYN | TCPF_ACK)) == (TCPF_SYN | TCPF_ACK) && !from_client) {
         c->synack_seen = true;
         c->server_isn = p->seq;

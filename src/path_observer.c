@@ -1,6 +1,8 @@
 /* path_observer.c - see path_observer.h. */
 #include "path_observer.h"
 
+#include <stdio.h>
+
 #include "session.h"
 
 static void path_end(void *ctx, struct session *s, void *state)
@@ -10,13 +12,27 @@ static void path_end(void *ctx, struct session *s, void *state)
     if (!s->tcp_known)
         return;
     const struct tcp_path *t = &s->tcp;
-    uint32_t segs = t->segments[0] + t->segments[1];
-    uint32_t re = t->retransmits[0] + t->retransmits[1];
-    if (re >= 3 && (uint64_t)re * 100 > (uint64_t)segs * 3) /* above 3 % */
-        session_find(s, FINDING_LOSSY_PATH, s->end, "%u of %u segments retransmitted "
-                     "(client %u, server %u)", re, segs, t->retransmits[0], t->retransmits[1]);
+    smtp_time ts = s->end;
+    /* of the segments that could be sent again: pure ACKs never are, and
+     * a bulk transfer sends nearly one per data segment */
+    uint32_t segs = t->data_segments[0] + t->data_segments[1];
+    /* the network's duplicates are no loss */
+    uint32_t re = t->retransmits[0] - t->duplicates[0] + t->retransmits[1] - t->duplicates[1];
+    /* near the receiver, a loss upstream is a hole filled a round trip or
+     * more after it opened (tcp_path.h): as much a retransmission */
+    uint32_t up = t->resent_upstream[0] + t->resent_upstream[1];
+    if (re + up >= 3 && (uint64_t)(re + up) * 100 > (uint64_t)segs * 3) { /* above 3 % */
+        char more[120] = "";
+        if (up)
+            snprintf(more, sizeof more, "; %u of them lost before the capture point (holes "
+                     "filled a round trip or more after they opened)", up);
+        session_find(s, FINDING_LOSSY_PATH, ts, "%u of %u data segments retransmitted "
+                     "(client %u, server %u)%s", re + up, segs,
+                     t->retransmits[0] - t->duplicates[0] + t->resent_upstream[0],
+                     t->retransmits[1] - t->duplicates[1] + t->resent_upstream[1], more);
+    }
     if (t->zero_window[0] || t->zero_window[1])
-        session_find(s, FINDING_ZERO_WINDOW, s->end, "a receive window of 0 announced %u "
+        session_find(s, FINDING_ZERO_WINDOW, ts, "a receive window of 0 announced %u "
                      "times by the client and %u by the server: a receiver that stopped "
                      "reading", t->zero_window[0], t->zero_window[1]);
 }

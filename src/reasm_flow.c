@@ -9,6 +9,8 @@
 
 #include <string.h>
 
+#include "reasm_park.h"
+
 /* libnids' queue element (its private tcp.h, libnids 1.2x): the fields
  * read here are the sequence number of an out-of-order segment. */
 struct nids_skbuff {
@@ -107,6 +109,8 @@ static bool overlap_differs(struct reasm_flow *f, enum smtp_dir dir, const struc
     return true;
 }
 
+bool reasm_may_park;
+
 bool flow_track_slow(struct reasm_flow *f, enum smtp_dir dir, const struct packet *pkt,
                      const uint8_t s4[4], const uint8_t d4[4])
 {
@@ -122,6 +126,7 @@ bool flow_track_slow(struct reasm_flow *f, enum smtp_dir dir, const struct packe
     sd->fast = !sd->ooo;
     bool differs = false;
     if (seq_after(seq, sd->next_seq)) {
+        reasm_may_park = true;
         if (!sd->ooo) {
             sd->ooo = true;
             sd->fast = false;
@@ -203,6 +208,65 @@ static void inject(struct tcp_stream *t, struct reasm_flow *f, enum smtp_dir dir
     }
 }
 
+/* ---- parking (reasm_park.h) ------------------------------------------------ */
+
+bool flow_park(struct reasm_flow *f, enum smtp_dir dir, const struct packet *pkt,
+               const uint8_t s4[4], const uint8_t d4[4], const uint8_t *ip, size_t len)
+{
+    reasm_may_park = false;
+    if (!f->side[dir].ooo && !f->park[dir].head)
+        return false;
+    if ((pkt->tcp_flags & (TCPF_SYN | TCPF_RST)) ||
+        (!pkt->payload_len && !(pkt->tcp_flags & TCPF_FIN)))
+        return false;
+    struct tcp_stream *t = stream_of(dir, pkt, s4, d4);
+    if (!t)
+        return false;
+    const struct half_stream *snd = dir == SMTP_FROM_CLIENT ? &t->client : &t->server;
+    const struct half_stream *rcv = dir == SMTP_FROM_CLIENT ? &t->server : &t->client;
+    if (!seq_after(pkt->seq, expected_seq(snd, rcv)))
+        return false; /* it fills the hole (or is old): libnids' */
+    /* behind segments already parked, or where libnids' queue is full */
+    if (!f->park[dir].head && (size_t)rcv->rmem_alloc + len <= REASM_PARK_AT)
+        return false;
+    return park_take(f, (int)dir, pkt->seq, ip, len);
+}
+
+/* Hands libnids the parked segments of dir it can take: those the stream
+ * has reached, and those beyond a hole while its queue has room. libnids
+ * may end the stream on one (a parked FIN): it is looked up each time. */
+static void release_parked(struct tcp_stream *t, struct reasm_flow *f, enum smtp_dir dir,
+                           smtp_time ts)
+{
+    struct tuple4 addr = t->addr;
+    struct reasm_parked *p;
+    for (unsigned k = 0; k < 8192 && (p = park_pop(f, (int)dir)); k++) {
+        if (!(t = nids_find_tcp_stream(&addr))) {
+            park_release(p);
+            continue; /* the stream is gone: what it held goes too */
+        }
+        const struct half_stream *snd = dir == SMTP_FROM_CLIENT ? &t->client : &t->server;
+        struct half_stream *rcv = dir == SMTP_FROM_CLIENT ? &t->server : &t->client;
+        if (seq_after(p->seq, expected_seq(snd, rcv)) &&
+            (size_t)rcv->rmem_alloc + p->len > REASM_PARK_AT) {
+            park_push_front(f, (int)dir, p);
+            return;
+        }
+        /* the receiver may have acknowledged past it meanwhile (a hole
+         * the capture lost): libnids would take it for an old copy */
+        u_int acked = rcv->ack_seq;
+        if (seq_after(acked, p->seq))
+            rcv->ack_seq = p->seq;
+        reasm_inject(p->ip, p->len, ts, f);
+        if ((t = nids_find_tcp_stream(&addr))) {
+            rcv = dir == SMTP_FROM_CLIENT ? &t->server : &t->client;
+            if (seq_after(acked, rcv->ack_seq))
+                rcv->ack_seq = acked;
+        }
+        park_release(p);
+    }
+}
+
 void flow_fill(struct tcp_stream *t, struct reasm_flow *f, enum smtp_dir dir,
                uint32_t limit, bool has_limit, smtp_time ts)
 {
@@ -214,7 +278,15 @@ void flow_fill(struct tcp_stream *t, struct reasm_flow *f, enum smtp_dir dir,
     /* a direction never captured (one-sided capture): nothing to place */
     if (!sd->seen)
         return;
+    struct tuple4 addr = t->addr;
     for (int k = 0; k < 64 && rcv->collect && budget; k++) {
+        if (f->park[dir].head) { /* a hole filled lets parked segments in */
+            release_parked(t, f, dir, ts);
+            if (!(t = nids_find_tcp_stream(&addr)))
+                return;
+            snd = fc ? &t->client : &t->server;
+            rcv = fc ? &t->server : &t->client;
+        }
         uint32_t e = expected_seq(snd, rcv), end;
         const struct nids_skbuff *q = (const struct nids_skbuff *)rcv->list;
         if (q && seq_after(q->seq, e))
@@ -236,8 +308,15 @@ void flow_fill(struct tcp_stream *t, struct reasm_flow *f, enum smtp_dir dir,
         if (expected_seq(snd, rcv) == e)
             break; /* libnids did not take it */
     }
+    if (f->park[dir].head) {
+        release_parked(t, f, dir, ts);
+        if (!(t = nids_find_tcp_stream(&addr)))
+            return;
+        snd = fc ? &t->client : &t->server;
+        rcv = fc ? &t->server : &t->client;
+    }
     sd->next_seq = expected_seq(snd, rcv);
-    sd->ooo = rcv->list != NULL;
+    sd->ooo = rcv->list != NULL || f->park[dir].head;
     sd->fast = sd->seen && !sd->ooo;
     if (!sd->acked_beyond || !seq_after(sd->acked, sd->next_seq + 1))
         sd->acked_beyond = false;
@@ -270,9 +349,14 @@ void flow_fill_after_slow(struct reasm_flow *f, enum smtp_dir dir,
     struct tcp_stream *t = stream_of(dir, pkt, s4, d4);
     if (!t)
         return;
+    if (f->park[dir].head) { /* the copy came: what waited behind it goes in */
+        release_parked(t, f, dir, pkt->ts);
+        if (!(t = stream_of(dir, pkt, s4, d4)))
+            return;
+    }
     const struct half_stream *snd = dir == SMTP_FROM_CLIENT ? &t->client : &t->server;
     const struct half_stream *rcv = dir == SMTP_FROM_CLIENT ? &t->server : &t->client;
-    if (!rcv->list) { /* the reordering resolved itself */
+    if (!rcv->list && !f->park[dir].head) { /* the reordering resolved itself */
         sd->ooo = false;
         sd->fast = sd->seen;
         sd->next_seq = expected_seq(snd, rcv);

@@ -102,9 +102,20 @@ static inline void flow_fill_after(struct reasm_flow *f, enum smtp_dir dir,
                                    const struct packet *pkt, const uint8_t s4[4],
                                    const uint8_t d4[4])
 {
-    if (f->side[dir].ooo && pkt->payload_len)
+    if (f->side[dir].ooo && (pkt->payload_len || f->park[dir].head))
         flow_fill_after_slow(f, dir, pkt, s4, d4);
 }
+
+/* Set by flow_track_slow for a segment beyond the next expected byte (the
+ * only kind that parks), cleared by flow_park: the common segment pays one
+ * test of it. */
+extern bool reasm_may_park;
+
+/* Parks the segment (ip, len: as it would go to libnids) when it lies
+ * beyond a hole and libnids' queue is near its limit (reasm_park.h); true
+ * when it did (libnids must not see it now). */
+bool flow_park(struct reasm_flow *f, enum smtp_dir dir, const struct packet *pkt,
+               const uint8_t s4[4], const uint8_t d4[4], const uint8_t *ip, size_t len);
 
 /* Fills every hole of dir holding back queued data (limit: also up to the
  * peer's acknowledgement when has_limit). */

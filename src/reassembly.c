@@ -329,7 +329,11 @@ static bool v4_addrs(const struct endpoint *src, const struct endpoint *dst,
  * passive observer should not: captures miss ACKs, and some senders (and
  * packet generators) overrun the window. So every window is made maximal:
  * 65535 in each segment, and a window scale of 2^14 in each SYN (set, or
- * appended when the SYN has room and no payload). Returns the new length. */
+ * appended when the SYN has room and no payload). A SYN's timestamp option
+ * becomes NOPs: with it libnids checks PAWS against the newest timestamp
+ * it took, without the receiver's tolerance, and drops a reordered segment
+ * sent just before a resent one that overtook it (the receiver took it);
+ * handshakes made up for pickups carry none either. Returns the new length. */
 static size_t open_window(uint8_t *t, size_t len)
 {
     if (len < 20)
@@ -340,6 +344,7 @@ static size_t open_window(uint8_t *t, size_t len)
     size_t hl = (size_t)(t[12] >> 4) * 4;
     if (hl < 20 || hl > len)
         return len;
+    bool scaled = false;
     for (size_t o = 20; o < hl;) {
         uint8_t kind = t[o];
         if (kind == 0)
@@ -352,10 +357,15 @@ static size_t open_window(uint8_t *t, size_t len)
             break;
         if (kind == 3 && t[o + 1] == 3) {
             t[o + 2] = 14;
-            return len;
+            scaled = true;
         }
-        o += t[o + 1];
+        size_t olen = t[o + 1];
+        if (kind == 8)
+            memset(t + o, 1, olen);
+        o += olen;
     }
+    if (scaled)
+        return len;
     if (hl + 4 > 60 || len != hl)
         return len;
     static const uint8_t ws[4] = {1, 3, 3, 14};
@@ -439,6 +449,8 @@ static void feed_segment(const struct packet *pkt, struct reasm_flow *f,
         (size_t)(pkt->l3[2] << 8 | pkt->l3[3]) == 20 + tcp_len) {
         uint8_t *t = (uint8_t *)(uintptr_t)pkt->l4;
         wr16(t + 14, 65535);
+        if (reasm_may_park && flow_park(f, dir, pkt, s4, d4, pkt->l3, 20 + tcp_len))
+            return;
         cur = pkt;
         feed_raw(pkt->l3, 20 + tcp_len, pkt->ts);
         cur = NULL;
@@ -462,6 +474,8 @@ static void feed_segment(const struct packet *pkt, struct reasm_flow *f,
     memset(rebuilt + 20 + have, 0, tcp_len - have);
     tcp_len = open_window(rebuilt + 20, tcp_len);
     ipv4_header(rebuilt, s4, d4, tcp_len, pkt->ttl);
+    if (reasm_may_park && flow_park(f, dir, pkt, s4, d4, rebuilt, 20 + tcp_len))
+        return;
     cur = pkt;
     feed_raw(rebuilt, 20 + tcp_len, pkt->ts);
     cur = NULL;

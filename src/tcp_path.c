@@ -22,18 +22,28 @@ static bool seen_recently(const struct tcp_path *t, int side, uint32_t seq)
     return false;
 }
 
-static void remember(struct tcp_path *t, int side, uint32_t seq, smtp_time ts)
+static void remember(struct tcp_path *t, int side, uint32_t seq, uint16_t ipid, smtp_time ts)
 {
     unsigned k = t->sent_at[side]++ % TCP_PATH_RING;
     t->sent_seq[side][k] = seq;
+    t->sent_ipid[side][k] = ipid;
     t->sent_ts[side][k] = ts;
 }
 
 /* A segment sent again: counted, and timed against its first copy when
- * that is among the last ones seen. */
-static void retransmitted(struct tcp_path *t, int side, uint32_t seq, smtp_time ts)
+ * that is among the last ones seen. A copy with the first one's IP ID
+ * (not 0, which some stacks send always) is the network's duplicate: the
+ * sender resends under a new one. */
+static void retransmitted(struct tcp_path *t, int side, uint32_t seq, uint16_t ipid,
+                          smtp_time ts)
 {
     t->retransmits[side]++;
+    for (unsigned k = 0; k < TCP_PATH_RING; k++)
+        if (ipid && t->sent_ts[side][k] && t->sent_seq[side][k] == seq &&
+            t->sent_ipid[side][k] == ipid) {
+            t->duplicates[side]++;
+            return;
+        }
     for (unsigned k = 0; k < TCP_PATH_RING; k++)
         if (t->sent_ts[side][k] && t->sent_seq[side][k] == seq && ts > t->sent_ts[side][k]) {
             t->retrans_ts[side] = ts;
@@ -47,15 +57,26 @@ static void handshake(struct tcp_path *t, int side, uint8_t flags, smtp_time ts)
     bool syn = flags & TCPF_SYN, ack = flags & TCPF_ACK;
     if (side == 0 && syn && !ack && !t->synack_ts)
         t->syn_ts = ts; /* the last SYN before the answer */
-    else if (side == 1 && syn && ack && !t->synack_ts && t->syn_ts)
-        t->synack_ts = ts;
-    else if (side == 0 && !syn && ack && t->synack_ts && !t->ack_ts)
+    else if (side == 1 && syn && ack && !t->ack_ts && t->syn_ts) {
+        if (!t->synack_ts)
+            t->synack_ts = ts; /* the server side's RTT: the first answer */
+        t->synack_last_ts = ts; /* the client's: the answer its ACK is to */
+    } else if (side == 0 && !syn && ack && t->synack_ts && !t->ack_ts)
         t->ack_ts = ts;
+}
+
+/* A hole of `side` filled at ts: resent upstream (see tcp_path.h) when a
+ * whole round trip passed since it opened. */
+static void filled(struct tcp_path *t, int side, smtp_time ts)
+{
+    smtp_time rtt = t->synack_ts && t->ack_ts && t->syn_ts ? t->ack_ts - t->syn_ts : 0;
+    if (rtt > 0 && t->hole_ts[side] && ts - t->hole_ts[side] >= rtt)
+        t->resent_upstream[side]++;
 }
 
 void tcp_path_segment_slow(struct tcp_path *t, int side, uint8_t flags, uint32_t seq,
                            uint32_t payload_len, uint16_t window, bool window_known,
-                           smtp_time ts)
+                           uint16_t ipid, smtp_time ts)
 {
     if (side != 0 && side != 1)
         return;
@@ -68,6 +89,8 @@ void tcp_path_segment_slow(struct tcp_path *t, int side, uint8_t flags, uint32_t
     uint32_t len = payload_len + !!(flags & TCPF_SYN) + !!(flags & TCPF_FIN);
     if (len == 0)
         return; /* a pure ACK or a window probe carries no sequence space */
+    if (!(flags & TCPF_SYN))
+        t->data_segments[side]++;
     uint32_t end = seq + len;
     if (flags & TCPF_SYN) { /* SYN retransmissions are syn_count's, not the path's */
         if (!t->have_seq[side] || !seq_leq(end, t->next_seq[side]))
@@ -86,10 +109,11 @@ void tcp_path_segment_slow(struct tcp_path *t, int side, uint8_t flags, uint32_t
                               !seen_recently(t, side, seq);
         if (fills_new_hole) {
             t->out_of_order[side]++;
+            filled(t, side, ts);
             if (payload_len)
-                remember(t, side, seq, ts); /* its copies are repeats */
+                remember(t, side, seq, ipid, ts); /* its copies are repeats */
         } else {
-            retransmitted(t, side, seq, ts);
+            retransmitted(t, side, seq, ipid, ts);
         }
         if (!seq_leq(end, t->next_seq[side])) /* partly new */
             t->next_seq[side] = end;
@@ -98,7 +122,7 @@ void tcp_path_segment_slow(struct tcp_path *t, int side, uint8_t flags, uint32_t
     if (seq != t->next_seq[side])
         t->hole_ts[side] = ts; /* a jump: bytes are missing or come later */
     if (payload_len)
-        remember(t, side, seq, ts);
+        remember(t, side, seq, ipid, ts);
     if (!seq_leq(end, t->next_seq[side]))
         t->next_seq[side] = end;
 }
@@ -107,7 +131,7 @@ smtp_time tcp_path_rtt(const struct tcp_path *t, bool server_side)
 {
     if (server_side)
         return t->syn_ts && t->synack_ts ? t->synack_ts - t->syn_ts : -1;
-    return t->synack_ts && t->ack_ts ? t->ack_ts - t->synack_ts : -1;
+    return t->synack_ts && t->ack_ts ? t->ack_ts - t->synack_last_ts : -1;
 }
 
 smtp_time tcp_path_retrans_wait(const struct tcp_path *t, int side, smtp_time from,

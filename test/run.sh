@@ -60,6 +60,8 @@ suite "hostile input corpus" python3 test/hostile/hostile_test.py ./smtpscope bu
 suite "AUTH passwords in no output (pcap level)" python3 test/auth_leak_test.py ./smtpscope
 suite "accounting: conversations == sessions" python3 test/accounting_test.py ./smtpscope
 suite "degraded captures: gaps, cuts, reordering, one side, TLS pickup" python3 test/degraded/degraded_test.py ./smtpscope build/asan/smtpscope
+suite "a hole deeper than libnids' queue waits for its copy" python3 test/degraded/deep_hole_test.py ./smtpscope
+suite "a hole deeper than libnids' queue (asan)" python3 test/degraded/deep_hole_test.py build/asan/smtpscope
 suite "TLS handshakes read in clear (STARTTLS and 465)" python3 test/tls/tls_session_test.py ./smtpscope
 suite "TLS handshakes in degraded captures: one side, snap length, split, reordered, lost, cut" python3 test/tls/tls_degraded_test.py ./smtpscope
 suite "TCP path quality: retransmissions as tshark counts them, RTT, zero window" python3 test/tcp_path_test.py ./smtpscope
@@ -95,6 +97,8 @@ suite "-r files merged by packet time, globs" python3 test/merge_test.py ./smtps
 suite "live postfix in namespaces" sh test/live/test_postfix_live.sh
 suite "live TLS handshakes: Postfix, swaks, openssl s_client" bash test/live/test_tls_lab.sh
 suite "live DNS waits: Postfix waiting on a PTR timeout, refusing a DNSBL-listed client" bash test/live/test_dns_wait_lab.sh
+suite "live lossy path: Postfix through a userspace router that loses, reorders, duplicates, stalls (routerlab)" bash test/live/test_lossy_lab.sh
+suite "--compare across a real router: nftables DNAT (redirected), reject and drop (one-side-only)" bash test/live/test_compare_router.sh
 suite "--compare on real middleboxes, captured on both sides (masking, stripping, relay, reset, TLS interception, live -i -i)" bash test/live/test_compare_lab.sh
 suite "live capture with -i" bash test/live/test_live_capture.sh
 suite "live: start and exit lines, flush, SIGTERM drain, --log-dir as nobody" bash test/live/test_live_signals.sh

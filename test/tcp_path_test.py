@@ -9,6 +9,7 @@ captures check what tshark cannot arbitrate: the RTT split at the capture
 point, a zero window (finding zero-window) and a lossy path (lossy-path)."""
 import json
 import os
+import struct
 import subprocess
 import sys
 import tempfile
@@ -126,6 +127,129 @@ def retransmitted_command():
           "the transcript says how much of the latency was retransmission")
 
 
+def bulk(late, holes=range(10, 90, 10)):
+    """A client's 100-segment body captured near the server (the lab's
+    server-facing interface): each segment in holes reaches the capture
+    point after its successors. late=False: reordered on the way, it comes
+    right after the next one. late=True: lost upstream, it is resent once the
+    server's duplicate ACKs (three, as the server acknowledges each segment)
+    had a client round trip (0.1 ms here) to reach the sender, a whole
+    round trip after the hole opened; still within
+    tshark's 3 ms, which calls it out of order either way."""
+    t, frames, cs, ss = 1700000000.0, [], 1000, 5000
+
+    def pkt(fc, flags, seq, ack, data=b"", dt=0.00005):
+        nonlocal t
+        t += dt
+        src, dst, sp, dp = (C, S, 40002, 25) if fc else (S, C, 25, 40002)
+        frames.append((t, tcp4(src, dst, sp, dp, seq, ack, flags, data)))
+    pkt(True, SYN, cs - 1, 0)
+    pkt(False, SYN | ACK, ss - 1, cs)
+    pkt(True, ACK, cs, ss)
+    seg = b"x" * 1000
+    have, pending, acked = cs, {}, cs
+    for k in range(100):
+        seq = cs + k * 1000
+        if k in holes:
+            pending[k + (4 if late else 1)] = seq
+            continue
+        pkt(True, ACK, seq, ss, seg)
+        if seq == acked:  # in order at the server: cumulative ACK moves
+            acked = seq + 1000
+        pkt(False, ACK, ss, acked)  # or a duplicate, while a hole is open
+        if k in pending:
+            fill = pending.pop(k)
+            pkt(True, ACK, fill, ss, seg, dt=0.0004 if late else 0.00001)
+            acked = cs + (k + 1) * 1000
+            pkt(False, ACK, ss, acked)
+    pkt(True, FIN | ACK, cs + 100000, ss)
+    pkt(False, FIN | ACK, ss, cs + 100001)
+    pkt(True, ACK, cs + 100001, ss + 1)
+    return frames
+
+
+def synack_resent():
+    """The client's ACK lost on the way (the capture is near the server):
+    the server sends its SYN-ACK again 1 s later, the ACK then comes 10 ms
+    after it. The client side's RTT is those 10 ms, not the 1 s timer."""
+    frames, t = [], 1700000000.0
+    for dt, fc, flags, seq, ack in ((0, True, SYN, 999, 0), (0.030, False, SYN | ACK, 4999, 1000),
+                                    (1.0, False, SYN | ACK, 4999, 1000),
+                                    (0.010, True, ACK, 1000, 5000),
+                                    (0.001, False, ACK | PSH, 5000, 1000),
+                                    (0.001, True, FIN | ACK, 1000, 5026),
+                                    (0.001, False, FIN | ACK, 5026, 1001),
+                                    (0.001, True, ACK, 1001, 5027)):
+        t += dt
+        src, dst, sp, dp = (C, S, 40003, 25) if fc else (S, C, 25, 40003)
+        data = b"220 mx.example.net ESMTP\r\n" if flags == ACK | PSH else b""
+        frames.append((t, tcp4(src, dst, sp, dp, seq, ack, flags, data)))
+    with tempfile.TemporaryDirectory() as d:
+        p = os.path.join(d, "s.pcap")
+        write_pcap(p, frames, 101)
+        rtt = sessions(p)[0]["tcp"]["rtt_ms"]
+    check(rtt == {"client_side": 10.0, "server_side": 30.0},
+          "a SYN-ACK sent again: the client side's RTT from the last one (%s)" % rtt)
+
+
+def resent_or_duplicated(ipid_same):
+    """100 client segments, 8 of them captured twice in a row (behind the
+    point where it happened). A sender's retransmission gets a new IP ID
+    (Linux counts per connection, others globally or at random); a copy the
+    network made is the same packet, IP ID and all: not a loss."""
+    t, frames, cs, ss, ipid = 1700000000.0, [], 1000, 5000, 7000
+
+    def pkt(fc, flags, seq, ack, data=b"", dt=0.0001, again=False):
+        nonlocal t, ipid
+        t += dt
+        ipid += 0 if again else 1
+        src, dst, sp, dp = (C, S, 40004, 25) if fc else (S, C, 25, 40004)
+        p = bytearray(tcp4(src, dst, sp, dp, seq, ack, flags, data))
+        struct.pack_into("!H", p, 4, ipid & 0xFFFF)  # the IP checksum is not read
+        frames.append((t, bytes(p)))
+    pkt(True, SYN, cs - 1, 0)
+    pkt(False, SYN | ACK, ss - 1, cs)
+    pkt(True, ACK, cs, ss)
+    for k in range(100):
+        seq = cs + k * 1000
+        pkt(True, ACK, seq, ss, b"x" * 1000)
+        if k % 12 == 5:
+            pkt(True, ACK, seq, ss, b"x" * 1000, dt=0.005 if not ipid_same else 0.00001,
+                again=ipid_same)
+        pkt(False, ACK, ss, seq + 1000)
+    pkt(True, FIN | ACK, cs + 100000, ss)
+    pkt(False, FIN | ACK, ss, cs + 100001)
+    pkt(True, ACK, cs + 100001, ss + 1)
+    return frames
+
+
+def duplicates():
+    with tempfile.TemporaryDirectory() as d:
+        p = os.path.join(d, "d.pcap")
+        for same, want in ((True, False), (False, True)):
+            write_pcap(p, resent_or_duplicated(same), 101)
+            r = sessions(p)[0]
+            names = {a["name"] for a in r["anomalies"]}
+            what = "duplicated by the network (the same IP ID)" if same else "resent (new IP IDs)"
+            check(("lossy-path" in names) == want and r["tcp"]["retransmits"]["client"] == 8,
+                  "8 of 100 segments %s: retransmits 8 as tshark counts, %s (%s)" % (
+                      what, "lossy-path" if want else "no lossy-path", sorted(names)))
+
+
+def upstream():
+    with tempfile.TemporaryDirectory() as d:
+        p = os.path.join(d, "u.pcap")
+        for late, want in ((False, False), (True, True)):
+            write_pcap(p, bulk(late), 101)
+            r = sessions(p)[0]
+            names = {a["name"] for a in r["anomalies"]}
+            what = "lost upstream, resent after the duplicate ACKs" if late else "reordered"
+            check(("lossy-path" in names) == want and r["tcp"]["out_of_order"]["client"] == 8,
+                  "8 of 100 segments %s: %s (%s, %s)" % (
+                      what, "lossy-path" if want else "no lossy-path", sorted(names),
+                      r["tcp"]["out_of_order"]))
+
+
 def crafted():
     with tempfile.TemporaryDirectory() as d:
         p = os.path.join(d, "x.pcap")
@@ -165,6 +289,9 @@ def main():
                 compare_with_tshark(os.path.join(root, "smtp.pcap"), "zeek smtp.pcap")
     crafted()
     retransmitted_command()
+    upstream()
+    synack_resent()
+    duplicates()
     finish()
 
 
