@@ -29,4 +29,9 @@ void escape_write(FILE *f, const char *in, size_t n, enum escape_mode mode);
 size_t escape_to(char *out, size_t cap, const char *in, size_t n,
                  enum escape_mode mode);
 
+/* A JavaScript string literal of s for data inside a script element:
+ * quotes and backslashes escaped, control bytes, '<' and every byte from
+ * 0x7f as \u00XX, so no text can end the element (the HTML reports). */
+void escape_js_string(FILE *f, const char *s);
+
 #endif

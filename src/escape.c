@@ -184,3 +184,17 @@ void obuf_escape(struct obuf *o, const char *in, size_t n, enum escape_mode mode
         o->len += escape_unit(p, u, n, &i, mode);
     }
 }
+
+void escape_js_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(f, "\\%c", *p);
+        else if (*p < 0x20 || *p == '<' || *p >= 0x7f)
+            fprintf(f, "\\u%04x", *p);
+        else
+            fputc(*p, f);
+    }
+    fputc('"', f);
+}

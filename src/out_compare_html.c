@@ -10,6 +10,7 @@
  * made every control byte text (\xHH).
  */
 #include "compare.h"
+#include "escape.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -50,20 +51,6 @@ void cmp_html_pair(struct cmp_html *h, const struct cmp_match *m, const struct d
     cmp_write_pair(h->w, m, c, s, r);
 }
 
-static void write_js_string(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(f, "\\%c", *p);
-        else if (*p < 0x20 || *p == '<' || *p >= 0x7f)
-            fprintf(f, "\\u%04x", *p);
-        else
-            fputc(*p, f);
-    }
-    fputc('"', f);
-}
-
 /* The records, each followed by a comma; '<' made harmless. */
 static void copy_records(struct cmp_html *h)
 {
@@ -98,11 +85,11 @@ bool cmp_html_finish(struct cmp_html *h, size_t nc, size_t ns, int64_t offset_ns
     const char *after = p + sizeof mark_p - 1;
     fwrite(after, 1, (size_t)(m - after), h->out);
     fputs("{\"version\":", h->out);
-    write_js_string(h->out, h->version ? h->version : "");
+    escape_js_string(h->out, h->version ? h->version : "");
     fputs(",\"client_side\":", h->out);
-    write_js_string(h->out, h->sides[0]);
+    escape_js_string(h->out, h->sides[0]);
     fputs(",\"server_side\":", h->out);
-    write_js_string(h->out, h->sides[1]);
+    escape_js_string(h->out, h->sides[1]);
     fputc('}', h->out);
     fputs(m + sizeof mark_m - 1, h->out);
     return !ferror(h->tmp);

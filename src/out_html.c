@@ -10,6 +10,7 @@
  * A '<' in the data is written as \u003c, so no text from the wire can end
  * the script element.
  */
+#include "escape.h"
 #include "output.h"
 
 #include <stdbool.h>
@@ -31,20 +32,6 @@ static void html_session(struct sink *base, const struct session *s)
 {
     struct html_sink *h = (struct html_sink *)base;
     h->json->session(h->json, s);
-}
-
-static void write_js_string(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(f, "\\%c", *p);
-        else if (*p < 0x20 || *p == '<' || *p >= 0x7f)
-            fprintf(f, "\\u%04x", *p);
-        else
-            fputc(*p, f);
-    }
-    fputc('"', f);
 }
 
 /* The records as the elements of a JSON array (a comma between two, none
@@ -91,9 +78,9 @@ static void html_finish(struct sink *base)
     const char *after = s + sizeof mark_s - 1;
     fwrite(after, 1, (size_t)(m - after), h->out);
     fputs("{\"version\":", h->out);
-    write_js_string(h->out, h->version);
+    escape_js_string(h->out, h->version);
     fputs(",\"input\":", h->out);
-    write_js_string(h->out, h->input ? h->input : "");
+    escape_js_string(h->out, h->input ? h->input : "");
     fputc('}', h->out);
     fputs(m + sizeof mark_m - 1, h->out);
     fflush(h->out);
