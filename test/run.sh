@@ -98,6 +98,7 @@ suite "live postfix in namespaces" sh test/live/test_postfix_live.sh
 suite "live TLS handshakes: Postfix, swaks, openssl s_client" bash test/live/test_tls_lab.sh
 suite "live DNS waits: Postfix waiting on a PTR timeout, refusing a DNSBL-listed client" bash test/live/test_dns_wait_lab.sh
 suite "live lossy path: Postfix through a userspace router that loses, reorders, duplicates, stalls (routerlab)" bash test/live/test_lossy_lab.sh
+suite "live lossy path with a 576-byte MTU on every link" env RLAB_MTU=576 bash test/live/test_lossy_lab.sh
 suite "--compare across a real router: nftables DNAT (redirected), reject and drop (one-side-only)" bash test/live/test_compare_router.sh
 suite "--compare on real middleboxes, captured on both sides (masking, stripping, relay, reset, TLS interception, live -i -i)" bash test/live/test_compare_lab.sh
 suite "live capture with -i" bash test/live/test_live_capture.sh
