@@ -19,9 +19,14 @@
 struct side {
     struct digest **d;
     size_t n, cap;
-    int fd;
+    int fd;             /* its digests */
+    int errfd;          /* its stderr, each line said again with the side's name */
+    char err[1024];
+    size_t errlen;
     pid_t pid;
 };
+
+static const char *const side_names[] = {"client side", "server side"};
 
 static bool keep(struct side *s, struct digest *d)
 {
@@ -37,10 +42,11 @@ static bool keep(struct side *s, struct digest *d)
     return true;
 }
 
-static int start_side(struct side *s, int k, cmp_side_fn run_side, void *ctx, int other_fd)
+static int start_side(struct side *s, int k, cmp_side_fn run_side, void *ctx,
+                      const struct side *other)
 {
-    int p[2];
-    if (pipe(p) != 0) {
+    int p[2], e[2];
+    if (pipe(p) != 0 || pipe(e) != 0) {
         fprintf(stderr, "smtpscope: --compare: pipe: %s\n", strerror(errno));
         return -1;
     }
@@ -48,21 +54,64 @@ static int start_side(struct side *s, int k, cmp_side_fn run_side, void *ctx, in
     s->pid = fork();
     if (s->pid < 0) {
         fprintf(stderr, "smtpscope: --compare: fork: %s\n", strerror(errno));
-        close(p[0]);
-        close(p[1]);
+        close(p[0]), close(p[1]), close(e[0]), close(e[1]);
         return -1;
     }
     if (s->pid == 0) {
         close(p[0]);
-        if (other_fd >= 0)
-            close(other_fd);
+        close(e[0]);
+        dup2(e[1], STDERR_FILENO);
+        close(e[1]);
+        if (other) {
+            close(other->fd);
+            close(other->errfd);
+        }
         int status = run_side(ctx, k, p[1]);
         close(p[1]);
         exit(status);
     }
     close(p[1]);
+    close(e[1]);
     s->fd = p[0];
+    s->errfd = e[0];
     return 0;
+}
+
+/* One line a side wrote on its stderr, said with the side's name:
+ * "smtpscope: client side: warning: ..." */
+static void say_line(const char *name, const char *line, size_t n)
+{
+    static const char own[] = "smtpscope: ";
+    if (n >= sizeof own - 1 && memcmp(line, own, sizeof own - 1) == 0) {
+        line += sizeof own - 1;
+        n -= sizeof own - 1;
+    }
+    fprintf(stderr, "smtpscope: %s: %.*s\n", name, (int)n, line);
+}
+
+/* What a side's stderr holds now, line by line; false at its end. */
+static bool read_err(struct side *s, const char *name)
+{
+    ssize_t r = read(s->errfd, s->err + s->errlen, sizeof s->err - s->errlen);
+    if (r < 0 && errno == EINTR)
+        return true;
+    if (r > 0)
+        s->errlen += (size_t)r;
+    size_t from = 0;
+    for (size_t i = 0; i < s->errlen; i++)
+        if (s->err[i] == '\n') {
+            say_line(name, s->err + from, i - from);
+            from = i + 1;
+        }
+    if (from == 0 && s->errlen == sizeof s->err) /* a line longer than we keep */
+        from = s->errlen, say_line(name, s->err, s->errlen);
+    memmove(s->err, s->err + from, s->errlen - from);
+    s->errlen -= from;
+    if (r <= 0 && s->errlen) { /* its last line had no end */
+        say_line(name, s->err, s->errlen);
+        s->errlen = 0;
+    }
+    return r > 0;
 }
 
 /* Reads one digest from a side that poll said is ready; false once the
@@ -86,20 +135,23 @@ static bool read_side(struct side *s, const char *name, bool *oom)
 
 static void collect(struct side sides[2], bool *oom)
 {
-    static const char *const names[] = {"client side", "server side"};
-    struct pollfd p[2] = {{sides[0].fd, POLLIN, 0}, {sides[1].fd, POLLIN, 0}};
-    int open = 2;
+    struct pollfd p[4] = {{sides[0].fd, POLLIN, 0}, {sides[1].fd, POLLIN, 0},
+                          {sides[0].errfd, POLLIN, 0}, {sides[1].errfd, POLLIN, 0}};
+    int open = 4;
     while (open > 0) {
-        if (poll(p, 2, -1) < 0) {
+        if (poll(p, 4, -1) < 0) {
             if (errno == EINTR)
                 continue; /* Ctrl-C: the sides stop and end their streams */
             fprintf(stderr, "smtpscope: --compare: poll: %s\n", strerror(errno));
             return;
         }
-        for (int k = 0; k < 2; k++) {
+        for (int k = 0; k < 4; k++) {
             if (p[k].fd < 0 || !(p[k].revents & (POLLIN | POLLHUP | POLLERR)))
                 continue;
-            if (!read_side(&sides[k], names[k], oom)) {
+            struct side *sd = &sides[k % 2];
+            bool more = k < 2 ? read_side(sd, side_names[k % 2], oom)
+                              : read_err(sd, side_names[k % 2]);
+            if (!more) {
                 close(p[k].fd);
                 p[k].fd = -1;
                 open--;
@@ -163,12 +215,13 @@ static int write_pairs(struct side sides[2], FILE *out, const struct compare_con
 
 int compare_run(cmp_side_fn run_side, void *ctx, FILE *out, const struct compare_config *cfg)
 {
-    struct side sides[2] = {{.fd = -1}, {.fd = -1}};
+    struct side sides[2] = {{.fd = -1, .errfd = -1}, {.fd = -1, .errfd = -1}};
     int status = 0;
-    if (start_side(&sides[0], 0, run_side, ctx, -1) < 0)
+    if (start_side(&sides[0], 0, run_side, ctx, NULL) < 0)
         return 3;
-    if (start_side(&sides[1], 1, run_side, ctx, sides[0].fd) < 0) {
+    if (start_side(&sides[1], 1, run_side, ctx, &sides[0]) < 0) {
         close(sides[0].fd);
+        close(sides[0].errfd);
         wait_side(&sides[0]);
         return 3;
     }

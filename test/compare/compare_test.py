@@ -127,6 +127,19 @@ def check_mix(tmp):
           "mix: the summary counts 306 pairs, 6 uncertain")
 
 
+def check_side_messages(tmp):
+    """A side's warnings name the side: the server side cut to 80 bytes a
+    packet says so as 'server side', not as a bare smtpscope warning."""
+    cf, sf = make_compare.scenario("proxied")
+    c, sv = os.path.join(tmp, "named.c.pcap"), os.path.join(tmp, "named.s.pcap")
+    make_compare.write_pcap(c, cf, 101)
+    make_compare.write_pcap(sv, sf, 101, snaplen=80)
+    p = subprocess.run([BIN, "--compare", c, sv], capture_output=True, text=True, timeout=60)
+    lines = [l for l in p.stderr.splitlines() if "snap length" in l]
+    check(lines and all(l.startswith("smtpscope: server side: warning:") for l in lines),
+          "a side's warning names its side (%s)" % lines[:1])
+
+
 def check_usage():
     for args, what in ((["--compare", "a.pcap"], "one side"),
                        (["--compare", "-r", "a", "-r", "b", "--tsv", "id"], "--tsv"),
@@ -144,5 +157,6 @@ with tempfile.TemporaryDirectory() as tmp:
     check_scenarios(tmp)
     check_details(tmp)
     check_mix(tmp)
+    check_side_messages(tmp)
     check_usage()
 finish()
