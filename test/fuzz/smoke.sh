@@ -17,7 +17,7 @@ rm -f /tmp/fuzz-build.$$
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 fails=0
-for target in session parser pcap tls; do
+for target in session parser pcap tls compare; do
     regress=test/fuzz/regress/$target
     n=$(ls "$regress" | wc -l)
     if build/fuzz/fuzz_$target -runs=0 "$regress" >"$work/$target.log" 2>&1; then
