@@ -127,6 +127,24 @@ def check_mix(tmp):
           "mix: the summary counts 306 pairs, 6 uncertain")
 
 
+def check_several_files(tmp):
+    """A side of several files (commas): the mix's client side in two halves
+    pairs as the whole did."""
+    cf, sf = make_compare.mix(60)
+    half = len(cf) // 2
+    paths = [os.path.join(tmp, n) for n in ("c1.pcap", "c2.pcap", "s.pcap")]
+    make_compare.write_pcap(paths[0], cf[:half], 101)
+    make_compare.write_pcap(paths[1], cf[half:], 101)
+    make_compare.write_pcap(paths[2], sf, 101)
+    p = subprocess.run([BIN, "-q", "--json", "--summary", "--compare",
+                        paths[0] + "," + paths[1], paths[2]], capture_output=True, text=True,
+                       timeout=60)
+    summ = [json.loads(x) for x in p.stdout.splitlines() if '"compare_summary"' in x]
+    check(p.returncode == 0 and summ and summ[0]["paired"] == 66 and
+          summ[0]["client_side_only"] == 0,
+          "a side of two files, comma-separated: all 66 pairs (%s)" % (summ[:1],))
+
+
 def check_side_messages(tmp):
     """A side's warnings name the side: the server side cut to 80 bytes a
     packet says so as 'server side', not as a bare smtpscope warning."""
@@ -158,5 +176,6 @@ with tempfile.TemporaryDirectory() as tmp:
     check_details(tmp)
     check_mix(tmp)
     check_side_messages(tmp)
+    check_several_files(tmp)
     check_usage()
 finish()
