@@ -12,7 +12,8 @@ binary, d = sys.argv[1], sys.argv[2]
 
 # What must hold for each fresh capture. Keys: verdict, failure (phase,
 # code, enhanced), end_cause, txns, rcpt (codes of the first transaction),
-# accepted, anomalies (the exact set), and extra per-case checks.
+# accepted, anomalies (the exact set, besides those a case `may` show for
+# reasons of load: a real zero window), and extra per-case checks.
 EXPECT = {
     "core-success": dict(verdict="ok", txns=1, rcpt=[250], accepted=1),
     "core-ehlo-quit": dict(verdict="ok", txns=0, accepted=0),
@@ -40,7 +41,11 @@ EXPECT = {
     "proto-smtps": dict(verdict="encrypted", end_cause=None, implicit_tls=True),
     # 200000 bytes of body file plus a CRLF per 76-byte line, plus swaks'
     # headers (their length varies with the date and the PID in Message-Id)
-    "proto-gro-superpackets": dict(verdict="ok", txns=1, accepted=1, body=(205264, 206264)),
+    # a 200 KB message into Postfix on a loaded machine: its receive window
+    # may really close for a moment (flow control, seen on the wire), so
+    # zero-window may be there; nothing else may
+    "proto-gro-superpackets": dict(verdict="ok", txns=1, accepted=1, body=(205264, 206264),
+                                   may={"zero-window"}),
     "proto-midstream": dict(verdict="ok", handshake="missing", accepted=1,
                             anomalies={"midstream-skipped"}),
     "proto-one-sided": dict(verdict="incomplete", handshake="missing", end_cause=None),
@@ -266,5 +271,7 @@ for name, e in EXPECT.items():
         check(e["hint"] in (f.get("hint") or ""), f"{name}: hint names {e['hint']!r}")
     names = {a["name"] for a in s["anomalies"]}
     want_a = e.get("anomalies", set())
-    check(names == want_a, f"{name}: anomalies {sorted(names)} == {sorted(want_a)}")
+    check(names - e.get("may", set()) == want_a,
+          f"{name}: anomalies {sorted(names)} == {sorted(want_a)}"
+          + (f" (may also: {sorted(e['may'])})" if e.get("may") else ""))
 tap.finish()
