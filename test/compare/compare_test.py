@@ -158,6 +158,49 @@ def check_side_messages(tmp):
           "a side's warning names its side (%s)" % lines[:1])
 
 
+def check_auth_secrets(tmp):
+    """AUTH PLAIN and LOGIN through a proxy: no password, raw or base64, in
+    any --compare output (text, JSON, HTML), on clean captures and degraded
+    ones: the 334 prompts lost on one side, the server side cut to one
+    direction, both cut short by a small snap length."""
+    import base64
+    pw = b"s3cretPassw0rd"
+    plain = base64.b64encode(b"\0alice\0" + pw)
+    login = [(make_compare.C, b"AUTH LOGIN"), (make_compare.S, b"334 VXNlcm5hbWU6"),
+             (make_compare.C, base64.b64encode(b"bob")), (make_compare.S, b"334 UGFzc3dvcmQ6"),
+             (make_compare.C, base64.b64encode(pw)), (make_compare.S, b"235 2.7.0 ok")]
+    d = make_compare.delivery()
+    steps = d[:3] + [(make_compare.C, b"AUTH PLAIN " + plain),
+                     (make_compare.S, b"535 5.7.8 try again")] + login + d[3:]
+    lost334 = [x for x in steps if not x[1].startswith(b"334")]
+    secrets = [pw, plain, base64.b64encode(pw)]
+    cases = {"clean": (steps, steps, None), "lost-334": (steps, lost334, None),
+             "server-one-direction": (steps, steps, "one-way"), "snap-80": (steps, steps, 80)}
+    for name, (cs, ss, how) in cases.items():
+        cf, sf = make_compare.both_at(cs, ss, s_addr=(make_compare.PROXY, 51515, make_compare.MX))
+        if how == "one-way":  # only what the client sent reached this capture
+            sf = [f for f in sf if f[1][12:16] == make_compare.ip(make_compare.PROXY)]
+        c, sv = (os.path.join(tmp, "auth-%s.%s.pcap" % (name, x)) for x in "cs")
+        make_compare.write_pcap(c, cf, 101, snaplen=how if isinstance(how, int) else None)
+        make_compare.write_pcap(sv, sf, 101, snaplen=how if isinstance(how, int) else None)
+        page = os.path.join(tmp, "auth-%s.html" % name)
+        outs = []
+        for extra in ([], ["--json"], ["--html", page]):
+            p = subprocess.run([BIN, "-q", "--summary", *extra, "--compare", c, sv],
+                               capture_output=True, timeout=60)
+            outs.append(p.stdout + p.stderr)
+        outs.append(open(page, "rb").read() if os.path.exists(page) else b"")
+        leaked = [x for x in secrets for o in outs if x in o]
+        check(outs[3] and b"AUTH" in outs[0] and not leaked,
+              "AUTH through a proxy, %s: no password in text, JSON or HTML (%s)" %
+              (name, leaked[:1]))
+        if name == "clean":  # the check can fail: --show-secrets shows them
+            p = subprocess.run([BIN, "-q", "--show-secrets", "--compare", c, sv],
+                               capture_output=True, timeout=60)
+            check(plain in p.stdout, "AUTH through a proxy: --show-secrets does show the "
+                                     "credentials (the check above can fail)")
+
+
 def check_usage():
     for args, what in ((["--compare", "a.pcap"], "one side"),
                        (["--compare", "-r", "a", "-r", "b", "--tsv", "id"], "--tsv"),
@@ -177,5 +220,6 @@ with tempfile.TemporaryDirectory() as tmp:
     check_mix(tmp)
     check_side_messages(tmp)
     check_several_files(tmp)
+    check_auth_secrets(tmp)
     check_usage()
 finish()
