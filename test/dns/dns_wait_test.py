@@ -102,6 +102,25 @@ check("slow-dns-wait" in f and "PTR" in f["slow-dns-wait"]["detail"] and
 check("slow-greeting" not in f, "ptr-timeout: the greeting's 5 s are not blamed on the server")
 check("greeting after 5.02 s" in text, "ptr-timeout: the text log tells the wait")
 
+# 1b. the same capture, degraded: the server's side only (asymmetric
+# routing: SYN-ACK, replies, its lookups), and the DNS query's packet cut
+# short by a 60-byte snap length (nothing of its name read)
+one = [f for f in frames if f[1][12:16] != CL]
+p, rec, text = run(one, "--slow", "3000")
+f = findings(rec) if rec else {}
+check(rec is not None and "slow-dns-wait" in f and "slow-greeting" not in f,
+      "ptr-timeout, server side only: the wait is still the PTR lookup's (%s)" % sorted(f))
+d = tempfile.mkdtemp()
+cut = os.path.join(d, "cut.pcap")
+write_pcap(cut, frames, 101, snaplen=60)
+p2 = subprocess.run([BIN, "-q", "--json", "--slow", "3000", "-r", cut], capture_output=True,
+                    text=True, timeout=60)
+recs = [json.loads(x) for x in p2.stdout.splitlines() if x.strip()]
+sess = [r for r in recs if r["type"] == "session"]
+check(p2.returncode == 0 and len(sess) == 1 and
+      "slow-dns-wait" not in {a["name"] for a in sess[0]["anomalies"]},
+      "ptr-timeout, snap length 60: a query whose name was cut explains nothing")
+
 # 2. the same wait, the lookup answered (NXDOMAIN) at 4.9 s
 frames = session(1000.0, [(5.02, "S", b"220 mx.example.net ESMTP")] + DIALOGUE,
                  dns=[(0.005, SV, RES, query(8, PTR, 12)),
