@@ -36,6 +36,7 @@ struct dns_wait {
     struct dns_tracker *const *tracker;
     struct dw_entry *ring; /* DNS_WAIT_KEEP, made on the first lookup */
     unsigned head, n;
+    unsigned listed;       /* entries of the ring that are DNSBL listings */
 };
 
 struct dns_wait *dns_wait_new(struct dns_tracker *const *tracker)
@@ -73,7 +74,10 @@ void dns_wait_lookup(struct dns_wait *w, const struct dns_lookup *l)
 {
     if (!w->ring && !(w->ring = malloc(DNS_WAIT_KEEP * sizeof *w->ring)))
         return; /* without memory, waits are just not explained */
+    if (w->n == DNS_WAIT_KEEP && w->ring[w->head].listed)
+        w->listed--;
     entry_of(&w->ring[w->head], l);
+    w->listed += w->ring[w->head].listed;
     w->head = (w->head + 1) % DNS_WAIT_KEEP;
     if (w->n < DNS_WAIT_KEEP)
         w->n++;
@@ -276,7 +280,7 @@ static void dns_wait_reply(void *ctx, struct session *s, void *state, const stru
     if (!w->ring && !*w->tracker)
         return; /* no DNS in this capture */
     explain_wait(w, s, r);
-    if (r->code >= 400)
+    if (r->code >= 400 && w->listed) /* most refusals follow no listing at all */
         explain_refusal(w, s, state, r);
 }
 
