@@ -36,6 +36,9 @@ enum tcp_end {
 
 /* The address as text ("192.0.2.1", "2001:db8::1"). */
 void endpoint_addr_str(const struct endpoint *e, char out[ENDPOINT_STRLEN]);
+/* Address and port as text ("192.0.2.1:25", "[2001:db8::1]:25"). */
+#define ENDPOINT_PORT_STRLEN (ENDPOINT_STRLEN + 8)
+void endpoint_str(const struct endpoint *e, char out[ENDPOINT_PORT_STRLEN]);
 
 /* Inline, with constant-size compares: the connection table calls it for
  * every packet. */

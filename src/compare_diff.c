@@ -381,13 +381,6 @@ static void keywords(struct cmp_result *r, const struct view *c, const struct vi
              list);
 }
 
-static void endpoint_text(const struct endpoint *e, char *out, size_t cap)
-{
-    char a[ENDPOINT_STRLEN];
-    endpoint_addr_str(e, a);
-    snprintf(out, cap, e->family == 6 ? "[%s]:%u" : "%s:%u", a, e->port);
-}
-
 /* The side saw the session go on past t (its own clock) without the
  * reset the other side got: a reset the peer sent would have shown. */
 static bool outlived(const struct digest *d, smtp_time t)
@@ -398,14 +391,14 @@ static bool outlived(const struct digest *d, smtp_time t)
 static void connection(struct cmp_result *r, const struct digest *c, const struct digest *s,
                        int64_t offset)
 {
-    char x[64], y[64];
+    char x[ENDPOINT_PORT_STRLEN], y[ENDPOINT_PORT_STRLEN];
     if (endpoint_eq(&c->client, &s->client) && !endpoint_eq(&c->server, &s->server)) {
-        endpoint_text(&c->server, x, sizeof x);
-        endpoint_text(&s->server, y, sizeof y);
+        endpoint_str(&c->server, x);
+        endpoint_str(&s->server, y);
         note(r, FINDING_REDIRECTED, "the client connected to %s; it arrived at %s", x, y);
     } else if (!endpoint_eq(&c->client, &s->client)) {
-        endpoint_text(&c->client, x, sizeof x);
-        endpoint_text(&s->client, y, sizeof y);
+        endpoint_str(&c->client, x);
+        endpoint_str(&s->client, y);
         note(r, FINDING_REORIGINATED, "the client is %s; the server's peer is %s (a proxy)",
              x, y);
     }

@@ -2,6 +2,7 @@
 #include "endpoint.h"
 
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <string.h>
 
 void endpoint_addr_str(const struct endpoint *e, char out[ENDPOINT_STRLEN])
@@ -105,4 +106,11 @@ uint32_t session_id_for(const struct endpoint *client,
     for (int i = 0; i < 8; i++)
         t[i] = (uint8_t)((uint64_t)start >> (56 - 8 * i));
     return fnv1a(h, t, 8);
+}
+
+void endpoint_str(const struct endpoint *e, char out[ENDPOINT_PORT_STRLEN])
+{
+    char a[ENDPOINT_STRLEN];
+    endpoint_addr_str(e, a);
+    snprintf(out, ENDPOINT_PORT_STRLEN, e->family == 6 ? "[%s]:%u" : "%s:%u", a, e->port);
 }

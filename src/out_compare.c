@@ -56,20 +56,13 @@ void cmp_writer_free(struct cmp_writer *w)
     free(w);
 }
 
-static void endpoint_text(const struct endpoint *e, char *out, size_t cap)
-{
-    char a[ENDPOINT_STRLEN];
-    endpoint_addr_str(e, a);
-    snprintf(out, cap, e->family == 6 ? "[%s]:%u" : "%s:%u", a, e->port);
-}
-
 /* ---- text -------------------------------------------------------------------- */
 
 static void text_side(FILE *f, const char *name, const struct digest *d)
 {
-    char c[64], s[64], when[40];
-    endpoint_text(&d->client, c, sizeof c);
-    endpoint_text(&d->server, s, sizeof s);
+    char c[ENDPOINT_PORT_STRLEN], s[ENDPOINT_PORT_STRLEN], when[40];
+    endpoint_str(&d->client, c);
+    endpoint_str(&d->server, s);
     time_iso8601(d->start, when, sizeof when);
     fprintf(f, "%s [%08x] %s -> %s at %s", name, d->id, c, s, when);
 }
