@@ -49,6 +49,11 @@ struct capture_hooks {
     bool (*on_idle)(void *ctx, smtp_time now, unsigned dropped);
     /* The progress line's counts. */
     void (*stats)(void *ctx, struct capture_counts *c);
+    /* Where frames come from another process (a --workers reader, which
+     * does not give every worker every frame): the next frame's number in
+     * the input, 1-based, before on_frame. NULL: frames are numbered as
+     * they come. */
+    void (*number)(void *ctx, uint64_t n);
 };
 
 /* realtime: replay at the pace the packets were captured (a live view of

@@ -77,7 +77,7 @@ struct engine {
     struct conntrack ct;
     struct sink **sinks;    /* grown by engine_add_sink, freed by engine_finish */
     int nsinks, sinks_cap;
-    smtp_time now, last_sweep;
+    smtp_time now, last_sweep; /* both 0 at first (engine_sweep_due) */
     bool stop;              /* max_sessions reached: input should stop */
     struct engine_stats stats;
     struct run_counters counters; /* filled at engine_finish, for sinks */
@@ -96,6 +96,19 @@ struct engine {
         size_t len;
     } frame;
 };
+
+/* The engine's clock: `now` is the latest capture time seen (it never runs
+ * backwards) and idle connections are swept once a second of it, at the
+ * first packet or tick a second after the last sweep. The --workers
+ * reader (fanout.c) runs the same rule over all packets to give each
+ * worker its time exactly where a single engine would sweep. */
+static inline bool engine_sweep_due(smtp_time now, smtp_time *last_sweep)
+{
+    if (now - *last_sweep < SMTP_NS_PER_SEC)
+        return false;
+    *last_sweep = now;
+    return true;
+}
 
 void engine_config_defaults(struct engine_config *cfg);
 /* Returns 0, or -1 with a message in err. */

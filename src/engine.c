@@ -437,9 +437,8 @@ static void sweep(struct engine *e)
 /* Idle sessions and unanswered lookups end as capture time passes. */
 static void every_second(struct engine *e)
 {
-    if (e->now - e->last_sweep < SMTP_NS_PER_SEC)
+    if (!engine_sweep_due(e->now, &e->last_sweep))
         return;
-    e->last_sweep = e->now;
     sweep(e);
     if (e->dns)
         dns_expire(e->dns, e->now, false);

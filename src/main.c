@@ -24,6 +24,8 @@
 #include "prepare.h"
 #include "reassembly.h"
 #include "workers.h"
+#include "fanout.h"
+#include "ring.h"
 
 static void on_signal(int sig)
 {
@@ -146,6 +148,13 @@ static bool on_frame(void *ctx, int dlt, smtp_time ts, const uint8_t *data, size
     return !e->stop;
 }
 
+/* A --workers reader's frame number: the engine counts on from it. */
+static void on_number(void *ctx, uint64_t n)
+{
+    struct engine *e = ctx;
+    e->stats.frames = n - 1;
+}
+
 static bool on_idle(void *ctx, smtp_time now, unsigned dropped)
 {
     struct engine *e = ctx;
@@ -172,6 +181,7 @@ struct run {
     FILE *out;
     int frame_fd;   /* >= 0: a worker; each record goes to the parent */
     bool digest;    /* a --compare side: each session's digest goes to frame_fd */
+    struct frame_ring *ring; /* a worker on files: the reader's frames */
     FILE *html_f;   /* --html's file, closed after its sink */
     struct sink *top;
 };
@@ -325,11 +335,16 @@ static const sink_maker sink_makers[] = {
 static int read_input(struct run *r, struct capture_result *res)
 {
     const struct options *o = r->o;
-    const struct capture_hooks hooks = {r->e, on_frame, on_idle, on_stats};
+    const struct capture_hooks hooks = {r->e, on_frame, on_idle, on_stats,
+                                        r->ring ? on_number : NULL};
     /* Input problems are the same for every worker: the first one says. */
     bool quiet = o->quiet || (r->frame_fd >= 0 && o->engine.shard != 0);
     int status = 0;
-    if (o->iface) {
+    if (r->ring) {
+        ring_drain(r->ring, &hooks, res);
+        if (res->files_ok == 0 && res->packets == 0)
+            status = 2;
+    } else if (o->iface) {
         struct capture_live_config live = {
             .iface = o->iface, .filter = o->filter,
             .ports = o->engine.ports, /* -p any: all of TCP */
@@ -392,10 +407,12 @@ static void report(const struct options *o, const struct engine *e,
  * (frame_fd >= 0: each session's record goes to the parent as a frame).
  * The sinks are made first, then the engine; whatever fails, everything
  * made is undone on the one way out. */
-static int run_engine(struct options *o, FILE *out, int frame_fd, bool digest)
+static int run_engine(struct options *o, FILE *out, int frame_fd, bool digest,
+                      struct frame_ring *ring)
 {
     struct engine e;
-    struct run r = {.o = o, .e = &e, .out = out, .frame_fd = frame_fd, .digest = digest};
+    struct run r = {.o = o, .e = &e, .out = out, .frame_fd = frame_fd, .digest = digest,
+                    .ring = ring};
     struct sink *sinks[NSINK_MAKERS] = {NULL};
     int status = 0;
     for (size_t i = 0; i < NSINK_MAKERS && !status; i++)
@@ -425,12 +442,22 @@ static int run_engine(struct options *o, FILE *out, int frame_fd, bool digest)
     return status;
 }
 
-static int run_worker(void *ctx, int k, int n, int fd)
+static int run_worker(void *ctx, int k, int n, int fd, struct frame_ring *in)
 {
     struct options *o = ctx;
     o->engine.shard = (uint32_t)k;
     o->engine.nshards = (uint32_t)n;
-    return run_engine(o, NULL, fd, false);
+    return run_engine(o, NULL, fd, false, in);
+}
+
+/* --workers on files: the one process that reads them. */
+static int run_reader(void *ctx, struct frame_ring *const *rings, int n)
+{
+    const struct options *o = ctx;
+    const struct fanout_input in = {.files = o->files, .nfiles = o->nfiles,
+                                    .filter = o->filter, .quiet = o->quiet,
+                                    .realtime = o->realtime};
+    return fanout_read(rings, n, &in);
 }
 
 /* --compare: side k's inputs (a side named "a.pcap,b.pcap" is two files),
@@ -441,7 +468,7 @@ static int run_side(void *ctx, int k, int fd)
     o->engine.session.extract_headers = true; /* the Message-ID pairs proxied sessions */
     if (o->iface) {
         o->iface = k ? o->iface2 : o->iface;
-        return run_engine(o, NULL, fd, true);
+        return run_engine(o, NULL, fd, true, NULL);
     }
     char *names = strdup(o->files[k]);
     const char **files = calloc(strlen(o->files[k]) / 2 + 2, sizeof *files);
@@ -456,7 +483,7 @@ static int run_side(void *ctx, int k, int fd)
     const char **given = o->files; /* cli_free frees it */
     o->files = files;
     o->nfiles = n;
-    int status = n ? run_engine(o, NULL, fd, true) : 2;
+    int status = n ? run_engine(o, NULL, fd, true, NULL) : 2;
     o->files = given;
     free(files);
     free(names);
@@ -533,8 +560,8 @@ int main(int argc, char **argv)
     setvbuf(out, outbuf, _IOFBF, sizeof outbuf);
     catch_signals(&o);
     status = o.compare       ? run_compare(&o, out)
-             : o.workers > 1 ? workers_run(o.workers, run_worker, &o, out, !o.iface)
-                             : run_engine(&o, out, -1, false);
+             : o.workers > 1 ? workers_run(o.workers, run_worker, o.iface ? NULL : run_reader, &o, out)
+                             : run_engine(&o, out, -1, false, NULL);
     if (fflush(out) != 0 || (out != stdout && fclose(out) != 0)) {
         fprintf(stderr, "smtpscope: writing output: %s\n", strerror(errno));
         status = status ? status : 2;

@@ -2,6 +2,7 @@
 #include "workers.h"
 
 #include "fdio.h"
+#include "ring.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -11,8 +12,6 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include "fdio.h"
 
 /* A frame on a worker's pipe: this header, then `len` bytes of output. */
 struct frame_hdr {
@@ -121,14 +120,19 @@ struct sink *frame_sink_new(int fd, bool json, const struct output_options *o)
 
 /* ---- the parent side: merging ------------------------------------------- */
 
+/* A frame read from a worker, waiting for its turn. */
+struct qframe {
+    struct qframe *next;
+    struct frame_hdr h;
+    char data[];
+};
+
 struct worker {
     pid_t pid;
     int fd;
     bool eof;
-    bool have;             /* a frame is waiting in buf */
-    struct frame_hdr h;
-    char *buf;
-    size_t cap;
+    struct qframe *head, **tailp; /* frames read, oldest first */
+    struct frame_ring *ring;      /* files: the reader's frames to it */
     char date[64];         /* the last "# date:" line this worker wrote */
 };
 
@@ -137,78 +141,159 @@ struct merger {
     char date[64];         /* the last "# date:" line written to out */
 };
 
-/* Reads the worker's next frame; false at end of stream. */
-static bool next_frame(struct worker *w)
+static void worker_gone(struct worker *w)
 {
-    w->have = false;
-    if (w->eof)
-        return false;
-    if (!read_all(w->fd, &w->h, sizeof w->h) || w->h.len >= FRAME_MAX) {
-        w->eof = true;
-        return false;
-    }
-    if (w->h.len > w->cap) {
-        char *nb = realloc(w->buf, w->h.len);
-        if (!nb) {
-            w->eof = true;
-            return false;
-        }
-        w->buf = nb;
-        w->cap = w->h.len;
-    }
-    if (!read_all(w->fd, w->buf, w->h.len)) {
-        w->eof = true;
+    w->eof = true;
+    if (w->ring)
+        ring_consumer_gone(w->ring); /* the reader must not wait for it */
+}
+
+/* Reads the worker's next frame onto its queue; false at end of stream. */
+static bool read_frame(struct worker *w)
+{
+    struct frame_hdr h;
+    if (w->eof || !read_all(w->fd, &h, sizeof h) || h.len >= FRAME_MAX) {
+        worker_gone(w);
         return false;
     }
-    w->have = true;
+    struct qframe *q = malloc(sizeof *q + h.len);
+    if (!q || !read_all(w->fd, q->data, h.len)) {
+        free(q);
+        worker_gone(w);
+        return false;
+    }
+    q->h = h;
+    q->next = NULL;
+    if (!w->head)
+        w->tailp = &w->head;
+    *w->tailp = q;
+    w->tailp = &q->next;
     return true;
 }
 
-/* Writes a frame; a "# date:" line is written only where the merged log
- * changes day, so the date stays recoverable from the merged log. */
-static void emit_frame(struct merger *m, struct worker *w)
+static struct qframe *pop(struct worker *w)
 {
-    static const char tag[] = "# date: ";
-    const char *p = w->buf, *end = w->buf + w->h.len;
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        size_t n = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
-        if (n > sizeof tag - 1 && n < sizeof w->date && memcmp(p, tag, sizeof tag - 1) == 0) {
-            memcpy(w->date, p, n);
-            w->date[n] = '\0';
-        } else {
-            if (w->date[0] && strcmp(w->date, m->date) != 0) {
-                fputs(w->date, m->out);
-                memcpy(m->date, w->date, sizeof m->date);
-            }
-            fwrite(p, 1, n, m->out);
-        }
-        p += n;
-    }
-    w->have = false;
+    struct qframe *q = w->head;
+    w->head = q->next;
+    return q;
 }
 
-static bool frame_before(const struct worker *a, const struct worker *b)
+/* A "# date:" line of the worker's: remembered, not written. */
+static bool take_date(struct worker *w, const char *p, size_t n)
+{
+    static const char tag[] = "# date: ";
+    if (n <= sizeof tag - 1 || n >= sizeof w->date || memcmp(p, tag, sizeof tag - 1) != 0)
+        return false;
+    memcpy(w->date, p, n);
+    w->date[n] = '\0';
+    return true;
+}
+
+/* Before the worker's lines: its date, where the merged log's differs. */
+static void put_date(struct merger *m, const struct worker *w)
+{
+    if (w->date[0] && strcmp(w->date, m->date) != 0) {
+        fputs(w->date, m->out);
+        memcpy(m->date, w->date, sizeof m->date);
+    }
+}
+
+/* The next line of buf that starts with '#' (or end). */
+static const char *next_hash_line(const char *buf, const char *p, const char *end)
+{
+    while (p < end) {
+        const char *h = memchr(p, '#', (size_t)(end - p));
+        if (!h)
+            return end;
+        if (h == buf || h[-1] == '\n')
+            return h;
+        p = h + 1;
+    }
+    return end;
+}
+
+/* Writes a frame; a "# date:" line is written only where the merged log
+ * changes day, so the date stays recoverable from the merged log. What is
+ * between the date lines goes out in one write. */
+static void emit_frame(struct merger *m, struct worker *w, const char *buf, size_t len)
+{
+    const char *p = buf, *end = buf + len;
+    while (p < end) {
+        const char *d = next_hash_line(buf, p, end);
+        if (d > p) {
+            put_date(m, w);
+            fwrite(p, 1, (size_t)(d - p), m->out);
+        }
+        if (d == end)
+            return;
+        const char *nl = memchr(d, '\n', (size_t)(end - d));
+        size_t n = nl ? (size_t)(nl - d) + 1 : (size_t)(end - d);
+        if (!take_date(w, d, n)) {
+            put_date(m, w);
+            fwrite(d, 1, n, m->out);
+        }
+        p = d + n;
+    }
+}
+
+static bool frame_before(const struct qframe *a, const struct qframe *b)
 {
     if (a->h.key != b->h.key)
         return a->h.key < b->h.key;
     return a->h.seq < b->h.seq;
 }
 
-/* Files: each worker's frames come in end-time order; a k-way merge. */
-static void merge_ordered(struct merger *m, struct worker *w, int n)
+/* The worker whose frame is next in end-time order, once every worker
+ * still running has one waiting (each worker's frames come in order). */
+static struct worker *next_in_order(struct worker *w, int n)
 {
-    for (int k = 0; k < n; k++)
-        next_frame(&w[k]);
+    struct worker *best = NULL;
+    for (int k = 0; k < n; k++) {
+        if (!w[k].head && !w[k].eof)
+            return NULL;
+        if (w[k].head && (!best || frame_before(w[k].head, best->head)))
+            best = &w[k];
+    }
+    return best;
+}
+
+/* Files: a k-way merge by session end time. Every pipe is read as soon as
+ * it has a frame, whatever the order needs next: the workers share one
+ * reader, and a worker blocked on its pipe would stop the reader and with
+ * it the worker the order waits for. reader_fd: ends when the reader
+ * exits (-1: no reader). */
+static void merge_ordered(struct merger *m, struct worker *w, int n, int reader_fd)
+{
+    struct pollfd pfd[WORKERS_MAX + 1];
     for (;;) {
-        struct worker *best = NULL;
-        for (int k = 0; k < n; k++)
-            if (w[k].have && (!best || frame_before(&w[k], best)))
-                best = &w[k];
-        if (!best)
+        struct worker *best;
+        while ((best = next_in_order(w, n))) {
+            struct qframe *q = pop(best);
+            emit_frame(m, best, q->data, q->h.len);
+            free(q);
+        }
+        int nfd = 0, open = 0;
+        for (int k = 0; k < n; k++) {
+            pfd[nfd++] = (struct pollfd){.fd = w[k].eof ? -1 : w[k].fd, .events = POLLIN};
+            open += !w[k].eof;
+        }
+        if (!open)
             return;
-        emit_frame(m, best);
-        next_frame(best);
+        pfd[nfd++] = (struct pollfd){.fd = reader_fd, .events = POLLIN};
+        if (poll(pfd, (nfds_t)nfd, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            return;
+        }
+        for (int k = 0; k < n; k++)
+            if (pfd[k].revents)
+                read_frame(&w[k]);
+        if (reader_fd >= 0 && pfd[n].revents) { /* the reader exited */
+            for (int k = 0; k < n; k++)
+                if (w[k].ring)
+                    ring_producer_gone(w[k].ring);
+            reader_fd = -1; /* workers_run closes it */
+        }
     }
 }
 
@@ -232,91 +317,169 @@ static void merge_live(struct merger *m, struct worker *w, int n)
             return;
         }
         for (int k = 0; k < n; k++)
-            if (pfd[k].revents && next_frame(&w[k])) {
-                emit_frame(m, &w[k]);
+            if (pfd[k].revents && read_frame(&w[k])) {
+                struct qframe *q = pop(&w[k]);
+                emit_frame(m, &w[k], q->data, q->h.len);
+                free(q);
                 fflush(m->out); /* a live log is read as it grows */
             }
     }
 }
 
-static pid_t worker_pids[WORKERS_MAX];
-static volatile sig_atomic_t nworker_pids;
+/* Who INT/TERM go on to: with a reader, the reader alone (it stops
+ * reading, the workers end their sessions at the input's end); live, the
+ * workers. */
+static pid_t stop_pids[WORKERS_MAX];
+static volatile sig_atomic_t nstop_pids;
 
 static void forward_signal(int sig)
 {
     (void)sig;
-    for (int k = 0; k < nworker_pids; k++)
-        kill(worker_pids[k], SIGTERM);
+    for (int k = 0; k < nstop_pids; k++)
+        kill(stop_pids[k], SIGTERM);
 }
 
-int workers_run(int n, worker_fn fn, void *ctx, FILE *out, bool ordered)
+static void forward_signals(const pid_t *pids, int n)
+{
+    for (int k = 0; k < n; k++)
+        stop_pids[k] = pids[k];
+    nstop_pids = n;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = forward_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+/* Forks worker k: its frames to the parent on a pipe. */
+static bool start_worker(struct worker *all, int k, int n, worker_fn fn, void *ctx)
+{
+    struct worker *w = &all[k];
+    int p[2];
+    if (pipe(p) < 0)
+        return false;
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(p[0]);
+        close(p[1]);
+        return false;
+    }
+    if (pid == 0) {
+        close(p[0]);
+        for (int j = 0; j < k; j++)
+            close(all[j].fd);
+        signal(SIGPIPE, SIG_IGN);
+        int rc = fn(ctx, k, n, p[1], w->ring);
+        close(p[1]);
+        _exit(rc);
+    }
+    close(p[1]);
+    w->pid = pid;
+    w->fd = p[0];
+    return true;
+}
+
+/* Forks the reader; *fd ends (EOF) when it exits. */
+static pid_t start_reader(reader_fn reader, void *ctx, struct frame_ring *const *rings,
+                          int n, const struct worker *w, int *fd)
+{
+    int p[2];
+    if (pipe(p) < 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(p[0]);
+        for (int k = 0; k < n; k++)
+            close(w[k].fd);
+        _exit(reader(ctx, rings, n));
+    }
+    close(p[1]);
+    if (pid < 0)
+        close(p[0]);
+    else
+        *fd = p[0];
+    return pid;
+}
+
+/* Waits for a child; its exit status, 3 (said) when it died. */
+static int reap(pid_t pid, const char *who, int k)
+{
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+    if (WIFEXITED(st))
+        return WEXITSTATUS(st);
+    if (k >= 0)
+        fprintf(stderr, "smtpscope: worker %d died (signal %d): its sessions "
+                        "may be missing\n", k, WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    else
+        fprintf(stderr, "smtpscope: %s died (signal %d): sessions may be missing\n", who,
+                WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    return 3;
+}
+
+/* 4 MiB a worker: a few thousand frames of slack between the reader and
+ * each worker, and room for the largest frame pcap gives. */
+#define RING_BYTES ((size_t)4 << 20)
+
+static bool make_rings(struct worker *w, struct frame_ring **rings, int n)
+{
+    for (int k = 0; k < n; k++)
+        if (!(rings[k] = w[k].ring = ring_new(RING_BYTES)))
+            return false;
+    return true;
+}
+
+int workers_run(int n, worker_fn fn, reader_fn reader, void *ctx, FILE *out)
 {
     struct worker w[WORKERS_MAX];
+    struct frame_ring *rings[WORKERS_MAX] = {NULL};
     memset(w, 0, sizeof w);
     if (n < 1 || n > WORKERS_MAX)
         return 1;
     fflush(out);
     fflush(stderr);
-    int started = 0;
-    for (int k = 0; k < n; k++) {
-        int p[2];
-        if (pipe(p) < 0)
-            break;
-        pid_t pid = fork();
-        if (pid < 0) {
-            close(p[0]);
-            close(p[1]);
-            break;
-        }
-        if (pid == 0) {
-            close(p[0]);
-            for (int j = 0; j < k; j++)
-                close(w[j].fd);
-            signal(SIGPIPE, SIG_IGN);
-            int rc = fn(ctx, k, n, p[1]);
-            close(p[1]);
-            _exit(rc);
-        }
-        close(p[1]);
-        w[k].pid = pid;
-        w[k].fd = p[0];
-        started++;
-    }
-    /* A worker that could not start leaves its shard unread: say so, stop. */
-    int status = 0;
-    if (started < n) {
+    int started = 0, reader_fd = -1, status = 0;
+    pid_t reader_pid = -1;
+    if (!reader || make_rings(w, rings, n))
+        while (started < n && start_worker(w, started, n, fn, ctx))
+            started++;
+    if (started == n && reader)
+        reader_pid = start_reader(reader, ctx, rings, n, w, &reader_fd);
+    if (started < n || (reader && reader_pid < 0)) {
+        /* a worker that could not start leaves its shard unread: stop */
         fprintf(stderr, "smtpscope: could not start %d workers: %s\n", n, strerror(errno));
         for (int k = 0; k < started; k++)
             kill(w[k].pid, SIGTERM);
+        for (int k = 0; k < started && reader; k++)
+            ring_producer_gone(rings[k]);
         status = 3;
     } else {
-        /* INT/TERM go on to the workers: they finish their sessions and
-         * the parent merges until every pipe ends. */
-        nworker_pids = n;
+        /* INT/TERM go on: sessions are finished and merged until every
+         * pipe ends. */
+        pid_t pids[WORKERS_MAX];
         for (int k = 0; k < n; k++)
-            worker_pids[k] = w[k].pid;
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = forward_signal;
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
+            pids[k] = w[k].pid;
+        forward_signals(reader ? &reader_pid : pids, reader ? 1 : n);
         struct merger m = {.out = out};
-        if (ordered)
-            merge_ordered(&m, w, n);
+        if (reader)
+            merge_ordered(&m, w, n, reader_fd);
         else
             merge_live(&m, w, n);
     }
-    for (int k = 0; k < started; k++) {
-        int st = 0;
-        close(w[k].fd);
-        while (waitpid(w[k].pid, &st, 0) < 0 && errno == EINTR) {}
-        int rc = WIFEXITED(st) ? WEXITSTATUS(st) : 3;
-        if (!WIFEXITED(st))
-            fprintf(stderr, "smtpscope: worker %d died (signal %d): its sessions "
-                            "may be missing\n", k, WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-        if (rc > status)
-            status = rc;
-        free(w[k].buf);
+    if (reader_fd >= 0)
+        close(reader_fd);
+    if (reader_pid > 0) {
+        int rc = reap(reader_pid, "the --workers reader", -1);
+        status = rc > status ? rc : status;
     }
+    for (int k = 0; k < started; k++) {
+        close(w[k].fd);
+        int rc = reap(w[k].pid, NULL, k);
+        status = rc > status ? rc : status;
+        while (w[k].head)
+            free(pop(&w[k]));
+    }
+    for (int k = 0; k < n; k++)
+        ring_free(rings[k]);
     return status;
 }
