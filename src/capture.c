@@ -138,6 +138,7 @@ struct input {
     smtp_time last;         /* of the packet before it */
     uint64_t size;          /* of a regular file, for the progress line */
     bool backwards_said;
+    struct fast_file fast;  /* a classic pcap file, read in place */
 };
 
 /* Names as given, a name with glob characters that is no file expanded
@@ -204,11 +205,16 @@ static bool input_open(struct input *in, const char *file, size_t bufsize)
     struct stat st;
     if (!is_stdin && fstat(fileno(in->fp), &st) == 0 && S_ISREG(st.st_mode))
         in->size = (uint64_t)st.st_size;
-    return capture_check_linktype(in->p, in->name, false);
+    if (!capture_check_linktype(in->p, in->name, false))
+        return false;
+    if (!is_stdin)
+        fast_open(&in->fast, in->fp, in->p);
+    return true;
 }
 
 static void input_close(struct input *in)
 {
+    fast_close(&in->fast);
     if (in->p)
         pcap_close(in->p); /* closes fp too */
     in->p = NULL;
@@ -221,7 +227,14 @@ static void input_close(struct input *in)
  * Returns false on a read error (said). */
 static bool input_advance(struct input *in, const struct capture_result *res, bool quiet)
 {
-    int rc = pcap_next_ex(in->p, &in->ph, &in->data);
+    int rc;
+    if (in->fast.on) {
+        rc = fast_next(&in->fast);
+        in->ph = &in->fast.hdr;
+        in->data = in->fast.data;
+    } else {
+        rc = pcap_next_ex(in->p, &in->ph, &in->data);
+    }
     if (rc == 1) {
         smtp_time ts = in->ts = capture_ts_of(in->ph);
         if (ts < in->last && !in->backwards_said && !quiet) {
@@ -232,11 +245,12 @@ static bool input_advance(struct input *in, const struct capture_result *res, bo
         }
         return true;
     }
-    bool ok = rc != PCAP_ERROR;
+    bool ok = rc != PCAP_ERROR; /* fast_next errs with -1 too */
     if (!ok && !capture_stop)
         fprintf(stderr, "smtpscope: %s: %s (after %llu packets); "
                         "continuing with what was read\n",
-                in->name, pcap_geterr(in->p), (unsigned long long)res->packets);
+                in->name, in->fast.on ? in->fast.err : pcap_geterr(in->p),
+                (unsigned long long)res->packets);
     input_close(in);
     return ok;
 }
@@ -258,7 +272,7 @@ static off_t read_so_far(const struct input *ins, int n)
     off_t at = 0;
     for (int i = 0; i < n; i++)
         if (ins[i].p && ins[i].fp != stdin) {
-            off_t pos = ftello(ins[i].fp);
+            off_t pos = ins[i].fast.on ? (off_t)ins[i].fast.pos : ftello(ins[i].fp);
             at += pos > 0 ? pos : 0;
         }
     return at;
@@ -276,10 +290,15 @@ static bool set_filter(struct input *in, const char *filter)
     if (!filter)
         return true;
     if (pcap_compile(in->p, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) < 0 ||
-        pcap_setfilter(in->p, &prog) < 0) {
+        (!in->fast.on && pcap_setfilter(in->p, &prog) < 0)) {
         fprintf(stderr, "smtpscope: %s: filter \"%s\": %s\n", in->name, filter,
                 pcap_geterr(in->p));
         return false;
+    }
+    if (in->fast.on) { /* run by fast_next */
+        in->fast.filter = prog;
+        in->fast.filter_set = true;
+        return true;
     }
     pcap_freecode(&prog);
     return true;

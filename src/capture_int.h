@@ -4,6 +4,7 @@
 
 #include <pcap/pcap.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "timeval.h"
@@ -23,5 +24,28 @@ bool capture_check_linktype(pcap_t *p, const char *what, bool quiet);
  * inflated, xz/bzip2/zstd refused (*why says what to do); NULL with errno
  * or *why set. capture_gz.c. */
 FILE *capture_open(const char *file, const char **why);
+
+/* A classic pcap file read in place (capture_fast.c). */
+struct fast_file {
+    bool on;                  /* records come from here, not from libpcap */
+    bool swapped, nsec;
+    const uint8_t *map;       /* the whole file, read-only */
+    size_t size, pos;
+    uint32_t snap;            /* libpcap's snapshot length for the file */
+    struct bpf_program filter;
+    bool filter_set;
+    struct pcap_pkthdr hdr;   /* the record read last */
+    const uint8_t *data;      /* buf: the record's bytes, writable */
+    uint8_t *buf;
+    char err[160];
+};
+
+/* After libpcap opened fp as p: true when fp's records are read here
+ * from now on (a regular classic pcap file of a plain link type). */
+bool fast_open(struct fast_file *f, FILE *fp, pcap_t *p);
+/* The next record that passes the filter into hdr/data: 1; 0 at the end;
+ * -1 with err set. */
+int fast_next(struct fast_file *f);
+void fast_close(struct fast_file *f);
 
 #endif

@@ -55,6 +55,7 @@ report() { echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ]; }
 suite "--compare: two capture points, pairing and what the middlebox did" python3 test/compare/compare_test.py ./smtpscope
 suite "the server's own DNS lookups behind its waits and refusals" python3 test/dns/dns_wait_test.py ./smtpscope
 suite "a full connection table loses no session: SYN flood, tombstones" python3 test/synflood_test.py ./smtpscope
+suite "classic pcap files read in place == read by libpcap" python3 test/fastpcap_test.py ./smtpscope
 [ -n "$check_only" ] && { report; exit; }
 suite "hostile input corpus" python3 test/hostile/hostile_test.py ./smtpscope build/asan/smtpscope
 suite "AUTH passwords in no output (pcap level)" python3 test/auth_leak_test.py ./smtpscope
@@ -88,6 +89,7 @@ suite "--save-messages against tshark's IMF export (asan)" python3 test/save_mes
 suite "--messages: trails across hops (asan)" python3 test/messages_test.py build/asan/smtpscope
 suite "DNS lookups against tshark (asan)" python3 test/dns_test.py build/asan/smtpscope
 suite "--workers (asan)" python3 test/workers_test.py build/asan/smtpscope build/bench/gen_capture
+suite "classic pcap files read in place (asan, a generated capture too)" env GEN_CAPTURE=build/bench/gen_capture python3 test/fastpcap_test.py build/asan/smtpscope
 suite "make bench machinery (no timing asserted)" sh test/bench_smoke.sh
 suite "--only/--phase, community_id, frames vs tshark, -w, -p any, header facts" python3 test/pivot_test.py ./smtpscope
 suite "tshark cross-check" python3 test/tshark_crosscheck.py
