@@ -41,7 +41,8 @@ typedef int (*reader_fn)(void *ctx, struct frame_ring *const *rings, int n);
 int workers_run(int n, worker_fn fn, reader_fn reader, void *ctx, FILE *out);
 
 /* The worker's side: a text or JSON sink whose output for each session is
- * sent to `fd` as one frame. */
-struct sink *frame_sink_new(int fd, bool json, const struct output_options *o);
+ * sent to `fd` as one frame; batch (files): frames are written a few
+ * hundred KiB at a time instead of each at once. */
+struct sink *frame_sink_new(int fd, bool json, bool batch, const struct output_options *o);
 
 #endif

@@ -203,7 +203,7 @@ static int make_log(struct run *r, struct sink **s)
     if (o->top && !o->outfile && !o->log_dir && r->frame_fd < 0)
         return 0;
     *s = r->digest        ? digest_sink_new(r->frame_fd)
-         : r->frame_fd >= 0 ? frame_sink_new(r->frame_fd, o->json, &o->out)
+         : r->frame_fd >= 0 ? frame_sink_new(r->frame_fd, o->json, r->ring != NULL, &o->out)
          : o->log_dir     ? sink_logdir_new(o->log_dir, &o->out)
          : o->json        ? sink_json_new(r->out, &o->out)
          : o->tsv         ? sink_tsv_new(r->out, o->tsv)

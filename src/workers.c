@@ -27,10 +27,6 @@ static bool write_all(int fd, const void *p, size_t n)
     return fd_write_all(fd, p, n);
 }
 
-static bool read_all(int fd, void *p, size_t n)
-{
-    return fd_read_all(fd, p, n) == 1;
-}
 
 /* ---- the worker side: a framing sink ------------------------------------ */
 
@@ -43,7 +39,39 @@ struct frame_sink {
     int fd;
     uint32_t seq;
     bool broken;
+    bool batch;            /* files: frames go out BATCH_BYTES at a time */
+    char *out;             /* frames not yet written */
+    size_t out_len, out_cap;
 };
+
+/* A pipe write and a wake-up of the parent a session cost more than the
+ * session's log on a gateway's short sessions: files send frames in
+ * batches (the merge orders them anyway); live sends each at once. */
+#define BATCH_BYTES ((size_t)256 << 10)
+
+static void flush_out(struct frame_sink *f)
+{
+    if (f->out_len && !f->broken && !write_all(f->fd, f->out, f->out_len))
+        f->broken = true; /* the parent is gone: nothing left to do */
+    f->out_len = 0;
+}
+
+static bool append_out(struct frame_sink *f, const void *p, size_t n)
+{
+    if (f->out_len + n > f->out_cap) {
+        size_t cap = f->out_cap ? f->out_cap : BATCH_BYTES;
+        while (cap < f->out_len + n)
+            cap *= 2;
+        char *nb = realloc(f->out, cap);
+        if (!nb)
+            return false;
+        f->out = nb;
+        f->out_cap = cap;
+    }
+    memcpy(f->out + f->out_len, p, n);
+    f->out_len += n;
+    return true;
+}
 
 /* What the inner sink wrote since the last frame goes out as one frame. */
 static void send_frame(struct frame_sink *f, int64_t key)
@@ -54,9 +82,11 @@ static void send_frame(struct frame_sink *f, int64_t key)
     if (f->broken || len <= 0)
         return;
     struct frame_hdr h = {.len = (uint32_t)len, .seq = f->seq++, .key = key};
-    if ((uint64_t)len >= FRAME_MAX || !write_all(f->fd, &h, sizeof h) ||
-        !write_all(f->fd, f->buf, (size_t)len))
-        f->broken = true; /* the parent is gone: nothing left to do */
+    if ((uint64_t)len >= FRAME_MAX || !append_out(f, &h, sizeof h) ||
+        !append_out(f, f->buf, (size_t)len))
+        f->broken = true;
+    if (!f->batch || f->out_len >= BATCH_BYTES || key == INT64_MAX)
+        flush_out(f);
     fseeko(f->stream, 0, SEEK_SET);
 }
 
@@ -89,12 +119,14 @@ static void fs_destroy(struct sink *s)
     struct frame_sink *f = (struct frame_sink *)s;
     f->inner->destroy(f->inner);
     send_frame(f, INT64_MAX);
+    flush_out(f);
     fclose(f->stream);
     free(f->buf);
+    free(f->out);
     free(f);
 }
 
-struct sink *frame_sink_new(int fd, bool json, const struct output_options *o)
+struct sink *frame_sink_new(int fd, bool json, bool batch, const struct output_options *o)
 {
     struct frame_sink *f = calloc(1, sizeof *f);
     if (!f)
@@ -115,6 +147,7 @@ struct sink *frame_sink_new(int fd, bool json, const struct output_options *o)
     f->base.dns = fs_dns;
     f->base.destroy = fs_destroy;
     f->fd = fd;
+    f->batch = batch;
     return &f->base;
 }
 
@@ -133,6 +166,8 @@ struct worker {
     bool eof;
     struct qframe *head, **tailp; /* frames read, oldest first */
     struct frame_ring *ring;      /* files: the reader's frames to it */
+    char *in;                     /* read from the pipe, not yet a whole frame */
+    size_t in_len, in_cap;
     char date[64];         /* the last "# date:" line this worker wrote */
 };
 
@@ -148,26 +183,61 @@ static void worker_gone(struct worker *w)
         ring_consumer_gone(w->ring); /* the reader must not wait for it */
 }
 
-/* Reads the worker's next frame onto its queue; false at end of stream. */
-static bool read_frame(struct worker *w)
+static void queue_frame(struct worker *w, const struct frame_hdr *h, const char *body)
 {
-    struct frame_hdr h;
-    if (w->eof || !read_all(w->fd, &h, sizeof h) || h.len >= FRAME_MAX) {
+    struct qframe *q = malloc(sizeof *q + h->len);
+    if (!q) {
+        fprintf(stderr, "smtpscope: out of memory merging the workers' output\n");
         worker_gone(w);
-        return false;
+        return;
     }
-    struct qframe *q = malloc(sizeof *q + h.len);
-    if (!q || !read_all(w->fd, q->data, h.len)) {
-        free(q);
-        worker_gone(w);
-        return false;
-    }
-    q->h = h;
+    q->h = *h;
     q->next = NULL;
+    memcpy(q->data, body, h->len);
     if (!w->head)
         w->tailp = &w->head;
     *w->tailp = q;
     w->tailp = &q->next;
+}
+
+/* One read from the worker's pipe (a batch of frames, or part of one); the
+ * whole frames in it are queued. False at the end of the stream. */
+static bool read_frames(struct worker *w)
+{
+    if (w->eof)
+        return false;
+    if (w->in_cap - w->in_len < (64u << 10)) {
+        size_t cap = w->in_cap ? w->in_cap * 2 : (size_t)512 << 10;
+        char *nb = cap <= 2 * (size_t)FRAME_MAX ? realloc(w->in, cap) : NULL;
+        if (!nb) {
+            worker_gone(w);
+            return false;
+        }
+        w->in = nb;
+        w->in_cap = cap;
+    }
+    ssize_t n;
+    while ((n = read(w->fd, w->in + w->in_len, w->in_cap - w->in_len)) < 0 && errno == EINTR) {}
+    if (n <= 0) {
+        worker_gone(w);
+        return false;
+    }
+    w->in_len += (size_t)n;
+    size_t off = 0;
+    struct frame_hdr h;
+    while (!w->eof && w->in_len - off >= sizeof h) {
+        memcpy(&h, w->in + off, sizeof h);
+        if (h.len >= FRAME_MAX) {
+            worker_gone(w);
+            return false;
+        }
+        if (w->in_len - off - sizeof h < h.len)
+            break; /* the rest comes with the next read */
+        queue_frame(w, &h, w->in + off + sizeof h);
+        off += sizeof h + h.len;
+    }
+    memmove(w->in, w->in + off, w->in_len - off);
+    w->in_len -= off;
     return true;
 }
 
@@ -287,7 +357,7 @@ static void merge_ordered(struct merger *m, struct worker *w, int n, int reader_
         }
         for (int k = 0; k < n; k++)
             if (pfd[k].revents)
-                read_frame(&w[k]);
+                read_frames(&w[k]);
         if (reader_fd >= 0 && pfd[n].revents) { /* the reader exited */
             for (int k = 0; k < n; k++)
                 if (w[k].ring)
@@ -317,10 +387,12 @@ static void merge_live(struct merger *m, struct worker *w, int n)
             return;
         }
         for (int k = 0; k < n; k++)
-            if (pfd[k].revents && read_frame(&w[k])) {
-                struct qframe *q = pop(&w[k]);
-                emit_frame(m, &w[k], q->data, q->h.len);
-                free(q);
+            if (pfd[k].revents && read_frames(&w[k])) {
+                while (w[k].head) {
+                    struct qframe *q = pop(&w[k]);
+                    emit_frame(m, &w[k], q->data, q->h.len);
+                    free(q);
+                }
                 fflush(m->out); /* a live log is read as it grows */
             }
     }
@@ -478,6 +550,7 @@ int workers_run(int n, worker_fn fn, reader_fn reader, void *ctx, FILE *out)
         status = rc > status ? rc : status;
         while (w[k].head)
             free(pop(&w[k]));
+        free(w[k].in);
     }
     for (int k = 0; k < n; k++)
         ring_free(rings[k]);
