@@ -54,6 +54,9 @@ struct capture_hooks {
      * the input, 1-based, before on_frame. NULL: frames are numbered as
      * they come. */
     void (*number)(void *ctx, uint64_t n);
+    /* on_frame never writes into a frame (the --workers reader copies
+     * it): a file read in place hands its bytes over where they lie. */
+    bool read_only;
 };
 
 /* realtime: replay at the pace the packets were captured (a live view of

@@ -177,7 +177,7 @@ static const char **expand_names(const char *const *files, int nfiles, int *n)
 }
 
 /* Opens one input and reads its first packet; false with the message. */
-static bool input_open(struct input *in, const char *file, size_t bufsize)
+static bool input_open(struct input *in, const char *file, size_t bufsize, bool read_only)
 {
     char err[PCAP_ERRBUF_SIZE];
     bool is_stdin = strcmp(file, "-") == 0;
@@ -207,8 +207,8 @@ static bool input_open(struct input *in, const char *file, size_t bufsize)
         in->size = (uint64_t)st.st_size;
     if (!capture_check_linktype(in->p, in->name, false))
         return false;
-    if (!is_stdin)
-        fast_open(&in->fast, in->fp, in->p);
+    if (!is_stdin && fast_open(&in->fast, in->fp, in->p))
+        in->fast.in_place = read_only;
     return true;
 }
 
@@ -319,7 +319,7 @@ void capture_files(const char *const *given, int ngiven, const char *filter,
     }
     size_t bufsize = nfiles <= 8 ? (size_t)1 << 20 : (size_t)1 << 16;
     for (int i = 0; i < nfiles; i++) {
-        if (!input_open(&ins[i], files[i], bufsize) || !set_filter(&ins[i], filter) ||
+        if (!input_open(&ins[i], files[i], bufsize, h->read_only) || !set_filter(&ins[i], filter) ||
             !input_advance(&ins[i], res, quiet)) {
             input_close(&ins[i]);
             ins[i].name = NULL;

@@ -131,8 +131,12 @@ static int read_record(struct fast_file *f)
     f->hdr.len = len;
     /* a copy: the engine opens the TCP window in place, and a write to
      * the mapping would cost a page copy a few packets */
-    memcpy(f->buf, h + 16, f->hdr.caplen);
-    f->data = f->buf;
+    if (f->in_place) {
+        f->data = h + 16;
+    } else {
+        memcpy(f->buf, h + 16, f->hdr.caplen);
+        f->data = f->buf;
+    }
     f->pos += 16 + (size_t)caplen;
     return 1;
 }

@@ -34,6 +34,7 @@ struct fast_file {
     uint32_t snap;            /* libpcap's snapshot length for the file */
     struct bpf_program filter;
     bool filter_set;
+    bool in_place;            /* data points into the mapping (read-only use) */
     struct pcap_pkthdr hdr;   /* the record read last */
     const uint8_t *data;      /* buf: the record's bytes, writable */
     uint8_t *buf;

@@ -86,7 +86,8 @@ int fanout_read(struct frame_ring *const *rings, int n, const struct fanout_inpu
         return 3;
     for (int k = 0; k < n; k++)
         f.last[k] = INT64_MIN;
-    const struct capture_hooks hooks = {&f, on_frame, on_idle, NULL, NULL};
+    const struct capture_hooks hooks = {.ctx = &f, .on_frame = on_frame, .on_idle = on_idle,
+                                        .read_only = true};
     struct capture_result res = {0};
     capture_files(in->files, in->nfiles, in->filter, &hooks, in->quiet, in->realtime, &res);
     for (int k = 0; k < n; k++) { /* sessions still open end by the clock */

@@ -335,8 +335,9 @@ static const sink_maker sink_makers[] = {
 static int read_input(struct run *r, struct capture_result *res)
 {
     const struct options *o = r->o;
-    const struct capture_hooks hooks = {r->e, on_frame, on_idle, on_stats,
-                                        r->ring ? on_number : NULL};
+    const struct capture_hooks hooks = {.ctx = r->e, .on_frame = on_frame, .on_idle = on_idle,
+                                        .stats = on_stats,
+                                        .number = r->ring ? on_number : NULL};
     /* Input problems are the same for every worker: the first one says. */
     bool quiet = o->quiet || (r->frame_fd >= 0 && o->engine.shard != 0);
     int status = 0;

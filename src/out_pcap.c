@@ -151,7 +151,7 @@ static void pcap_finish(struct sink *base)
 {
     struct pcap_sink *w = (struct pcap_sink *)base;
     if (w->files) {
-        struct capture_hooks h = {w, second_frame, second_idle, NULL, NULL};
+        struct capture_hooks h = {.ctx = w, .on_frame = second_frame, .on_idle = second_idle};
         struct capture_result res;
         memset(&res, 0, sizeof res);
         capture_files(w->files, w->nfiles, w->filter, &h, true, false, &res);
