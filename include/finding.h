@@ -50,7 +50,7 @@
     X(LOSSY_PATH, "lossy-path", NETWORK, WARNING,                               \
       "more than 3 % of the data segments were retransmitted")                  \
     X(ZERO_WINDOW, "zero-window", NETWORK, WARNING,                             \
-      "a receiver announced a zero window: it stopped reading")                 \
+      "a receiver's window stayed 0 for 200 ms or more: it stopped reading")                 \
     X(STARTTLS_REFUSED, "starttls-refused", POLICY, WARNING,                    \
       "STARTTLS answered with a 4xx or 5xx")                                    \
     X(GREYLISTED, "greylisted", POLICY, INFO,                                   \

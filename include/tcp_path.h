@@ -36,6 +36,10 @@
 struct tcp_path {
     uint32_t segments[2], retransmits[2], out_of_order[2], zero_window[2];
     uint32_t resent_upstream[2];   /* out of order, and resent (see above) */
+    /* a zero window announced at zw_since (0: the window is open) and the
+     * longest time a side's window stayed 0: the stall, not the count,
+     * tells a receiver that stopped reading from flow control at work */
+    smtp_time zw_since[2], zw_stall[2];
     uint32_t data_segments[2];     /* of segments[]: those with data or a FIN */
     uint32_t duplicates[2];        /* of retransmits[]: the first copy's IP ID */
     uint64_t lost_bytes[2];        /* filled in from the reassembly's gaps */
@@ -63,12 +67,20 @@ void tcp_path_segment_slow(struct tcp_path *t, int side, uint8_t flags, uint32_t
 /* One TCP segment: side 0 client, 1 server; flags as on the wire (0x07:
  * FIN, SYN, RST). Inline for the usual segment: the next data in order,
  * or a pure ACK once the handshake is done, with a window. */
+/* A side's zero window is over at ts (reopened, or the session ended):
+ * its stall counts. */
+void tcp_path_zero_window_ends(struct tcp_path *t, int side, smtp_time ts);
+
+/* A window closed this long is a receiver that stopped reading; shorter,
+ * it is flow control at work (a busy MTA closes it for a moment). */
+#define TCP_ZERO_WINDOW_STALL_NS (200 * 1000000LL)
+
 static inline void tcp_path_segment(struct tcp_path *t, int side, uint8_t flags,
                                     uint32_t seq, uint32_t payload_len, uint16_t window,
                                     bool window_known, uint16_t ipid, smtp_time ts)
 {
     if (!(flags & 0x07) && window && window_known && (side == 0 || side == 1) &&
-        t->ack_ts && (payload_len == 0 || (t->have_seq[side] && seq == t->next_seq[side]))) {
+        t->ack_ts && !t->zw_since[side] && (payload_len == 0 || (t->have_seq[side] && seq == t->next_seq[side]))) {
         t->segments[side]++;
         if (payload_len) {
             t->data_segments[side]++;

@@ -5,6 +5,23 @@
 
 #include "session.h"
 
+/* A window that stayed 0 for a while (still 0 at the end counts to the
+ * end); announced for a moment only, it is counted in the record and no
+ * finding. */
+static void zero_window_finding(struct session *s, smtp_time end)
+{
+    struct tcp_path *t = &s->tcp;
+    static const char *const who[2] = {"client", "server"};
+    for (int side = 0; side < 2; side++)
+        tcp_path_zero_window_ends(t, side, end);
+    int side = t->zw_stall[1] >= t->zw_stall[0];
+    if (t->zw_stall[side] < TCP_ZERO_WINDOW_STALL_NS)
+        return;
+    session_find(s, FINDING_ZERO_WINDOW, end, "the %s stopped reading: its window stayed "
+                 "0 for %.3f s (zero windows: client %u, server %u)", who[side],
+                 (double)t->zw_stall[side] / 1e9, t->zero_window[0], t->zero_window[1]);
+}
+
 static void path_end(void *ctx, struct session *s, void *state)
 {
     (void)ctx;
@@ -31,10 +48,7 @@ static void path_end(void *ctx, struct session *s, void *state)
                      t->retransmits[0] - t->duplicates[0] + t->resent_upstream[0],
                      t->retransmits[1] - t->duplicates[1] + t->resent_upstream[1], more);
     }
-    if (t->zero_window[0] || t->zero_window[1])
-        session_find(s, FINDING_ZERO_WINDOW, ts, "a receive window of 0 announced %u "
-                     "times by the client and %u by the server: a receiver that stopped "
-                     "reading", t->zero_window[0], t->zero_window[1]);
+    zero_window_finding(s, ts);
 }
 
 const struct observer path_observer = {.name = "tcp-path", .end = path_end};

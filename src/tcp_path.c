@@ -74,6 +74,15 @@ static void filled(struct tcp_path *t, int side, smtp_time ts)
         t->resent_upstream[side]++;
 }
 
+void tcp_path_zero_window_ends(struct tcp_path *t, int side, smtp_time ts)
+{
+    if (!t->zw_since[side])
+        return;
+    if (ts - t->zw_since[side] > t->zw_stall[side])
+        t->zw_stall[side] = ts - t->zw_since[side];
+    t->zw_since[side] = 0;
+}
+
 void tcp_path_segment_slow(struct tcp_path *t, int side, uint8_t flags, uint32_t seq,
                            uint32_t payload_len, uint16_t window, bool window_known,
                            uint16_t ipid, smtp_time ts)
@@ -82,8 +91,13 @@ void tcp_path_segment_slow(struct tcp_path *t, int side, uint8_t flags, uint32_t
         return;
     t->segments[side]++;
     handshake(t, side, flags, ts);
-    if (window_known && window == 0 && !(flags & (TCPF_SYN | TCPF_FIN | TCPF_RST)))
+    if (window_known && window == 0 && !(flags & (TCPF_SYN | TCPF_FIN | TCPF_RST))) {
         t->zero_window[side]++;
+        if (!t->zw_since[side])
+            t->zw_since[side] = ts;
+    } else if (window_known && window && t->zw_since[side]) { /* reopened */
+        tcp_path_zero_window_ends(t, side, ts);
+    }
     if (flags & TCPF_RST)
         return;
     uint32_t len = payload_len + !!(flags & TCPF_SYN) + !!(flags & TCPF_FIN);

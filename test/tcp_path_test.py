@@ -46,9 +46,10 @@ def compare_with_tshark(path, name):
           "%s: %d retransmitted + %d out of order, tshark %d + %d" % (name, re, oo, t_re, t_oo))
 
 
-def dialogue(window_server=65535, lose=False):
-    """A short session; the server may announce a zero window, and with
-    `lose` half the client's data segments are sent twice (retransmitted)."""
+def dialogue(window_server=65535, lose=False, zero_for=0.001):
+    """A short session; the server may announce a zero window (its next
+    segment, zero_for seconds later, opens it again), and with `lose` half
+    the client's data segments are sent twice (retransmitted)."""
     t, cs, ss, frames = 1700000000.0, 1000, 5000, []
 
     def pkt(fc, flags, data=b"", dt=0.001, win=65535, seq=None):
@@ -69,7 +70,7 @@ def dialogue(window_server=65535, lose=False):
     for i in range(10):
         line = b"NOOP %d\r\n" % i
         at = cs
-        pkt(True, ACK | PSH, line)
+        pkt(True, ACK | PSH, line, dt=zero_for if i == 6 else 0.001)
         if lose and i % 2:
             pkt(True, ACK | PSH, line, dt=0.2, seq=at)  # the same bytes again, later
         pkt(False, ACK | PSH, b"250 2.0.0 Ok\r\n", win=window_server if i == 5 else 65535)
@@ -264,8 +265,25 @@ def crafted():
         write_pcap(p, dialogue(window_server=0), 101)
         r = sessions(p)[0]
         check(r["tcp"]["zero_window"] == {"client": 0, "server": 1} and
-              "zero-window" in {a["name"] for a in r["anomalies"]},
-              "a zero window from the server: counted, zero-window (%s)" % r["tcp"]["zero_window"])
+              "zero-window" not in {a["name"] for a in r["anomalies"]},
+              "a zero window from the server for 2 ms: counted, no zero-window (flow "
+              "control at work) (%s)" % r["tcp"]["zero_window"])
+        for stall, want in ((0.15, False), (0.5, True), (3.0, True)):
+            write_pcap(p, dialogue(window_server=0, zero_for=stall), 101)
+            r = sessions(p)[0]
+            zw = [a for a in r["anomalies"] if a["name"] == "zero-window"]
+            check(r["tcp"]["zero_window"]["server"] == 1 and bool(zw) == want and
+                  (not want or "server stopped reading: its window stayed 0 for %.3f s" % (stall + 0.001)
+                   in zw[0].get("detail", "")),
+                  "the server's window 0 for %.3f s: %s (%s)" % (
+                      stall + 0.001, "zero-window" if want else "no zero-window", zw))
+        # still 0 when the capture ends: a stall until the end
+        frames = dialogue(window_server=0)
+        cut = next(i for i, (t, f) in enumerate(frames) if f[20 + 14:20 + 16] == b"\0\0")
+        write_pcap(p, frames[:cut + 1] + [(frames[cut][0] + 1.0, frames[cut + 1][1])], 101)
+        r = sessions(p)[0]
+        check("zero-window" in {a["name"] for a in r["anomalies"]},
+              "the server's window still 0 a second later when the capture ends: zero-window")
         write_pcap(p, dialogue(lose=True), 101)
         r = sessions(p)[0]
         check(r["tcp"]["retransmits"] == {"client": 5, "server": 0} and
