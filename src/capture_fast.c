@@ -11,11 +11,15 @@
  * (the engine writes into it): a record cut by the file's end is "truncated dump file"; a
  * captured length above 262144 is refused; one above the file's snapshot
  * length is cut to it. A user's filter runs through pcap_offline_filter.
- * Anything else (pcapng, the modified "Kuznetzov" format, pipes, gzip,
- * link types whose pseudo-headers libpcap byte-swaps) stays with libpcap.
+ * Anything else (pcapng, the modified "Kuznetzov" format, pipes, gzip)
+ * stays with libpcap. Only the link types decode.c reads are read here:
+ * none has a pseudo-header libpcap byte-swaps (USB, NFLOG do; one added
+ * to decode.c must be kept out here).
  * test/fastpcap_test.py holds the two readers to the same output.
  */
 #include "capture_int.h"
+
+#include "decode.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,18 +28,6 @@
 #include <sys/stat.h>
 
 #define PCAP_MAX_SNAPLEN 262144u /* libpcap's MAXIMUM_SNAPLEN */
-
-static bool plain_link(int dlt)
-{
-    switch (dlt) {
-    case DLT_EN10MB: case DLT_RAW: case DLT_IPV4: case DLT_IPV6:
-    case DLT_NULL: case DLT_LOOP: case DLT_LINUX_SLL: case DLT_LINUX_SLL2:
-    case DLT_PPP:
-        return true;
-    default:
-        return false;
-    }
-}
 
 static uint32_t u32_at(const uint8_t *p, bool swapped)
 {
@@ -49,7 +41,7 @@ bool fast_open(struct fast_file *f, FILE *fp, pcap_t *p)
     struct stat st;
     memset(f, 0, sizeof *f);
     if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 24 ||
-        !plain_link(pcap_datalink(p)))
+        !decode_linktype_supported(pcap_datalink(p)))
         return false;
     void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fileno(fp), 0);
     if (m == MAP_FAILED)
