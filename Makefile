@@ -107,7 +107,7 @@ FUZZ_CC   = clang
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_TIME ?= 60
 FUZZ_TARGETS = build/fuzz/fuzz_session build/fuzz/fuzz_parser build/fuzz/fuzz_pcap \
-	build/fuzz/fuzz_tls build/fuzz/fuzz_compare
+	build/fuzz/fuzz_tls build/fuzz/fuzz_compare build/fuzz/fuzz_fastpcap
 
 build/fuzz/%: test/fuzz/%.c $(LIBSRC)
 	@mkdir -p $(dir $@)
@@ -122,10 +122,12 @@ fuzz-regress: fuzz-build
 	build/fuzz/fuzz_pcap -runs=0 test/fuzz/regress/pcap
 	build/fuzz/fuzz_tls -runs=0 test/fuzz/regress/tls
 	build/fuzz/fuzz_compare -runs=0 test/fuzz/regress/compare
+	build/fuzz/fuzz_fastpcap -runs=0 test/fuzz/regress/fastpcap
 
 fuzz: fuzz-build
 	@mkdir -p build/fuzz/corpus-session build/fuzz/corpus-parser build/fuzz/corpus-pcap \
-		build/fuzz/corpus-tls build/fuzz/corpus-compare
+		build/fuzz/corpus-tls build/fuzz/corpus-compare build/fuzz/corpus-fastpcap
+	cp -n captures/*.pcap test/fuzz/regress/fastpcap/* build/fuzz/corpus-fastpcap/ 2>/dev/null || true
 	cp -n test/fuzz/regress/compare/* build/fuzz/corpus-compare/ 2>/dev/null || true
 	cp -n test/fuzz/regress/tls/* build/fuzz/corpus-tls/ 2>/dev/null || true
 	cp -n test/fuzz/regress/session/* build/fuzz/corpus-session/ 2>/dev/null || true
@@ -141,6 +143,8 @@ fuzz: fuzz-build
 		-artifact_prefix=build/fuzz/ build/fuzz/corpus-tls
 	build/fuzz/fuzz_compare -max_total_time=$(FUZZ_TIME) -max_len=16384 \
 		-artifact_prefix=build/fuzz/ build/fuzz/corpus-compare
+	build/fuzz/fuzz_fastpcap -max_total_time=$(FUZZ_TIME) -max_len=65536 \
+		-artifact_prefix=build/fuzz/ build/fuzz/corpus-fastpcap
 
 deps:
 	sh test/install-deps.sh

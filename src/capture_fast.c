@@ -59,11 +59,24 @@ bool fast_open(struct fast_file *f, FILE *fp, pcap_t *p)
         minor = __builtin_bswap16(minor);
     }
     bool classic = swapped || nsec || magic == 0xa1b2c3d4u;
-    if (!classic || major != 2 || minor < 3 || swapped != (pcap_is_swapped(p) == 1)) {
+    /* a byte-swapped file stays with libpcap: its swap makes a time past
+     * 2038 positive or negative by the value's low byte (fuzz_fastpcap) */
+    if (!classic || swapped || major != 2 || minor < 3 || pcap_is_swapped(p) == 1) {
         munmap(m, (size_t)st.st_size);
         return false;
     }
-    if (!(f->buf = malloc(PCAP_MAX_SNAPLEN))) {
+    /* only a file whose every record is whole and within the snapshot
+     * length: what libpcap does with a broken one (a record past the
+     * snapshot length cut short by the end, say) stays libpcap's */
+    uint32_t snap = (uint32_t)pcap_snapshot(p);
+    size_t pos = 24, size = (size_t)st.st_size;
+    while (size - pos >= 16) {
+        uint32_t cap = u32_at(b + pos + 8, false);
+        if (cap > snap || cap > PCAP_MAX_SNAPLEN || size - pos - 16 < cap)
+            break;
+        pos += 16 + (size_t)cap;
+    }
+    if (pos != size || !(f->buf = malloc(PCAP_MAX_SNAPLEN))) {
         munmap(m, (size_t)st.st_size);
         return false;
     }
@@ -116,7 +129,7 @@ static int read_record(struct fast_file *f)
                  "bytes, only got %zu", caplen > f->snap ? f->snap : caplen, left - 16);
         return -1;
     }
-    /* signed 32-bit fields in the file, as libpcap reads them */
+    /* signed 32-bit fields, as libpcap 1.10 reads a native file's */
     f->hdr.ts.tv_sec = (time_t)(int32_t)sec;
     f->hdr.ts.tv_usec = (suseconds_t)(int32_t)frac * (f->nsec ? 1 : 1000);
     f->hdr.caplen = caplen > f->snap ? f->snap : caplen; /* the rest is skipped */

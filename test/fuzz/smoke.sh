@@ -17,7 +17,7 @@ rm -f /tmp/fuzz-build.$$
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 fails=0
-for target in session parser pcap tls compare; do
+for target in session parser pcap tls compare fastpcap; do
     regress=test/fuzz/regress/$target
     n=$(ls "$regress" | wc -l)
     if build/fuzz/fuzz_$target -runs=0 "$regress" >"$work/$target.log" 2>&1; then
@@ -29,7 +29,7 @@ for target in session parser pcap tls compare; do
     fi
     mkdir -p "$work/corpus-$target"
     cp "$regress"/* "$work/corpus-$target/"
-    [ "$target" = pcap ] && cp captures/*.pcap "$work/corpus-$target/"
+    case $target in pcap | fastpcap) cp captures/*.pcap "$work/corpus-$target/" ;; esac
     if build/fuzz/fuzz_$target -max_total_time="$t" -max_len=65536 \
         -rss_limit_mb=2048 -artifact_prefix="$work/" "$work/corpus-$target" \
         >"$work/$target-run.log" 2>&1; then
