@@ -227,14 +227,7 @@ static void input_close(struct input *in)
  * Returns false on a read error (said). */
 static bool input_advance(struct input *in, const struct capture_result *res, bool quiet)
 {
-    int rc;
-    if (in->fast.on) {
-        rc = fast_next(&in->fast);
-        in->ph = &in->fast.hdr;
-        in->data = in->fast.data;
-    } else {
-        rc = pcap_next_ex(in->p, &in->ph, &in->data);
-    }
+    int rc = fast_next(&in->fast, in->p, in->fp, &in->ph, &in->data);
     if (rc == 1) {
         smtp_time ts = in->ts = capture_ts_of(in->ph);
         if (ts < in->last && !in->backwards_said && !quiet) {
@@ -245,12 +238,11 @@ static bool input_advance(struct input *in, const struct capture_result *res, bo
         }
         return true;
     }
-    bool ok = rc != PCAP_ERROR; /* fast_next errs with -1 too */
+    bool ok = rc != PCAP_ERROR;
     if (!ok && !capture_stop)
         fprintf(stderr, "smtpscope: %s: %s (after %llu packets); "
                         "continuing with what was read\n",
-                in->name, in->fast.on ? in->fast.err : pcap_geterr(in->p),
-                (unsigned long long)res->packets);
+                in->name, pcap_geterr(in->p), (unsigned long long)res->packets);
     input_close(in);
     return ok;
 }

@@ -28,25 +28,25 @@ FILE *capture_open(const char *file, const char **why);
 /* A classic pcap file read in place (capture_fast.c). */
 struct fast_file {
     bool on;                  /* records come from here, not from libpcap */
-    bool swapped, nsec;
+    bool nsec;                /* nanosecond timestamps */
+    bool in_place;            /* data points into the mapping (read-only use) */
     const uint8_t *map;       /* the whole file, read-only */
     size_t size, pos;
     uint32_t snap;            /* libpcap's snapshot length for the file */
     struct bpf_program filter;
     bool filter_set;
-    bool in_place;            /* data points into the mapping (read-only use) */
     struct pcap_pkthdr hdr;   /* the record read last */
-    const uint8_t *data;      /* buf: the record's bytes, writable */
+    const uint8_t *data;      /* buf or the mapping: the record's bytes */
     uint8_t *buf;
-    char err[160];
 };
 
 /* After libpcap opened fp as p: true when fp's records are read here
  * from now on (a regular classic pcap file of a plain link type). */
 bool fast_open(struct fast_file *f, FILE *fp, pcap_t *p);
-/* The next record that passes the filter into hdr/data: 1; 0 at the end;
- * -1 with err set. */
-int fast_next(struct fast_file *f);
+/* pcap_next_ex for p: from the mapping while f is on and the records are
+ * plain, from libpcap after (f off, the filter handed to p). */
+int fast_next(struct fast_file *f, pcap_t *p, FILE *fp, struct pcap_pkthdr **hdr,
+              const u_char **data);
 void fast_close(struct fast_file *f);
 
 #endif

@@ -27,7 +27,6 @@ static bool write_all(int fd, const void *p, size_t n)
     return fd_write_all(fd, p, n);
 }
 
-
 /* ---- the worker side: a framing sink ------------------------------------ */
 
 struct frame_sink {

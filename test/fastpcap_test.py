@@ -3,8 +3,9 @@
 
     python3 test/fastpcap_test.py SMTPSCOPE
 
-A regular classic pcap file is read by capture_fast.c; the same bytes on
-stdin are read by libpcap. For each variant of a bundled capture (as it
+A regular classic pcap file in this machine's byte order is read by
+capture_fast.c until a record that is not plain, then by libpcap from
+there; the same bytes on stdin are read by libpcap alone. For each variant of a bundled capture (as it
 is, byte-swapped, with nanosecond timestamps, cut at many offsets inside
 its last records and inside a record header, with records longer than
 the snapshot length or longer than libpcap allows, with timestamps past
@@ -93,11 +94,24 @@ for cut in cuts:
     if cut in (last + 8, len(whole) - 1):
         check(b"truncated" in r[0][2], f"cut at byte {cut}: said truncated")
 
+# handed back to libpcap at the cut record, with the filter
+same("a BPF filter on a file cut in its last record", whole[:last + 8],
+     ["tcp", "and", "dst", "port", "25"])
+mid = 24 + sum(16 + len(r[4]) for r in recs[:len(recs) // 2])
+broken = bytearray(whole)
+struct.pack_into("<I", broken, mid + 8, 300000)  # a damaged length mid-file
+r = same("a damaged length in the middle, with a filter", bytes(broken), ["tcp"])
+check(b"invalid packet capture length" in r[0][2] and b"Connected" in r[0][1],
+      "a damaged length in the middle: the records before it read, the error said")
+
 # records longer than the snapshot length (cut to it) and longer than
 # libpcap accepts (an error, the rest of the file unread)
 snap = 60
 cut_recs = [[s, f, c, l, b] for s, f, c, l, b in recs]
 same("records longer than the snapshot length", build(cut_recs, snap=snap))
+r = same("records longer than the snapshot length, a filter that matches nothing",
+         build(cut_recs, snap=snap), ["udp"])
+check(b"Connected" not in r[0][1], "the filter holds after libpcap takes the file back")
 huge = [r[:] for r in recs]
 huge[5] = [huge[5][0], huge[5][1], 300000, 300000, b"\0" * 300000]
 r = same("a record above 262144 bytes", build(huge))
