@@ -64,23 +64,24 @@ void tcp_path_segment_slow(struct tcp_path *t, int side, uint8_t flags, uint32_t
                            uint32_t payload_len, uint16_t window, bool window_known,
                            uint16_t ipid, smtp_time ts);
 
-/* One TCP segment: side 0 client, 1 server; flags as on the wire (0x07:
- * FIN, SYN, RST). Inline for the usual segment: the next data in order,
- * or a pure ACK once the handshake is done, with a window. */
-/* A side's zero window is over at ts (reopened, or the session ended):
- * its stall counts. */
-void tcp_path_zero_window_ends(struct tcp_path *t, int side, smtp_time ts);
-
 /* A window closed this long is a receiver that stopped reading; shorter,
  * it is flow control at work (a busy MTA closes it for a moment). */
 #define TCP_ZERO_WINDOW_STALL_NS (200 * 1000000LL)
 
+/* The longest time side's window stayed 0, one still closed counted to
+ * `end`. */
+smtp_time tcp_path_zero_window_stall(const struct tcp_path *t, int side, smtp_time end);
+
+/* One TCP segment: side 0 client, 1 server; flags as on the wire (0x07:
+ * FIN, SYN, RST). Inline for the usual segment: the next data in order,
+ * or a pure ACK once the handshake is done, with a window. */
 static inline void tcp_path_segment(struct tcp_path *t, int side, uint8_t flags,
                                     uint32_t seq, uint32_t payload_len, uint16_t window,
                                     bool window_known, uint16_t ipid, smtp_time ts)
 {
     if (!(flags & 0x07) && window && window_known && (side == 0 || side == 1) &&
-        t->ack_ts && !t->zw_since[side] && (payload_len == 0 || (t->have_seq[side] && seq == t->next_seq[side]))) {
+        t->ack_ts && !t->zw_since[side] &&
+        (payload_len == 0 || (t->have_seq[side] && seq == t->next_seq[side]))) {
         t->segments[side]++;
         if (payload_len) {
             t->data_segments[side]++;

@@ -10,16 +10,16 @@
  * finding. */
 static void zero_window_finding(struct session *s, smtp_time end)
 {
-    struct tcp_path *t = &s->tcp;
+    const struct tcp_path *t = &s->tcp;
     static const char *const who[2] = {"client", "server"};
-    for (int side = 0; side < 2; side++)
-        tcp_path_zero_window_ends(t, side, end);
-    int side = t->zw_stall[1] >= t->zw_stall[0];
-    if (t->zw_stall[side] < TCP_ZERO_WINDOW_STALL_NS)
+    smtp_time stall[2] = {tcp_path_zero_window_stall(t, 0, end),
+                          tcp_path_zero_window_stall(t, 1, end)};
+    int side = stall[1] >= stall[0];
+    if (stall[side] < TCP_ZERO_WINDOW_STALL_NS)
         return;
     session_find(s, FINDING_ZERO_WINDOW, end, "the %s stopped reading: its window stayed "
                  "0 for %.3f s (zero windows: client %u, server %u)", who[side],
-                 (double)t->zw_stall[side] / 1e9, t->zero_window[0], t->zero_window[1]);
+                 (double)stall[side] / 1e9, t->zero_window[0], t->zero_window[1]);
 }
 
 static void path_end(void *ctx, struct session *s, void *state)

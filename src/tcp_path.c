@@ -74,13 +74,10 @@ static void filled(struct tcp_path *t, int side, smtp_time ts)
         t->resent_upstream[side]++;
 }
 
-void tcp_path_zero_window_ends(struct tcp_path *t, int side, smtp_time ts)
+smtp_time tcp_path_zero_window_stall(const struct tcp_path *t, int side, smtp_time end)
 {
-    if (!t->zw_since[side])
-        return;
-    if (ts - t->zw_since[side] > t->zw_stall[side])
-        t->zw_stall[side] = ts - t->zw_since[side];
-    t->zw_since[side] = 0;
+    smtp_time open = t->zw_since[side] ? end - t->zw_since[side] : 0;
+    return open > t->zw_stall[side] ? open : t->zw_stall[side];
 }
 
 void tcp_path_segment_slow(struct tcp_path *t, int side, uint8_t flags, uint32_t seq,
@@ -96,7 +93,8 @@ void tcp_path_segment_slow(struct tcp_path *t, int side, uint8_t flags, uint32_t
         if (!t->zw_since[side])
             t->zw_since[side] = ts;
     } else if (window_known && window && t->zw_since[side]) { /* reopened */
-        tcp_path_zero_window_ends(t, side, ts);
+        t->zw_stall[side] = tcp_path_zero_window_stall(t, side, ts);
+        t->zw_since[side] = 0;
     }
     if (flags & TCPF_RST)
         return;

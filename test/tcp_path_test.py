@@ -277,6 +277,25 @@ def crafted():
                    in zw[0].get("detail", "")),
                   "the server's window 0 for %.3f s: %s (%s)" % (
                       stall + 0.001, "zero-window" if want else "no zero-window", zw))
+        # degraded: the server's side only (the client's packets not in the
+        # capture), and the server's reopening segment lost
+        for stall, want in ((0.001, False), (0.5, True)):
+            frames = dialogue(window_server=0, zero_for=stall)
+            src = frames[1][1][12:16]  # the SYN-ACK's source: the server
+            write_pcap(p, [(t, f) for t, f in frames if f[12:16] == src], 101)
+            got = sessions(p)
+            names = {a["name"] for r in got for a in r["anomalies"]}
+            check(len(got) == 1 and ("zero-window" in names) == want,
+                  "the server's side only, its window 0 for %.3f s: %s (%s)" % (
+                      stall + 0.001, "zero-window" if want else "none", sorted(names)))
+        frames = dialogue(window_server=0)
+        zero = next(i for i, (t, f) in enumerate(frames) if f[20 + 14:20 + 16] == b"\0\0")
+        src = frames[zero][1][12:16]
+        reopen = next(i for i in range(zero + 1, len(frames)) if frames[i][1][12:16] == src)
+        write_pcap(p, frames[:reopen] + frames[reopen + 1:], 101)
+        r = sessions(p)[0]
+        check("zero-window" not in {a["name"] for a in r["anomalies"]},
+              "the server's reopening segment lost, the next one 2 ms later: no zero-window")
         # still 0 when the capture ends: a stall until the end
         frames = dialogue(window_server=0)
         cut = next(i for i, (t, f) in enumerate(frames) if f[20 + 14:20 + 16] == b"\0\0")
