@@ -8,7 +8,8 @@
  * type and snapshot length; then its records are read from a read-only
  * mapping here, as long as each is plain: whole, and within the snapshot
  * length. At the first one that is not (cut by the file's end, longer
- * than the snapshot length, a damaged length), the file goes back to
+ * than the snapshot length, a damaged length, in a version 2.3 file a
+ * caplen above len, which libpcap swaps), the file goes back to
  * libpcap at that record (its stdio stream is seeked there; libpcap keeps
  * no other state between records), so what a broken file gives, and the
  * words of its error, are libpcap's own. A user's filter runs through
@@ -63,6 +64,7 @@ bool fast_open(struct fast_file *f, FILE *fp, pcap_t *p)
     f->size = (size_t)st.st_size;
     f->pos = 24;
     f->nsec = magic == 0xa1b23c4du;
+    f->maybe_swapped = minor == 3;
     f->snap = (uint32_t)pcap_snapshot(p);
     f->on = true;
     return true;
@@ -88,6 +90,9 @@ static int read_record(struct fast_file *f)
     const uint8_t *h = f->map + f->pos;
     uint32_t caplen = left >= 16 ? u32_at(h + 8) : 0;
     if (left < 16 || caplen > f->snap || caplen > PCAP_MAX_SNAPLEN || left - 16 < caplen)
+        return -1;
+    /* version 2.3: libpcap takes caplen above len as the two swapped */
+    if (f->maybe_swapped && caplen > u32_at(h + 12))
         return -1;
     /* signed 32-bit fields, as libpcap 1.10 reads a native file's */
     f->hdr.ts.tv_sec = (time_t)(int32_t)u32_at(h);

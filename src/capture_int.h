@@ -29,6 +29,7 @@ FILE *capture_open(const char *file, const char **why);
 struct fast_file {
     bool on;                  /* records come from here, not from libpcap */
     bool nsec;                /* nanosecond timestamps */
+    bool maybe_swapped;       /* version 2.3: caplen > len means swapped */
     bool in_place;            /* data points into the mapping (read-only use) */
     const uint8_t *map;       /* the whole file, read-only */
     size_t size, pos;

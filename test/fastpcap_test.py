@@ -9,7 +9,7 @@ there; the same bytes on stdin are read by libpcap alone. For each variant of a 
 is, byte-swapped, with nanosecond timestamps, cut at many offsets inside
 its last records and inside a record header, with records longer than
 the snapshot length or longer than libpcap allows, with timestamps past
-2038, with a BPF filter) the log, the JSON and stderr must be the same
+2038, version 2.3's swapped lengths, with a BPF filter) the log, the JSON and stderr must be the same
 both ways, the file's name aside.
 """
 import os
@@ -34,10 +34,10 @@ def records(data):
     return out
 
 
-def build(recs, endian="<", nsec=False, snap=262144, dlt=None, scale=1):
+def build(recs, endian="<", nsec=False, snap=262144, dlt=None, scale=1, minor=4):
     magic = 0xA1B23C4D if nsec else 0xA1B2C3D4
     link = dlt if dlt is not None else base_dlt
-    b = struct.pack(endian + "IHHiIII", magic, 2, 4, 0, 0, snap, link)
+    b = struct.pack(endian + "IHHiIII", magic, 2, minor, 0, 0, snap, link)
     for sec, frac, cap, ln, body in recs:
         b += struct.pack(endian + "IIII", sec, frac * scale, cap, ln) + body
     return b
@@ -118,6 +118,14 @@ r = same("a record above 262144 bytes", build(huge))
 check(b"invalid packet capture length" in r[0][2], "a record above 262144 bytes: said")
 late = [[s + 0x80000000, f, c, l, b] for s, f, c, l, b in recs]
 same("timestamps past 2038", build(late))
+# version 2.3: libpcap takes a record whose caplen is above its len as
+# written with the two swapped (some 2.3 writers did), and swaps them back
+same("version 2.3", build(recs, minor=3))
+odd = [r[:] for r in recs]
+odd[5][3] = odd[5][2] - 10
+r = same("version 2.3, a record with caplen above len", build(odd, minor=3))
+same("version 2.4, a record with caplen above len", build(odd))
+same("version 2.2 (lengths always swapped)", build(recs, minor=2))
 bad_frac = [[s, 999999 + 5, c, l, b] for s, f, c, l, b in recs]
 same("a microsecond field above a second", build(bad_frac))
 
