@@ -31,6 +31,9 @@
 #include <sys/stat.h>
 
 #define PCAP_MAX_SNAPLEN 262144u /* libpcap's MAXIMUM_SNAPLEN */
+/* Pages read are given back this often: a mapped page counts in the
+ * process's resident size, and a 5 GB file must not look like 5 GB. */
+#define FAST_RELEASE_BYTES (4u << 20)
 
 static uint32_t u32_at(const uint8_t *p)
 {
@@ -80,10 +83,24 @@ void fast_close(struct fast_file *f)
     memset(f, 0, sizeof *f);
 }
 
+/* The mapping below pos is unmapped from the process (the page cache
+ * keeps it): every record before pos has been handed on. */
+static void release_read(struct fast_file *f)
+{
+    size_t upto = f->pos & ~(size_t)(FAST_RELEASE_BYTES - 1);
+    if (upto > f->released) {
+        madvise((void *)(f->map + f->released), upto - f->released, MADV_DONTNEED);
+        f->released = upto;
+    }
+}
+
 /* The record at pos into hdr/data: 1; 0 at the file's end; -1 when it is
- * not plain (libpcap takes it from there). */
+ * not plain (libpcap takes it from there). The record read before it is
+ * given up. */
 static int read_record(struct fast_file *f)
 {
+    if (f->pos - f->released >= FAST_RELEASE_BYTES)
+        release_read(f);
     size_t left = f->size - f->pos;
     if (left == 0)
         return 0;

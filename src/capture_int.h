@@ -33,6 +33,7 @@ struct fast_file {
     bool in_place;            /* data points into the mapping (read-only use) */
     const uint8_t *map;       /* the whole file, read-only */
     size_t size, pos;
+    size_t released;          /* the mapping below this is given back */
     uint32_t snap;            /* libpcap's snapshot length for the file */
     struct bpf_program filter;
     bool filter_set;
@@ -45,7 +46,8 @@ struct fast_file {
  * from now on (a regular classic pcap file of a plain link type). */
 bool fast_open(struct fast_file *f, FILE *fp, pcap_t *p);
 /* pcap_next_ex for p: from the mapping while f is on and the records are
- * plain, from libpcap after (f off, the filter handed to p). */
+ * plain, from libpcap after (f off, the filter handed to p). The record
+ * it gave before is no longer readable. */
 int fast_next(struct fast_file *f, pcap_t *p, FILE *fp, struct pcap_pkthdr **hdr,
               const u_char **data);
 void fast_close(struct fast_file *f);
