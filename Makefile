@@ -18,6 +18,8 @@
 #                   the --html report's load in Chromium (BENCH_SIZE=MB,
 #                   default 1024; BENCH_REPEAT=N, default 3)
 #   make bench-build  build the benchmark's generator and floors
+#   make bench-live the highest drop-free live rate beside tcpdump (root;
+#                   bench/live_rate.sh, installs tcpreplay)
 #   make compile_commands  write build/compile_commands.json (clangd, clang-tidy)
 #   make install    install under DESTDIR/PREFIX (default /usr/local)
 #   make uninstall  remove what `make install` installed
@@ -45,7 +47,7 @@ ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sa
 UNIT_TESTS = $(wildcard test/unit/test_*.c)
 
 .PHONY: all demo check test asan unit regen docs deps clean install uninstall fuzz fuzz-build \
-	fuzz-regress bench bench-build compile_commands help
+	fuzz-regress bench bench-build bench-live compile_commands help
 
 all: smtpscope
 
@@ -218,6 +220,11 @@ bench:
 	@sh test/install-deps.sh
 	$(MAKE) bench-build
 	python3 bench/run_bench.py
+
+bench-live:
+	@sh test/install-deps.sh --live-bench
+	$(MAKE) bench-build
+	bash bench/live_rate.sh
 
 PREFIX ?= /usr/local
 BINDIR = $(DESTDIR)$(PREFIX)/bin

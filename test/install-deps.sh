@@ -3,6 +3,7 @@
 #
 #   sh test/install-deps.sh               build and test dependencies
 #   sh test/install-deps.sh --build-only  just what `make` needs
+#   sh test/install-deps.sh --live-bench  what bench/live_rate.sh needs
 #
 # Only packages that are missing are installed; nothing is asked
 # (DEBIAN_FRONTEND=noninteractive, debconf answers preseeded). Needs root,
@@ -47,10 +48,14 @@ DEB="dpkg-dev debhelper lintian fakeroot"
 # in tmux, shards under GNU parallel
 UI="chromium tmux parallel"
 
+# make bench-live (bench/live_rate.sh): the replaying sender, tcpdump beside
+LIVE_BENCH="tcpreplay tcpdump iproute2"
+
 case "${1:-}" in
 --build-only) WANT=$BUILD ;;
+--live-bench) WANT="$BUILD $LIVE_BENCH" ;;
 "") WANT="$BUILD $FUZZ $LAB $TSHARK $DNS $PYTHON $TOOLS $DEB $UI" ;;
-*) echo "usage: $0 [--build-only]" >&2; exit 2 ;;
+*) echo "usage: $0 [--build-only | --live-bench]" >&2; exit 2 ;;
 esac
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
