@@ -12,9 +12,10 @@
 # pair; the three captures read the receiving end. Then the same rates
 # again with the CPU busy: a second tcpreplay at top speed over a second
 # veth pair for the whole round, as a gateway's MTA keeps a core busy.
-# Each capture's kernel drop count comes from its own statistics (tcpdump's
-# "dropped by kernel", smtpscope --stats' "kernel: ... dropped", the sum
-# over workers). The frames carry documentation addresses only (the
+# Each capture's kernel counts come from its own statistics (tcpdump's
+# "received by filter" and "dropped by kernel", smtpscope --stats' "kernel:
+# N received, M dropped", summed over workers), as "M of N": every frame
+# sent must be in N + M. The frames carry documentation addresses only (the
 # generator's); the namespaces and links are the script's own, removed on
 # exit, and only processes it started are stopped, by PID.
 set -u
@@ -76,13 +77,19 @@ stop_wait() {
     done
 }
 
-# drops FILE KIND: the kernel drop count a capture printed, or "?"
+# drops FILE KIND: "dropped of received" as a capture printed them, or "?"
+# (the sum over workers: each is handed its own shard by the kernel)
 drops() {
     case $2 in
-    tcpdump) sed -n 's/^\([0-9]*\) packets dropped by kernel$/\1/p' "$1" | head -1 ;;
+    tcpdump) awk '/packets received by filter$/ { r = $1 }
+            /packets dropped by kernel$/ { d = $1; n = 1 }
+            END { if (n) print d " of " r; else print "?" }' "$1" ;;
     *) awk '/kernel: [0-9]+ received, [0-9]+ dropped/ {
-            for (i = 1; i <= NF; i++) if ($i == "dropped,") { d += $(i - 1); n++ } }
-            END { if (n) print d; else print "?" }' "$1" ;;
+            for (i = 1; i <= NF; i++) {
+                if ($i == "received,") r += $(i - 1)
+                if ($i == "dropped,") { d += $(i - 1); n++ }
+            } }
+            END { if (n) print d " of " r; else print "?" }' "$1" ;;
     esac
 }
 

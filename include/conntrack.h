@@ -29,6 +29,8 @@ struct conn_notes {
 
 struct conn {
     struct endpoint client, server;
+    struct conn *hnext;      /* hash chain: in the first cache line, with the key */
+    uint32_t hash;           /* flow_hash_symmetric of the key */
     smtp_time syn_ts, last_ts;
     smtp_time linked_ts;     /* when it was last moved to the list's end */
     uint32_t isn, syn_count;
@@ -63,13 +65,15 @@ struct conn {
     struct conn_notes *notes; /* rare, so allocated on the first one */
     struct session *session; /* once the handshake completed */
     void *stream;            /* libnids' stream while it has one */
-    struct conn *hnext;      /* hash chain */
     struct conn *older, *newer; /* activity list */
 };
 
+/* The bucket array grows with the entries (one bucket an entry at most)
+ * up to max_buckets: a lookup's first load is a miss in a 2 MB array sized
+ * for --max-streams, but not in one sized for the connections open. */
 struct conntrack {
     struct conn **buckets;
-    size_t nbuckets, count, max;
+    size_t nbuckets, max_buckets, count, max;
     struct conn *oldest, *newest;
 };
 

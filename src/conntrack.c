@@ -6,18 +6,45 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define CONNTRACK_FIRST_BUCKETS 1024
+
 int conntrack_init(struct conntrack *ct, size_t max)
 {
     memset(ct, 0, sizeof *ct);
-    size_t n = 1024;
+    size_t n = CONNTRACK_FIRST_BUCKETS;
     while (n < max && n < ((size_t)1 << 24))
         n *= 2;
-    ct->buckets = calloc(n, sizeof *ct->buckets);
+    ct->max_buckets = n;
+    ct->nbuckets = CONNTRACK_FIRST_BUCKETS;
+    ct->buckets = calloc(ct->nbuckets, sizeof *ct->buckets);
     if (!ct->buckets)
         return -1;
-    ct->nbuckets = n;
     ct->max = max;
     return 0;
+}
+
+/* Twice the buckets. Old bucket i splits into new i and i + n, each chain
+ * keeping its order (of two entries with one key, the newer stays first).
+ * Without memory the table stays as it is: longer chains, nothing lost. */
+static void grow(struct conntrack *ct)
+{
+    size_t n = ct->nbuckets, mask = 2 * n - 1;
+    struct conn **nb = calloc(2 * n, sizeof *nb);
+    if (!nb)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        struct conn **tail[2] = {&nb[i], &nb[i + n]};
+        for (struct conn *c = ct->buckets[i], *next; c; c = next) {
+            next = c->hnext;
+            struct conn ***t = &tail[(c->hash & mask) != i];
+            c->hnext = NULL;
+            **t = c;
+            *t = &c->hnext;
+        }
+    }
+    free(ct->buckets);
+    ct->buckets = nb;
+    ct->nbuckets = 2 * n;
 }
 
 void conntrack_free(struct conntrack *ct)
@@ -85,7 +112,10 @@ struct conn *conntrack_add(struct conntrack *ct, const struct endpoint *client,
     c->client = *client;
     c->server = *server;
     c->syn_ts = c->last_ts = c->linked_ts = ts;
-    size_t b = bucket_of(ct, client, server);
+    if (ct->count >= ct->nbuckets && ct->nbuckets < ct->max_buckets)
+        grow(ct);
+    c->hash = flow_hash_symmetric(client, server);
+    size_t b = c->hash & (ct->nbuckets - 1);
     c->hnext = ct->buckets[b];
     ct->buckets[b] = c;
     list_append(ct, c);
@@ -115,7 +145,7 @@ struct conn_notes *conn_notes(struct conn *c)
 
 void conntrack_remove(struct conntrack *ct, struct conn *c)
 {
-    struct conn **pp = &ct->buckets[bucket_of(ct, &c->client, &c->server)];
+    struct conn **pp = &ct->buckets[c->hash & (ct->nbuckets - 1)];
     while (*pp && *pp != c)
         pp = &(*pp)->hnext;
     if (*pp)
