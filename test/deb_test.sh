@@ -21,7 +21,8 @@ trap 'rm -rf "$t"' EXIT
 fails=0
 # a clean copy of what git tracks, plus the working tree's changes
 mkdir "$t/smtpscope-0.1.0"
-git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t "$t/smtpscope-0.1.0" 2>/dev/null
+# ("--": a file whose name begins with "-" is copied, not read as an option)
+git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t "$t/smtpscope-0.1.0" -- 2>/dev/null
 if (cd "$t/smtpscope-0.1.0" && dpkg-buildpackage -us -uc -b) > "$t/build.log" 2>&1; then
     echo "ok - dpkg-buildpackage -us -uc -b builds the package"
 else
