@@ -62,19 +62,25 @@ for dev in a c; do ip -n "$ns_tx" link set "${id}$dev" mtu 9000 up; done
 for dev in b d; do ip -n "$ns_rx" link set "${id}$dev" mtu 9000 up; done
 
 cap=$dir/gw.pcap
-build/bench/gen_capture -o "$cap" -s "$size" --mix gateway >/dev/null 2>&1 || {
-    echo "live_rate: gen_capture failed" >&2; exit 1; }
-frames=$(tcpdump -r "$cap" -nn 2>/dev/null | wc -l)
+gen=$(build/bench/gen_capture -o "$cap" -s "$size" --mix gateway 2>&1) || {
+    echo "live_rate: gen_capture failed: $gen" >&2; exit 1; }
+frames=$(echo "$gen" | sed -n 's/.* \([0-9]*\) packets,.*/\1/p')
 
-# stop_wait PID...: SIGINT, then at most 10 s before SIGKILL
+# stop_wait PID...: SIGINT, then at most 10 s before SIGKILL; a PID waited
+# for leaves the cleanup list (the number may be another process's next)
 stop_wait() {
-    local p t
+    local p t keep
     for p in "$@"; do kill -INT "$p" 2>/dev/null; done
     for p in "$@"; do
         for t in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$p" 2>/dev/null
         wait "$p" 2>/dev/null
     done
+    keep=
+    for p in $pids; do
+        case " $* " in *" $p "*) ;; *) keep="$keep $p" ;; esac
+    done
+    pids=$keep
 }
 
 # drops FILE KIND: "dropped of received" as a capture printed them, or "?"
