@@ -66,7 +66,15 @@ struct conn {
     struct session *session; /* once the handshake completed */
     void *stream;            /* libnids' stream while it has one */
     struct conn *older, *newer; /* activity list */
+    struct conn *room_older, *room_newer; /* its room list, if any */
+    uint8_t room;            /* enum conn_room: which one */
 };
+
+/* What a full table may give up for a new SYN, each in a list of its own
+ * in activity order, so a flood's SYN finds one without walking the
+ * sessions: tombstones, and connection attempts not yet answered (an
+ * attempt may stop being one without leaving: the taker checks). */
+enum conn_room { CONN_ROOM_NONE, CONN_ROOM_DEAD, CONN_ROOM_ATTEMPT, CONN_ROOMS };
 
 /* The bucket array grows with the entries (one bucket an entry at most)
  * up to max_buckets: a lookup's first load is a miss in a 2 MB array sized
@@ -75,6 +83,7 @@ struct conntrack {
     struct conn **buckets;
     size_t nbuckets, max_buckets, count, max;
     struct conn *oldest, *newest;
+    struct conn *room_oldest[CONN_ROOMS], *room_newest[CONN_ROOMS];
 };
 
 int conntrack_init(struct conntrack *ct, size_t max);
@@ -90,6 +99,14 @@ struct conn *conntrack_add(struct conntrack *ct, const struct endpoint *client,
 void conntrack_touch(struct conntrack *ct, struct conn *c, smtp_time ts);
 /* The connection's notes, allocated on first use; NULL without memory. */
 struct conn_notes *conn_notes(struct conn *c);
+/* Puts c at the end of the room list (leaving the one it was on). */
+void conntrack_room_join(struct conntrack *ct, struct conn *c, enum conn_room room);
+void conntrack_room_leave(struct conntrack *ct, struct conn *c);
+static inline struct conn *conntrack_room_oldest(const struct conntrack *ct,
+                                                 enum conn_room room)
+{
+    return ct->room_oldest[room];
+}
 /* Unlinks and frees the entry (not its session). */
 void conntrack_remove(struct conntrack *ct, struct conn *c);
 

@@ -123,6 +123,36 @@ struct conn *conntrack_add(struct conntrack *ct, const struct endpoint *client,
     return c;
 }
 
+void conntrack_room_leave(struct conntrack *ct, struct conn *c)
+{
+    if (!c->room)
+        return;
+    if (c->room_older)
+        c->room_older->room_newer = c->room_newer;
+    else
+        ct->room_oldest[c->room] = c->room_newer;
+    if (c->room_newer)
+        c->room_newer->room_older = c->room_older;
+    else
+        ct->room_newest[c->room] = c->room_older;
+    c->room_older = c->room_newer = NULL;
+    c->room = CONN_ROOM_NONE;
+}
+
+void conntrack_room_join(struct conntrack *ct, struct conn *c, enum conn_room room)
+{
+    conntrack_room_leave(ct, c);
+    if (room == CONN_ROOM_NONE)
+        return;
+    c->room = (uint8_t)room;
+    c->room_older = ct->room_newest[room];
+    if (ct->room_newest[room])
+        ct->room_newest[room]->room_newer = c;
+    else
+        ct->room_oldest[room] = c;
+    ct->room_newest[room] = c;
+}
+
 /* The activity list is ordered to the second, not to the packet: moving an
  * entry touches its two neighbours, cache misses on every packet of a busy
  * capture. An entry's last_ts is at most a second past its linked_ts. */
@@ -133,6 +163,8 @@ void conntrack_touch(struct conntrack *ct, struct conn *c, smtp_time ts)
         list_unlink(ct, c);
         list_append(ct, c);
         c->linked_ts = ts;
+        if (c->room) /* the room lists keep activity order too */
+            conntrack_room_join(ct, c, c->room);
     }
 }
 
@@ -151,6 +183,7 @@ void conntrack_remove(struct conntrack *ct, struct conn *c)
     if (*pp)
         *pp = c->hnext;
     list_unlink(ct, c);
+    conntrack_room_leave(ct, c);
     ct->count--;
     free(c->notes);
     pktbuf_free(c->packets);

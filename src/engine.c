@@ -139,6 +139,7 @@ void engine_finish_conn(struct engine *e, struct conn *c, enum tcp_end how,
         c->session = NULL;
         c->stream = NULL;
         conntrack_touch(&e->ct, c, e->now);
+        conntrack_room_join(&e->ct, c, CONN_ROOM_DEAD);
         return;
     }
     conntrack_remove(&e->ct, c);

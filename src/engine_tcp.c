@@ -279,23 +279,23 @@ static struct conn *pick_up(struct engine *e, const struct packet *p)
  * connection attempt still unanswered, reported as evicted (INCOMPLETE:
  * tracking stopped, nothing is claimed of its answer). Sessions under way
  * are never pushed out for a new SYN. */
-#define ROOM_SCAN 1024 /* a flood's attempts sit at the old end, sessions move on */
-
 static bool make_room(struct engine *e)
 {
-    struct conn *c = e->ct.oldest;
-    for (int i = 0; c && i < ROOM_SCAN; i++, c = c->newer) {
-        if (c->dead) {
+    struct conn *c = conntrack_room_oldest(&e->ct, CONN_ROOM_DEAD);
+    if (c) {
+        conntrack_remove(&e->ct, c);
+        return true;
+    }
+    while ((c = conntrack_room_oldest(&e->ct, CONN_ROOM_ATTEMPT))) {
+        if (c->session || !c->syn_held || c->synack_seen || c->dead) {
+            conntrack_room_leave(&e->ct, c); /* answered since it joined */
+            continue;
+        }
+        e->stats.syn_evicted++;
+        engine_finish_conn(e, c, TCP_END_EVICTED, e->now);
+        if (c->dead) /* no stragglers to catch: nothing reached libnids */
             conntrack_remove(&e->ct, c);
-            return true;
-        }
-        if (!c->session && c->syn_held && !c->synack_seen) {
-            e->stats.syn_evicted++;
-            engine_finish_conn(e, c, TCP_END_EVICTED, e->now);
-            if (c->dead) /* no stragglers to catch: nothing reached libnids */
-                conntrack_remove(&e->ct, c);
-            return true;
-        }
+        return true;
     }
     return false;
 }
@@ -333,6 +333,7 @@ static struct conn *on_syn(struct engine *e, const struct packet *p, struct conn
     c->syn_count = 1;
     c->syn_times[0] = e->now;
     c->syn_held = true;
+    conntrack_room_join(&e->ct, c, CONN_ROOM_ATTEMPT);
     return c;
 }
 

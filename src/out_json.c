@@ -112,12 +112,29 @@ static void write_frames(struct obuf *f, const struct session *s)
     endpoint_addr_str(&s->client, a);
     endpoint_addr_str(&s->server, b);
     const char *ip = s->client.family == 6 ? "ipv6.addr" : "ip.addr";
-    obuf_printf(f, ",\"first_frame\":%llu,\"last_frame\":%llu,\"wireshark_filter\":"
-                   "\"%s==%s && %s==%s && tcp.port==%u && tcp.port==%u && "
-                   "frame.number>=%llu && frame.number<=%llu\"",
-                (unsigned long long)s->first_frame, (unsigned long long)s->last_frame,
-                ip, a, ip, b, s->client.port, s->server.port,
-                (unsigned long long)s->first_frame, (unsigned long long)s->last_frame);
+    obuf_puts(f, ",\"first_frame\":");
+    obuf_putu(f, s->first_frame);
+    obuf_puts(f, ",\"last_frame\":");
+    obuf_putu(f, s->last_frame);
+    /* "IP==A && IP==B && tcp.port==P && tcp.port==Q && frame.number>=F &&
+     * frame.number<=L", by hand: this is in every session's record */
+    obuf_puts(f, ",\"wireshark_filter\":\"");
+    obuf_puts(f, ip);
+    obuf_puts(f, "==");
+    obuf_puts(f, a);
+    obuf_puts(f, " && ");
+    obuf_puts(f, ip);
+    obuf_puts(f, "==");
+    obuf_puts(f, b);
+    obuf_puts(f, " && tcp.port==");
+    obuf_putu(f, s->client.port);
+    obuf_puts(f, " && tcp.port==");
+    obuf_putu(f, s->server.port);
+    obuf_puts(f, " && frame.number>=");
+    obuf_putu(f, s->first_frame);
+    obuf_puts(f, " && frame.number<=");
+    obuf_putu(f, s->last_frame);
+    obuf_putc(f, '"');
 }
 
 /* Cc, Reply-To, the mailer, the Received chain, attachment names. */

@@ -6,7 +6,10 @@ Small tables (--max-streams) make the cases cheap:
    is still a session (evicted ones INCOMPLETE, never FAILED: a full table
    is not the network's doing), and the evictions are said on stderr;
 2. a busy gateway's closed sessions: their tombstones must not fill the
-   table and turn later connections away (each closes, the next opens).
+   table and turn later connections away (each closes, the next opens);
+3. a flood behind more than a thousand open sessions at the table's old
+   end: a new SYN still finds the oldest unanswered attempt to push out
+   (it used to look at the 1,024 oldest entries only, and turned it away).
 
     python3 test/synflood_test.py ./smtpscope
 """
@@ -71,4 +74,26 @@ check(p.returncode == 0 and len(recs) == 300 and len(ok) == 300,
       "tombstones: 300 closed sessions in a row through a 64-entry table, all OK (%d, %d)" %
       (len(recs), len(ok)))
 check("not tracked" not in p.stderr, "tombstones: no connection turned away")
+
+# 3. 1100 sessions opened (handshake and banner, then quiet), then 5400 SYNs:
+# --max-streams 1500 is 1125 libnids streams and 6000 connections
+frames = []
+for i in range(1100):
+    frames += session(T0 + i * 0.0005, "203.0.113.%d" % (1 + i % 250), "192.0.2.25",
+                      20000 + i, step=0.0001)[:4]
+for k in range(5400):
+    frames.append((T0 + 2.0 + k * 0.0001, tcp4(bytes([198, 51, 100, 1 + k % 250]),
+                                                bytes([192, 0, 2, 25]), 30000 + k, 25,
+                                               rnd.getrandbits(32), 0, 0x02)))
+p, recs = run(frames, "--max-streams", "1500")
+open_ = [r for r in recs if r["client"]["ip"].startswith("203.0.113.")]
+flood = [r for r in recs if r["client"]["ip"].startswith("198.51.100.")]
+evicted = [r for r in flood if r["tcp_end"] == "evicted"]
+check(len(open_) == 1100 and all(r["tcp_end"] != "evicted" for r in open_),
+      "behind open sessions: all 1100 reported, none evicted (%d)" % len(open_))
+check(len(flood) == 5400 and len(evicted) == 500,
+      "behind open sessions: 5400 flood SYNs reported, the 500 beyond the table evicted "
+      "(%d, %d)" % (len(flood), len(evicted)))
+check("not tracked" not in p.stderr, "behind open sessions: no SYN turned away (%s)" %
+      p.stderr.strip()[-200:])
 finish()

@@ -1,6 +1,7 @@
 /* test_conntrack.c - the connection table as its bucket array grows: every
  * entry found from both directions, two entries of one key found newest
- * first after every growth, removal and the full table's refusal. */
+ * first after every growth, removal and the full table's refusal; the
+ * room lists in activity order, through touches and removals. */
 #include <stdint.h>
 #include <string.h>
 
@@ -18,6 +19,53 @@ static struct endpoint ep(uint32_t host, uint16_t port)
 }
 
 #define N 20000
+
+/* The room list's entries, oldest first, as host numbers; -1 ends it. */
+static int room_order(const struct conntrack *ct, enum conn_room room, int *out, int max)
+{
+    int n = 0;
+    for (struct conn *c = conntrack_room_oldest(ct, room); c && n < max; c = c->room_newer)
+        out[n++] = c->client.addr[3];
+    out[n] = -1;
+    return n;
+}
+
+static void test_rooms(void)
+{
+    struct conntrack ct;
+    conntrack_init(&ct, 16);
+    struct endpoint srv = ep(0x0219, 25);
+    struct conn *c[6];
+    for (int i = 0; i < 6; i++) {
+        struct endpoint cl = ep((uint32_t)i, (uint16_t)(2000 + i));
+        c[i] = conntrack_add(&ct, &cl, &srv, 0);
+        conntrack_room_join(&ct, c[i], i % 2 ? CONN_ROOM_DEAD : CONN_ROOM_ATTEMPT);
+    }
+    int got[8];
+    room_order(&ct, CONN_ROOM_ATTEMPT, got, 7);
+    CHECK(got[0] == 0 && got[1] == 2 && got[2] == 4 && got[3] == -1,
+          "attempts oldest first: %d %d %d", got[0], got[1], got[2]);
+    conntrack_touch(&ct, c[0], 2 * SMTP_NS_PER_SEC); /* a retransmitted SYN */
+    room_order(&ct, CONN_ROOM_ATTEMPT, got, 7);
+    CHECK(got[0] == 2 && got[1] == 4 && got[2] == 0, "a touched attempt moves to the new end");
+    conntrack_room_join(&ct, c[2], CONN_ROOM_DEAD); /* it ended */
+    room_order(&ct, CONN_ROOM_ATTEMPT, got, 7);
+    int dead[8];
+    room_order(&ct, CONN_ROOM_DEAD, dead, 7);
+    CHECK(got[0] == 4 && got[1] == 0 && got[2] == -1 && dead[0] == 1 && dead[3] == 2 &&
+              dead[4] == -1, "an entry joins one list at a time");
+    conntrack_remove(&ct, c[4]);
+    conntrack_remove(&ct, c[3]);
+    room_order(&ct, CONN_ROOM_ATTEMPT, got, 7);
+    room_order(&ct, CONN_ROOM_DEAD, dead, 7);
+    CHECK(got[0] == 0 && got[1] == -1 && dead[0] == 1 && dead[1] == 5 && dead[2] == 2,
+          "a removed entry leaves its room list");
+    conntrack_room_leave(&ct, c[0]);
+    CHECK(conntrack_room_oldest(&ct, CONN_ROOM_ATTEMPT) == NULL && c[0]->room == CONN_ROOM_NONE,
+          "leaving empties the list");
+    conntrack_free(&ct);
+    CHECK(ct.room_oldest[CONN_ROOM_DEAD] == NULL, "freeing the table empties the lists");
+}
 
 int main(void)
 {
@@ -89,5 +137,6 @@ int main(void)
     struct endpoint c3 = ep(3, 3);
     CHECK(conntrack_add(&full, &c3, &srv, 0) == NULL, "a full table refuses a new entry");
     conntrack_free(&full);
+    test_rooms();
     return tap_done();
 }
