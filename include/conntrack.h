@@ -30,6 +30,7 @@ struct conn_notes {
 struct conn {
     struct endpoint client, server;
     struct conn *hnext;      /* hash chain: in the first cache line, with the key */
+    struct conn **hpprev;    /* what points to it: removal walks no chain */
     uint32_t hash;           /* flow_hash_symmetric of the key */
     smtp_time syn_ts, last_ts;
     smtp_time linked_ts;     /* when it was last moved to the list's end */
@@ -76,8 +77,8 @@ struct conn {
  * attempt may stop being one without leaving: the taker checks). */
 enum conn_room { CONN_ROOM_NONE, CONN_ROOM_DEAD, CONN_ROOM_ATTEMPT, CONN_ROOMS };
 
-/* The bucket array grows with the entries (one bucket an entry at most)
- * up to max_buckets: a lookup's first load is a miss in a 2 MB array sized
+/* The bucket array grows with the entries (two buckets an entry at most)
+ * up to max_buckets: a lookup's first load is a miss in a 4 MB array sized
  * for --max-streams, but not in one sized for the connections open. */
 struct conntrack {
     struct conn **buckets;

@@ -12,7 +12,7 @@ int conntrack_init(struct conntrack *ct, size_t max)
 {
     memset(ct, 0, sizeof *ct);
     size_t n = CONNTRACK_FIRST_BUCKETS;
-    while (n < max && n < ((size_t)1 << 24))
+    while (n < 2 * max && n < ((size_t)1 << 25))
         n *= 2;
     ct->max_buckets = n;
     ct->nbuckets = CONNTRACK_FIRST_BUCKETS;
@@ -38,6 +38,7 @@ static void grow(struct conntrack *ct)
             next = c->hnext;
             struct conn ***t = &tail[(c->hash & mask) != i];
             c->hnext = NULL;
+            c->hpprev = *t;
             **t = c;
             *t = &c->hnext;
         }
@@ -112,11 +113,14 @@ struct conn *conntrack_add(struct conntrack *ct, const struct endpoint *client,
     c->client = *client;
     c->server = *server;
     c->syn_ts = c->last_ts = c->linked_ts = ts;
-    if (ct->count >= ct->nbuckets && ct->nbuckets < ct->max_buckets)
+    if (2 * ct->count >= ct->nbuckets && ct->nbuckets < ct->max_buckets)
         grow(ct);
     c->hash = flow_hash_symmetric(client, server);
     size_t b = c->hash & (ct->nbuckets - 1);
     c->hnext = ct->buckets[b];
+    if (c->hnext)
+        c->hnext->hpprev = &c->hnext;
+    c->hpprev = &ct->buckets[b];
     ct->buckets[b] = c;
     list_append(ct, c);
     ct->count++;
@@ -177,11 +181,9 @@ struct conn_notes *conn_notes(struct conn *c)
 
 void conntrack_remove(struct conntrack *ct, struct conn *c)
 {
-    struct conn **pp = &ct->buckets[c->hash & (ct->nbuckets - 1)];
-    while (*pp && *pp != c)
-        pp = &(*pp)->hnext;
-    if (*pp)
-        *pp = c->hnext;
+    *c->hpprev = c->hnext;
+    if (c->hnext)
+        c->hnext->hpprev = c->hpprev;
     list_unlink(ct, c);
     conntrack_room_leave(ct, c);
     ct->count--;
